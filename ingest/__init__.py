@@ -1,0 +1,1 @@
+"""From a docked file to a verified, locked, logged recording: watcher, probe, checks, pipeline."""

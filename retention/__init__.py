@@ -1,0 +1,1 @@
+"""Working-day calendar, art. 26 deadlines, retention policy, purge and export."""

@@ -1,0 +1,1 @@
+"""Object store (S3 with Object Lock), catalog database and the access gate."""
