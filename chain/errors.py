@@ -2,6 +2,9 @@
 
     EvidockError                      every error evidock raises on purpose
     ├── chain.errors.ProofError       a proof or checkpoint does not verify
+    │   ├── chain.errors.EntryError       entry bytes or fields break the log format
+    │   └── chain.errors.CheckpointError  a checkpoint, signed note or key is malformed or
+    │                                     its signature does not verify
     ├── storage.errors.StorageError   the object store or catalog failed or refused
     │   └── storage.errors.LockNotApplied  retention/legal hold did not take
     ├── storage.errors.AccessDenied   the access gate refused (roles, approvals)
@@ -10,6 +13,10 @@
 The root lives in ``chain`` because it is the bottom layer: every other package
 may import it. The CLI catches ``EvidockError`` once, prints the message on one
 line and exits non-zero.
+
+Calling a ``chain`` function the wrong way (a naive datetime, an index past the
+end of the tree you asked a proof for) is misuse, not bad data, and raises
+``ValueError``/``TypeError`` instead.
 """
 
 
@@ -19,3 +26,15 @@ class EvidockError(Exception):
 
 class ProofError(EvidockError):
     """A Merkle proof, checkpoint or signature does not verify."""
+
+
+class EntryError(ProofError):
+    """Log entry bytes are malformed or not canonical, or an entry's fields break the format.
+
+    A subclass of ``ProofError`` because, met while verifying, a bad entry means
+    the log does not prove what it claims.
+    """
+
+
+class CheckpointError(ProofError):
+    """A checkpoint, signed note or note key is malformed, or no trusted signature verifies."""

@@ -1,0 +1,34 @@
+# The conventional entry points; the scripts behind them stay readable.
+#   make run    install, start the local S3 server, run the service on ./inbox
+#   make test   install, start the server, ruff, mypy, import-linter, the whole test suite
+.PHONY: install run test lint s3-up s3-down bench
+
+VENV := .venv/bin
+
+install:
+	bash scripts/install.sh
+
+s3-up:
+	@bash scripts/s3-up.sh
+
+s3-down:
+	bash scripts/s3-down.sh
+
+run: install
+	bash scripts/s3-up.sh >/dev/null
+	mkdir -p inbox
+	$(VENV)/evidock --config config.toml run
+
+lint: install
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check evidock storage ingest retention chain
+	$(VENV)/mypy chain storage ingest retention evidock tests bench
+	$(VENV)/lint-imports
+
+test: install lint
+	bash scripts/s3-up.sh >/dev/null
+	$(VENV)/pytest -q
+
+bench: install
+	bash scripts/s3-up.sh >/dev/null
+	$(VENV)/python -m bench.ingest

@@ -1,0 +1,77 @@
+"""Wiring: build the store, catalog, journal and pipeline from the settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from evidock.settings import Settings
+from ingest.filenames import NameFacts, parse_name
+from ingest.pipeline import AfterVerify, Pipeline, PipelineOptions
+from retention.policy import Category, retain_until
+from storage.catalog import Catalog
+from storage.journal import Journal
+from storage.objects import ObjectStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    settings: Settings
+    store: ObjectStore
+    catalog: Catalog
+    journal: Journal
+
+    def pipeline(self, *, after_verify: AfterVerify | None = None) -> Pipeline:
+        s = self.settings
+
+        def identify(name: str) -> NameFacts | None:
+            return parse_name(name, s.name_patterns, s.timezone)
+
+        def retention_for(ended_at: datetime) -> datetime:
+            return retain_until(ended_at, s.retention, Category.ORDINARY, now=ended_at, tz=s.timezone)
+
+        return Pipeline(
+            store=self.store,
+            catalog=self.catalog,
+            journal=self.journal,
+            options=PipelineOptions(
+                station=s.station_id,
+                retain_until=retention_for,
+                parse_name=identify,
+                after_verify=after_verify or s.watch.after_verify,
+                move_to=s.watch.move_to,
+            ),
+        )
+
+
+def connect_store(settings: Settings) -> ObjectStore:
+    s3 = settings.s3
+    return ObjectStore.connect(
+        host=s3.host,
+        access_key=s3.access_key,
+        secret_key=s3.secret_key,
+        bucket=s3.bucket,
+        region=s3.region,
+        secure=s3.secure,
+        part_size=s3.part_size,
+        parallel_uploads=s3.parallel_uploads,
+    )
+
+
+@contextmanager
+def open_app(settings: Settings, *, ensure_bucket: bool = True) -> Iterator[App]:
+    """Everything a command needs; the bucket is created (with Object Lock) if missing."""
+    store = connect_store(settings)
+    if ensure_bucket:
+        store.ensure_bucket()
+    catalog = Catalog.open(settings.database_url)
+    try:
+        yield App(settings, store, catalog, Journal(settings.station_id))
+    finally:
+        catalog.close()
+

@@ -1,0 +1,321 @@
+"""The `evidock` command line. Thin: every command calls the same functions the service uses.
+
+Errors are one line on stderr and a non-zero exit code; ``--json`` prints plain
+JSON only (no colours, no progress) so scripts can read it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.table import Table
+
+from chain.errors import EvidockError
+from evidock import settings as settings_mod
+from evidock.app import connect_store, open_app
+from evidock.runner import serve
+from evidock.settings import Settings
+from ingest.pipeline import AfterVerify, Outcome, Pipeline
+from ingest.watcher import DockedFile, look, scan
+from storage import receipts as receipts_db
+from storage import recordings as recordings_db
+
+log = logging.getLogger(__name__)
+
+app = typer.Typer(
+    name="evidock",
+    help="evidock — evidence-media ingestion and integrity (执法记录仪采集站).\n\n"
+    "Example: evidock --config config.toml recordings list --device CAM01",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+recordings_app = typer.Typer(help="Stored recordings.\n\nExample: evidock recordings show 3fa4c1", no_args_is_help=True)
+config_app = typer.Typer(help="The configuration.\n\nExample: evidock config check --json", no_args_is_help=True)
+app.add_typer(recordings_app, name="recordings")
+app.add_typer(config_app, name="config")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="config.toml to use (default: $EVIDOCK_CONFIG, then ./config.toml)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print plain JSON for scripts.")]
+
+
+@app.callback()
+def _root(ctx: typer.Context, config: ConfigOption = None) -> None:
+    ctx.obj = {"config": config}
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return settings_mod.load(settings_mod.find_config(ctx.obj.get("config") if ctx.obj else None))
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def _local(moment: datetime | None, settings: Settings) -> str:
+    return moment.astimezone(settings.timezone).strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
+
+
+# -- run ---------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option(help="Take what is stable now, then exit (for tests and cron).")] = False,
+) -> None:
+    """Run the service: watch the dock folders, ingest, and run scheduled jobs until SIGTERM.
+
+    Example: evidock --config config.toml run
+    """
+    serve(_settings(ctx), once=once)
+
+
+# -- ingest ------------------------------------------------------------------------
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest now.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Ingest files once (the dock copy is always kept), with progress for large files.
+
+    Example: evidock ingest /media/dock/CAM01_P1001_20261120080619_0001.mp4
+    """
+    settings = _settings(ctx)
+    results: list[dict[str, Any]] = []
+    failed = 0
+    with open_app(settings) as evi:
+        pipeline = evi.pipeline(after_verify=AfterVerify.KEEP)
+        pipeline.resume()
+        for path in paths:
+            files = _targets(path, settings)
+            if not files:
+                err.print(f"[yellow]skipped[/]: {_shown(path)} is not a regular file (symlinks are not followed)")
+                failed += 1
+                continue
+            for file in files:
+                outcome = _ingest_one(pipeline, file, quiet=as_json)
+                if outcome is None:
+                    results.append({"path": _shown(file.path), "state": "already ingested"})
+                    continue
+                results.append(outcome.as_json())
+                failed += outcome.receipt.state.value == "failed"
+                if not as_json:
+                    _report(outcome)
+    if as_json:
+        _print_json(results)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _targets(path: Path, settings: Settings) -> list[DockedFile]:
+    absolute = path.absolute()
+    if absolute.is_dir() and not absolute.is_symlink():
+        return sorted(scan(absolute, settings.watch.ignore), key=lambda f: os.fsencode(f.path))
+    found = look(absolute.parent, absolute, ())
+    return [found] if found else []
+
+
+def _ingest_one(pipeline: Pipeline, file: DockedFile, *, quiet: bool) -> Outcome | None:
+    if quiet or file.size < 64 * 1024 * 1024:
+        return pipeline.ingest(file)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=err
+    ) as bar:
+        task = bar.add_task(_shown(file.path.name)[:40], total=file.size)
+        return pipeline.ingest(file, progress=lambda n: bar.advance(task, n))
+
+
+def _report(outcome: Outcome) -> None:
+    name = _shown(outcome.receipt.path)
+    if outcome.receipt.state.value == "failed":
+        err.print(f"[red]failed[/]: {name}: {outcome.receipt.error}")
+        return
+    tag = "duplicate" if outcome.duplicate else "stored"
+    out.print(f"{tag}: {name} -> recording {outcome.recording}")
+    for note in outcome.notes:
+        out.print(f"  note: {note}")
+
+
+def _shown(path: Path | str) -> str:
+    """A path as a person can read it: non-UTF-8 bytes and control characters escaped."""
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+# -- recordings --------------------------------------------------------------------
+
+
+@recordings_app.command("list")
+def recordings_list(
+    ctx: typer.Context,
+    device: Annotated[str | None, typer.Option(help="Only this device id.")] = None,
+    officer: Annotated[str | None, typer.Option(help="Only this officer id.")] = None,
+    since: Annotated[datetime | None, typer.Option(help="Started at or after (local time).")] = None,
+    until: Annotated[datetime | None, typer.Option(help="Started before (local time).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100000)] = 1000,
+    as_json: JsonOption = False,
+) -> None:
+    """List stored recordings, filtered.
+
+    Example: evidock recordings list --device CAM01 --since 2026-11-20 --json
+    """
+    settings = _settings(ctx)
+    with open_app(settings, ensure_bucket=False) as evi, evi.catalog.read() as conn:
+        rows = recordings_db.listing(
+            conn,
+            device=device,
+            officer=officer,
+            since=_aware(since, settings),
+            until=_aware(until, settings),
+            limit=limit,
+        )
+    if as_json:
+        _print_json([r.as_json() for r in rows])
+        return
+    table = Table(
+        "id", "device", "officer", "seq", f"start ({settings.timezone})", "duration", "kind", "retain until", "name"
+    )
+    for r in rows:
+        table.add_row(
+            r.id[:12],
+            r.device or "—",
+            r.officer or "—",
+            str(r.seq) if r.seq is not None else "—",
+            _local(r.start_raw, settings),
+            f"{r.duration_ms / 1000:.1f} s" if r.duration_ms is not None else "—",
+            r.kind,
+            _local(r.retain_until, settings)[:10],
+            _shown(r.original_name),
+        )
+    out.print(table)
+    out.print(f"{len(rows)} recording(s)")
+
+
+@recordings_app.command("show")
+def recordings_show(
+    ctx: typer.Context,
+    recording: Annotated[str, typer.Argument(help="Recording id (SHA-256) or a unique prefix of 6+ digits.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show one recording's facts, retention and receipts.
+
+    Example: evidock recordings show 3fa4c1 --json
+    """
+    settings = _settings(ctx)
+    with open_app(settings, ensure_bucket=False) as evi, evi.catalog.read() as conn:
+        found = recordings_db.resolve(conn, recording)
+        docked = receipts_db.for_recording(conn, found.id)
+    data = found.as_json()
+    data["receipts"] = [
+        {"id": r.id, "path": _shown(r.path), "state": r.state.value, "duplicate": r.duplicate,
+         "received_at": r.received_at.isoformat()}
+        for r in docked
+    ]
+    if as_json:
+        _print_json(data)
+        return
+    for key, value in data.items():
+        shown = value
+        if key in ("start_raw", "end_raw", "retain_until", "ingested_at") and value:
+            shown = f"{_local(datetime.fromisoformat(value), settings)} ({settings.timezone})"
+        out.print(f"[bold]{key}[/]: {shown}", markup=False)
+
+
+def _aware(moment: datetime | None, settings: Settings) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=settings.timezone).astimezone(UTC) if moment.tzinfo is None else moment
+
+
+# -- config -----------------------------------------------------------------------
+
+
+@config_app.command("check")
+def config_check(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Print the effective configuration (secrets masked) and test S3, versioning and Object Lock.
+
+    Example: evidock --config config.toml config check
+    """
+    settings = _settings(ctx)
+    report = connect_store(settings).inspect_bucket()
+    problems = []
+    if not report.exists:
+        problems.append(f"bucket {report.bucket!r} does not exist (evidock run creates it with Object Lock)")
+    else:
+        if report.versioning != "Enabled":
+            problems.append(f"bucket versioning is {report.versioning}, needs Enabled")
+        if not report.object_lock:
+            problems.append("bucket has no Object Lock; create a new bucket with Object Lock")
+    effective = settings.masked()
+    result = {
+        "settings": effective,
+        "s3": {
+            "reachable": True,
+            "bucket_exists": report.exists,
+            "versioning": report.versioning,
+            "object_lock": report.object_lock,
+            "default_retention": report.default_retention,
+        },
+        "ok": not problems or (not report.exists and len(problems) == 1),
+        "problems": problems,
+    }
+    if as_json:
+        _print_json(result)
+    else:
+        for key, value in effective.items():
+            out.print(f"{key} = {value!r}")
+        out.print(f"s3: reachable, bucket {report.bucket!r} exists={report.exists} "
+                  f"versioning={report.versioning} object_lock={report.object_lock}")
+        for problem in problems:
+            err.print(f"[yellow]problem[/]: {problem}")
+    if not result["ok"]:
+        raise typer.Exit(1)
+
+
+# -- entry point ------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (tests call this in-process)."""
+    logging.basicConfig(
+        level=os.environ.get("EVIDOCK_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        code = app(args=list(argv) if argv is not None else None, prog_name="evidock", standalone_mode=False)
+    except EvidockError as exc:
+        err.print(f"error: {exc}", markup=False)
+        return 1
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err.print("aborted")
+        return 130
+    return code if isinstance(code, int) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

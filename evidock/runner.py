@@ -1,0 +1,108 @@
+"""The service: watch the dock folders and ingest, with scheduled jobs, until SIGTERM.
+
+The loop is single-threaded on purpose: one file at a time keeps the dock's
+disk and uplink predictable, and the persisted receipt states make a stop at
+any moment safe. SIGTERM/SIGINT finish the current step's file and exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from types import FrameType
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from evidock.app import App, open_app
+from evidock.settings import Settings
+from ingest.watcher import FolderWatcher
+from storage.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 0.5
+RETRY_SECONDS = 30.0  # after a storage error (server down), wait this long before retrying
+
+
+class Service:
+    def __init__(self, evi: App) -> None:
+        self.evi = evi
+        s = evi.settings
+        self.pipeline = evi.pipeline()
+        skip = [s.watch.move_to] if s.watch.move_to else []
+        self.watcher = FolderWatcher(
+            s.watch.folders,
+            ignore=s.watch.ignore,
+            stable_seconds=s.watch.stable_seconds,
+            rescan_seconds=s.watch.rescan_seconds,
+            skip_dirs=skip,
+            should_skip=self.pipeline.is_finished,
+        )
+        self.scheduler = BackgroundScheduler(timezone=str(s.timezone))
+        self.stopping = False
+        self._retry_at = 0.0
+
+    def stop(self, signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: stopping after the current step", signum)
+        self.stopping = True
+
+    def start(self) -> None:
+        self.watcher.start()
+        self.scheduler.start()
+        self._resume()
+
+    def shutdown(self) -> None:
+        self.watcher.stop()
+        self.scheduler.shutdown(wait=True)
+
+    def step(self, now: float) -> int:
+        """One pass of the loop; returns the number of files finished."""
+        if now < self._retry_at:
+            return 0
+        done = 0
+        for file in self.watcher.poll(now):
+            if self.stopping:
+                break
+            try:
+                outcome = self.pipeline.ingest(file)
+            except StorageError as exc:
+                log.error("storage unavailable, retrying in %.0f s: %s", RETRY_SECONDS, exc)
+                self._retry_at = now + RETRY_SECONDS
+                self.watcher.rescan(now)  # the file stays a candidate; its receipt resumes
+                break
+            if outcome is not None:
+                done += 1
+                log.info("ingested %s -> %s (%s)", file.path, outcome.recording, outcome.receipt.state)
+        if self._retry_at and now >= self._retry_at:
+            self._retry_at = 0.0
+            self._resume()
+        return done
+
+    def _resume(self) -> None:
+        try:
+            self.pipeline.resume()
+        except StorageError as exc:
+            log.error("resuming unfinished files failed, retrying in %.0f s: %s", RETRY_SECONDS, exc)
+            self._retry_at = time.monotonic() + RETRY_SECONDS
+
+
+def serve(settings: Settings, *, once: bool = False) -> None:
+    with open_app(settings) as evi:
+        service = Service(evi)
+        signal.signal(signal.SIGTERM, service.stop)
+        signal.signal(signal.SIGINT, service.stop)
+        service.start()
+        log.info("watching %s", ", ".join(str(f) for f in settings.watch.folders))
+        try:
+            if once:
+                deadline = time.monotonic() + settings.watch.stable_seconds * 2 + 2
+                while time.monotonic() < deadline and not service.stopping:
+                    service.step(time.monotonic())
+                    time.sleep(TICK_SECONDS)
+                return
+            while not service.stopping:
+                service.step(time.monotonic())
+                time.sleep(TICK_SECONDS)
+        finally:
+            service.shutdown()

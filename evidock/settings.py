@@ -1,0 +1,359 @@
+"""Settings: config.toml plus the environment, loaded once at the edge into one frozen object.
+
+Every error names the key, the value found and the fix, because the person
+reading it is usually setting up a dock PC with nobody to ask. Secrets (S3 keys,
+the log signing key) come only from the environment, never from config.toml.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, NoReturn
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from chain.errors import EvidockError
+from ingest.filenames import BUILTIN_PATTERNS, NamePattern, PatternError
+from ingest.pipeline import AfterVerify
+from retention.policy import PERMANENT, RetentionPolicy
+
+CONFIG_ENV = "EVIDOCK_CONFIG"
+ACCESS_KEY_ENV = "EVIDOCK_S3_ACCESS_KEY"
+SECRET_KEY_ENV = "EVIDOCK_S3_SECRET_KEY"  # noqa: S105 - the variable's name, not a secret
+
+# The local development server's keys (scripts/s3-up.sh). Used only when the
+# endpoint is on loopback and the environment gives none.
+DEV_ACCESS_KEY = "evidock-dev"
+DEV_SECRET_KEY = "evidock-dev-secret-key-0123456789"  # noqa: S105 - throwaway loopback server
+
+
+class ConfigError(EvidockError):
+    """config.toml or the environment is wrong; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    endpoint: str  # e.g. http://127.0.0.1:7480
+    bucket: str
+    region: str
+    access_key: str
+    secret_key: str
+    part_size: int  # bytes per multipart part; memory per upload is about 4 parts
+    parallel_uploads: int
+
+    @property
+    def secure(self) -> bool:
+        return self.endpoint.startswith("https://")
+
+    @property
+    def host(self) -> str:
+        return self.endpoint.split("://", 1)[1].rstrip("/")
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    folders: tuple[Path, ...]  # one per dock slot
+    ignore: tuple[str, ...]  # glob patterns of partial/temporary files
+    stable_seconds: float  # size and mtime unchanged this long before a file is taken
+    rescan_seconds: float  # periodic full rescan; inotify events get lost on some mounts
+    after_verify: AfterVerify
+    move_to: Path | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    source: Path | None  # the config file, None when built in code
+    station_id: str
+    timezone: ZoneInfo
+    watch: WatchSettings
+    s3: S3Settings
+    database_url: str
+    retention: RetentionPolicy
+    name_patterns: tuple[NamePattern, ...] = BUILTIN_PATTERNS
+    calendar_overrides: Mapping[date, bool] = field(default_factory=dict)
+    calendar_published_years: frozenset[int] = frozenset()
+
+    def masked(self) -> dict[str, Any]:
+        """The effective configuration with secrets masked, for `evidock config check`."""
+        return {
+            "config_file": str(self.source) if self.source else None,
+            "station.id": self.station_id,
+            "station.timezone": str(self.timezone),
+            "watch.folders": [str(p) for p in self.watch.folders],
+            "watch.ignore": list(self.watch.ignore),
+            "watch.stable_seconds": self.watch.stable_seconds,
+            "watch.rescan_seconds": self.watch.rescan_seconds,
+            "watch.after_verify": self.watch.after_verify.value,
+            "watch.move_to": str(self.watch.move_to) if self.watch.move_to else None,
+            "s3.endpoint": self.s3.endpoint,
+            "s3.bucket": self.s3.bucket,
+            "s3.region": self.s3.region,
+            "s3.access_key": _mask(self.s3.access_key),
+            "s3.secret_key": _mask(self.s3.secret_key),
+            "s3.part_size_mib": self.s3.part_size // (1024 * 1024),
+            "s3.parallel_uploads": self.s3.parallel_uploads,
+            "database.url": self.database_url,
+            "retention.minimum_days": self.retention.minimum_days,
+            "retention.evidence_years": self.retention.evidence_years,
+            "names.patterns": [p.name for p in self.name_patterns],
+            "calendar.published_years": sorted(self.calendar_published_years),
+            "calendar.overrides": {
+                d.isoformat(): "workday" if w else "holiday" for d, w in self.calendar_overrides.items()
+            },
+        }
+
+
+def _mask(secret: str) -> str:
+    return secret[:3] + "***" if len(secret) > 6 else "***"
+
+
+def find_config(explicit: Path | None) -> Path:
+    """The config file: --config, then $EVIDOCK_CONFIG, then ./config.toml."""
+    if explicit is not None:
+        return explicit
+    from_env = os.environ.get(CONFIG_ENV)
+    if from_env:
+        return Path(from_env)
+    return Path("config.toml")
+
+
+def load(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate config.toml; relative paths are relative to the file's folder."""
+    env = os.environ if environ is None else environ
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"{path}: no such config file; copy config.toml from the repository "
+            f"or pass --config PATH (or set {CONFIG_ENV})"
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    return parse(raw, base=path.resolve().parent, source=path, environ=env)
+
+
+def parse(
+    raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: Mapping[str, str]
+) -> Settings:
+    r = _Reader(raw, source)
+    station_id = r.text("station.id", default="dock-01")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", station_id):
+        r.fail("station.id", station_id, "use 1-64 letters, digits, '.', '_' or '-'")
+    tz_name = r.text("station.timezone", default="Asia/Shanghai")
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        r.fail("station.timezone", tz_name, 'use an IANA zone name such as "Asia/Shanghai"')
+
+    folders = r.text_list("watch.folders", default=["inbox"])
+    if not folders:
+        r.fail("watch.folders", folders, 'list at least one folder, e.g. folders = ["inbox"]')
+    after = r.text("watch.after_verify", default="keep")
+    try:
+        after_verify = AfterVerify(after)
+    except ValueError:
+        r.fail("watch.after_verify", after, 'use "keep", "move" or "delete"')
+    move_to_raw = r.optional_text("watch.move_to")
+    if after_verify is AfterVerify.MOVE and not move_to_raw:
+        r.fail("watch.move_to", move_to_raw, 'after_verify = "move" needs a folder, e.g. "released"')
+    watch = WatchSettings(
+        folders=tuple(_resolve(base, f) for f in folders),
+        ignore=tuple(
+            r.text_list(
+                "watch.ignore",
+                default=["*.part", "*.tmp", "*.temp", "*.crdownload", ".*", "~*"],
+            )
+        ),
+        stable_seconds=r.number("watch.stable_seconds", default=2.0, low=0.0, high=3600.0),
+        rescan_seconds=r.number("watch.rescan_seconds", default=30.0, low=1.0, high=86400.0),
+        after_verify=after_verify,
+        move_to=_resolve(base, move_to_raw) if move_to_raw else None,
+    )
+
+    endpoint = r.text("s3.endpoint", default="http://127.0.0.1:7480")
+    if not re.fullmatch(r"https?://[^/\s]+/?", endpoint):
+        r.fail("s3.endpoint", endpoint, 'use a URL with scheme and host, e.g. "http://127.0.0.1:7480"')
+    bucket = r.text("s3.bucket", default="evidock")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
+        r.fail("s3.bucket", bucket, "use 3-63 lower-case letters, digits, '.' or '-'")
+    access_key, secret_key = _s3_keys(endpoint, environ)
+    part_mib = r.integer("s3.part_size_mib", default=16, low=5, high=5 * 1024)
+    s3 = S3Settings(
+        endpoint=endpoint.rstrip("/"),
+        bucket=bucket,
+        region=r.text("s3.region", default="us-east-1"),
+        access_key=access_key,
+        secret_key=secret_key,
+        part_size=part_mib * 1024 * 1024,
+        parallel_uploads=r.integer("s3.parallel_uploads", default=2, low=1, high=16),
+    )
+
+    db_url = r.text("database.url", default="sqlite:///var/evidock.db")
+    if db_url.startswith("sqlite:///") and not db_url.startswith("sqlite:////"):
+        db_url = "sqlite:///" + str(_resolve(base, db_url.removeprefix("sqlite:///")))
+
+    evidence_years = r.raw("retention.evidence_years")
+    if evidence_years is None:
+        evidence_years = 30
+    elif evidence_years != PERMANENT and type(evidence_years) is not int:
+        r.fail("retention.evidence_years", evidence_years, f'use a number of years (e.g. 30) or "{PERMANENT}"')
+    # RetentionPolicy itself refuses values below art. 27's floor, naming key, value and fix.
+    retention = RetentionPolicy(
+        minimum_days=r.integer("retention.minimum_days", default=92, low=0, high=100 * 366),
+        evidence_years=evidence_years,
+    )
+
+    patterns = _name_patterns(r)
+    overrides, published = _calendar(r)
+    return Settings(
+        source=source,
+        station_id=station_id,
+        timezone=tz,
+        watch=watch,
+        s3=s3,
+        database_url=db_url,
+        retention=retention,
+        name_patterns=patterns,
+        calendar_overrides=overrides,
+        calendar_published_years=published,
+    )
+
+
+def _s3_keys(endpoint: str, environ: Mapping[str, str]) -> tuple[str, str]:
+    access = environ.get(ACCESS_KEY_ENV, "")
+    secret = environ.get(SECRET_KEY_ENV, "")
+    if access and secret:
+        return access, secret
+    if re.match(r"https?://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?/?$", endpoint):
+        return access or DEV_ACCESS_KEY, secret or DEV_SECRET_KEY
+    raise ConfigError(
+        f"s3.endpoint = {endpoint!r} is not the local development server, and "
+        f"{ACCESS_KEY_ENV} / {SECRET_KEY_ENV} are not set; export both (keys never go in config.toml)"
+    )
+
+
+def _name_patterns(r: _Reader) -> tuple[NamePattern, ...]:
+    """[names.patterns.NAME] tables (regex, start_format, example); none given means the built-in three."""
+    table = r.table("names.patterns")
+    if not table:
+        return BUILTIN_PATTERNS
+    patterns = []
+    for name, spec in table.items():
+        key = f"names.patterns.{name}"
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("regex"), str):
+            r.fail(key, spec, 'give a table with regex = "..." (named groups device, start; officer, seq optional)')
+        try:
+            patterns.append(
+                NamePattern.compile(
+                    name,
+                    spec["regex"],
+                    start_format=str(spec.get("start_format", "%Y%m%d%H%M%S")),
+                    example=str(spec.get("example", "")),
+                )
+            )
+        except PatternError as exc:
+            r.fail(f"{key}.regex", spec["regex"], str(exc))
+    return tuple(patterns)
+
+
+def _calendar(r: _Reader) -> tuple[dict[date, bool], frozenset[int]]:
+    overrides: dict[date, bool] = {}
+    for day, kind in r.table("calendar.overrides").items():
+        key = f'calendar.overrides."{day}"'
+        try:
+            parsed = date.fromisoformat(day)
+        except ValueError:
+            r.fail(key, day, 'use ISO dates as keys, e.g. "2027-02-07" = "workday"')
+        if kind not in ("workday", "holiday"):
+            r.fail(key, kind, 'use "workday" (调休 make-up day) or "holiday"')
+        overrides[parsed] = kind == "workday"
+    years = r.int_list("calendar.published_years", default=[])
+    return overrides, frozenset(years)
+
+
+def _resolve(base: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+class _Reader:
+    """Typed access to nested TOML keys, failing with the key, the value and the fix."""
+
+    def __init__(self, raw: Mapping[str, Any], source: Path | None) -> None:
+        self._raw = raw
+        self._where = str(source) if source else "config"
+
+    def fail(self, key: str, value: object, fix: str) -> NoReturn:
+        raise ConfigError(f"{self._where}: {key} = {value!r}: {fix}")
+
+    def _get(self, key: str) -> object:
+        node: object = self._raw
+        for part in key.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                return None
+            node = node[part]
+        return node
+
+    def raw(self, key: str) -> object:
+        return self._get(key)
+
+    def table(self, key: str) -> Mapping[str, Any]:
+        value = self._get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self.fail(key, value, f"make [{key}] a table")
+        return value
+
+    def text(self, key: str, *, default: str) -> str:
+        value = self._get(key)
+        if value is None:
+            return default
+        if not isinstance(value, str) or not value:
+            self.fail(key, value, f'use a non-empty string, e.g. {key.rsplit(".", maxsplit=1)[-1]} = "{default}"')
+        return value
+
+    def optional_text(self, key: str) -> str | None:
+        value = self._get(key)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            self.fail(key, value, "use a string")
+        return value
+
+    def text_list(self, key: str, *, default: list[str]) -> list[str]:
+        value = self._get(key)
+        if value is None:
+            return default
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            self.fail(key, value, f"use a list of strings, e.g. {key.rsplit('.', maxsplit=1)[-1]} = {default!r}")
+        return list(value)
+
+    def int_list(self, key: str, *, default: list[int]) -> list[int]:
+        value = self._get(key)
+        if value is None:
+            return default
+        if not isinstance(value, list) or not all(type(v) is int for v in value):
+            self.fail(key, value, "use a list of years, e.g. published_years = [2026, 2027]")
+        return list(value)
+
+    def number(self, key: str, *, default: float, low: float, high: float) -> float:
+        value = self._get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            self.fail(key, value, f"use a number of seconds between {low:g} and {high:g}")
+        return float(value)
+
+    def integer(self, key: str, *, default: int, low: int, high: int) -> int:
+        value = self._get(key)
+        if value is None:
+            return default
+        if type(value) is not int or not low <= value <= high:
+            self.fail(key, value, f"use a whole number between {low} and {high}")
+        return value

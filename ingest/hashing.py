@@ -1,0 +1,34 @@
+"""A reader that hashes what passes through it, so a file is read exactly once."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import BinaryIO
+
+
+class HashingReader:
+    """Wraps an open file: every byte the uploader reads is also fed to SHA-256.
+
+    The uploader reads sequentially in the calling thread (minio reads each part
+    before handing it to its upload threads), so the digest sees the bytes in
+    file order. Memory stays bounded by the uploader's part buffers.
+    """
+
+    def __init__(self, raw: BinaryIO, progress: Callable[[int], None] | None = None) -> None:
+        self._raw = raw
+        self._digest = hashlib.sha256()
+        self._progress = progress
+        self.bytes_read = 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._raw.read(size)
+        if chunk:
+            self._digest.update(chunk)
+            self.bytes_read += len(chunk)
+            if self._progress is not None:
+                self._progress(len(chunk))
+        return chunk
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()

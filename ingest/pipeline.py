@@ -1,0 +1,411 @@
+"""One docked file → one verified, WORM-locked, logged recording.
+
+The steps follow ``storage.receipts.State``; each state is committed before
+the next step starts, and each step is idempotent, so a crash (even ``kill -9``
+or a power cut) at any moment resumes without loss and without duplicates:
+
+1. **store**: read the file once, hashing while it streams to a staging key
+   (the content address is only known at the end of the read);
+2. **lock**: server-side copy to ``sha256/ab/cd/<hex>`` unless that key already
+   holds the content; set COMPLIANCE retain-until on the exact version and
+   read it back;
+3. **verify**: re-read the stored version from the server and compare hash
+   and size; then drop the staging copy;
+4. **log**: recording row + INGEST entry + receipt state, one transaction;
+5. **release**: keep, move or delete the dock copy, and only if it is still
+   the very file that was stored (inode, size, mtime unchanged).
+
+Media problems never block storage: a corrupt or non-media file is stored
+and noted (findings come from the checks).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import stat
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from chain.entries import EntryType, original_name_fields
+from ingest.filenames import NameFacts
+from ingest.hashing import HashingReader
+from ingest.probe import MediaFacts, probe
+from ingest.watcher import DockedFile
+from storage import receipts as receipts_db
+from storage import recordings as recordings_db
+from storage.catalog import Catalog
+from storage.errors import StorageError
+from storage.journal import Journal
+from storage.objects import ObjectStore, StoredVersion, content_key
+from storage.receipts import Receipt, State
+
+log = logging.getLogger(__name__)
+
+
+class AfterVerify(StrEnum):
+    """What happens to the dock's copy once the stored copy is verified."""
+
+    KEEP = "keep"
+    MOVE = "move"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    station: str
+    retain_until: Callable[[datetime], datetime]  # recording end -> retain-until (retention policy)
+    parse_name: Callable[[str], NameFacts | None]
+    after_verify: AfterVerify = AfterVerify.KEEP
+    move_to: Path | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    receipt: Receipt
+    recording: str | None
+    duplicate: bool = False
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "path": os.fsencode(self.receipt.path).decode("utf-8", "backslashreplace"),
+            "receipt": self.receipt.id,
+            "state": self.receipt.state.value,
+            "recording": self.recording,
+            "duplicate": self.duplicate,
+            "error": self.receipt.error,
+            "notes": list(self.notes),
+        }
+
+
+class _Identity(NamedTuple):
+    start: datetime | None  # device clock, as recorded
+    end: datetime | None
+    named: NameFacts | None
+    media: MediaFacts
+
+
+class FileChanged(StorageError):
+    """The dock file changed while it was being stored; it is taken again once stable."""
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        store: ObjectStore,
+        catalog: Catalog,
+        journal: Journal,
+        options: PipelineOptions,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.journal = journal
+        self.options = options
+        self.now = now
+        self._identified: dict[int, _Identity] = {}
+
+    # -- entry points ------------------------------------------------------
+
+    def accept(self, file: DockedFile) -> Receipt | None:
+        """The receipt for this exact file (existing or new); None if it was already finished."""
+        relative = file.relative
+        with self.catalog.begin() as conn:
+            found = receipts_db.find(
+                conn,
+                station=self.options.station,
+                folder=file.folder,
+                relative=relative,
+                size=file.size,
+                mtime_ns=file.mtime_ns,
+            )
+            if found is not None:
+                return None if found.state in (State.RELEASED, State.FAILED) else found
+            return receipts_db.create(
+                conn,
+                station=self.options.station,
+                folder=file.folder,
+                relative=relative,
+                size=file.size,
+                mtime_ns=file.mtime_ns,
+                inode=file.inode,
+                staging_key=f"staging/{self.options.station}/{uuid.uuid4().hex}",
+                now=self.now(),
+            )
+
+    def is_finished(self, file: DockedFile) -> bool:
+        """True when this exact file (path, size, mtime) was already released or failed."""
+        with self.catalog.read() as conn:
+            found = receipts_db.find(
+                conn,
+                station=self.options.station,
+                folder=file.folder,
+                relative=file.relative,
+                size=file.size,
+                mtime_ns=file.mtime_ns,
+            )
+        return found is not None and found.state in (State.RELEASED, State.FAILED)
+
+    def ingest(self, file: DockedFile, progress: Callable[[int], None] | None = None) -> Outcome | None:
+        receipt = self.accept(file)
+        if receipt is None:
+            return None
+        return self.run(receipt, progress)
+
+    def resume(self) -> list[Outcome]:
+        """Finish every receipt a crash left unfinished (call at start-up, before scanning)."""
+        with self.catalog.read() as conn:
+            pending = receipts_db.unfinished(conn, self.options.station)
+        return [self.run(r) for r in pending]
+
+    def run(self, receipt: Receipt, progress: Callable[[int], None] | None = None) -> Outcome:
+        """Drive one receipt from its current state to RELEASED (or FAILED, with the reason)."""
+        notes: tuple[str, ...] = ()
+        try:
+            if receipt.state is State.RECEIVED:
+                receipt = self._store(receipt, progress)
+            if receipt.state is State.STORED:
+                receipt = self._lock(receipt)
+            if receipt.state is State.LOCKED:
+                receipt = self._verify(receipt)
+            if receipt.state is State.VERIFIED:
+                receipt, notes = self._log(receipt)
+            if receipt.state is State.LOGGED:
+                receipt = self._release(receipt)
+        except FileChanged as exc:
+            receipt = self._fail(receipt, str(exc))
+        except StorageError as exc:
+            # Left in its state: the next resume retries from here. Nothing is lost.
+            log.error("ingest of %r stopped at %s: %s", os.fspath(receipt.path), receipt.state, exc)
+            raise
+        return Outcome(receipt, receipt.recording, receipt.duplicate, notes)
+
+    # -- steps ---------------------------------------------------------------
+
+    def _store(self, receipt: Receipt, progress: Callable[[int], None] | None) -> Receipt:
+        self.store.abort_uploads(receipt.staging_key)  # a crash may have left a half upload
+        try:
+            fd = os.open(receipt.path, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return self._fail(receipt, "the dock file vanished before it was stored")
+        except OSError as exc:
+            return self._fail(receipt, f"cannot open the dock file: {exc.strerror}")
+        with os.fdopen(fd, "rb") as raw:
+            before = os.fstat(raw.fileno())
+            if not _same_file(before, receipt):
+                raise FileChanged("the dock file changed after it was seen stable; taken again when stable")
+            reader = HashingReader(raw, progress)
+            staged = self.store.upload(
+                receipt.staging_key,
+                reader,  # type: ignore[arg-type]  # minio only calls read()
+                receipt.size,
+                metadata={"evidock-receipt": str(receipt.id), "evidock-station": receipt.station},
+            )
+            after = os.fstat(raw.fileno())
+        if not _same_file(after, receipt) or reader.bytes_read != receipt.size:
+            self.store.delete_version(staged)
+            raise FileChanged("the dock file changed while it was stored; taken again when stable")
+        with self.catalog.begin() as conn:
+            return receipts_db.advance(
+                conn,
+                receipt,
+                State.STORED,
+                self.now(),
+                sha256=reader.hexdigest(),
+                staging_version=staged.version_id,
+            )
+
+    def _lock(self, receipt: Receipt) -> Receipt:
+        sha256, staging_version = _required(receipt.sha256, receipt.staging_version, receipt)
+        key = content_key(sha256)
+        with self.catalog.read() as conn:
+            known = recordings_db.get(conn, sha256)
+        if known is not None:
+            # The same content was docked before: one object, one recording, a second receipt.
+            target = StoredVersion(known.object_key, known.version_id, known.size)
+        else:
+            existing = self.store.latest(key)
+            if existing is not None and existing.size == receipt.size:
+                target = existing  # copied before a crash; verified next, never copied twice
+            else:
+                staged = StoredVersion(receipt.staging_key, staging_version, receipt.size)
+                target = self.store.copy(staged, key)
+        if known is None:
+            self.store.lock(target, self._retain_until(receipt))
+        with self.catalog.begin() as conn:
+            return receipts_db.advance(conn, receipt, State.LOCKED, self.now(), version_id=target.version_id)
+
+    def _verify(self, receipt: Receipt) -> Receipt:
+        sha256, version_id = _required(receipt.sha256, receipt.version_id, receipt)
+        target = StoredVersion(content_key(sha256), version_id, receipt.size)
+        digest, size = self.store.fixity_sha256(target)
+        if (digest, size) != (sha256, receipt.size):
+            return self._fail(
+                receipt,
+                f"stored copy does not match: expected sha256 {receipt.sha256} and {receipt.size} bytes, "
+                f"server returned sha256 {digest} and {size} bytes; the dock copy is kept",
+            )
+        if receipt.staging_version:
+            staged = StoredVersion(receipt.staging_key, receipt.staging_version, receipt.size)
+            try:
+                self.store.delete_version(staged)
+            except StorageError as exc:
+                log.warning("staging copy %s left behind: %s", receipt.staging_key, exc)
+        with self.catalog.begin() as conn:
+            return receipts_db.advance(conn, receipt, State.VERIFIED, self.now())
+
+    def _log(self, receipt: Receipt) -> tuple[Receipt, tuple[str, ...]]:
+        sha256, _ = _required(receipt.sha256, receipt.version_id, receipt)
+        with self.catalog.begin() as conn:
+            known = recordings_db.get(conn, sha256)
+            if known is not None:
+                done = receipts_db.advance(
+                    conn, receipt, State.LOGGED, self.now(), recording=known.id, duplicate=1
+                )
+                return done, ("duplicate of an earlier recording",)
+        recording, body, notes = self._describe(receipt)
+        with self.catalog.begin() as conn:
+            index = self.journal.append(
+                conn, EntryType.INGEST, recording=recording.id, body=body, time=recording.ingested_at
+            )
+            recordings_db.insert_recording(conn, _with_entry(recording, index))
+            done = receipts_db.advance(conn, receipt, State.LOGGED, self.now(), recording=recording.id)
+        return done, notes
+
+    def _release(self, receipt: Receipt) -> Receipt:
+        mode = self.options.after_verify
+        if mode is not AfterVerify.KEEP:
+            try:
+                current = os.lstat(receipt.path)
+            except FileNotFoundError:
+                current = None  # released before a crash, or removed by someone else
+            if current is not None and _same_file(current, receipt) and stat.S_ISREG(current.st_mode):
+                if mode is AfterVerify.DELETE:
+                    os.unlink(receipt.path)
+                else:
+                    self._move(receipt)
+            elif current is not None:
+                log.warning("dock file %r changed after storing; left in place", os.fspath(receipt.path))
+        with self.catalog.begin() as conn:
+            return receipts_db.advance(conn, receipt, State.RELEASED, self.now())
+
+    # -- helpers ----------------------------------------------------------------
+
+    def _move(self, receipt: Receipt) -> None:
+        if self.options.move_to is None:
+            raise RuntimeError("after_verify is MOVE but no move_to folder was given")
+        relative = receipt.path.relative_to(receipt.folder)
+        target = self.options.move_to / receipt.folder.name / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            target = target.with_name(f"{target.name}.{receipt.id}")
+        shutil.move(receipt.path, target)
+
+    def _retain_until(self, receipt: Receipt) -> datetime:
+        """Retention runs from the recording's end; the station's receipt time bounds it.
+
+        A recording cannot have ended after the station received it, and the
+        station's clock is NTP-synced while a device clock may be wrong by
+        years. So the basis is the later of the claimed end and the receipt:
+        never less than the art. 27 period after the true end.
+        """
+        end = self._identify(receipt).end
+        basis = max(end, receipt.received_at) if end else receipt.received_at
+        return self.options.retain_until(basis)
+
+    def _identify(self, receipt: Receipt) -> _Identity:
+        """Name and media facts, probed once per receipt (headers only, not a second full read)."""
+        cached = self._identified.get(receipt.id)
+        if cached is not None:
+            return cached
+        named = self.options.parse_name(os.fsdecode(receipt.path.name))
+        if receipt.path.exists():
+            media = probe(receipt.path)
+        else:
+            media = MediaFacts(kind="other", problem="the dock file was gone before it could be probed")
+        start = named.start if named else media.creation_time
+        end = start + timedelta(milliseconds=media.duration_ms) if start and media.duration_ms is not None else start
+        identity = _Identity(start, end, named, media)
+        self._identified = {receipt.id: identity}  # one receipt at a time: keep memory flat
+        return identity
+
+    def _describe(self, receipt: Receipt) -> tuple[recordings_db.Recording, dict[str, Any], tuple[str, ...]]:
+        sha256, version_id = _required(receipt.sha256, receipt.version_id, receipt)
+        start, end, named, media = self._identify(receipt)
+        notes: list[str] = []
+        if named is None:
+            notes.append("file name matches no configured pattern")
+        if media.problem:
+            notes.append(f"not readable as media: {media.problem}")
+        now = self.now()
+        retain = self.store.read_lock(StoredVersion(content_key(sha256), version_id, receipt.size))
+        if retain.retain_until is None:
+            raise StorageError(f"recording {sha256} has no retention on the server; not logging it")
+        original_bytes = os.fsencode(receipt.path.relative_to(receipt.folder))
+        display = original_bytes.decode("utf-8", "backslashreplace")
+        recording = recordings_db.Recording(
+            id=sha256,
+            size=receipt.size,
+            object_key=content_key(sha256),
+            version_id=version_id,
+            retain_until=retain.retain_until,
+            original_name=display,
+            station=receipt.station,
+            device=named.device if named else None,
+            officer=named.officer if named else None,
+            seq=named.seq if named else None,
+            start_raw=start,
+            end_raw=end,
+            duration_ms=media.duration_ms,
+            kind=media.kind,
+            media=media.as_json(),
+            notes=notes,
+            ingested_at=now,
+            ingest_entry=-1,
+        )
+        body: dict[str, Any] = {
+            "sha256": sha256,
+            "size": receipt.size,
+            "object_key": recording.object_key,
+            "version_id": version_id,
+            **original_name_fields(original_bytes),
+            "device": recording.device,
+            "officer": recording.officer,
+            "sequence": recording.seq,
+            "start_raw": start,
+            "end_raw": end,
+            "duration_ms": media.duration_ms,
+            "kind": media.kind,
+            "retain_until": retain.retain_until,
+            "received_at": receipt.received_at,
+            "receipt": receipt.id,
+        }
+        return recording, body, tuple(notes)
+
+    def _fail(self, receipt: Receipt, reason: str) -> Receipt:
+        log.error("ingest of %r failed: %s", os.fspath(receipt.path), reason)
+        with self.catalog.begin() as conn:
+            return receipts_db.advance(conn, receipt, State.FAILED, self.now(), error=reason)
+
+
+def _required(first: str | None, second: str | None, receipt: Receipt) -> tuple[str, str]:
+    """Facts an earlier state recorded; missing ones mean the receipt table was edited by hand."""
+    if not first or not second:
+        raise RuntimeError(f"receipt {receipt.id} is in state {receipt.state} but lacks the facts of that state")
+    return first, second
+
+
+def _same_file(st: os.stat_result, receipt: Receipt) -> bool:
+    return (st.st_size, st.st_mtime_ns, st.st_ino) == (receipt.size, receipt.mtime_ns, receipt.inode)
+
+
+def _with_entry(recording: recordings_db.Recording, index: int) -> recordings_db.Recording:
+    return replace(recording, ingest_entry=index)

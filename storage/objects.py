@@ -1,0 +1,362 @@
+"""The object store: S3 with Object Lock, behind one small interface.
+
+Every write that matters is read back: this server (Ceph RGW 16) silently drops
+Object Lock headers on multipart uploads, and a different server may do worse.
+So an upload never carries lock headers; retention is set afterwards on the
+exact version id and then read back and compared (``lock``).
+
+No person-facing read of content lives here: ``fixity_sha256`` is the system's
+own integrity read (verification after upload, ``verify --deep``). Content for
+people is served only through the access gate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import BinaryIO
+
+import urllib3
+from minio import Minio
+from minio.commonconfig import COMPLIANCE, ComposeSource
+from minio.error import MinioException, S3Error
+from minio.retention import Retention
+
+from storage.errors import BucketMisconfigured, LockNotApplied, StorageError
+
+log = logging.getLogger(__name__)
+
+READ_CHUNK = 1024 * 1024  # bytes; fixity reads stream in chunks, memory stays flat
+_S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+# "This version has no retention / legal hold": AWS and MinIO say the first, Ceph RGW the second.
+_NO_LOCK = frozenset({"NoSuchObjectLockConfiguration", "ObjectLockConfigurationNotFoundError"})
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    key: str
+    version_id: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Lock:
+    mode: str | None  # "COMPLIANCE", "GOVERNANCE" or None when unset
+    retain_until: datetime | None
+    legal_hold: bool
+
+
+@dataclass(frozen=True)
+class BucketReport:
+    bucket: str
+    exists: bool
+    versioning: str | None  # "Enabled", "Suspended" or None
+    object_lock: bool
+    default_retention: str | None  # e.g. "COMPLIANCE 92 days"
+
+
+def content_key(sha256_hex: str) -> str:
+    """Content-addressed key: ``sha256/ab/cd/<hex>``; the same bytes always land at one key."""
+    if len(sha256_hex) != 64 or any(c not in "0123456789abcdef" for c in sha256_hex):
+        raise ValueError(f"not a lower-case SHA-256 hex digest: {sha256_hex!r}")
+    return f"sha256/{sha256_hex[:2]}/{sha256_hex[2:4]}/{sha256_hex}"
+
+
+def _whole_seconds_up(moment: datetime) -> datetime:
+    """Servers keep retain-until to the second or millisecond; round up so we never ask for less."""
+    epoch = moment.astimezone(UTC).timestamp()
+    return datetime.fromtimestamp(math.ceil(epoch), tz=UTC)
+
+
+class ObjectStore:
+    """One bucket on an S3 server with versioning and Object Lock."""
+
+    def __init__(
+        self,
+        client: Minio,
+        bucket: str,
+        *,
+        part_size: int = 16 * 1024 * 1024,
+        parallel_uploads: int = 2,
+    ) -> None:
+        self._client = client
+        self.bucket = bucket
+        self._part_size = part_size
+        self._parallel = parallel_uploads
+
+    @classmethod
+    def connect(
+        cls,
+        *,
+        host: str,
+        access_key: str,
+        secret_key: str,
+        bucket: str,
+        region: str = "us-east-1",
+        secure: bool = False,
+        part_size: int = 16 * 1024 * 1024,
+        parallel_uploads: int = 2,
+        timeout_seconds: float = 60.0,
+    ) -> ObjectStore:
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=5.0, read=timeout_seconds),
+            retries=urllib3.Retry(total=3, backoff_factor=0.5, status_forcelist=[502, 503, 504]),
+            maxsize=max(4, parallel_uploads + 2),
+        )
+        client = Minio(
+            host,
+            access_key=access_key,
+            secret_key=secret_key,
+            secure=secure,
+            region=region,
+            http_client=http,
+        )
+        return cls(client, bucket, part_size=part_size, parallel_uploads=parallel_uploads)
+
+    # -- bucket -----------------------------------------------------------
+
+    def inspect_bucket(self) -> BucketReport:
+        """Connection, versioning and Object Lock of the bucket, for `config check`."""
+        try:
+            if not self._client.bucket_exists(self.bucket):
+                return BucketReport(self.bucket, False, None, False, None)
+            versioning = self._client.get_bucket_versioning(self.bucket).status
+            try:
+                lock = self._client.get_object_lock_config(self.bucket)
+                enabled = True
+                default = None
+                if lock.mode and lock.duration:
+                    default = f"{lock.mode} {lock.duration} {(lock.duration_unit or '').lower()}"
+            except S3Error as exc:
+                if exc.code != "ObjectLockConfigurationNotFoundError":
+                    raise
+                enabled, default = False, None
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            raise StorageError(f"cannot reach bucket {self.bucket!r}: {exc}") from exc
+        return BucketReport(self.bucket, True, versioning, enabled, default)
+
+    def ensure_bucket(self) -> BucketReport:
+        """Create the bucket with Object Lock if missing; refuse a bucket without it."""
+        report = self.inspect_bucket()
+        if not report.exists:
+            try:
+                self._client.make_bucket(self.bucket, object_lock=True)
+            except S3Error as exc:
+                if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise StorageError(f"cannot create bucket {self.bucket!r}: {exc.code}") from exc
+            log.info("created bucket %s with Object Lock", self.bucket)
+            report = self.inspect_bucket()
+        if not report.object_lock or report.versioning != "Enabled":
+            raise BucketMisconfigured(
+                f"bucket {self.bucket!r} has versioning={report.versioning} and "
+                f"object_lock={report.object_lock}; evidence needs both. Object Lock can only be "
+                "enabled when a bucket is created: create a new bucket and set s3.bucket to it"
+            )
+        return report
+
+    # -- writes -------------------------------------------------------------
+
+    def upload(
+        self, key: str, stream: BinaryIO, length: int, *, metadata: dict[str, str]
+    ) -> StoredVersion:
+        """Stream ``length`` bytes to ``key``; memory is bounded by a few parts."""
+        try:
+            result = self._client.put_object(
+                self.bucket,
+                key,
+                stream,
+                length,
+                metadata=dict(metadata),
+                part_size=self._part_size,
+                num_parallel_uploads=self._parallel,
+            )
+        except (MinioException, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            raise StorageError(f"upload of {key} failed: {_reason(exc)}") from exc
+        if not result.version_id:
+            raise BucketMisconfigured(f"upload of {key} returned no version id: is versioning enabled?")
+        return StoredVersion(key, result.version_id, length)
+
+    def copy(self, source: StoredVersion, key: str) -> StoredVersion:
+        """Server-side copy of one exact version (multipart copy above 5 GiB).
+
+        Ceph RGW 16 does not return the new version id from a copy; then the
+        newest version of ``key`` is the copy. The caller verifies its bytes
+        by hash before trusting it, so a concurrent writer cannot slip in.
+        """
+        try:
+            result = self._client.compose_object(
+                self.bucket,
+                key,
+                [ComposeSource(self.bucket, source.key, version_id=source.version_id)],
+            )
+        except (MinioException, urllib3.exceptions.HTTPError, ValueError) as exc:
+            raise StorageError(f"copy of {source.key} to {key} failed: {_reason(exc)}") from exc
+        if result.version_id:
+            return StoredVersion(key, result.version_id, source.size)
+        latest = self.latest(key)
+        if latest is None:
+            raise StorageError(f"copy to {key} reported success but the object is not there")
+        return latest
+
+    def lock(self, version: StoredVersion, retain_until: datetime) -> Lock:
+        """Set COMPLIANCE retain-until on one version and read it back; raise if it did not take.
+
+        COMPLIANCE retention can only be extended, so asking for an earlier date
+        than the object already has is not an error: the later date stays.
+        """
+        wanted = _whole_seconds_up(retain_until)
+        current = self.read_lock(version)
+        if current.mode == COMPLIANCE and current.retain_until and current.retain_until >= wanted:
+            return current
+        try:
+            self._client.set_object_retention(
+                self.bucket, version.key, Retention(COMPLIANCE, wanted), version_id=version.version_id
+            )
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            raise StorageError(f"setting retention on {version.key} failed: {_reason(exc)}") from exc
+        after = self.read_lock(version)
+        if after.mode != COMPLIANCE or after.retain_until is None or after.retain_until < wanted:
+            raise LockNotApplied(
+                f"retention on {version.key} (version {version.version_id}) did not take: "
+                f"asked COMPLIANCE until {wanted.isoformat()}, server has {after.mode} until "
+                f"{after.retain_until.isoformat() if after.retain_until else 'nothing'}"
+            )
+        return after
+
+    def set_legal_hold(self, version: StoredVersion, on: bool) -> Lock:
+        """Set or clear the legal hold on one version and read it back."""
+        try:
+            if on:
+                self._client.enable_object_legal_hold(self.bucket, version.key, version.version_id)
+            else:
+                self._client.disable_object_legal_hold(self.bucket, version.key, version.version_id)
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            raise StorageError(f"legal hold on {version.key} failed: {_reason(exc)}") from exc
+        after = self.read_lock(version)
+        if after.legal_hold != on:
+            raise LockNotApplied(f"legal hold on {version.key} did not take: asked {on}, server has {after.legal_hold}")
+        return after
+
+    def delete_version(self, version: StoredVersion) -> None:
+        """Delete one exact version; the server refuses while it is locked (never forced)."""
+        try:
+            self._client.remove_object(self.bucket, version.key, version_id=version.version_id)
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            raise StorageError(f"delete of {version.key} version {version.version_id} refused: {_reason(exc)}") from exc
+
+    def abort_uploads(self, key: str) -> int:
+        """Abort unfinished multipart uploads of ``key`` left by a crash; returns how many."""
+        aborted = 0
+        try:
+            response = self._client._execute(
+                "GET", self.bucket, query_params={"uploads": "", "prefix": key}
+            )
+            root = ET.fromstring(response.data)  # noqa: S314 - our S3 server's reply
+            for upload in root.iter(f"{_S3_NS}Upload"):
+                if upload.findtext(f"{_S3_NS}Key") != key:
+                    continue
+                upload_id = upload.findtext(f"{_S3_NS}UploadId")
+                if upload_id:
+                    self._client._abort_multipart_upload(self.bucket, key, upload_id)
+                    aborted += 1
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            raise StorageError(f"cleaning unfinished uploads of {key} failed: {_reason(exc)}") from exc
+        return aborted
+
+    # -- reads of facts (not content) -----------------------------------------
+
+    def latest(self, key: str) -> StoredVersion | None:
+        """The newest version of ``key``, or None if there is none."""
+        try:
+            stat = self._client.stat_object(self.bucket, key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject", "ResourceNotFound", "MethodNotAllowed"):
+                return None
+            raise StorageError(f"stat of {key} failed: {exc.code}") from exc
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            raise StorageError(f"stat of {key} failed: {_reason(exc)}") from exc
+        if stat.version_id is None or stat.size is None:
+            raise BucketMisconfigured(f"{key} has no version id: is versioning enabled?")
+        return StoredVersion(key, stat.version_id, stat.size)
+
+    def versions(self, key: str) -> list[StoredVersion]:
+        """Every version of exactly ``key`` (a second one means someone wrote over it)."""
+        try:
+            return [
+                StoredVersion(key, o.version_id or "", o.size or 0)
+                for o in self._client.list_objects(self.bucket, prefix=key, include_version=True)
+                if o.object_name == key and not o.is_delete_marker
+            ]
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            raise StorageError(f"listing versions of {key} failed: {_reason(exc)}") from exc
+
+    def read_lock(self, version: StoredVersion) -> Lock:
+        """Retention and legal hold of one version, parsed tolerantly.
+
+        minio 7.2.20 cannot parse this server's 9-digit fractional seconds, so
+        the retention XML is fetched and parsed here.
+        """
+        try:
+            response = self._client._execute(
+                "GET",
+                self.bucket,
+                object_name=version.key,
+                query_params={"versionId": version.version_id, "retention": ""},
+            )
+            root = ET.fromstring(response.data)  # noqa: S314 - our S3 server's reply
+            mode = root.findtext(f"{_S3_NS}Mode") or root.findtext("Mode")
+            until_text = root.findtext(f"{_S3_NS}RetainUntilDate") or root.findtext("RetainUntilDate")
+            until = datetime.fromisoformat(until_text) if until_text else None
+        except S3Error as exc:
+            if exc.code not in _NO_LOCK:
+                raise StorageError(f"reading retention of {version.key} failed: {exc.code}") from exc
+            mode, until = None, None
+        except (MinioException, urllib3.exceptions.HTTPError, ET.ParseError, ValueError) as exc:
+            raise StorageError(f"reading retention of {version.key} failed: {_reason(exc)}") from exc
+        try:
+            hold = self._client.is_object_legal_hold_enabled(self.bucket, version.key, version.version_id)
+        except S3Error as exc:
+            if exc.code not in _NO_LOCK:
+                raise StorageError(f"reading legal hold of {version.key} failed: {exc.code}") from exc
+            hold = False
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            raise StorageError(f"reading legal hold of {version.key} failed: {_reason(exc)}") from exc
+        return Lock(mode, until, hold)
+
+    def fixity_sha256(
+        self, version: StoredVersion, progress: Callable[[int], None] | None = None
+    ) -> tuple[str, int]:
+        """Re-read one stored version and return (SHA-256 hex, size): the system's integrity check."""
+        digest = hashlib.sha256()
+        size = 0
+        for chunk in self._stream(version):
+            digest.update(chunk)
+            size += len(chunk)
+            if progress:
+                progress(len(chunk))
+        return digest.hexdigest(), size
+
+    def _stream(self, version: StoredVersion) -> Iterator[bytes]:
+        try:
+            response = self._client.get_object(self.bucket, version.key, version_id=version.version_id)
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            raise StorageError(f"read of {version.key} failed: {_reason(exc)}") from exc
+        try:
+            yield from response.stream(READ_CHUNK)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise StorageError(f"read of {version.key} broke off: {_reason(exc)}") from exc
+        finally:
+            response.close()
+            response.release_conn()
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, S3Error):
+        return f"{exc.code}: {exc.message}"
+    return f"{type(exc).__name__}: {exc}"
+

@@ -1,0 +1,172 @@
+"""Receipts: one row per docked file, holding its persisted ingest state.
+
+States, in order (each one is committed before the next step starts)::
+
+    received  the file was seen stable; a staging key is reserved
+    stored    uploaded to the staging key; SHA-256 and size known
+    locked    the content-addressed object exists with COMPLIANCE retention read back
+    verified  the stored object's bytes were re-read and hash to the same SHA-256
+    logged    the recording row and its INGEST entry are committed (one transaction)
+    released  the dock's copy was kept, moved or deleted as configured
+    failed    stopped for a reason a person must look at; the dock copy is untouched
+
+A crash between any two states resumes at the last committed one; every step is
+idempotent, so resuming never makes a second object, entry or recording.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from storage.catalog import receipts
+
+
+class State(StrEnum):
+    RECEIVED = "received"
+    STORED = "stored"
+    LOCKED = "locked"
+    VERIFIED = "verified"
+    LOGGED = "logged"
+    RELEASED = "released"
+    FAILED = "failed"
+
+
+FINISHED = (State.RELEASED,)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    id: int
+    station: str
+    folder: Path
+    path: Path
+    size: int
+    mtime_ns: int
+    inode: int
+    state: State
+    staging_key: str
+    staging_version: str | None
+    sha256: str | None
+    version_id: str | None
+    recording: str | None
+    duplicate: bool
+    received_at: datetime
+    error: str | None
+
+
+def _row_to_receipt(row: object) -> Receipt:
+    r = row._mapping  # type: ignore[attr-defined]  # SQLAlchemy Row
+    folder = Path(os.fsdecode(r["folder"]))
+    return Receipt(
+        id=r["id"],
+        station=r["station"],
+        folder=folder,
+        path=folder / os.fsdecode(r["rel_path"]),
+        size=r["size"],
+        mtime_ns=r["mtime_ns"],
+        inode=r["inode"],
+        state=State(r["state"]),
+        staging_key=r["staging_key"],
+        staging_version=r["staging_version"],
+        sha256=r["sha256"],
+        version_id=r["version_id"],
+        recording=r["recording"],
+        duplicate=bool(r["duplicate"]),
+        received_at=r["received_at"],
+        error=r["error"],
+    )
+
+
+def find(
+    conn: Connection, *, station: str, folder: Path, relative: Path, size: int, mtime_ns: int
+) -> Receipt | None:
+    row = conn.execute(
+        select(receipts).where(
+            receipts.c.station == station,
+            receipts.c.folder == os.fsencode(folder),
+            receipts.c.rel_path == os.fsencode(relative),
+            receipts.c.size == size,
+            receipts.c.mtime_ns == mtime_ns,
+        )
+    ).first()
+    return _row_to_receipt(row) if row else None
+
+
+def create(
+    conn: Connection,
+    *,
+    station: str,
+    folder: Path,
+    relative: Path,
+    size: int,
+    mtime_ns: int,
+    inode: int,
+    staging_key: str,
+    now: datetime,
+) -> Receipt:
+    result = conn.execute(
+        insert(receipts).values(
+            station=station,
+            folder=os.fsencode(folder),
+            rel_path=os.fsencode(relative),
+            size=size,
+            mtime_ns=mtime_ns,
+            inode=inode,
+            state=State.RECEIVED.value,
+            staging_key=staging_key,
+            received_at=now,
+            updated_at=now,
+        )
+    )
+    key = result.inserted_primary_key
+    assert key is not None  # noqa: S101 - an insert always has one
+    return get(conn, int(key[0]))
+
+
+def get(conn: Connection, receipt_id: int) -> Receipt:
+    row = conn.execute(select(receipts).where(receipts.c.id == receipt_id)).first()
+    if row is None:
+        raise LookupError(f"no receipt {receipt_id}")
+    return _row_to_receipt(row)
+
+
+def advance(conn: Connection, receipt: Receipt, state: State, now: datetime, **facts: object) -> Receipt:
+    """Move a receipt to ``state`` (only forward, or to FAILED), recording new facts."""
+    order = list(State)
+    if state is not State.FAILED and order.index(state) <= order.index(receipt.state):
+        raise RuntimeError(f"receipt {receipt.id} cannot go from {receipt.state} to {state}")
+    conn.execute(
+        update(receipts)
+        .where(receipts.c.id == receipt.id, receipts.c.state == receipt.state.value)
+        .values(state=state.value, updated_at=now, **facts)
+    )
+    return get(conn, receipt.id)
+
+
+def unfinished(conn: Connection, station: str) -> list[Receipt]:
+    """Receipts of this station that a crash or an error left before RELEASED."""
+    rows = conn.execute(
+        select(receipts)
+        .where(
+            receipts.c.station == station,
+            receipts.c.state.not_in([State.RELEASED.value, State.FAILED.value]),
+        )
+        .order_by(receipts.c.id)
+    )
+    return [_row_to_receipt(r) for r in rows]
+
+
+def for_recording(conn: Connection, recording: str) -> list[Receipt]:
+    rows = conn.execute(select(receipts).where(receipts.c.recording == recording).order_by(receipts.c.id))
+    return [_row_to_receipt(r) for r in rows]
+
+
+def counts(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(select(receipts.c.state, func.count()).group_by(receipts.c.state))
+    return {state: int(n) for state, n in rows}

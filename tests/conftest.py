@@ -1,0 +1,87 @@
+"""Shared fixtures: the real local S3 server (started by scripts/s3-up.sh), buckets, settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evidock import settings as settings_mod
+from evidock.app import App, open_app
+from evidock.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def s3_env() -> dict[str, str]:
+    """Endpoint and keys of the local Ceph RGW; starts it if needed (idempotent)."""
+    done = subprocess.run(
+        ["bash", str(REPO / "scripts" / "s3-up.sh")], capture_output=True, text=True, check=False, timeout=600
+    )
+    if done.returncode != 0:
+        pytest.fail(f"scripts/s3-up.sh failed:\n{done.stderr[-3000:]}")
+    env = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+    return env
+
+
+def raw_config(tmp_path: Path, bucket: str, endpoint: str, **sections: dict[str, Any]) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "station": {"id": "dock-test"},
+        "watch": {"folders": [str(tmp_path / "inbox")], "stable_seconds": 0.2, "rescan_seconds": 1},
+        "s3": {"endpoint": endpoint, "bucket": bucket},
+        "database": {"url": f"sqlite:///{tmp_path / 'evidock.db'}"},
+    }
+    for name, values in sections.items():
+        config.setdefault(name, {}).update(values)
+    return config
+
+
+def write_config(path: Path, config: dict[str, Any]) -> Path:
+    lines: list[str] = []
+    for section, values in config.items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            lines.append(f"{key} = {_toml(value)}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _toml(value: Any) -> str:  # noqa: ANN401 - any TOML value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return str(value)
+
+
+@pytest.fixture
+def bucket() -> str:
+    """A fresh bucket name: COMPLIANCE objects can never be deleted, so tests never share one."""
+    return f"t-{uuid.uuid4().hex[:20]}"
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, s3_env: dict[str, str], bucket: str) -> Path:
+    (tmp_path / "inbox").mkdir()
+    return write_config(tmp_path / "config.toml", raw_config(tmp_path, bucket, s3_env["S3_ENDPOINT"]))
+
+
+@pytest.fixture
+def settings(config_file: Path, s3_env: dict[str, str]) -> Settings:
+    env = {**os.environ, "EVIDOCK_S3_ACCESS_KEY": s3_env["S3_ACCESS_KEY"], "EVIDOCK_S3_SECRET_KEY": s3_env["S3_SECRET_KEY"]}
+    return settings_mod.load(config_file, env)
+
+
+@pytest.fixture
+def evi(settings: Settings) -> Iterator[App]:
+    with open_app(settings) as app:
+        yield app
