@@ -102,20 +102,25 @@ class SignerKey:
 # -- checks shared by notes, checkpoints and keys -------------------------------
 
 
-def _check_name(name: str) -> None:
+_Error = type[Exception]
+"""Checks raise ``CheckpointError`` on data read in, ``ValueError`` on what a caller builds."""
+
+
+def _check_name(name: str, error: _Error = CheckpointError) -> None:
     if not name or "+" in name or any(ch.isspace() for ch in name):
-        raise CheckpointError(f"key name must be non-empty with no spaces and no '+', got {name!r}")
+        raise error(f"key name must be non-empty with no spaces and no '+', got {name!r}")
+    _check_note_text(name, "key name", error)
 
 
-def _check_note_text(text: str, what: str) -> None:
+def _check_note_text(text: str, what: str, error: _Error = CheckpointError) -> None:
     """UTF-8 (guaranteed by ``str`` without lone surrogates), no control characters but newline."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise CheckpointError(f"{what} is not valid UTF-8: {exc}") from exc
+        raise error(f"{what} is not valid UTF-8: {exc}") from exc
     for position, ch in enumerate(text):
         if ch < " " and ch != "\n":
-            raise CheckpointError(
+            raise error(
                 f"{what} holds control character {ch!r} at {position}; only newline is allowed"
             )
 
@@ -152,7 +157,7 @@ def key_id(name: str, public_key: Ed25519PublicKey) -> bytes:
 
 def format_vkey(name: str, public_key: Ed25519PublicKey) -> str:
     """``<name>+<key id hex>+<base64(0x01 ‖ public key)>``."""
-    _check_name(name)
+    _check_name(name, ValueError)
     encoded = _b64encode(bytes([ED25519]) + _public_bytes(public_key))
     return f"{name}+{key_id(name, public_key).hex()}+{encoded}"
 
@@ -188,7 +193,7 @@ def parse_vkey(text: str) -> VerifierKey:
 
 def format_skey(name: str, private_key: Ed25519PrivateKey) -> str:
     """``PRIVATE+KEY+<name>+<key id hex>+<base64(0x01 ‖ seed)>``. A secret: never log it."""
-    _check_name(name)
+    _check_name(name, ValueError)
     kid = key_id(name, private_key.public_key())
     encoded = _b64encode(bytes([ED25519]) + private_key.private_bytes_raw())
     return f"{_SKEY_PREFIX}{name}+{kid.hex()}+{encoded}"
@@ -236,7 +241,7 @@ def format_checkpoint(checkpoint: Checkpoint) -> str:
             raise ValueError(f"checkpoint extension must be one non-empty line, got {line!r}")
     lines = [checkpoint.origin, str(checkpoint.size), _b64encode(checkpoint.root)]
     body = "\n".join([*lines, *checkpoint.extensions]) + "\n"
-    _check_note_text(body, "checkpoint")
+    _check_note_text(body, "checkpoint", ValueError)
     return body
 
 
@@ -283,10 +288,10 @@ class NoteSignature:
 
 def sign_note(body: str, name: str, private_key: Ed25519PrivateKey) -> str:
     """``body`` signed by ``private_key`` as key ``name``: body, blank line, signature line."""
-    _check_name(name)
+    _check_name(name, ValueError)
     if not body or not body.endswith("\n"):
         raise ValueError("note text must be non-empty and end with a newline")
-    _check_note_text(body, "note text")
+    _check_note_text(body, "note text", ValueError)
     signature = private_key.sign(body.encode("utf-8"))
     kid = key_id(name, private_key.public_key())
     return f"{body}\n{SIGNATURE_PREFIX}{name} {_b64encode(kid + signature)}\n"

@@ -404,6 +404,7 @@ class Entry:
         parse_time(self.time)
         if not isinstance(self.station, str) or not self.station:
             _fail(f"entry station must be a non-empty string, got {self.station!r}")
+        _frozen_json(self.station, "station")
         self._check_custody()
         body = _frozen_json(self.body, "body")
         if not isinstance(body, dict):
@@ -423,6 +424,7 @@ class Entry:
             not isinstance(self.recording, str) or not self.recording
         ):
             _fail(f"entry recording must be a non-empty string or null, got {self.recording!r}")
+        _frozen_json(self.recording, "recording")
         if self.type in RECORDING_REQUIRED and self.recording is None:
             _fail(f"{self.type} entry must name its recording")
         if self.type in RECORDING_FORBIDDEN and self.recording is not None:
@@ -468,7 +470,10 @@ def new_entry(
 
 def encode(entry: Entry) -> bytes:
     """The canonical bytes of an entry: RFC 8785 JSON, UTF-8. These are the leaf's data."""
-    return rfc8785.dumps(entry.as_json())
+    try:
+        return rfc8785.dumps(entry.as_json())
+    except rfc8785.CanonicalizationError as exc:  # Entry checks prevent this; keep the cause
+        raise EntryError(f"entry cannot be canonicalised: {exc}") from exc
 
 
 _TOP_LEVEL_KEYS = frozenset({"v", "type", "time", "station", "recording", "prev", "body"})

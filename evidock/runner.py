@@ -43,6 +43,10 @@ class Service:
         self.stopping = False
         self._retry_at = 0.0
 
+    @property
+    def retrying(self) -> bool:
+        return self._retry_at > 0
+
     def stop(self, signum: int, _frame: FrameType | None) -> None:
         log.info("signal %d: stopping after the current step", signum)
         self.stopping = True
@@ -87,6 +91,20 @@ class Service:
             self._retry_at = time.monotonic() + RETRY_SECONDS
 
 
+def _drain(service: Service, stable_seconds: float) -> None:
+    """Take every file that is there now once it is stable, then return (``run --once``)."""
+    started = time.monotonic()
+    while not service.stopping:
+        now = time.monotonic()
+        service.step(now)
+        if service.retrying:
+            raise StorageError("the object store is unavailable; unfinished files resume on the next run")
+        settled = now - started > stable_seconds + TICK_SECONDS
+        if settled and service.watcher.queue_length() == 0:
+            return
+        time.sleep(TICK_SECONDS)
+
+
 def serve(settings: Settings, *, once: bool = False) -> None:
     with open_app(settings) as evi:
         service = Service(evi)
@@ -96,10 +114,7 @@ def serve(settings: Settings, *, once: bool = False) -> None:
         log.info("watching %s", ", ".join(str(f) for f in settings.watch.folders))
         try:
             if once:
-                deadline = time.monotonic() + settings.watch.stable_seconds * 2 + 2
-                while time.monotonic() < deadline and not service.stopping:
-                    service.step(time.monotonic())
-                    time.sleep(TICK_SECONDS)
+                _drain(service, settings.watch.stable_seconds)
                 return
             while not service.stopping:
                 service.step(time.monotonic())

@@ -266,7 +266,11 @@ def _drift_finding(
     report = reports[index]
     if abs(report.offset) <= tolerance:
         return None
-    offset_ms, tolerance_ms, used_ms = to_ms(report.offset), to_ms(tolerance), to_ms(corrected.offset)
+    offset_ms, tolerance_ms, used_ms = (
+        to_ms(report.offset),
+        to_ms(tolerance),
+        to_ms(corrected.offset),
+    )
     off_en, off_zh = _direction(offset_ms)
     rec, device = corrected.recording, corrected.device
     return Finding(
@@ -310,9 +314,7 @@ def _unverified_finding(
     corrected: CorrectedSegment, reports: Sequence[ClockReport], unverified_after: timedelta
 ) -> Finding | None:
     start, end = corrected.start, corrected.end
-    distances = [
-        max(start - r.station_time, r.station_time - end, timedelta(0)) for r in reports
-    ]
+    distances = [max(start - r.station_time, r.station_time - end, timedelta(0)) for r in reports]
     nearest = min(distances, default=None)
     if nearest is not None and nearest <= unverified_after:
         return None
@@ -344,7 +346,8 @@ def _unverified_finding(
             "its clock, and calibrate it before use."
         ),
         message_zh=(
-            f"第七条：录像 {rec} 前后 {window_zh}内应有时钟校准记录，但{found_zh}，录像时间未经核实。"
+            f"第七条：录像 {rec} 前后 {window_zh}内应有时钟校准记录，"
+            f"但{found_zh}，录像时间未经核实。"
             "请将设备接入采集站记录时钟偏差，并在使用前校准设备时间。"
         ),
     )

@@ -6,8 +6,10 @@ end; an interruption needs its reason explained. Cameras split a long take
 into files, so consecutive files of one device normally follow each other
 closely. Per device, on the *corrected* timeline (``ingest.clock``):
 
-* ``next.start - previous.end`` up to ``split_tolerance`` (default 2 s) is a
-  normal split; more is a GAP (an interruption to explain).
+* From the furthest end so far to the next start, up to ``split_tolerance``
+  (default 2 s) is a normal split; more is a GAP (an interruption to explain).
+  Measuring from the furthest end (not the previous file's) keeps a file that
+  lies inside another, after a clock step, from inventing a gap.
 * An overlap of more than ``overlap_tolerance`` (default 1.5 s) is an OVERLAP:
   one camera cannot record two files at once, so it is a clock fault. The
   threshold is the timestamp resolution plus a frame: start times come from
@@ -18,8 +20,14 @@ closely. Per device, on the *corrected* timeline (``ingest.clock``):
   still catches any real clock step of 2 s or more. With starts known to the
   millisecond, 0.2 s is a sound setting.
 * A sequence number that skips (…, 3, 5) is MISSING_SEGMENT naming the
-  missing numbers. Numbers are compared in time order; a number that goes
-  down is a counter reset or wrap-around, not a finding.
+  missing numbers. Numbers are checked per *run*: the device's files in time
+  order until the number drops more than ``REORDER_WINDOW`` below the smallest
+  number of the run (a counter reset, or a wrap-around 9999 -> 0). Within a
+  run, every number between the smallest and the largest present is expected.
+  Comparing sets rather than neighbours means two files whose order in time
+  disagrees with their numbers (short files, a clock step) give no false
+  finding; the price is that a reset back to a number the run already holds
+  is not seen as a reset, so a file missing right after it can go unnoticed.
 
 An incident (``incidents``) is a stretch of time that two or more devices
 recorded simultaneously: art. 7 allows several devices to record one
@@ -49,6 +57,8 @@ __all__ = [
 
 DEFAULT_SPLIT_TOLERANCE: Final = timedelta(seconds=2)
 DEFAULT_OVERLAP_TOLERANCE: Final = timedelta(milliseconds=1500)
+REORDER_WINDOW: Final = 2
+"""A drop in sequence number by at most this much is files out of time order, not a reset."""
 
 
 def _by_device(segments: Iterable[CorrectedSegment]) -> dict[str, list[CorrectedSegment]]:
@@ -77,15 +87,43 @@ def find_gaps(
     """
     findings: list[Finding] = []
     for items in _by_device(segments).values():
-        for before, after in pairwise(items):
-            between = after.start - before.end
-            if between > split_tolerance:
-                findings.append(_gap(before, after, split_tolerance))
-            elif -between > overlap_tolerance:
-                findings.append(_overlap(before, after, overlap_tolerance))
-            if before.seq is not None and after.seq is not None and after.seq > before.seq + 1:
-                findings.append(_missing(before, after, before.seq, after.seq))
+        found: list[tuple[int, int, Finding]] = []  # (time index of the later file, rank, finding)
+        reach: CorrectedSegment | None = None  # the file that runs furthest so far
+        for index, item in enumerate(items):
+            if reach is not None:
+                if item.start - reach.end > split_tolerance:
+                    found.append((index, 0, _gap(reach, item, split_tolerance)))
+                elif min(reach.end, item.end) - item.start > overlap_tolerance:
+                    found.append((index, 0, _overlap(reach, item, overlap_tolerance)))
+            if reach is None or item.end > reach.end:
+                reach = item
+        position = {item.recording: index for index, item in enumerate(items)}
+        for before, after, seq_before, seq_after in _skipped_numbers(items):
+            later = max(position[before.recording], position[after.recording])
+            found.append((later, 1, _missing(before, after, seq_before, seq_after)))
+        findings.extend(finding for _, _, finding in sorted(found, key=lambda f: f[:2]))
     return findings
+
+
+def _skipped_numbers(
+    items: Sequence[CorrectedSegment],
+) -> list[tuple[CorrectedSegment, CorrectedSegment, int, int]]:
+    """Pairs of files (by number) with numbers missing between them, run by run (module doc)."""
+    runs: list[dict[int, CorrectedSegment]] = []
+    lowest: int | None = None
+    for item in items:
+        if item.seq is None:
+            continue
+        if lowest is None or item.seq < lowest - REORDER_WINDOW:
+            runs.append({})
+            lowest = item.seq
+        runs[-1].setdefault(item.seq, item)
+        lowest = min(lowest, item.seq)
+    pairs = []
+    for run in runs:
+        numbers = sorted(run)
+        pairs += [(run[a], run[b], a, b) for a, b in pairwise(numbers) if b > a + 1]
+    return pairs
 
 
 def _gap(before: CorrectedSegment, after: CorrectedSegment, tolerance: timedelta) -> Finding:

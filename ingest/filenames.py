@@ -8,13 +8,11 @@ clock correction (``ingest.clock``) is applied later, and both are kept.
 
 Patterns are per vendor and configurable. Three built in (``BUILTIN_PATTERNS``):
 
-================  ==========================================  ====================================
-name              shape                                        example
-================  ==========================================  ====================================
-``dock``          ``DEVICE_OFFICER_YYYYMMDDhhmmss_SEQ.ext``    ``DSJ0012_010203_20261120080619_0001.mp4``
-``split-date``    ``DEVICE_OFFICER_YYYYMMDD_hhmmss_SEQ.ext``   ``DSJ0012_010203_20261120_080619_0001.MP4``
-``date-first``    ``YYYYMMDD_hhmmss_DEVICE.ext``               ``20261120_080619_DSJ0012.wav``
-================  ==========================================  ====================================
+* ``dock``: ``DEVICE_OFFICER_YYYYMMDDhhmmss_SEQ.ext``,
+  e.g. ``DSJ0012_010203_20261120080619_0001.mp4``
+* ``split-date``: ``DEVICE_OFFICER_YYYYMMDD_hhmmss_SEQ.ext``,
+  e.g. ``DSJ0012_010203_20261120_080619_0001.MP4``
+* ``date-first``: ``YYYYMMDD_hhmmss_DEVICE.ext``, e.g. ``20261120_080619_DSJ0012.wav``
 
 ``dock`` is the layout of DESIGN.md (and the default). ``split-date`` has date and
 time apart, as Hikvision-style cameras do. ``date-first`` is the generic
@@ -54,7 +52,9 @@ __all__ = [
     "unmatched_name_finding",
 ]
 
-MAX_NAME_LENGTH: Final = 1024  # characters; longer names are refused unread (255 bytes is the usual limit)
+MAX_NAME_LENGTH: Final = (
+    1024  # characters; longer names are refused unread (255 bytes is the usual limit)
+)
 _REQUIRED_GROUPS: Final = frozenset({"device", "start"})
 _KNOWN_GROUPS: Final = frozenset({"device", "start", "officer", "seq", "ext"})
 
@@ -80,12 +80,14 @@ class NamePattern:
         try:
             compiled = re.compile(regex, re.ASCII)
         except re.error as exc:
-            raise PatternError(f"file-name pattern {name!r}: invalid regular expression: {exc}") from exc
+            raise PatternError(
+                f"file-name pattern {name!r}: invalid regular expression: {exc}"
+            ) from exc
         groups = set(compiled.groupindex)
         if missing := _REQUIRED_GROUPS - groups:
             raise PatternError(
-                f"file-name pattern {name!r}: expected named groups (?P<device>…) and (?P<start>…), "
-                f"missing {', '.join(sorted(missing))}"
+                f"file-name pattern {name!r}: expected named groups (?P<device>…) and "
+                f"(?P<start>…), missing {', '.join(sorted(missing))}"
             )
         if unknown := groups - _KNOWN_GROUPS:
             raise PatternError(
@@ -99,7 +101,9 @@ class NamePattern:
             )
         pattern = cls(name=name, regex=compiled, start_format=start_format, example=example)
         if example and _match(pattern, example) is None:
-            raise PatternError(f"file-name pattern {name!r}: its own example {example!r} does not match")
+            raise PatternError(
+                f"file-name pattern {name!r}: its own example {example!r} does not match"
+            )
         return pattern
 
 
@@ -133,7 +137,12 @@ def _match(pattern: NamePattern, name: str, tz: tzinfo = UTC) -> NameFacts | Non
     if found is None:
         return None
     groups = found.groupdict()
-    device, start_text, seq, ext = groups["device"], groups["start"], groups.get("seq"), groups.get("ext")
+    device, start_text, seq, ext = (
+        groups["device"],
+        groups["start"],
+        groups.get("seq"),
+        groups.get("ext"),
+    )
     if not device or not start_text:  # optional groups in a configured pattern
         return None
     try:
@@ -206,7 +215,10 @@ def unmatched_name_finding(
         kind=FindingKind.UNMATCHED_NAME,
         recordings=(recording,),
         device=device,
-        detail={"name": display_text(name, limit=300), "patterns": ", ".join(p.name for p in patterns)},
+        detail={
+            "name": display_text(name, limit=300),
+            "patterns": ", ".join(p.name for p in patterns),
+        },
         message=(
             f'file name "{shown}" matches no configured pattern (expected e.g. {examples}); '
             "device, officer and start time are unknown. The file is stored; enter them by hand "

@@ -67,7 +67,9 @@ StreamKind = Literal["video", "audio"]
 DEFAULT_JUMP_THRESHOLD: Final = timedelta(seconds=1)
 DEFAULT_DURATION_TOLERANCE: Final = timedelta(seconds=1)
 DEFAULT_AUDIO_TOLERANCE: Final = timedelta(seconds=1)
-REORDER_FRAMES: Final = 16  # H.264's largest decoded picture buffer: the most a pts can lag in file order
+REORDER_FRAMES: Final = (
+    16  # H.264's largest decoded picture buffer: the most a pts can lag in file order
+)
 
 _ZH_KIND: Final = {"video": "视频流", "audio": "音频流"}
 
@@ -116,7 +118,8 @@ class _Jump:
 @dataclass(frozen=True, slots=True)
 class _Back:
     at: Fraction  # ms: highest timestamp before it went back
-    to: Fraction  # ms: the timestamp it went back to
+    to: Fraction  # ms: the timestamp it went back to (the first time)
+    times: int  # how often it went back from this same timestamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +136,8 @@ def _round(value: Fraction) -> int:
 
 
 def _interval(stream: StreamTiming, runs: Sequence[Sequence[int]], threshold: Fraction) -> Fraction:
-    diffs = [b - a for run in runs for a, b in pairwise(run) if 0 < b - a <= threshold]
+    limit = math.floor(threshold)
+    diffs = [b - a for run in runs for a, b in pairwise(run) if 0 < b - a <= limit]
     if diffs:
         return Fraction(sum(diffs), len(diffs))
     if stream.frame_rate is not None and stream.frame_rate > 0:
@@ -152,8 +156,9 @@ def _analyse(stream: StreamTiming, jump_threshold: Fraction) -> _Stream:
         back_limit = max(jump_threshold, REORDER_FRAMES * provisional)
     else:
         back_limit = jump_threshold
+    back_steps = math.floor(back_limit)  # highest - pts > back_limit, in ints
     for pts in stream.pts_ms:
-        if highest is not None and highest - pts > back_limit:
+        if highest is not None and highest - pts > back_steps:
             backs.append((highest, pts))
             runs.append(sorted(set(current)))
             current, highest = [], None
@@ -162,11 +167,12 @@ def _analyse(stream: StreamTiming, jump_threshold: Fraction) -> _Stream:
     if current:
         runs.append(sorted(set(current)))
     interval = _interval(stream, runs, jump_threshold)
+    longest_normal = math.floor(jump_threshold + interval)  # step - interval > threshold, in ints
     jumps = [
         _Jump(a + interval, Fraction(b), (stream.label,))
         for run in runs
         for a, b in pairwise(run)
-        if b - a - interval > jump_threshold
+        if b - a > longest_normal
     ]
     extent: tuple[Fraction, Fraction] | None = None
     if stream.pts_ms:
@@ -177,9 +183,18 @@ def _analyse(stream: StreamTiming, jump_threshold: Fraction) -> _Stream:
         timing=stream,
         interval=interval,
         jumps=tuple(jumps),
-        backs=tuple(_Back(Fraction(a), Fraction(b)) for a, b in backs),
+        backs=tuple(_collapse(backs)),
         extent=extent,
     )
+
+
+def _collapse(backs: Sequence[tuple[int, int]]) -> list[_Back]:
+    """One entry per timestamp gone back from (a file joined from the same part twice)."""
+    first: dict[int, tuple[int, int]] = {}
+    for at, to in backs:
+        earlier_to, times = first.get(at, (to, 0))
+        first[at] = (earlier_to, times + 1)
+    return [_Back(Fraction(at), Fraction(to), times) for at, (to, times) in first.items()]
 
 
 def _is_moving(stream: _Stream) -> bool:
@@ -221,7 +236,9 @@ def internal_findings(
         covered = max(e[1] for e in extents) - min(e[0] for e in extents)
         short = timing.container_duration_ms - covered
         if short > to_ms(duration_tolerance):
-            report.streams_short(max(e[1] for e in extents), _round(short), timing.container_duration_ms)
+            report.streams_short(
+                max(e[1] for e in extents), _round(short), timing.container_duration_ms
+            )
     return sorted(report.findings, key=lambda f: (f.position_ms is None, f.position_ms or 0))
 
 
@@ -343,7 +360,7 @@ class _Report:
             stream=stream.label,
             position=at,
             length=length,
-            detail={"check": "backward", "goes_back_to_ms": to},
+            detail={"check": "backward", "goes_back_to_ms": to, "times": back.times},
             message=(
                 f"Art. 7/28: inside recording {rec}, the timestamps of {stream.label} go back "
                 f"from {format_seconds(at)} s to {format_seconds(to)} s (they should only "
@@ -396,7 +413,8 @@ class _Report:
             message_zh=(
                 f"第七条、第十八条：录像 {rec} 的{_zh_streams([label])} 标称时长 "
                 f"{format_seconds(span_ms)} 秒{jumps_zh}，但有 {frames} 帧，对应 "
-                f"{format_seconds(expected_ms)} 秒，{found_zh}。文件时长与内容不符，请核实设备并说明情况。"
+                f"{format_seconds(expected_ms)} 秒，{found_zh}。"
+                "文件时长与内容不符，请核实设备并说明情况。"
             ),
         )
 
@@ -420,7 +438,9 @@ class _Report:
             ),
         )
 
-    def audio_late(self, stream: StreamTiming, video_start: Fraction, audio_start: Fraction) -> None:
+    def audio_late(
+        self, stream: StreamTiming, video_start: Fraction, audio_start: Fraction
+    ) -> None:
         at, until = _round(video_start), _round(audio_start)
         rec, label = self.recording, stream.label
         self._add(

@@ -191,7 +191,11 @@ class Pipeline:
     # -- steps ---------------------------------------------------------------
 
     def _store(self, receipt: Receipt, progress: Callable[[int], None] | None) -> Receipt:
-        self.store.abort_uploads(receipt.staging_key)  # a crash may have left a half upload
+        # A crash may have left a half upload, or a whole one whose version id was
+        # never committed: both are ours, unlocked, and go before uploading again.
+        self.store.abort_uploads(receipt.staging_key)
+        for leftover in self.store.versions(receipt.staging_key):
+            self.store.delete_version(leftover)
         try:
             fd = os.open(receipt.path, os.O_RDONLY | os.O_NOFOLLOW)
         except FileNotFoundError:

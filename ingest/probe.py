@@ -67,9 +67,8 @@ def probe(path: Path) -> MediaFacts:
     """Facts of one file; never raises for bad media (see ``MediaFacts.problem``)."""
     ff = _ffprobe(path)
     if isinstance(ff, str):
-        mi = _mediainfo(path)
-        if mi is not None and mi.kind != "other":
-            return MediaFacts(**{**mi.__dict__, "problem": f"ffprobe: {ff}"})
+        # No mediainfo fallback here: on data it does not recognise it scans
+        # the whole file (seconds per GiB), a second full read for nothing.
         return MediaFacts(kind="other", problem=ff)
     return _from_ffprobe(ff, mediainfo=_mediainfo_if_useful(path, ff))
 
@@ -173,7 +172,9 @@ def _mediainfo_if_useful(path: Path, ff: dict[str, Any]) -> MediaFacts | None:
 
 def _mediainfo(path: Path) -> MediaFacts | None:
     try:
-        info = MediaInfo.parse(str(path))
+        # parse_speed 0: headers only. The default scans deep into unknown data,
+        # which on a large non-media file is a second full read.
+        info = MediaInfo.parse(str(path), parse_speed=0)
     except (OSError, RuntimeError, UnicodeError, ValueError) as exc:
         log.info("mediainfo could not read %r: %s", path, exc)
         return None

@@ -242,7 +242,9 @@ class FolderWatcher:
                 self._consider(file, now)
 
     def _consider(self, file: DockedFile, now: float) -> None:
-        if self.should_skip(file):
+        known = self._candidates.get(file.path)
+        changed = known is None or (known.size, known.mtime_ns) != (file.size, file.mtime_ns)
+        if changed and self.should_skip(file):
             return
         self._candidates[file.path] = file
         self.stabiliser.observe(file, now)

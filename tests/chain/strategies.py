@@ -112,7 +112,9 @@ json_values: st.SearchStrategy[JsonValue] = st.recursive(
     | st.booleans()
     | st.integers(min_value=-MAX_SAFE_INTEGER, max_value=MAX_SAFE_INTEGER)
     | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -146,7 +148,8 @@ def bodies(draw: st.DrawFn, entry_type: EntryType) -> dict[str, JsonValue]:
     body: dict[str, JsonValue] = {}
     for key, spec in BODY_FIELDS[entry_type].items():
         if spec.required or draw(st.booleans()):
-            body[key] = draw(_FIELD_VALUES.get(key, texts))
+            nullable_here = not (entry_type is EntryType.APPROVAL and key == "approver")
+            body[key] = draw(_FIELD_VALUES.get(key, texts) if nullable_here else texts)
     extras = draw(st.dictionaries(st.text(max_size=6).map("x-".__add__), json_values, max_size=3))
     return {**extras, **body}
 

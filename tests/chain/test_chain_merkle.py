@@ -127,7 +127,7 @@ def test_the_empty_tree() -> None:
 # -- corrupted proofs ----------------------------------------------------------------
 
 
-@settings(max_examples=400)
+@settings(max_examples=200)
 @given(size_and_index(), corruptions)
 def test_corrupted_inclusion_proofs_fail(where: tuple[int, int], corruption: Corruption) -> None:
     size, index = where
@@ -138,19 +138,15 @@ def test_corrupted_inclusion_proofs_fail(where: tuple[int, int], corruption: Cor
         verify_inclusion(LEAVES[index], index, size, spoilt, root(size, TREE))
 
 
-@settings(max_examples=400)
+@settings(max_examples=200)
 @given(old_and_new_sizes(), corruptions)
-def test_corrupted_consistency_proofs_fail(
-    sizes: tuple[int, int], corruption: Corruption
-) -> None:
+def test_corrupted_consistency_proofs_fail(sizes: tuple[int, int], corruption: Corruption) -> None:
     old_size, new_size = sizes
     spoilt = corruption.apply(consistency_proof(old_size, new_size, TREE))
     if spoilt is None:
         return
     with pytest.raises(ProofError):
-        verify_consistency(
-            old_size, new_size, root(old_size, TREE), root(new_size, TREE), spoilt
-        )
+        verify_consistency(old_size, new_size, root(old_size, TREE), root(new_size, TREE), spoilt)
 
 
 @settings(max_examples=300)
@@ -349,6 +345,4 @@ def test_each_read_is_one_batch(size: int) -> None:
 def test_memory_nodes_reports_its_size() -> None:
     tree = MemoryNodes.from_entries([b"a", b"b", b"c"])
     assert tree.size == 3
-    assert tree.root() == node_hash(
-        node_hash(leaf_hash(b"a"), leaf_hash(b"b")), leaf_hash(b"c")
-    )
+    assert tree.root() == node_hash(node_hash(leaf_hash(b"a"), leaf_hash(b"b")), leaf_hash(b"c"))

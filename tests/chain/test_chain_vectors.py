@@ -90,9 +90,7 @@ def test_rfc_consistency_proofs(case: dict[str, Any]) -> None:
 def test_real_ct_log_inclusion() -> None:
     leaf = leaf_hash(bytes.fromhex(CT["leaf_input"]))
     assert leaf.hex() == CT["leaf_hash"]
-    verify_inclusion(
-        leaf, CT["index"], CT["size"], _hashes(CT["proof"]), bytes.fromhex(CT["root"])
-    )
+    verify_inclusion(leaf, CT["index"], CT["size"], _hashes(CT["proof"]), bytes.fromhex(CT["root"]))
 
 
 @pytest.mark.parametrize(

@@ -22,10 +22,12 @@ from ingest.filenames import (
 from ingest.findings import FindingKind
 
 from .builders import SHANGHAI
-from .strategies import devices, hostile_names, local_times, officers
+from .strategies import PROPERTY, devices, hostile_names, local_times, officers
 
 START_UTC = datetime(2026, 11, 20, 0, 6, 19, tzinfo=UTC)  # 08:06:19 in Shanghai
-FULL_WIDTH_START = "".join(chr(0xFF10 + int(digit)) for digit in "20261120080619")  # \d must not match
+FULL_WIDTH_START = "".join(
+    chr(0xFF10 + int(digit)) for digit in "20261120080619"
+)  # \d must not match
 
 
 @pytest.mark.parametrize(
@@ -33,15 +35,33 @@ FULL_WIDTH_START = "".join(chr(0xFF10 + int(digit)) for digit in "20261120080619
     [
         (
             "DSJ0012_010203_20261120080619_0001.mp4",
-            NameFacts("dock", "DSJ0012", "010203", START_UTC, datetime(2026, 11, 20, 8, 6, 19), 1, "mp4"),
+            NameFacts(
+                "dock", "DSJ0012", "010203", START_UTC, datetime(2026, 11, 20, 8, 6, 19), 1, "mp4"
+            ),
         ),
         (
             "DSJ0012_010203_20261120_080619_0017.MP4",
-            NameFacts("split-date", "DSJ0012", "010203", START_UTC, datetime(2026, 11, 20, 8, 6, 19), 17, "mp4"),
+            NameFacts(
+                "split-date",
+                "DSJ0012",
+                "010203",
+                START_UTC,
+                datetime(2026, 11, 20, 8, 6, 19),
+                17,
+                "mp4",
+            ),
         ),
         (
             "20261120_080619_DSJ0012.wav",
-            NameFacts("date-first", "DSJ0012", None, START_UTC, datetime(2026, 11, 20, 8, 6, 19), None, "wav"),
+            NameFacts(
+                "date-first",
+                "DSJ0012",
+                None,
+                START_UTC,
+                datetime(2026, 11, 20, 8, 6, 19),
+                None,
+                "wav",
+            ),
         ),
     ],
 )
@@ -93,7 +113,7 @@ def test_configured_pattern_with_its_own_offset_ignores_tz() -> None:
         "DSJ0012_010203_20261345080619_0001.mp4",  # month 13
         "DSJ0012_010203_20260230080619_0001.mp4",  # 30 February
         "DSJ0012_010203_20261120250619_0001.mp4",  # 25 o'clock
-        "DSJ0012_010203_00010101000000_0001.mp4",  # year 1 in Shanghai is before datetime.min in UTC
+        "DSJ0012_010203_00010101000000_0001.mp4",  # year 1 at +08:00: before datetime.min in UTC
         f"DSJ0012_010203_{FULL_WIDTH_START}_0001.mp4",
         "设备0012_010203_20261120080619_0001.mp4",
         "-rf_010203_20261120080619_0001.mp4",  # leading dash
@@ -134,26 +154,38 @@ def test_unmatched_name_finding_is_one_safe_line() -> None:
     [
         (r"(?P<device>\w+", "%Y%m%d%H%M%S", "", "invalid regular expression"),
         (r"(?P<device>\w+)_(?P<when>\d{14})", "%Y%m%d%H%M%S", "", "missing start"),
-        (r"(?P<device>\w+)_(?P<start>\d{14})_(?P<unit>\w+)", "%Y%m%d%H%M%S", "", "unknown named groups unit"),
+        (
+            r"(?P<device>\w+)_(?P<start>\d{14})_(?P<unit>\w+)",
+            "%Y%m%d%H%M%S",
+            "",
+            "unknown named groups unit",
+        ),
         (r"(?P<device>[A-Z]+)_(?P<start>\d{14})", "YYYYMMDD", "", "not a strptime format"),
-        (r"(?P<device>[A-Z]+)_(?P<start>\d{14})", "%Y%m%d%H%M%S", "abc_20261120080619", "its own example"),
+        (
+            r"(?P<device>[A-Z]+)_(?P<start>\d{14})",
+            "%Y%m%d%H%M%S",
+            "abc_20261120080619",
+            "its own example",
+        ),
     ],
 )
-def test_bad_configured_pattern_says_what_to_fix(regex: str, start_format: str, example: str, says: str) -> None:
+def test_bad_configured_pattern_says_what_to_fix(
+    regex: str, start_format: str, example: str, says: str
+) -> None:
     with pytest.raises(PatternError, match=says) as raised:
         NamePattern.compile("vendor-x", regex, start_format=start_format, example=example)
     assert isinstance(raised.value, EvidockError)
     assert "vendor-x" in str(raised.value)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(PROPERTY, max_examples=200)
 @given(hostile_names)
 def test_parse_name_never_raises(name: str) -> None:
     facts = parse_name(name, BUILTIN_PATTERNS, SHANGHAI)
     assert facts is None or facts.start.tzinfo is UTC
 
 
-@settings(deadline=None)
+@PROPERTY
 @given(devices, officers, local_times, st.integers(min_value=0, max_value=999_999))
 def test_default_pattern_round_trip(device: str, officer: str, local: datetime, seq: int) -> None:
     zone = timezone(timedelta(hours=8))

@@ -1,0 +1,711 @@
+"""Ingest benchmark: `evidock ingest` vs a bare minio `fput_object` of the same file.
+
+Usage (from the repository root)::
+
+    python -m bench.ingest                         # 1 GiB x 3 rounds, 4 GiB x 2 rounds
+    python -m bench.ingest --sizes 1 --rounds 5 --json-out var/bench.json
+    python -m bench.ingest --sizes 1 --variant 16:2 --variant 32:3   # compare part size x parallel uploads
+
+Both sides are measured the same way: a fresh subprocess (so interpreter
+start-up and imports count on both sides), wall time from spawn to exit, and
+the child's peak RSS from ``wait4``. Baseline and evidock runs alternate inside
+one run, on one server, and the verdict is the **median of the per-round
+ratios** evidock / baseline: machines are noisy, absolute seconds are only
+reported, never judged.
+
+Everything runs against a separate, throwaway Ceph RGW instance
+(``.local/s3-bench``, port 7590) that is purged at the end: every evidock run
+leaves its file COMPLIANCE-locked for three months, which no one can delete.
+Each evidock run first overwrites the file's first 32 bytes with fresh random
+bytes, so it really uploads (content addressing would otherwise skip the
+upload as a duplicate). The baseline uploads to a bucket without Object Lock
+and its object is deleted after each run.
+
+See docs/performance.md ("Ingest") for the results and how to read them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+GIB = 1024**3
+MIB = 1024**2
+REPO = Path(__file__).resolve().parent.parent
+
+# The goal (issue "ingest benchmark"): with verification included.
+GOAL_RATIO = 1.6
+GOAL_RSS_MIB = 150.0
+
+DEFAULT_ROUNDS = {1: 3, 4: 2}  # sizes not listed get 2
+FILL_BLOCK = 64 * MIB  # the test file is one random block repeated, each copy with its own counter
+MARGIN_BYTES = 4 * GIB  # Ceph's own metadata, logs, SQLite files, slack
+
+# Starts one measured command and reports its wall time and rusage as JSON to
+# argv[1]; its stdout/stderr pass through. Run with -I -S: no site packages,
+# so the launcher stays at ~10 MiB, which bounds the smallest RSS it can report.
+LAUNCHER = """\
+import json, os, sys, time
+report, cmd = sys.argv[1], sys.argv[2:]
+started = time.perf_counter()
+pid = os.posix_spawn(cmd[0], cmd, os.environ)
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - started
+with open(report, "w") as f:
+    json.dump({"seconds": seconds, "maxrss_kib": usage.ru_maxrss, "utime": usage.ru_utime,
+               "stime": usage.ru_stime}, f)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+BASELINE_SCRIPT = """\
+import os, sys
+from minio import Minio
+host, bucket, key, path = sys.argv[1:5]
+client = Minio(host, access_key=os.environ["BENCH_S3_ACCESS_KEY"],
+               secret_key=os.environ["BENCH_S3_SECRET_KEY"], secure=False)
+client.fput_object(bucket, key, path)
+"""
+
+
+class BenchError(Exception):
+    """The benchmark cannot run or a run failed; the message says why."""
+
+
+# -- results ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variant:
+    """evidock's upload settings for a run; None means the settings' defaults (not written to the config)."""
+
+    part_size_mib: int | None = None
+    parallel_uploads: int | None = None
+
+    @property
+    def label(self) -> str:
+        if self.part_size_mib is None and self.parallel_uploads is None:
+            return "default"
+        part = f"{self.part_size_mib}" if self.part_size_mib is not None else "dflt"
+        par = f"{self.parallel_uploads}" if self.parallel_uploads is not None else "dflt"
+        return f"{part}MiB x {par}"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One subprocess: wall seconds, peak RSS, its own CPU and the S3 server's CPU while it ran."""
+
+    seconds: float
+    peak_rss_mib: float
+    cpu_user_s: float
+    cpu_sys_s: float
+    server_cpu_s: float | None
+
+
+@dataclass
+class Round:
+    index: int
+    order: list[str]
+    baseline: Run
+    evidock: dict[str, Run] = field(default_factory=dict)  # by variant label
+
+    def ratio(self, label: str) -> float:
+        return self.evidock[label].seconds / self.baseline.seconds
+
+
+@dataclass
+class SizeResult:
+    size_gib: int
+    rounds: list[Round] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Summary:
+    size_gib: int
+    variant: str
+    part_size_mib: int
+    parallel_uploads: int
+    rounds: int
+    ratios: list[float]
+    median_ratio: float
+    median_ratio_of_medians: float
+    baseline_median_s: float
+    evidock_median_s: float
+    baseline_mib_s: float
+    evidock_mib_s: float
+    evidock_peak_rss_mib: float
+    baseline_peak_rss_mib: float
+    ratio_ok: bool
+    rss_ok: bool
+
+
+def summarise(result: SizeResult, variant: Variant, effective: tuple[int, int]) -> Summary:
+    label = variant.label
+    ratios = [r.ratio(label) for r in result.rounds]
+    base = statistics.median(r.baseline.seconds for r in result.rounds)
+    evi = statistics.median(r.evidock[label].seconds for r in result.rounds)
+    evi_rss = max(r.evidock[label].peak_rss_mib for r in result.rounds)
+    base_rss = max(r.baseline.peak_rss_mib for r in result.rounds)
+    size_mib = result.size_gib * 1024
+    median_ratio = statistics.median(ratios)
+    return Summary(
+        size_gib=result.size_gib,
+        variant=label,
+        part_size_mib=effective[0],
+        parallel_uploads=effective[1],
+        rounds=len(result.rounds),
+        ratios=[round(x, 3) for x in ratios],
+        median_ratio=round(median_ratio, 3),
+        median_ratio_of_medians=round(evi / base, 3),
+        baseline_median_s=round(base, 2),
+        evidock_median_s=round(evi, 2),
+        baseline_mib_s=round(size_mib / base, 1),
+        evidock_mib_s=round(size_mib / evi, 1),
+        evidock_peak_rss_mib=round(evi_rss, 1),
+        baseline_peak_rss_mib=round(base_rss, 1),
+        ratio_ok=median_ratio <= GOAL_RATIO,
+        rss_ok=evi_rss <= GOAL_RSS_MIB,
+    )
+
+
+# -- arguments -------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m bench.ingest",
+        description="evidock ingest vs bare minio fput_object of the same file, alternating, on a throwaway "
+        "S3 server. Reports the median time ratio and peak RSS per file size.",
+    )
+    p.add_argument("--sizes", default="1,4", help="file sizes in GiB, comma separated (default: 1,4)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="rounds per size (default: 3 for 1 GiB, 2 for 4 GiB, 2 otherwise)",
+    )
+    p.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="PART_MIB:PARALLEL",
+        help="evidock s3.part_size_mib:s3.parallel_uploads to measure (repeatable; either side may be empty "
+        "for the default); every variant runs in every round against the same baseline. "
+        "Default: one variant with the settings' defaults",
+    )
+    p.add_argument("--json-out", type=Path, default=None, help="write the results as JSON to this file")
+    p.add_argument(
+        "--work-dir",
+        type=Path,
+        default=REPO / ".local" / "bench",
+        help="where the test files and per-run configs go (default: .local/bench; removed at the end)",
+    )
+    p.add_argument(
+        "--s3-dir",
+        type=Path,
+        default=REPO / ".local" / "s3-bench",
+        help="data dir of the throwaway S3 server (default: .local/s3-bench; purged at the end)",
+    )
+    p.add_argument("--port", type=int, default=7590, help="S3 port of the throwaway server (default: 7590)")
+    p.add_argument(
+        "--evidock",
+        default=str(Path(sys.executable).parent / "evidock"),
+        help="the evidock executable (default: the one next to this Python)",
+    )
+    p.add_argument("--keep-server", action="store_true", help="leave the throwaway server running (not purged)")
+    p.add_argument("--strict", action="store_true", help="exit 2 if a goal is missed")
+    args = p.parse_args(argv)
+    try:
+        args.sizes = sorted({int(s) for s in str(args.sizes).split(",") if s.strip()})
+    except ValueError:
+        p.error(f"--sizes {args.sizes!r}: use whole GiB, e.g. 1,4")
+    if not args.sizes or min(args.sizes) < 1:
+        p.error("--sizes: at least one size of 1 GiB or more")
+    if args.rounds is not None and args.rounds < 1:
+        p.error("--rounds must be at least 1")
+    args.variants = [_variant(p, v) for v in args.variant] or [Variant()]
+    if len({v.label for v in args.variants}) != len(args.variants):
+        p.error("--variant: each variant only once")
+    return args
+
+
+def _variant(p: argparse.ArgumentParser, text: str) -> Variant:
+    part, sep, par = text.partition(":")
+    if not sep:
+        p.error(f"--variant {text!r}: use PART_MIB:PARALLEL, e.g. 32:3 (or 32: / :3)")
+    try:
+        return Variant(int(part) if part else None, int(par) if par else None)
+    except ValueError:
+        p.error(f"--variant {text!r}: use whole numbers, e.g. 32:3")
+
+
+def rounds_for(size_gib: int, override: int | None) -> int:
+    return override if override is not None else DEFAULT_ROUNDS.get(size_gib, 2)
+
+
+# -- disk --------------------------------------------------------------------------------
+
+
+def needed_bytes(sizes: Sequence[int], rounds: dict[int, int], variants: int) -> tuple[int, int]:
+    """(bytes the server may hold at the end, bytes needed on disk in all).
+
+    Every evidock run keeps its object locked. Its staging copy shares the
+    data with the content key (RGW copies within a pool by reference), but
+    deleted baseline objects keep their space until RGW's garbage collector
+    runs, hours later: count them all. Plus 10 % for BlueStore's own overhead.
+    The test files exist one at a time.
+    """
+    server = 0
+    for size in sizes:
+        n = rounds[size]
+        server += size * GIB * (n * variants + n)  # evidock objects, baseline objects
+        server += (variants + 1) * 2 * MIB  # warm-up objects
+    server += server // 10
+    return server, server + max(sizes) * GIB + MARGIN_BYTES
+
+
+def check_disk(path: Path, need: int) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(path).free
+    if free < need:
+        raise BenchError(
+            f"not enough free disk at {path}: {free / GIB:.1f} GiB free, this run needs up to "
+            f"{need / GIB:.1f} GiB (the data really is written, and evidock's objects stay COMPLIANCE-locked "
+            "until the throwaway server is purged at the end). Free space, or run fewer --sizes / --rounds"
+        )
+
+
+# -- the throwaway S3 server -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Server:
+    endpoint: str  # http://127.0.0.1:7590
+    host: str  # 127.0.0.1:7590
+    access_key: str
+    secret_key: str
+    data_dir: Path
+
+
+def _s3_env(data_dir: Path, port: int, block_bytes: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env["EVIDOCK_S3_DIR"] = str(data_dir)
+    env["EVIDOCK_S3_PORT"] = str(port)
+    env["EVIDOCK_S3_BLOCK_SIZE"] = str(block_bytes)
+    for name in ("EVIDOCK_S3_MON_PORT", "EVIDOCK_S3_ACCESS_KEY", "EVIDOCK_S3_SECRET_KEY"):
+        env.pop(name, None)  # the throwaway server uses its own defaults
+    return env
+
+
+@contextmanager
+def throwaway_server(data_dir: Path, port: int, block_bytes: int, *, keep: bool) -> Iterator[Server]:
+    env = _s3_env(data_dir, port, block_bytes)
+    scripts = REPO / "scripts"
+    if data_dir.exists():
+        print(f"bench: purging a leftover benchmark server in {data_dir}", file=sys.stderr)
+        subprocess.run(["bash", str(scripts / "s3-down.sh"), "--purge"], env=env, check=True, stdout=sys.stderr)
+    print(f"bench: starting a throwaway S3 server in {data_dir} on :{port}", file=sys.stderr)
+    try:
+        up = subprocess.run(["bash", str(scripts / "s3-up.sh")], env=env, check=True, stdout=subprocess.PIPE, text=True)
+        lines = dict(line.split("=", 1) for line in up.stdout.splitlines() if "=" in line)
+        endpoint = lines["S3_ENDPOINT"]
+        yield Server(
+            endpoint=endpoint,
+            host=endpoint.split("://", 1)[1].rstrip("/"),
+            access_key=lines["S3_ACCESS_KEY"],
+            secret_key=lines["S3_SECRET_KEY"],
+            data_dir=data_dir,
+        )
+    except subprocess.CalledProcessError as exc:
+        raise BenchError(f"{exc.cmd} failed with exit code {exc.returncode}; see its messages above") from exc
+    finally:
+        if keep:
+            print(f"bench: leaving the server in {data_dir} running (--keep-server)", file=sys.stderr)
+        else:
+            print(f"bench: stopping and purging the server in {data_dir}", file=sys.stderr)
+            subprocess.run(["bash", str(scripts / "s3-down.sh"), "--purge"], env=env, check=False, stdout=sys.stderr)
+
+
+def server_pids(data_dir: Path) -> list[int]:
+    pids = []
+    for name in ("client.rgw.a", "osd.0"):
+        try:
+            pids.append(int((data_dir / "run" / f"{name}.pid").read_text().strip()))
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def cpu_seconds(pids: Sequence[int]) -> float | None:
+    """User + system CPU seconds of these processes so far (from /proc), or None if unreadable."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    try:
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
+    except (OSError, ValueError, IndexError):
+        return None
+    return total / ticks
+
+
+def block_file_bytes(data_dir: Path) -> int | None:
+    """Bytes the OSD's sparse block file really occupies on disk."""
+    try:
+        return (data_dir / "osd" / "block").stat().st_blocks * 512
+    except OSError:
+        return None
+
+
+# -- test file -------------------------------------------------------------------------
+
+
+def make_file(path: Path, size: int) -> None:
+    """``size`` bytes: one 64 MiB random block repeated, each copy stamped with its index."""
+    block = bytearray(os.urandom(FILL_BLOCK))
+    started = time.perf_counter()
+    with path.open("wb") as f:
+        written = 0
+        index = 0
+        while written < size:
+            block[:16] = index.to_bytes(16, "big")
+            chunk = memoryview(block)[: min(FILL_BLOCK, size - written)]
+            f.write(chunk)
+            written += len(chunk)
+            index += 1
+        f.flush()
+        os.fsync(f.fileno())  # no write-back of this file during the timed runs
+    print(f"bench: wrote {path.name} ({size / GIB:g} GiB) in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+
+
+def fresh_head(path: Path) -> None:
+    """New content for the next evidock run: 32 fresh random bytes at the start (the rest stays cached)."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.pwrite(fd, os.urandom(32), 0)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# -- timed subprocesses --------------------------------------------------------------------
+
+
+def timed(cmd: Sequence[str], *, env: dict[str, str], cwd: Path, server: Server, what: str) -> tuple[Run, str]:
+    """Run ``cmd`` to completion; its wall time, peak RSS and CPU (from ``wait4``), and its stdout.
+
+    ``cmd`` is started by a small launcher process (see ``LAUNCHER``), not by
+    this one: Linux carries the RSS high-water mark of the forking process's
+    address space into the child's ``ru_maxrss`` across ``exec``, so a child of
+    this (large) process would report at least this process's peak.
+    """
+    pids = server_pids(server.data_dir)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "usage.json"
+        server_before = cpu_seconds(pids)
+        done = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", LAUNCHER, str(report), *cmd],
+            env=env,
+            cwd=cwd,
+            stdout=out,
+            stderr=err,
+            check=False,
+        )
+        server_after = cpu_seconds(pids)
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode("utf-8", "replace")
+        stderr = err.read().decode("utf-8", "replace")
+        try:
+            usage = json.loads(report.read_text())
+        except (OSError, ValueError) as exc:
+            raise BenchError(f"{what}: the launcher reported nothing (exit {done.returncode}): {stderr}") from exc
+    if done.returncode != 0:
+        raise BenchError(f"{what} exited with {done.returncode}:\n{stderr.strip() or stdout.strip()}")
+    server_cpu = None
+    if server_before is not None and server_after is not None:
+        server_cpu = round(server_after - server_before, 2)
+    run = Run(
+        seconds=float(usage["seconds"]),
+        peak_rss_mib=int(usage["maxrss_kib"]) / 1024,  # ru_maxrss is in KiB on Linux
+        cpu_user_s=round(float(usage["utime"]), 2),
+        cpu_sys_s=round(float(usage["stime"]), 2),
+        server_cpu_s=server_cpu,
+    )
+    return run, stdout
+
+
+class Bench:
+    def __init__(self, server: Server, work: Path, evidock: str) -> None:
+        from minio import Minio
+
+        self.server = server
+        self.work = work
+        self.evidock = evidock
+        self.client = Minio(server.host, access_key=server.access_key, secret_key=server.secret_key, secure=False)
+        self.tag = uuid.uuid4().hex[:8]
+        self.baseline_bucket = f"bench-base-{self.tag}"
+        self.client.make_bucket(self.baseline_bucket)  # no versioning, no Object Lock: objects can be deleted
+
+    def evidock_bucket(self, size_gib: int, index: int) -> str:
+        return f"bench-evi-{self.tag}-{size_gib}g-v{index}"
+
+    def make_evidock_bucket(self, bucket: str) -> None:
+        """Created up front (as a dock station's bucket exists), so no run pays for bucket creation."""
+        self.client.make_bucket(bucket, object_lock=True)
+
+    def config(self, bucket: str, variant: Variant) -> Path:
+        """A fresh config (and so a fresh SQLite catalog) in its own directory."""
+        run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=self.work))
+        s3_extra = ""
+        if variant.part_size_mib is not None:
+            s3_extra += f"part_size_mib = {variant.part_size_mib}\n"
+        if variant.parallel_uploads is not None:
+            s3_extra += f"parallel_uploads = {variant.parallel_uploads}\n"
+        path = run_dir / "config.toml"
+        path.write_text(
+            "# written by bench/ingest.py for one run\n"
+            '[station]\nid = "bench"\ntimezone = "Asia/Shanghai"\n\n'
+            '[watch]\nfolders = ["inbox"]\nafter_verify = "keep"\n\n'
+            f'[s3]\nendpoint = "{self.server.endpoint}"\nbucket = "{bucket}"\nregion = "us-east-1"\n{s3_extra}\n'
+            '[database]\nurl = "sqlite:///evidock.db"\n\n'
+            "[retention]\nminimum_days = 92\n",
+            encoding="utf-8",
+        )
+        return path
+
+    def effective(self, variant: Variant) -> tuple[int, int]:
+        """The part size (MiB) and parallel uploads evidock really uses for this variant."""
+        from evidock import settings as settings_mod
+
+        path = self.config("bench-probe", variant)
+        s3 = settings_mod.load(path, environ=self._evidock_env()).s3
+        shutil.rmtree(path.parent)
+        return s3.part_size // MIB, s3.parallel_uploads
+
+    def _evidock_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["EVIDOCK_S3_ACCESS_KEY"] = self.server.access_key
+        env["EVIDOCK_S3_SECRET_KEY"] = self.server.secret_key
+        env.pop("EVIDOCK_CONFIG", None)
+        env.pop("EVIDOCK_LOG_LEVEL", None)
+        return env
+
+    def run_evidock(self, path: Path, bucket: str, variant: Variant) -> Run:
+        fresh_head(path)
+        config = self.config(bucket, variant)
+        try:
+            run, stdout = timed(
+                [self.evidock, "--config", str(config), "ingest", "--json", str(path)],
+                env=self._evidock_env(),
+                cwd=config.parent,
+                server=self.server,
+                what=f"evidock ingest ({variant.label})",
+            )
+        finally:
+            shutil.rmtree(config.parent, ignore_errors=True)
+        try:
+            outcome = json.loads(stdout)[0]
+        except (ValueError, IndexError, KeyError) as exc:
+            raise BenchError(f"evidock ingest printed no JSON outcome: {stdout[:500]!r}") from exc
+        if outcome.get("state") != "released" or outcome.get("duplicate"):
+            raise BenchError(f"evidock ingest did not store new content: {outcome}")
+        return run
+
+    def run_baseline(self, path: Path) -> Run:
+        key = f"baseline/{uuid.uuid4().hex}"
+        env = dict(os.environ)
+        env["BENCH_S3_ACCESS_KEY"] = self.server.access_key
+        env["BENCH_S3_SECRET_KEY"] = self.server.secret_key
+        run, _ = timed(
+            [sys.executable, "-c", BASELINE_SCRIPT, self.server.host, self.baseline_bucket, key, str(path)],
+            env=env,
+            cwd=self.work,
+            server=self.server,
+            what="baseline fput_object",
+        )
+        stat = self.client.stat_object(self.baseline_bucket, key)
+        if stat.size != path.stat().st_size:
+            raise BenchError(f"baseline object has {stat.size} bytes, the file {path.stat().st_size}")
+        self.client.remove_object(self.baseline_bucket, key)  # untimed; no lock, so it can go
+        return run
+
+    def warm_up(self, buckets: Sequence[tuple[str, Variant]]) -> None:
+        """Untimed: imports into the page cache, RGW pools and bucket indexes created, connections tried."""
+        small = self.work / "warm-up.bin"
+        small.write_bytes(os.urandom(MIB))
+        self.run_baseline(small)
+        for bucket, variant in buckets:
+            self.run_evidock(small, bucket, variant)
+        small.unlink()
+
+    def measure(self, size_gib: int, rounds: int, variants: Sequence[Variant]) -> SizeResult:
+        path = self.work / f"bench-{size_gib}GiB.bin"
+        make_file(path, size_gib * GIB)
+        buckets = {v.label: self.evidock_bucket(size_gib, i) for i, v in enumerate(variants)}
+        for bucket in buckets.values():
+            self.make_evidock_bucket(bucket)
+        self.warm_up([(buckets[v.label], v) for v in variants])
+        result = SizeResult(size_gib)
+        sides: list[str] = ["baseline", *(v.label for v in variants)]
+        try:
+            for index in range(rounds):
+                shift = index % len(sides)
+                order = sides[shift:] + sides[:shift]  # alternate who goes first
+                baseline: Run | None = None
+                evidock: dict[str, Run] = {}
+                for side in order:
+                    if side == "baseline":
+                        baseline = self.run_baseline(path)
+                        shown = baseline
+                    else:
+                        variant = next(v for v in variants if v.label == side)
+                        evidock[side] = shown = self.run_evidock(path, buckets[side], variant)
+                    print(
+                        f"bench: {size_gib} GiB round {index + 1}/{rounds} {side:>15}: {shown.seconds:7.2f} s, "
+                        f"peak RSS {shown.peak_rss_mib:6.1f} MiB",
+                        file=sys.stderr,
+                    )
+                assert baseline is not None
+                result.rounds.append(Round(index + 1, order, baseline, evidock))
+        finally:
+            path.unlink(missing_ok=True)
+        return result
+
+
+# -- report ---------------------------------------------------------------------------------
+
+
+def table(summaries: Sequence[Summary], results: Sequence[SizeResult]) -> str:
+    lines = []
+    for result in results:
+        for r in result.rounds:
+            cells = [f"baseline {r.baseline.seconds:6.2f} s"]
+            cells += [
+                f"{label} {run.seconds:6.2f} s (x{run.seconds / r.baseline.seconds:.2f})"
+                for label, run in r.evidock.items()
+            ]
+            lines.append(f"  {result.size_gib} GiB round {r.index}: " + ", ".join(cells))
+    header = (
+        f"{'size':>5} {'evidock variant':>16} {'rounds':>6} {'baseline s':>10} {'evidock s':>9} "
+        f"{'ratio':>6} {'evidock RSS':>11} {'baseline RSS':>12}  goal (ratio<={GOAL_RATIO}, RSS<={GOAL_RSS_MIB:g} MiB)"
+    )
+    lines += ["", header, "-" * len(header)]
+    for s in summaries:
+        verdict = (
+            "met"
+            if s.ratio_ok and s.rss_ok
+            else "MISSED: " + ", ".join(x for x, ok in (("ratio", s.ratio_ok), ("RSS", s.rss_ok)) if not ok)
+        )
+        lines.append(
+            f"{s.size_gib:>3} GiB {s.part_size_mib:>4} MiB x {s.parallel_uploads:<3} {s.rounds:>8} "
+            f"{s.baseline_median_s:>10.2f} {s.evidock_median_s:>9.2f} {s.median_ratio:>6.2f} "
+            f"{s.evidock_peak_rss_mib:>7.1f} MiB {s.baseline_peak_rss_mib:>8.1f} MiB  {verdict}"
+        )
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                info["memory_gib"] = round(int(line.split()[1]) / 1024**2, 1)
+                break
+    except OSError:
+        pass
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        info["minio"] = version("minio")
+    except PackageNotFoundError:
+        info["minio"] = None
+    return info
+
+
+# -- main ----------------------------------------------------------------------------------
+
+
+def _terminate(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks: the server is purged
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    rounds = {size: rounds_for(size, args.rounds) for size in args.sizes}
+    server_bytes, need = needed_bytes(args.sizes, rounds, len(args.variants))
+    block_bytes = max(64 * GIB, 2 * server_bytes)  # sparse: only what is written takes space
+    try:
+        check_disk(args.work_dir.parent, need)
+        if not Path(args.evidock).is_file():
+            raise BenchError(f"no evidock executable at {args.evidock}; install first (make install) or pass --evidock")
+        args.work_dir.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="bench-", dir=args.work_dir))
+        started_at = datetime.now(UTC)
+        results: list[SizeResult] = []
+        summaries: list[Summary] = []
+        try:
+            with throwaway_server(args.s3_dir, args.port, block_bytes, keep=args.keep_server) as server:
+                bench = Bench(server, work, args.evidock)
+                effective = {v.label: bench.effective(v) for v in args.variants}
+                for size in args.sizes:
+                    result = bench.measure(size, rounds[size], args.variants)
+                    results.append(result)
+                    summaries += [summarise(result, v, effective[v.label]) for v in args.variants]
+                server_disk = block_file_bytes(server.data_dir)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    except BenchError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 1
+    print(table(summaries, results))
+    if args.json_out:
+        report = {
+            "benchmark": "ingest",
+            "started_at": started_at.isoformat(timespec="seconds"),
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine(),
+            "goal": {"median_ratio_max": GOAL_RATIO, "evidock_peak_rss_mib_max": GOAL_RSS_MIB},
+            "method": {
+                "baseline": "python -c: Minio(...).fput_object(bucket, key, file), minio defaults",
+                "evidock": "evidock --config <fresh config> ingest --json FILE",
+                "ratio": "median over rounds of evidock seconds / baseline seconds of the same round",
+            },
+            "summaries": [asdict(s) for s in summaries],
+            "rounds": [{"size_gib": r.size_gib, "rounds": [asdict(x) for x in r.rounds]} for r in results],
+            "server_block_file_bytes": server_disk,
+        }
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        print(f"bench: results written to {args.json_out}", file=sys.stderr)
+    missed = any(not (s.ratio_ok and s.rss_ok) for s in summaries)
+    return 2 if args.strict and missed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

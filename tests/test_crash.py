@@ -1,0 +1,158 @@
+"""kill -9 at any moment, then restart: exactly one object, one INGEST entry, one recording per file.
+
+The service runs as a real subprocess (`evidock run`) against the real S3
+server and SQLite; it is killed with SIGKILL at spread-out moments during the
+upload of a large file, then started again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from evidock import settings as settings_mod
+from evidock.app import connect_store
+from storage.catalog import log_entries, receipts, recordings
+from storage.objects import content_key
+from tests.conftest import raw_config, write_config
+
+pytestmark = [pytest.mark.s3, pytest.mark.slow]
+
+SIZE = 48 * 1024 * 1024  # bytes: several multipart parts, under a second to store
+# When to kill: right after start (before any receipt), or as soon as the file's
+# receipt is seen in a state (plus a delay: 0.2 s into "received" is mid-upload).
+KILL_AT: tuple[tuple[str | None, float], ...] = (
+    (None, 0.3),
+    ("received", 0.0),
+    ("received", 0.2),
+    ("stored", 0.0),
+    ("locked", 0.0),
+    ("verified", 0.0),
+    ("logged", 0.0),
+)
+ORDER = ("none", "received", "stored", "locked", "verified", "logged", "released")
+
+
+def _evidock(config: Path, *args: str, env: dict[str, str], quiet: bool = False) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "evidock.cli", "--config", str(config), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL if quiet else subprocess.PIPE,
+    )
+
+
+def _big_file(path: Path, seed: int) -> str:
+    digest = hashlib.sha256()
+    block = os.urandom(8 * 1024 * 1024)
+    with path.open("wb") as f:
+        for i in range(SIZE // len(block)):
+            chunk = seed.to_bytes(8, "big") + i.to_bytes(8, "big") + block[16:]
+            f.write(chunk)
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def test_kill_9_during_ingest_then_restart(tmp_path: Path, s3_env: dict[str, str], bucket: str) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    config = write_config(
+        tmp_path / "config.toml",
+        raw_config(
+            tmp_path,
+            bucket,
+            s3_env["S3_ENDPOINT"],
+            watch={"after_verify": "delete", "stable_seconds": 0.1},
+            s3={"part_size_mib": 8},
+        ),
+    )
+    env = {
+        **os.environ,
+        "EVIDOCK_S3_ACCESS_KEY": s3_env["S3_ACCESS_KEY"],
+        "EVIDOCK_S3_SECRET_KEY": s3_env["S3_SECRET_KEY"],
+    }
+    digests = []
+    interrupted: list[str] = []
+    for n, (state, delay) in enumerate(KILL_AT):
+        target = inbox / f"CAM09_P9009_2026112008{n:02d}00_{n + 1:04d}.mp4"
+        partial = inbox / f"{target.name}.part"  # ignored while written, renamed when complete
+        digests.append(_big_file(partial, seed=n))
+        partial.rename(target)
+
+        victim = _evidock(config, "run", env=env, quiet=True)
+        if state is not None:
+            _wait_for_state(tmp_path / "evidock.db", target, state)
+        time.sleep(delay)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=30)
+        interrupted.append(_state(tmp_path / "evidock.db", target))
+
+        # The dock copy is never gone unless its stored copy was verified and logged.
+        if not target.exists():
+            _assert_recorded(tmp_path / "evidock.db", digests[-1])
+
+        restart = _evidock(config, "run", "--once", env=env)
+        _, err = restart.communicate(timeout=300)
+        assert restart.returncode == 0, err.decode()
+        assert not target.exists(), f"after restart {target.name} should be stored and released"
+
+    # The kills really landed mid-ingest, at several states, or the test proves nothing.
+    print("receipt states at the kills:", interrupted)
+    unfinished = set(interrupted) - {"none", "released"}
+    assert len(unfinished) >= 3, f"kills landed only at {interrupted}"
+    settings = settings_mod.load(config, env)
+    store = connect_store(settings)
+    engine = create_engine(f"sqlite:///{tmp_path / 'evidock.db'}")
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(recordings)).scalar_one() == len(KILL_AT)
+        assert conn.execute(select(func.count()).select_from(log_entries)).scalar_one() == len(KILL_AT)
+        states = conn.execute(select(receipts.c.state, func.count()).group_by(receipts.c.state)).all()
+        assert states == [("released", len(KILL_AT))]
+        for digest in digests:
+            assert conn.execute(select(recordings.c.id).where(recordings.c.id == digest)).scalar_one() == digest
+            versions = store.versions(content_key(digest))
+            assert len(versions) == 1, f"{digest}: {versions}"
+            assert store.fixity_sha256(versions[0]) == (digest, SIZE)
+        staging = conn.execute(select(receipts.c.staging_key)).scalars().all()
+    engine.dispose()
+    for key in staging:
+        assert store.versions(key) == [], f"staging copy {key} left behind"
+
+
+def _assert_recorded(db: Path, digest: str) -> None:
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        found = conn.execute(select(recordings.c.id).where(recordings.c.id == digest)).scalar()
+    engine.dispose()
+    assert found == digest, "the dock copy was removed before the recording was verified and logged"
+
+
+def _state(db: Path, target: Path) -> str:
+    """The receipt state of ``target`` right after the kill ("none" before any receipt)."""
+    if not db.exists():
+        return "none"
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(receipts.c.state).where(receipts.c.rel_path == os.fsencode(target.name))
+        ).scalar()
+    engine.dispose()
+    return found or "none"
+
+
+def _wait_for_state(db: Path, target: Path, state: str, timeout: float = 60.0) -> None:
+    """Wait until the receipt of ``target`` has reached ``state`` (or passed it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ORDER.index(_state(db, target)) >= ORDER.index(state):
+            return
+        time.sleep(0.005)
+    pytest.fail(f"{target.name} did not reach {state} within {timeout} s")
