@@ -157,10 +157,14 @@ def _report(outcome: Outcome) -> None:
         out.print(f"  note: {note}")
 
 
+def _one_line(text: str) -> str:
+    """Error text on one line, control characters escaped (it may quote hostile input)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _shown(path: Path | str) -> str:
     """A path as a person can read it: non-UTF-8 bytes and control characters escaped."""
-    text = os.fsencode(path).decode("utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return _one_line(os.fsencode(path).decode("utf-8", "backslashreplace"))
 
 
 # -- recordings --------------------------------------------------------------------
@@ -304,7 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = app(args=list(argv) if argv is not None else None, prog_name="evidock", standalone_mode=False)
     except EvidockError as exc:
-        err.print(f"error: {exc}", markup=False)
+        sys.stderr.write(f"error: {_one_line(str(exc))}\n")
         return 1
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)

@@ -11,7 +11,7 @@ what was found and what to do, citing the article of
 uniquely by key, so running the checks again over the same recordings updates
 a finding instead of adding a second one (and keeps the explanation attached
 to it). The key is the kind, the recordings and, for findings inside one file,
-the stream and media position. It deliberately leaves out ``start``: that is a
+the stream, media position and check. It deliberately leaves out ``start``: that is a
 *corrected* time, and it moves when a later clock calibration arrives for the
 device; a key that moved with it would leave the old finding open and orphan
 its explanation. See docs/time-model.md.
@@ -79,6 +79,7 @@ class Finding:
     length_ms: int | None = None
     stream: str | None = None  # e.g. "video:0" or "video:0+audio:1", for in-file findings
     position_ms: int | None = None  # media time inside the file, for in-file findings
+    check: str | None = None  # which check of the kind found it, e.g. "jump", "audio_ends_early"
     detail: Mapping[str, str | int] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
@@ -98,16 +99,18 @@ class Finding:
 
     @property
     def key(self) -> str:
-        """Stable identity: ``kind/rec1+rec2`` plus ``/stream@position`` for in-file findings.
+        """Stable identity: ``kind/rec1+rec2``, plus ``/stream@position/check`` in a file.
 
         Components are %-escaped, so ids containing ``/``, ``+`` or ``@`` cannot collide.
         """
         recordings = "+".join(quote(r, safe=_KEY_SAFE) for r in self.recordings)
         key = f"{self.kind.value}/{recordings}"
-        if self.stream is not None or self.position_ms is not None:
+        if self.stream is not None or self.position_ms is not None or self.check is not None:
             stream = "-" if self.stream is None else quote(self.stream, safe=_KEY_SAFE)
             position = "-" if self.position_ms is None else str(self.position_ms)
             key += f"/{stream}@{position}"
+            if self.check is not None:
+                key += "/" + quote(self.check, safe=_KEY_SAFE)
         return key
 
     def as_json(self) -> dict[str, object]:
@@ -122,6 +125,7 @@ class Finding:
             "length_ms": self.length_ms,
             "stream": self.stream,
             "position_ms": self.position_ms,
+            "check": self.check,
             "detail": dict(self.detail),
             "message": self.message,
             "message_zh": self.message_zh,

@@ -309,6 +309,7 @@ class _Report:
     def _add(
         self,
         *,
+        check: str,
         stream: str | None,
         position: int | None,
         length: int,
@@ -321,6 +322,7 @@ class _Report:
                 kind=FindingKind.INTERNAL_GAP,
                 recordings=(self.recording,),
                 device=self.device,
+                check=check,
                 stream=stream,
                 position_ms=position,
                 length_ms=length,
@@ -338,7 +340,8 @@ class _Report:
             stream=streams,
             position=at,
             length=length,
-            detail={"check": "jump", "resumes_at_ms": to, "threshold_ms": _round(threshold)},
+            check="jump",
+            detail={"resumes_at_ms": to, "threshold_ms": _round(threshold)},
             message=(
                 f"Art. 7/18: inside recording {rec}, the timestamps of {streams} jump from "
                 f"{format_seconds(at)} s to {format_seconds(to)} s: {length_en} of "
@@ -360,7 +363,8 @@ class _Report:
             stream=stream.label,
             position=at,
             length=length,
-            detail={"check": "backward", "goes_back_to_ms": to, "times": back.times},
+            check="backward",
+            detail={"goes_back_to_ms": to, "times": back.times},
             message=(
                 f"Art. 7/28: inside recording {rec}, the timestamps of {stream.label} go back "
                 f"from {format_seconds(at)} s to {format_seconds(to)} s (they should only "
@@ -397,8 +401,8 @@ class _Report:
             stream=label,
             position=None,
             length=abs(diff),
+            check="frame_count",
             detail={
-                "check": "frame_count",
                 "duration_ms": span_ms,
                 "frame_count": frames,
                 "expected_ms": expected_ms,
@@ -425,7 +429,8 @@ class _Report:
             stream=label,
             position=at,
             length=until - at,
-            detail={"check": "audio_ends_early", "video_ends_ms": until},
+            check="audio_ends_early",
+            detail={"video_ends_ms": until},
             message=(
                 f"Art. 7: in recording {rec}, {label} ends at {format_seconds(at)} s but the video "
                 f"runs to {format_seconds(until)} s: the last {format_seconds(until - at)} s have "
@@ -447,7 +452,8 @@ class _Report:
             stream=label,
             position=at,
             length=until - at,
-            detail={"check": "audio_starts_late", "audio_starts_ms": until},
+            check="audio_starts_late",
+            detail={"audio_starts_ms": until},
             message=(
                 f"Art. 7: in recording {rec}, {label} starts at {format_seconds(until)} s but the "
                 f"video at {format_seconds(at)} s: the first {format_seconds(until - at)} s have "
@@ -466,7 +472,8 @@ class _Report:
             stream=None,
             position=None,
             length=length,
-            detail={"check": "no_audio"},
+            check="no_audio",
+            detail={},
             message=(
                 f"Art. 7: recording {rec} has video but no audio stream; spoken statements at the "
                 "start and at each resumption are required. Check the device's audio settings."
@@ -483,7 +490,8 @@ class _Report:
             stream=None,
             position=at,
             length=short,
-            detail={"check": "streams_end_early", "container_duration_ms": container_ms},
+            check="streams_end_early",
+            detail={"container_duration_ms": container_ms},
             message=(
                 f"Art. 7/18: recording {rec} states a duration of {format_seconds(container_ms)} s "
                 f"but its streams stop {format_seconds(short)} s short of that: the end of the "

@@ -41,8 +41,9 @@ def test_in_file_findings_are_keyed_by_stream_and_position() -> None:
         message_zh="m",
         stream="video:0+audio:1",
         position_ms=3000,
+        check="jump",
     )
-    assert jump.key == "internal_gap/r%2F1%2Bx%40y/video:0%2Baudio:1@3000"
+    assert jump.key == "internal_gap/r%2F1%2Bx%40y/video:0%2Baudio:1@3000/jump"
     assert (
         Finding(FindingKind.INTERNAL_GAP, ("r",), "m", "m", stream="video:0").key
         == "internal_gap/r/video:0@-"
@@ -83,6 +84,7 @@ def test_as_json_is_plain() -> None:
         "length_ms": 40_000,
         "stream": None,
         "position_ms": None,
+        "check": None,
         "detail": {"tolerance_ms": 2000},
         "message": "m",
         "message_zh": "第七条",

@@ -37,8 +37,7 @@ def facts(
 ) -> list[tuple[FindingKind, str | None, int | None, int | None, object]]:
     """What the tests assert: kind, stream, position, length, and which check."""
     return [
-        (f.kind, f.stream, f.position_ms, f.length_ms, f.detail.get("check"))
-        for f in internal_findings(timing)
+        (f.kind, f.stream, f.position_ms, f.length_ms, f.check) for f in internal_findings(timing)
     ]
 
 
@@ -63,7 +62,7 @@ def test_setpts_jump_from_3_to_6_seconds_is_one_internal_gap() -> None:
     findings = internal_findings(timing)
     assert facts(timing) == [(INTERNAL, "video:0", 3000, 3000, "jump")]
     assert findings[0].detail["resumes_at_ms"] == 6000
-    assert findings[0].key == "internal_gap/jump/video:0@3000"
+    assert findings[0].key == "internal_gap/jump/video:0@3000/jump"
     assert "从 3 秒跳到 6 秒" in findings[0].message_zh
     assert "第七条" in findings[0].message_zh
 

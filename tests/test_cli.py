@@ -1,0 +1,108 @@
+"""The CLI in-process (main(argv)) against the real S3 server."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from evidock import cli
+from evidock.cli import app, main
+from tests import media
+
+COMMANDS = [
+    [],
+    ["run"],
+    ["ingest"],
+    ["recordings"],
+    ["recordings", "list"],
+    ["recordings", "show"],
+    ["config"],
+    ["config", "check"],
+]
+
+
+@pytest.fixture
+def s3_keys(s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVIDOCK_S3_ACCESS_KEY", s3_env["S3_ACCESS_KEY"])
+    monkeypatch.setenv("EVIDOCK_S3_SECRET_KEY", s3_env["S3_SECRET_KEY"])
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "evidock")
+def test_every_command_has_help_with_an_example(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*command, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "Example" in text
+    assert "evidock" in text
+
+
+def test_every_registered_command_is_covered_by_the_help_test() -> None:
+    def walk(group: object, prefix: list[str]) -> list[list[str]]:
+        found = [prefix]
+        for sub in getattr(group, "registered_groups", []):
+            found += walk(sub.typer_instance, [*prefix, sub.name])
+        for cmd in getattr(group, "registered_commands", []):
+            found.append([*prefix, cmd.name or cmd.callback.__name__])
+        return found
+
+    assert sorted(map(tuple, walk(app, []))) == sorted(map(tuple, COMMANDS))
+
+
+@pytest.mark.s3
+@pytest.mark.usefixtures("s3_keys")
+def test_ingest_list_show_and_check(config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    created = datetime(2026, 11, 20, 0, 6, 19, tzinfo=UTC)
+    clips = [
+        media.clip(tmp_path / "inbox" / f"CAM01_P1001_2026112008{m:02d}19_{m + 1:04d}.mp4", seconds=2, created=created,
+                   mark=f"cli{m}")
+        for m in range(3)
+    ]
+    cfg = ["--config", str(config_file)]
+
+    assert main([*cfg, "ingest", "--json", str(tmp_path / "inbox")]) == 0
+    ingested = json.loads(capsys.readouterr().out)
+    assert [r["state"] for r in ingested] == ["released"] * 3
+
+    assert main([*cfg, "recordings", "list", "--device", "CAM01", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [r["seq"] for r in listed] == [1, 2, 3]
+    assert {r["id"] for r in listed} == {r["recording"] for r in ingested}
+
+    assert main([*cfg, "recordings", "list", "--device", "CAM99", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+    cli.out.width = 250  # a wide terminal, so the table is not wrapped
+    assert main([*cfg, "recordings", "list", "--since", "2026-11-20 08:01:00"]) == 0
+    table = capsys.readouterr().out
+    assert "2 recording(s)" in table
+    assert "2026-11-20 08:01:19" in table, "times are shown in Asia/Shanghai"
+
+    prefix = listed[0]["id"][:8]
+    assert main([*cfg, "recordings", "show", prefix, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["id"] == listed[0]["id"]
+    assert shown["receipts"][0]["path"].endswith(clips[0].name)
+
+    assert main([*cfg, "config", "check", "--json"]) == 0
+    check = json.loads(capsys.readouterr().out)
+    assert check["ok"] is True
+    assert check["s3"] == {"reachable": True, "bucket_exists": True, "versioning": "Enabled", "object_lock": True,
+                           "default_retention": None}
+    assert os.environ["EVIDOCK_S3_SECRET_KEY"] not in json.dumps(check)
+
+
+@pytest.mark.s3
+@pytest.mark.usefixtures("s3_keys")
+def test_errors_are_one_line_and_non_zero(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = ["--config", str(config_file)]
+    assert main([*cfg, "recordings", "show", "zz; DROP TABLE recordings"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("error: recording id 'zz; DROP TABLE recordings' is not valid")
+    assert main([*cfg, "recordings", "show", "abcdef12"]) == 1
+    assert capsys.readouterr().err == "error: no recording abcdef12\n"
+    assert main(["--config", "/nonexistent/config.toml", "recordings", "list"]) == 1
+    assert "no such config file" in capsys.readouterr().err
