@@ -21,13 +21,12 @@ closely. Per device, on the *corrected* timeline (``ingest.clock``):
   millisecond, 0.2 s is a sound setting.
 * A sequence number that skips (…, 3, 5) is MISSING_SEGMENT naming the
   missing numbers. Numbers are checked per *run*: the device's files in time
-  order until the number drops more than ``REORDER_WINDOW`` below the smallest
-  number of the run (a counter reset, or a wrap-around 9999 -> 0). Within a
+  order until a number is more than ``REORDER_WINDOW`` (2) below the previous
+  file's (a counter reset, e.g. daily, or a wrap-around 9999 -> 0). Within a
   run, every number between the smallest and the largest present is expected.
-  Comparing sets rather than neighbours means two files whose order in time
+  Comparing sets rather than neighbours means files whose order in time
   disagrees with their numbers (short files, a clock step) give no false
-  finding; the price is that a reset back to a number the run already holds
-  is not seen as a reset, so a file missing right after it can go unnoticed.
+  finding. A reset that goes back by 2 or less is not seen as one.
 
 An incident (``incidents``) is a stretch of time that two or more devices
 recorded simultaneously: art. 7 allows several devices to record one
@@ -50,6 +49,7 @@ from ingest.findings import Finding, FindingKind, format_length, format_seconds
 __all__ = [
     "DEFAULT_OVERLAP_TOLERANCE",
     "DEFAULT_SPLIT_TOLERANCE",
+    "REORDER_WINDOW",
     "Incident",
     "find_gaps",
     "incidents",
@@ -110,15 +110,14 @@ def _skipped_numbers(
 ) -> list[tuple[CorrectedSegment, CorrectedSegment, int, int]]:
     """Pairs of files (by number) with numbers missing between them, run by run (module doc)."""
     runs: list[dict[int, CorrectedSegment]] = []
-    lowest: int | None = None
+    previous: int | None = None
     for item in items:
         if item.seq is None:
             continue
-        if lowest is None or item.seq < lowest - REORDER_WINDOW:
+        if previous is None or item.seq < previous - REORDER_WINDOW:
             runs.append({})
-            lowest = item.seq
         runs[-1].setdefault(item.seq, item)
-        lowest = min(lowest, item.seq)
+        previous = item.seq
     pairs = []
     for run in runs:
         numbers = sorted(run)

@@ -106,6 +106,9 @@ class MediaTiming:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "streams", tuple(self.streams))
+        indexes = [s.index for s in self.streams]
+        if len(indexes) != len(set(indexes)):
+            raise ValueError(f"MediaTiming.streams: stream indexes must be unique, got {indexes}")
 
 
 @dataclass(frozen=True, slots=True)

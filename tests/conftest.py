@@ -27,8 +27,7 @@ def s3_env() -> dict[str, str]:
     )
     if done.returncode != 0:
         pytest.fail(f"scripts/s3-up.sh failed:\n{done.stderr[-3000:]}")
-    env = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
-    return env
+    return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
 
 
 def raw_config(tmp_path: Path, bucket: str, endpoint: str, **sections: dict[str, Any]) -> dict[str, Any]:
@@ -53,7 +52,7 @@ def write_config(path: Path, config: dict[str, Any]) -> Path:
     return path
 
 
-def _toml(value: Any) -> str:  # noqa: ANN401 - any TOML value
+def _toml(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -77,7 +76,11 @@ def config_file(tmp_path: Path, s3_env: dict[str, str], bucket: str) -> Path:
 
 @pytest.fixture
 def settings(config_file: Path, s3_env: dict[str, str]) -> Settings:
-    env = {**os.environ, "EVIDOCK_S3_ACCESS_KEY": s3_env["S3_ACCESS_KEY"], "EVIDOCK_S3_SECRET_KEY": s3_env["S3_SECRET_KEY"]}
+    env = {
+        **os.environ,
+        "EVIDOCK_S3_ACCESS_KEY": s3_env["S3_ACCESS_KEY"],
+        "EVIDOCK_S3_SECRET_KEY": s3_env["S3_SECRET_KEY"],
+    }
     return settings_mod.load(config_file, env)
 
 

@@ -57,7 +57,7 @@ def audio(target: Path, *, seconds: float = 3, created: datetime | None = None, 
 
 def photo(target: Path, *, seed: int = 0) -> Path:
     """A still photo (JPEG); ``seed`` shifts the test pattern so the bytes differ."""
-    return _run(["-f", "lavfi", "-i", f"testsrc2=size=640x360:rate=25", "-ss", f"{seed * 0.04:.2f}",
+    return _run(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-ss", f"{seed * 0.04:.2f}",
                  "-frames:v", "1"], target)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from chain.entries import EntryType, decode, original_name_bytes
 from evidock.app import App
-from ingest.pipeline import AfterVerify
+from ingest.pipeline import AfterVerify, Outcome
 from ingest.watcher import look
 from retention.policy import add_months
 from storage import journal
@@ -30,7 +30,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _ingest(evi: App, path: Path, after: AfterVerify = AfterVerify.KEEP):  # noqa: ANN202 - Outcome | None
+def _ingest(evi: App, path: Path, after: AfterVerify = AfterVerify.KEEP) -> Outcome | None:
     file = look(path.parent, path, ())
     assert file is not None
     return evi.pipeline(after_verify=after).ingest(file)
@@ -194,8 +194,8 @@ def test_a_dock_copy_changed_after_storing_is_not_deleted(evi: App, tmp_path: Pa
     receipt = pipeline.accept(file)
     assert receipt is not None
     # Store, lock, verify and log, then someone rewrites the dock file before release.
-    receipt = pipeline._verify(pipeline._lock(pipeline._store(receipt, None)))  # noqa: SLF001
-    receipt, _ = pipeline._log(receipt)  # noqa: SLF001
+    receipt = pipeline._verify(pipeline._lock(pipeline._store(receipt, None)))
+    receipt, _ = pipeline._log(receipt)
     with clip.open("ab") as f:
         f.write(b"appended")
     released = pipeline.run(receipt)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from ingest.clock import ClockModel, CorrectedSegment, Segment
@@ -88,3 +89,19 @@ def test_a_chain_of_overlapping_devices_is_one_incident() -> None:
     [incident] = incidents(exact(segments))
     assert incident.devices == ("A", "B", "C")
     assert (incident.start, incident.end) == (local(8), local(8, 28))
+
+
+def test_each_run_after_a_reset_is_checked_on_its_own() -> None:
+    # Monday's counter starts at 3 (files 1-2 were recorded last week); Tuesday's restarts
+    # at 1 and misses file 3.
+    monday = take("D", local(8), [600, 600], first_seq=3)
+    tuesday = [
+        replace(s, recording=f"tue-{s.seq}")
+        for s in take("D", local(8, day=21), [600, 600, 600], pauses_s=[0, 600], skip_seqs={3})
+    ]
+    findings = find_gaps(exact(monday + tuesday))
+    assert summary(findings) == [
+        (GAP, ("D-0004", "tue-1"), (24 * 3600 - 1200) * 1000),
+        (GAP, ("tue-2", "tue-4"), 600_000),
+        (MISSING, ("tue-2", "tue-4"), None),
+    ]

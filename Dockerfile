@@ -1,0 +1,23 @@
+# evidock for production: the app only. S3 (with Object Lock) and the database
+# come from the environment: EVIDOCK_S3_ACCESS_KEY, EVIDOCK_S3_SECRET_KEY and a
+# mounted config.toml (s3.endpoint, database.url = postgresql+psycopg://...).
+FROM debian:12-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 python3-venv ffmpeg xorriso tzdata ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /opt/evidock
+COPY requirements.lock pyproject.toml README.md ./
+RUN python3 -m venv /opt/evidock/.venv && /opt/evidock/.venv/bin/pip install --no-cache-dir -r requirements.lock
+COPY chain chain
+COPY storage storage
+COPY ingest ingest
+COPY retention retention
+COPY evidock evidock
+RUN /opt/evidock/.venv/bin/pip install --no-cache-dir --no-deps .
+RUN useradd --system --home /var/lib/evidock evidock && mkdir -p /var/lib/evidock /srv/dock \
+ && chown evidock /var/lib/evidock /srv/dock
+USER evidock
+ENV PATH=/opt/evidock/.venv/bin:$PATH EVIDOCK_CONFIG=/etc/evidock/config.toml
+VOLUME ["/srv/dock", "/var/lib/evidock"]
+ENTRYPOINT ["evidock"]
+CMD ["run"]
