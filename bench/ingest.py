@@ -621,6 +621,24 @@ def table(summaries: Sequence[Summary], results: Sequence[SizeResult]) -> str:
     return "\n".join(lines)
 
 
+def code_version() -> dict[str, Any]:
+    """The commit measured, and which files of it were modified in the working tree."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "modified": None}
+    return {"commit": commit, "modified": [line[3:] for line in status.splitlines()]}
+
+
 def machine() -> dict[str, Any]:
     info: dict[str, Any] = {
         "cpus": os.cpu_count(),
@@ -667,6 +685,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.work_dir.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix="bench-", dir=args.work_dir))
         started_at = datetime.now(UTC)
+        code = code_version()
         results: list[SizeResult] = []
         summaries: list[Summary] = []
         try:
@@ -690,6 +709,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "started_at": started_at.isoformat(timespec="seconds"),
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine(),
+            "code": code,
             "goal": {"median_ratio_max": GOAL_RATIO, "evidock_peak_rss_mib_max": GOAL_RSS_MIB},
             "method": {
                 "baseline": "python -c: Minio(...).fput_object(bucket, key, file), minio defaults",

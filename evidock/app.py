@@ -6,13 +6,16 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
+from chain.entries import EntryType
+from evidock.keys import load_signer
 from evidock.settings import Settings
 from ingest.filenames import NameFacts, parse_name
 from ingest.pipeline import AfterVerify, Pipeline, PipelineOptions
 from retention.policy import Category, retain_until
 from storage.catalog import Catalog
+from storage.checkpoints import Checkpointer
 from storage.journal import Journal
 from storage.objects import ObjectStore
 
@@ -25,6 +28,17 @@ class App:
     store: ObjectStore
     catalog: Catalog
     journal: Journal
+
+    @staticmethod
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    def log_key(self, vkey: str) -> int:
+        """A KEY entry: from here on, checkpoints are signed by this key."""
+        with self.catalog.begin() as conn:
+            return self.journal.append(
+                conn, EntryType.KEY, recording=None, body={"action": "add", "vkey": vkey}, time=self.now()
+            )
 
     def pipeline(self, *, after_verify: AfterVerify | None = None) -> Pipeline:
         s = self.settings
@@ -47,6 +61,18 @@ class App:
                 move_to=s.watch.move_to,
             ),
         )
+
+
+def checkpointer_for(evi: App) -> Checkpointer:
+    """Signs with the station's key; checkpoints are kept as long as evidence is."""
+    s = evi.settings
+
+    def keep_until(now: datetime) -> datetime:
+        return retain_until(now, s.retention, Category.EVIDENCE, now=now, tz=s.timezone)
+
+    return Checkpointer(
+        store=evi.store, catalog=evi.catalog, signer=load_signer(s), origin=s.log.origin, retain_until=keep_until
+    )
 
 
 def connect_store(settings: Settings) -> ObjectStore:
@@ -74,4 +100,3 @@ def open_app(settings: Settings, *, ensure_bucket: bool = True) -> Iterator[App]
         yield App(settings, store, catalog, Journal(settings.station_id))
     finally:
         catalog.close()
-

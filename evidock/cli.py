@@ -6,7 +6,6 @@ JSON only (no colours, no progress) so scripts can read it.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -17,13 +16,23 @@ from typing import Annotated, Any
 
 import click
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
 from chain.errors import EvidockError
-from evidock import settings as settings_mod
 from evidock.app import connect_store, open_app
+from evidock.cli_common import (
+    ConfigOption,
+    JsonOption,
+    err,
+    local_time,
+    one_line,
+    out,
+    print_json,
+    settings_of,
+    shown,
+)
+from evidock.cli_log import keys_app, log_app, verify_command
 from evidock.runner import serve
 from evidock.settings import Settings
 from ingest.pipeline import AfterVerify, Outcome, Pipeline
@@ -45,32 +54,14 @@ recordings_app = typer.Typer(help="Stored recordings.\n\nExample: evidock record
 config_app = typer.Typer(help="The configuration.\n\nExample: evidock config check --json", no_args_is_help=True)
 app.add_typer(recordings_app, name="recordings")
 app.add_typer(config_app, name="config")
-
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="config.toml to use (default: $EVIDOCK_CONFIG, then ./config.toml)."),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print plain JSON for scripts.")]
+app.add_typer(keys_app, name="keys")
+app.add_typer(log_app, name="log")
+app.command("verify")(verify_command)
 
 
 @app.callback()
 def _root(ctx: typer.Context, config: ConfigOption = None) -> None:
     ctx.obj = {"config": config}
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    return settings_mod.load(settings_mod.find_config(ctx.obj.get("config") if ctx.obj else None))
-
-
-def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
-
-
-def _local(moment: datetime | None, settings: Settings) -> str:
-    return moment.astimezone(settings.timezone).strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
 
 
 # -- run ---------------------------------------------------------------------------
@@ -85,7 +76,7 @@ def run(
 
     Example: evidock --config config.toml run
     """
-    serve(_settings(ctx), once=once)
+    serve(settings_of(ctx), once=once)
 
 
 # -- ingest ------------------------------------------------------------------------
@@ -101,7 +92,7 @@ def ingest(
 
     Example: evidock ingest /media/dock/CAM01_P1001_20261120080619_0001.mp4
     """
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     results: list[dict[str, Any]] = []
     failed = 0
     with open_app(settings) as evi:
@@ -110,20 +101,20 @@ def ingest(
         for path in paths:
             files = _targets(path, settings)
             if not files:
-                err.print(f"[yellow]skipped[/]: {_shown(path)} is not a regular file (symlinks are not followed)")
+                err.print(f"[yellow]skipped[/]: {shown(path)} is not a regular file (symlinks are not followed)")
                 failed += 1
                 continue
             for file in files:
                 outcome = _ingest_one(pipeline, file, quiet=as_json)
                 if outcome is None:
-                    results.append({"path": _shown(file.path), "state": "already ingested"})
+                    results.append({"path": shown(file.path), "state": "already ingested"})
                     continue
                 results.append(outcome.as_json())
                 failed += outcome.receipt.state.value == "failed"
                 if not as_json:
                     _report(outcome)
     if as_json:
-        _print_json(results)
+        print_json(results)
     if failed:
         raise typer.Exit(1)
 
@@ -142,12 +133,12 @@ def _ingest_one(pipeline: Pipeline, file: DockedFile, *, quiet: bool) -> Outcome
     with Progress(
         TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=err
     ) as bar:
-        task = bar.add_task(_shown(file.path.name)[:40], total=file.size)
+        task = bar.add_task(shown(file.path.name)[:40], total=file.size)
         return pipeline.ingest(file, progress=lambda n: bar.advance(task, n))
 
 
 def _report(outcome: Outcome) -> None:
-    name = _shown(outcome.receipt.path)
+    name = shown(outcome.receipt.path)
     if outcome.receipt.state.value == "failed":
         err.print(f"[red]failed[/]: {name}: {outcome.receipt.error}")
         return
@@ -155,16 +146,6 @@ def _report(outcome: Outcome) -> None:
     out.print(f"{tag}: {name} -> recording {outcome.recording}")
     for note in outcome.notes:
         out.print(f"  note: {note}")
-
-
-def _one_line(text: str) -> str:
-    """Error text on one line, control characters escaped (it may quote hostile input)."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def _shown(path: Path | str) -> str:
-    """A path as a person can read it: non-UTF-8 bytes and control characters escaped."""
-    return _one_line(os.fsencode(path).decode("utf-8", "backslashreplace"))
 
 
 # -- recordings --------------------------------------------------------------------
@@ -184,7 +165,7 @@ def recordings_list(
 
     Example: evidock recordings list --device CAM01 --since 2026-11-20 --json
     """
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     with open_app(settings, ensure_bucket=False) as evi, evi.catalog.read() as conn:
         rows = recordings_db.listing(
             conn,
@@ -195,7 +176,7 @@ def recordings_list(
             limit=limit,
         )
     if as_json:
-        _print_json([r.as_json() for r in rows])
+        print_json([r.as_json() for r in rows])
         return
     table = Table(
         "id", "device", "officer", "seq", f"start ({settings.timezone})", "duration", "kind", "retain until", "name"
@@ -206,11 +187,11 @@ def recordings_list(
             r.device or "—",
             r.officer or "—",
             str(r.seq) if r.seq is not None else "—",
-            _local(r.start_raw, settings),
+            local_time(r.start_raw, settings),
             f"{r.duration_ms / 1000:.1f} s" if r.duration_ms is not None else "—",
             r.kind,
-            _local(r.retain_until, settings)[:10],
-            _shown(r.original_name),
+            local_time(r.retain_until, settings)[:10],
+            shown(r.original_name),
         )
     out.print(table)
     out.print(f"{len(rows)} recording(s)")
@@ -226,24 +207,29 @@ def recordings_show(
 
     Example: evidock recordings show 3fa4c1 --json
     """
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     with open_app(settings, ensure_bucket=False) as evi, evi.catalog.read() as conn:
         found = recordings_db.resolve(conn, recording)
         docked = receipts_db.for_recording(conn, found.id)
     data = found.as_json()
     data["receipts"] = [
-        {"id": r.id, "path": _shown(r.path), "state": r.state.value, "duplicate": r.duplicate,
-         "received_at": r.received_at.isoformat()}
+        {
+            "id": r.id,
+            "path": shown(r.path),
+            "state": r.state.value,
+            "duplicate": r.duplicate,
+            "received_at": r.received_at.isoformat(),
+        }
         for r in docked
     ]
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     for key, value in data.items():
-        shown = value
+        text = value
         if key in ("start_raw", "end_raw", "retain_until", "ingested_at") and value:
-            shown = f"{_local(datetime.fromisoformat(value), settings)} ({settings.timezone})"
-        out.print(f"[bold]{key}[/]: {shown}", markup=False)
+            text = f"{local_time(datetime.fromisoformat(value), settings)} ({settings.timezone})"
+        out.print(f"{key}: {text}", markup=False)
 
 
 def _aware(moment: datetime | None, settings: Settings) -> datetime | None:
@@ -261,7 +247,7 @@ def config_check(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     Example: evidock --config config.toml config check
     """
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     report = connect_store(settings).inspect_bucket()
     problems = []
     if not report.exists:
@@ -285,12 +271,14 @@ def config_check(ctx: typer.Context, as_json: JsonOption = False) -> None:
         "problems": problems,
     }
     if as_json:
-        _print_json(result)
+        print_json(result)
     else:
         for key, value in effective.items():
             out.print(f"{key} = {value!r}")
-        out.print(f"s3: reachable, bucket {report.bucket!r} exists={report.exists} "
-                  f"versioning={report.versioning} object_lock={report.object_lock}")
+        out.print(
+            f"s3: reachable, bucket {report.bucket!r} exists={report.exists} "
+            f"versioning={report.versioning} object_lock={report.object_lock}"
+        )
         for problem in problems:
             err.print(f"[yellow]problem[/]: {problem}")
     if not result["ok"]:
@@ -308,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = app(args=list(argv) if argv is not None else None, prog_name="evidock", standalone_mode=False)
     except EvidockError as exc:
-        sys.stderr.write(f"error: {_one_line(str(exc))}\n")
+        sys.stderr.write(f"error: {one_line(str(exc))}\n")
         return 1
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)

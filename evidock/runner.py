@@ -8,21 +8,28 @@ any moment safe. SIGTERM/SIGINT finish the current step's file and exit.
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import threading
 import time
 from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from evidock.app import App, open_app
-from evidock.settings import Settings
+from chain.errors import EvidockError
+from evidock.app import App, checkpointer_for, open_app
+from evidock.keys import init_key
+from evidock.settings import SIGNING_KEY_ENV, Settings
 from ingest.watcher import FolderWatcher
+from storage import journal
+from storage.checkpoints import LogForked
 from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.5
 RETRY_SECONDS = 30.0  # after a storage error (server down), wait this long before retrying
+CHECKPOINT_POLL_SECONDS = 5.0  # how often the scheduler asks whether a checkpoint is due
 
 
 class Service:
@@ -39,9 +46,15 @@ class Service:
             skip_dirs=skip,
             should_skip=self.pipeline.is_finished,
         )
+        self.checkpointer = checkpointer_for(evi)
         self.scheduler = BackgroundScheduler(timezone=str(s.timezone))
+        self.scheduler.add_job(
+            self.checkpoint, "interval", seconds=CHECKPOINT_POLL_SECONDS, id="checkpoint", coalesce=True
+        )
         self.stopping = False
         self._retry_at = 0.0
+        self._checkpoint_lock = threading.Lock()
+        self._last_checkpoint = (-1, 0.0)  # (size, monotonic time)
 
     @property
     def retrying(self) -> bool:
@@ -59,6 +72,25 @@ class Service:
     def shutdown(self) -> None:
         self.watcher.stop()
         self.scheduler.shutdown(wait=True)
+        self.checkpoint(force=True)
+
+    def checkpoint(self, *, force: bool = False) -> None:
+        """Sign and anchor a checkpoint every N new entries or T seconds (if anything was added)."""
+        log_settings = self.evi.settings.log
+        with self._checkpoint_lock:
+            try:
+                with self.evi.catalog.read() as conn:
+                    size = journal.size(conn)
+                last_size, last_time = self._last_checkpoint
+                grown = size - max(last_size, 0)
+                timed = time.monotonic() - last_time >= log_settings.checkpoint_every_seconds
+                if size != last_size and (force or grown >= log_settings.checkpoint_every_entries or timed):
+                    self.checkpointer.make(self.evi.now())
+                    self._last_checkpoint = (size, time.monotonic())
+            except LogForked:
+                pass  # already raised the alarm (log.critical); nothing is signed over a rewritten log
+            except EvidockError as exc:
+                log.error("checkpoint failed, retried later: %s", exc)
 
     def step(self, now: float) -> int:
         """One pass of the loop; returns the number of files finished."""
@@ -106,7 +138,12 @@ def _drain(service: Service, stable_seconds: float) -> None:
 
 
 def serve(settings: Settings, *, once: bool = False) -> None:
+    vkey, created = ("", False) if os.environ.get(SIGNING_KEY_ENV) else init_key(settings)
     with open_app(settings) as evi:
+        if created:
+            # An unattended first start: the station makes its own key and logs it.
+            evi.log_key(vkey)
+            log.warning("created the log signing key %s; verifier key: %s", settings.log.key_file, vkey)
         service = Service(evi)
         signal.signal(signal.SIGTERM, service.stop)
         signal.signal(signal.SIGINT, service.stop)

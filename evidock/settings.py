@@ -25,6 +25,7 @@ from retention.policy import PERMANENT, RetentionPolicy
 CONFIG_ENV = "EVIDOCK_CONFIG"
 ACCESS_KEY_ENV = "EVIDOCK_S3_ACCESS_KEY"
 SECRET_KEY_ENV = "EVIDOCK_S3_SECRET_KEY"  # noqa: S105 - the variable's name, not a secret
+SIGNING_KEY_ENV = "EVIDOCK_LOG_SIGNING_KEY"
 
 # The local development server's keys (scripts/s3-up.sh). Used only when the
 # endpoint is on loopback and the environment gives none.
@@ -66,6 +67,14 @@ class WatchSettings:
 
 
 @dataclass(frozen=True)
+class LogSettings:
+    origin: str  # the log's name in checkpoints and the signing key's name
+    key_file: Path  # the Ed25519 signing key (mode 0600), unless $EVIDOCK_LOG_SIGNING_KEY is set
+    checkpoint_every_entries: int  # sign a checkpoint after this many new entries ...
+    checkpoint_every_seconds: float  # ... or this long after the last one, if anything was added
+
+
+@dataclass(frozen=True)
 class Settings:
     source: Path | None  # the config file, None when built in code
     station_id: str
@@ -74,6 +83,7 @@ class Settings:
     s3: S3Settings
     database_url: str
     retention: RetentionPolicy
+    log: LogSettings
     name_patterns: tuple[NamePattern, ...] = BUILTIN_PATTERNS
     calendar_overrides: Mapping[date, bool] = field(default_factory=dict)
     calendar_published_years: frozenset[int] = frozenset()
@@ -98,6 +108,10 @@ class Settings:
             "s3.part_size_mib": self.s3.part_size // (1024 * 1024),
             "s3.parallel_uploads": self.s3.parallel_uploads,
             "database.url": self.database_url,
+            "log.origin": self.log.origin,
+            "log.key_file": str(self.log.key_file),
+            "log.checkpoint_every_entries": self.log.checkpoint_every_entries,
+            "log.checkpoint_every_seconds": self.log.checkpoint_every_seconds,
             "retention.minimum_days": self.retention.minimum_days,
             "retention.evidence_years": self.retention.evidence_years,
             "names.patterns": [p.name for p in self.name_patterns],
@@ -137,9 +151,7 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
     return parse(raw, base=path.resolve().parent, source=path, environ=env)
 
 
-def parse(
-    raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: Mapping[str, str]
-) -> Settings:
+def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: Mapping[str, str]) -> Settings:
     r = _Reader(raw, source)
     station_id = r.text("station.id", default="dock-01")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", station_id):
@@ -208,6 +220,15 @@ def parse(
         evidence_years=evidence_years,
     )
 
+    origin = r.text("log.origin", default="evidock.local/log")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,127}", origin):
+        r.fail("log.origin", origin, "use letters, digits, '.', '_', '-' or '/' (no spaces, no '+')")
+    log_settings = LogSettings(
+        origin=origin,
+        key_file=_resolve(base, r.text("log.key_file", default="var/log-signing.key")),
+        checkpoint_every_entries=r.integer("log.checkpoint_every_entries", default=100, low=1, high=10**9),
+        checkpoint_every_seconds=r.number("log.checkpoint_every_seconds", default=300.0, low=1.0, high=86400.0),
+    )
     patterns = _name_patterns(r)
     overrides, published = _calendar(r)
     return Settings(
@@ -218,6 +239,7 @@ def parse(
         s3=s3,
         database_url=db_url,
         retention=retention,
+        log=log_settings,
         name_patterns=patterns,
         calendar_overrides=overrides,
         calendar_published_years=published,

@@ -31,11 +31,11 @@ import bisect
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Final, NamedTuple
 
-from ingest.findings import Finding, FindingKind, format_seconds, rfc3339
+from ingest.findings import Finding, FindingKind, format_length, format_seconds, rfc3339
 
 __all__ = [
     "DEFAULT_CLOCK_TOLERANCE",
@@ -103,7 +103,7 @@ class ClockReport:
 class Correction(NamedTuple):
     """A raw device time placed on the true timeline."""
 
-    corrected: datetime
+    corrected: datetime  # aware, UTC
     offset_used: timedelta  # subtracted from the raw time
     basis: ClockBasis
 
@@ -129,7 +129,7 @@ class CorrectedSegment:
     """A segment on the corrected timeline; ``segment`` keeps the raw facts."""
 
     segment: Segment
-    start: datetime  # corrected, aware
+    start: datetime  # corrected, aware UTC
     offset: timedelta  # offset used: start = segment.raw_start - offset
     basis: ClockBasis
 
@@ -182,7 +182,7 @@ class ClockModel:
         _require_aware("ClockModel.correct", "raw_time", raw_time)
         reports = self._reports.get(device)
         if not reports:
-            return Correction(raw_time, timedelta(0), ClockBasis.NO_REPORT)
+            return Correction(raw_time.astimezone(UTC), timedelta(0), ClockBasis.NO_REPORT)
         times = self._times[device]
         if raw_time < times[0]:
             offset, basis = reports[0].offset, ClockBasis.BEFORE_FIRST
@@ -195,7 +195,7 @@ class ClockModel:
             else:
                 offset = _interpolate(reports[after - 1], reports[after], raw_time)
             basis = ClockBasis.INTERPOLATED
-        return Correction(raw_time - offset, offset, basis)
+        return Correction((raw_time - offset).astimezone(UTC), offset, basis)
 
     def correct_segment(self, segment: Segment) -> CorrectedSegment:
         corrected, offset, basis = self.correct(segment.device, segment.raw_start)
@@ -374,6 +374,7 @@ def time_mismatch_finding(
     if abs(difference) <= tolerance:
         return None
     difference_ms, tolerance_ms = to_ms(difference), to_ms(tolerance)
+    differ_en, differ_zh = format_length(difference_ms)
     hour = timedelta(hours=1)
     hours = round(difference / hour)
     zone_like = hours != 0 and abs(difference - hours * hour) <= tolerance
@@ -398,12 +399,12 @@ def time_mismatch_finding(
         message=(
             f"Art. 7: the start time in the file name and the time embedded in recording "
             f"{recording} should agree within {format_seconds(tolerance_ms)} s, but differ by "
-            f"{format_seconds(difference_ms)} s.{hint_en} Check the device's clock and time zone "
+            f"{differ_en}.{hint_en} Check the device's clock and time zone "
             "settings."
         ),
         message_zh=(
             f"第七条：录像 {recording} 文件名中的开始时间与文件内嵌时间应相差不超过 "
-            f"{format_seconds(tolerance_ms)} 秒，实际相差 {format_seconds(difference_ms)} 秒。"
+            f"{format_seconds(tolerance_ms)} 秒，实际相差 {differ_zh}。"
             f"{hint_zh}请检查设备的时间和时区设置。"
         ),
     )

@@ -523,7 +523,7 @@ def corrupt_finding(recording: str, reason: str, *, device: str | None = None) -
         ),
         message_zh=(
             f"第二十八条：录像 {recording} 无法解码或文件不完整（{shown}）。原始文件已原样保存、"
-            "不作任何修改；请检查设备存储卡，并说明原因（如录制中断电）。"
+            "不作任何修改；请检查设备存储卡，并说明原因（如录制时断电）。"
         ),
     )
 

@@ -271,9 +271,7 @@ class Pipeline:
         with self.catalog.begin() as conn:
             known = recordings_db.get(conn, sha256)
             if known is not None:
-                done = receipts_db.advance(
-                    conn, receipt, State.LOGGED, self.now(), recording=known.id, duplicate=1
-                )
+                done = receipts_db.advance(conn, receipt, State.LOGGED, self.now(), recording=known.id, duplicate=1)
                 return done, ("duplicate of an earlier recording",)
         recording, body, notes = self._describe(receipt)
         with self.catalog.begin() as conn:

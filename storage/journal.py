@@ -113,11 +113,15 @@ def size(conn: Connection) -> int:
     return int(conn.execute(select(log_head.c.size).where(log_head.c.id == 1)).scalar_one())
 
 
-def entry_at(conn: Connection, index: int) -> Entry:
+def entry_bytes(conn: Connection, index: int) -> bytes:
     data = conn.execute(select(log_entries.c.data).where(log_entries.c.idx == index)).scalar()
     if data is None:
         raise StorageError(f"no log entry {index}")
-    return chain_entries.decode(bytes(data))
+    return bytes(data)
+
+
+def entry_at(conn: Connection, index: int) -> Entry:
+    return chain_entries.decode(entry_bytes(conn, index))
 
 
 def _json(value: object) -> JsonValue:

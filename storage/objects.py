@@ -13,6 +13,7 @@ people is served only through the access gate.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import math
 import xml.etree.ElementTree as ET
@@ -161,9 +162,7 @@ class ObjectStore:
 
     # -- writes -------------------------------------------------------------
 
-    def upload(
-        self, key: str, stream: BinaryIO, length: int, *, metadata: dict[str, str]
-    ) -> StoredVersion:
+    def upload(self, key: str, stream: BinaryIO, length: int, *, metadata: dict[str, str]) -> StoredVersion:
         """Stream ``length`` bytes to ``key``; memory is bounded by a few parts."""
         try:
             result = self._client.put_object(
@@ -180,6 +179,36 @@ class ObjectStore:
         if not result.version_id:
             raise BucketMisconfigured(f"upload of {key} returned no version id: is versioning enabled?")
         return StoredVersion(key, result.version_id, length)
+
+    def put_small(self, key: str, data: bytes, *, content_type: str = "text/plain; charset=utf-8") -> StoredVersion:
+        """Store a small document (a checkpoint) in one request."""
+        try:
+            result = self._client.put_object(self.bucket, key, io.BytesIO(data), len(data), content_type=content_type)
+        except (MinioException, urllib3.exceptions.HTTPError, ValueError) as exc:
+            raise StorageError(f"upload of {key} failed: {_reason(exc)}") from exc
+        if not result.version_id:
+            raise BucketMisconfigured(f"upload of {key} returned no version id: is versioning enabled?")
+        return StoredVersion(key, result.version_id, len(data))
+
+    def read_small(self, version: StoredVersion, limit: int = 1024 * 1024) -> bytes:
+        """The bytes of a small system document (checkpoints): never recording content."""
+        data = bytearray()
+        for chunk in self._stream(version):
+            data += chunk
+            if len(data) > limit:
+                raise StorageError(f"{version.key} is larger than {limit} bytes; not a system document")
+        return bytes(data)
+
+    def keys(self, prefix: str) -> list[str]:
+        """Keys under ``prefix`` (latest versions), sorted."""
+        try:
+            return sorted(
+                o.object_name
+                for o in self._client.list_objects(self.bucket, prefix=prefix, recursive=True)
+                if o.object_name
+            )
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            raise StorageError(f"listing {prefix} failed: {_reason(exc)}") from exc
 
     def copy(self, source: StoredVersion, key: str) -> StoredVersion:
         """Server-side copy of one exact version (multipart copy above 5 GiB).
@@ -253,9 +282,7 @@ class ObjectStore:
         """Abort unfinished multipart uploads of ``key`` left by a crash; returns how many."""
         aborted = 0
         try:
-            response = self._client._execute(
-                "GET", self.bucket, query_params={"uploads": "", "prefix": key}
-            )
+            response = self._client._execute("GET", self.bucket, query_params={"uploads": "", "prefix": key})
             root = ET.fromstring(response.data)  # noqa: S314 - our S3 server's reply
             for upload in root.iter(f"{_S3_NS}Upload"):
                 if upload.findtext(f"{_S3_NS}Key") != key:
@@ -328,9 +355,7 @@ class ObjectStore:
             raise StorageError(f"reading legal hold of {version.key} failed: {_reason(exc)}") from exc
         return Lock(mode, until, hold)
 
-    def fixity_sha256(
-        self, version: StoredVersion, progress: Callable[[int], None] | None = None
-    ) -> tuple[str, int]:
+    def fixity_sha256(self, version: StoredVersion, progress: Callable[[int], None] | None = None) -> tuple[str, int]:
         """Re-read one stored version and return (SHA-256 hex, size): the system's integrity check."""
         digest = hashlib.sha256()
         size = 0
@@ -359,4 +384,3 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, S3Error):
         return f"{exc.code}: {exc.message}"
     return f"{type(exc).__name__}: {exc}"
-

@@ -83,9 +83,7 @@ def _row_to_receipt(row: object) -> Receipt:
     )
 
 
-def find(
-    conn: Connection, *, station: str, folder: Path, relative: Path, size: int, mtime_ns: int
-) -> Receipt | None:
+def find(conn: Connection, *, station: str, folder: Path, relative: Path, size: int, mtime_ns: int) -> Receipt | None:
     row = conn.execute(
         select(receipts).where(
             receipts.c.station == station,

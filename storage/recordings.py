@@ -79,9 +79,7 @@ def resolve(conn: Connection, prefix: str) -> Recording:
         raise StorageError(
             f"recording id {prefix[:80]!r} is not valid: give the SHA-256 (or its first {MIN_PREFIX}+ hex digits)"
         )
-    rows = conn.execute(
-        select(recordings).where(recordings.c.id.startswith(text, autoescape=True)).limit(2)
-    ).all()
+    rows = conn.execute(select(recordings).where(recordings.c.id.startswith(text, autoescape=True)).limit(2)).all()
     if not rows:
         raise StorageError(f"no recording {text}")
     if len(rows) > 1:

@@ -28,10 +28,20 @@ def clip(
     """An H.264/AAC MP4 like a body-worn camera's; ``mark`` makes the bytes unique."""
     vf = video_filter or "null"
     args: list[str | bytes] = [
-        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25",
-        "-f", "lavfi", "-t", str(audio_seconds if audio_seconds is not None else seconds),
-        "-i", "sine=frequency=300:sample_rate=16000",
-        "-t", str(seconds), "-vf", vf,
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={size}:rate=25",
+        "-f",
+        "lavfi",
+        "-t",
+        str(audio_seconds if audio_seconds is not None else seconds),
+        "-i",
+        "sine=frequency=300:sample_rate=16000",
+        "-t",
+        str(seconds),
+        "-vf",
+        vf,
     ]
     if audio_filter:
         args += ["-af", audio_filter]
@@ -48,8 +58,16 @@ def clip(
 def audio(target: Path, *, seconds: float = 3, created: datetime | None = None, freq: int = 440) -> Path:
     """A voice recorder's file; the codec follows the suffix (.wav, .mp3, .m4a)."""
     codec = {".wav": "pcm_s16le", ".mp3": "libmp3lame", ".m4a": "aac"}[target.suffix.lower()]
-    args: list[str | bytes] = ["-f", "lavfi", "-i", f"sine=frequency={freq}:sample_rate=16000", "-t", str(seconds),
-                               "-c:a", codec]
+    args: list[str | bytes] = [
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=frequency={freq}:sample_rate=16000",
+        "-t",
+        str(seconds),
+        "-c:a",
+        codec,
+    ]
     if created is not None:
         args += ["-metadata", f"creation_time={created.strftime('%Y-%m-%dT%H:%M:%SZ')}"]
     return _run(args, target)
@@ -57,8 +75,9 @@ def audio(target: Path, *, seconds: float = 3, created: datetime | None = None, 
 
 def photo(target: Path, *, seed: int = 0) -> Path:
     """A still photo (JPEG); ``seed`` shifts the test pattern so the bytes differ."""
-    return _run(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-ss", f"{seed * 0.04:.2f}",
-                 "-frames:v", "1"], target)
+    return _run(
+        ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-ss", f"{seed * 0.04:.2f}", "-frames:v", "1"], target
+    )
 
 
 def truncate(path: Path, fraction: float = 0.6) -> Path:

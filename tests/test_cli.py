@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from evidock import cli
+from evidock import cli_common
 from evidock.cli import app, main
 from tests import media
 
@@ -22,6 +22,15 @@ COMMANDS = [
     ["recordings", "show"],
     ["config"],
     ["config", "check"],
+    ["keys"],
+    ["keys", "init"],
+    ["keys", "show"],
+    ["log"],
+    ["log", "checkpoint"],
+    ["log", "entry"],
+    ["log", "proof"],
+    ["log", "consistency"],
+    ["verify"],
 ]
 
 
@@ -45,7 +54,7 @@ def test_every_registered_command_is_covered_by_the_help_test() -> None:
         for sub in getattr(group, "registered_groups", []):
             found += walk(sub.typer_instance, [*prefix, sub.name])
         for cmd in getattr(group, "registered_commands", []):
-            found.append([*prefix, cmd.name or cmd.callback.__name__])
+            found.append([*prefix, cmd.name or cmd.callback.__name__.replace("_", "-")])
         return found
 
     assert sorted(map(tuple, walk(app, []))) == sorted(map(tuple, COMMANDS))
@@ -56,8 +65,12 @@ def test_every_registered_command_is_covered_by_the_help_test() -> None:
 def test_ingest_list_show_and_check(config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     created = datetime(2026, 11, 20, 0, 6, 19, tzinfo=UTC)
     clips = [
-        media.clip(tmp_path / "inbox" / f"CAM01_P1001_2026112008{m:02d}19_{m + 1:04d}.mp4", seconds=2, created=created,
-                   mark=f"cli{m}")
+        media.clip(
+            tmp_path / "inbox" / f"CAM01_P1001_2026112008{m:02d}19_{m + 1:04d}.mp4",
+            seconds=2,
+            created=created,
+            mark=f"cli{m}",
+        )
         for m in range(3)
     ]
     cfg = ["--config", str(config_file)]
@@ -74,7 +87,7 @@ def test_ingest_list_show_and_check(config_file: Path, tmp_path: Path, capsys: p
     assert main([*cfg, "recordings", "list", "--device", "CAM99", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
 
-    cli.out.width = 250  # a wide terminal, so the table is not wrapped
+    cli_common.out.width = 250  # a wide terminal, so the table is not wrapped
     assert main([*cfg, "recordings", "list", "--since", "2026-11-20 08:01:00"]) == 0
     table = capsys.readouterr().out
     assert "2 recording(s)" in table
@@ -89,8 +102,13 @@ def test_ingest_list_show_and_check(config_file: Path, tmp_path: Path, capsys: p
     assert main([*cfg, "config", "check", "--json"]) == 0
     check = json.loads(capsys.readouterr().out)
     assert check["ok"] is True
-    assert check["s3"] == {"reachable": True, "bucket_exists": True, "versioning": "Enabled", "object_lock": True,
-                           "default_retention": None}
+    assert check["s3"] == {
+        "reachable": True,
+        "bucket_exists": True,
+        "versioning": "Enabled",
+        "object_lock": True,
+        "default_retention": None,
+    }
     assert os.environ["EVIDOCK_S3_SECRET_KEY"] not in json.dumps(check)
 
 

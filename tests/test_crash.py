@@ -141,9 +141,7 @@ def _state(db: Path, target: Path) -> str:
         return "none"
     engine = create_engine(f"sqlite:///{db}")
     with engine.connect() as conn:
-        found = conn.execute(
-            select(receipts.c.state).where(receipts.c.rel_path == os.fsencode(target.name))
-        ).scalar()
+        found = conn.execute(select(receipts.c.state).where(receipts.c.rel_path == os.fsencode(target.name))).scalar()
     engine.dispose()
     return found or "none"
 

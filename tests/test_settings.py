@@ -39,16 +39,19 @@ def test_the_repository_config_loads_with_the_local_server_defaults() -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ({"retention": {"minimum_days": 30}}, "retention.minimum_days = 30 is below the 3-month minimum required by "
-         "art. 27 (第二十七条); set it to 92 or more"),
-        ({"watch": {"after_verify": "shred"}}, "watch.after_verify = 'shred': use \"keep\", \"move\" or \"delete\""),
-        ({"watch": {"after_verify": "move"}}, "watch.move_to = None: after_verify = \"move\" needs a folder"),
+        (
+            {"retention": {"minimum_days": 30}},
+            "retention.minimum_days = 30 is below the 3-month minimum required by "
+            "art. 27 (第二十七条); set it to 92 or more",
+        ),
+        ({"watch": {"after_verify": "shred"}}, 'watch.after_verify = \'shred\': use "keep", "move" or "delete"'),
+        ({"watch": {"after_verify": "move"}}, 'watch.move_to = None: after_verify = "move" needs a folder'),
         ({"station": {"timezone": "Mars/Olympus"}}, "station.timezone = 'Mars/Olympus': use an IANA zone name"),
         ({"s3": {"endpoint": "127.0.0.1:7480"}}, "s3.endpoint = '127.0.0.1:7480': use a URL with scheme and host"),
         ({"s3": {"bucket": "Evidence_Bucket"}}, "s3.bucket = 'Evidence_Bucket': use 3-63 lower-case letters"),
         ({"watch": {"stable_seconds": "2"}}, "watch.stable_seconds = '2': use a number of seconds between 0 and 3600"),
         ({"s3": {"part_size_mib": 1}}, "s3.part_size_mib = 1: use a whole number between 5 and 5120"),
-        ({"calendar": {"overrides": {"2027-02-07": "maybe"}}}, 'calendar.overrides."2027-02-07" = \'maybe\''),
+        ({"calendar": {"overrides": {"2027-02-07": "maybe"}}}, "calendar.overrides.\"2027-02-07\" = 'maybe'"),
         ({"names": {"patterns": {"x": {"regex": "(?P<start>\\d{14})"}}}}, "names.patterns.x.regex"),
         ({"retention": {"evidence_years": "forever"}}, "retention.evidence_years = 'forever'"),
     ],

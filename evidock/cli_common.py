@@ -1,0 +1,47 @@
+"""What every command module shares: consoles, options, settings lookup, JSON and time display."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from evidock import settings as settings_mod
+from evidock.settings import Settings
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="config.toml to use (default: $EVIDOCK_CONFIG, then ./config.toml)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print plain JSON for scripts.")]
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    return settings_mod.load(settings_mod.find_config(ctx.obj.get("config") if ctx.obj else None))
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def local_time(moment: datetime | None, settings: Settings) -> str:
+    return moment.astimezone(settings.timezone).strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
+
+
+def one_line(text: str) -> str:
+    """Error text on one line, control characters escaped (it may quote hostile input)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def shown(path: Path | str) -> str:
+    """A path as a person can read it: non-UTF-8 bytes and control characters escaped."""
+    return one_line(os.fsencode(path).decode("utf-8", "backslashreplace"))

@@ -1,0 +1,284 @@
+"""`evidock verify`: re-check everything an auditor relies on, and name every failure.
+
+Trust starts from the verifier key and the checkpoints locked in the object
+store, never from the database: the entries are re-hashed into a fresh tree
+and must reproduce every stored checkpoint's root; the stored Merkle nodes,
+the catalog rows and the objects are then compared with what the log says.
+
+Each failure carries a check name and its subject (an entry index, a
+recording id or an object key), so the report says exactly what to look at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from chain.checkpoint import Checkpoint, verify_note
+from chain.entries import Entry, EntryType, decode, parse_time
+from chain.errors import ProofError
+from chain.merkle import MemoryNodes, leaf_hash
+from evidock.app import App
+from retention.policy import Category, retain_until
+from storage.catalog import log_entries, log_head, log_nodes, recordings
+from storage.checkpoints import PREFIX
+from storage.errors import StorageError
+from storage.objects import StoredVersion
+
+LOG_BATCH = 5000  # entries read per query: memory stays flat on long logs
+
+
+@dataclass(frozen=True)
+class Failure:
+    check: str
+    subject: str
+    message: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"check": self.check, "subject": self.subject, "message": self.message}
+
+
+@dataclass
+class Report:
+    checked: dict[str, int] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def fail(self, check: str, subject: str | int, message: str) -> None:
+        self.failures.append(Failure(check, str(subject), message))
+
+    def count(self, what: str, n: int = 1) -> None:
+        self.checked[what] = self.checked.get(what, 0) + n
+
+    def as_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "checked": self.checked, "failures": [f.as_json() for f in self.failures]}
+
+
+def verify(evi: App, vkey: str, *, deep: bool = False, progress: Callable[[str], None] | None = None) -> Report:
+    report = Report()
+    say = progress or (lambda _msg: None)
+    say("checkpoints in the object store")
+    anchored = _stored_checkpoints(evi, vkey, report)
+    say("log entries against the checkpoints")
+    with evi.catalog.read() as conn:
+        ingests = _log(conn, anchored, report)
+        say("catalog against the log")
+        rows = _catalog(conn, ingests, report)
+    say("stored objects and their retention")
+    _objects(evi, rows, report, deep=deep)
+    return report
+
+
+def _stored_checkpoints(evi: App, vkey: str, report: Report) -> list[tuple[str, Checkpoint]]:
+    found: list[tuple[str, Checkpoint]] = []
+    for key in evi.store.keys(PREFIX):
+        report.count("checkpoints")
+        versions = evi.store.versions(key)
+        if len(versions) != 1:
+            report.fail(
+                "checkpoint_rewritten", key, f"expected 1 version of a locked checkpoint, found {len(versions)}"
+            )
+        roots = set()
+        for version in versions:
+            note = evi.store.read_small(version).decode("utf-8", "replace")
+            try:
+                checkpoint = verify_note(note, vkey, origin=evi.settings.log.origin)
+            except ProofError as exc:
+                report.fail("checkpoint_signature", f"{key} version {version.version_id}", str(exc))
+                continue
+            if key != f"{PREFIX}{checkpoint.size:020d}":
+                report.fail("checkpoint_misfiled", key, f"holds a checkpoint of size {checkpoint.size}")
+            roots.add(checkpoint.root)
+            found.append((key, checkpoint))
+        if len(roots) > 1:
+            report.fail("log_forked", key, f"{len(roots)} different roots signed for the same size: the log forked")
+    return sorted(found, key=lambda kc: kc[1].size)
+
+
+def _entries(conn: Connection) -> Iterator[tuple[int, bytes, str, str | None]]:
+    last = -1
+    while True:
+        rows = conn.execute(
+            select(log_entries.c.idx, log_entries.c.data, log_entries.c.type, log_entries.c.recording)
+            .where(log_entries.c.idx > last)
+            .order_by(log_entries.c.idx)
+            .limit(LOG_BATCH)
+        ).all()
+        if not rows:
+            return
+        for idx, data, kind, recording in rows:
+            yield int(idx), bytes(data), kind, recording
+        last = int(rows[-1][0])
+
+
+def _log(conn: Connection, anchored: list[tuple[str, Checkpoint]], report: Report) -> dict[str, tuple[int, Entry]]:
+    """Entries: dense, canonical, custody-linked, reproducing every checkpoint. Returns INGEST by recording."""
+    head = int(conn.execute(select(log_head.c.size)).scalar_one())
+    tree = MemoryNodes()
+    pending = list(anchored)
+    last_about: dict[str, int] = {}
+    ingests: dict[str, tuple[int, Entry]] = {}
+    expected = 0
+    for idx, data, kind, recording in _entries(conn):
+        report.count("entries")
+        if idx != expected:
+            report.fail("log_entry_missing", expected, f"entries {expected}..{idx - 1} are missing from the log")
+        expected = idx + 1
+        tree.append(leaf_hash(data))
+        while pending and pending[0][1].size == tree.size:
+            _check_root(pending.pop(0), tree, report)
+        try:
+            entry = decode(data)
+        except ProofError as exc:
+            report.fail("log_entry_malformed", idx, str(exc))
+            continue
+        if entry.type.value != kind or entry.recording != recording:
+            report.fail(
+                "log_entry_columns", idx, f"columns say {kind}/{recording}, the entry {entry.type}/{entry.recording}"
+            )
+        if entry.recording is not None:
+            if entry.prev != last_about.get(entry.recording):
+                report.fail(
+                    "custody_chain",
+                    idx,
+                    f"recording {entry.recording}: prev is {entry.prev}, expected {last_about.get(entry.recording)}",
+                )
+            last_about[entry.recording] = idx
+        if entry.type is EntryType.INGEST and entry.recording is not None:
+            ingests[entry.recording] = (idx, entry)
+    if head != tree.size:
+        report.fail("log_head", head, f"the log head says {head} entries, the table holds {tree.size}")
+    for key, checkpoint in pending:
+        report.fail("log_truncated", key, f"checkpoint covers {checkpoint.size} entries, the log has {tree.size}")
+    _stored_nodes(conn, tree, report)
+    return ingests
+
+
+def _check_root(anchored: tuple[str, Checkpoint], tree: MemoryNodes, report: Report) -> None:
+    key, checkpoint = anchored
+    report.count("checkpoint_roots")
+    if tree.root() != checkpoint.root:
+        report.fail(
+            "checkpoint_root_mismatch",
+            key,
+            f"the first {checkpoint.size} entries hash to {tree.root().hex()}, the signed checkpoint says "
+            f"{checkpoint.root.hex()}: an entry up to index {checkpoint.size - 1} was changed, removed or reordered",
+        )
+
+
+def _stored_nodes(conn: Connection, tree: MemoryNodes, report: Report) -> None:
+    """The node table serves proofs; every node must equal the one rebuilt from the entries."""
+    bad = 0
+    last = (-1, -1)
+    while True:
+        rows = conn.execute(
+            select(log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash)
+            .where((log_nodes.c.level > last[0]) | ((log_nodes.c.level == last[0]) & (log_nodes.c.idx > last[1])))
+            .order_by(log_nodes.c.level, log_nodes.c.idx)
+            .limit(LOG_BATCH)
+        ).all()
+        if not rows:
+            break
+        keys = [(int(level), int(idx)) for level, idx, _ in rows]
+        try:
+            rebuilt = tree.nodes(keys)
+        except KeyError:
+            rebuilt = [b""] * len(keys)
+        for (level, idx, digest), want in zip(rows, rebuilt, strict=True):
+            report.count("log_nodes")
+            if bytes(digest) != want:
+                bad += 1
+                if bad <= 10:
+                    report.fail(
+                        "log_node_mismatch", f"node {level}/{idx}", "differs from the tree rebuilt from the entries"
+                    )
+        last = keys[-1]
+
+
+def _catalog(conn: Connection, ingests: dict[str, tuple[int, Entry]], report: Report) -> list[Any]:
+    rows = conn.execute(select(recordings).order_by(recordings.c.id)).all()
+    seen = set()
+    for row in rows:
+        report.count("recordings")
+        seen.add(row.id)
+        found = ingests.get(row.id)
+        if found is None:
+            report.fail("catalog_without_ingest", row.id, "recording has no INGEST entry in the log")
+            continue
+        idx, entry = found
+        if row.ingest_entry != idx:
+            report.fail("catalog_mismatch", row.id, f"ingest_entry is {row.ingest_entry}, the log's INGEST is {idx}")
+        body = entry.body
+        facts: dict[str, tuple[object, object]] = {
+            "sha256": (row.id, body.get("sha256")),
+            "size": (row.size, body.get("size")),
+            "object_key": (row.object_key, body.get("object_key")),
+            "version_id": (row.version_id, body.get("version_id")),
+            "device": (row.device, body.get("device")),
+            "officer": (row.officer, body.get("officer")),
+            "seq": (row.seq, body.get("sequence")),
+            "start_raw": (_second(row.start_raw), _parsed(body.get("start_raw"))),
+            "retain_until": (_second(row.retain_until), _parsed(body.get("retain_until"))),
+        }
+        for name, (catalog_value, logged) in facts.items():
+            if catalog_value != logged:
+                report.fail(
+                    "catalog_mismatch", row.id, f"{name} is {catalog_value!r} in the catalog, {logged!r} in entry {idx}"
+                )
+    for recording in sorted(set(ingests) - seen):
+        report.fail("ingest_without_catalog", recording, f"INGEST entry {ingests[recording][0]} has no catalog row")
+    return list(rows)
+
+
+def _objects(evi: App, rows: list[Any], report: Report, *, deep: bool) -> None:
+    policy = evi.settings.retention
+    for row in rows:
+        report.count("objects")
+        version = StoredVersion(row.object_key, row.version_id, row.size)
+        try:
+            versions = evi.store.versions(row.object_key)
+            if versions != [version]:
+                found = ", ".join(f"{v.version_id} ({v.size} bytes)" for v in versions) or "none"
+                report.fail("object_versions", row.object_key, f"expected only version {row.version_id}, found {found}")
+            lock = evi.store.read_lock(version)
+            floor = retain_until(row.end_raw or row.ingested_at, policy, Category.ORDINARY, now=row.ingested_at)
+            wanted = max(row.retain_until, min(floor, row.retain_until))
+            if lock.mode != "COMPLIANCE" or lock.retain_until is None or lock.retain_until < wanted:
+                report.fail(
+                    "retention",
+                    row.object_key,
+                    f"expected COMPLIANCE until at least {wanted.isoformat()}, the server has {lock.mode} until "
+                    f"{lock.retain_until.isoformat() if lock.retain_until else 'nothing'}",
+                )
+            if row.retain_until < floor:
+                report.fail(
+                    "retention_policy",
+                    row.id,
+                    f"retain_until {row.retain_until.isoformat()} is before the art. 27 floor {floor.isoformat()}",
+                )
+            if deep:
+                report.count("bytes_rehashed", row.size)
+                digest, size = evi.store.fixity_sha256(version)
+                if (digest, size) != (row.id, row.size):
+                    report.fail(
+                        "object_hash",
+                        row.object_key,
+                        f"stored bytes hash to {digest} ({size} bytes), the log says {row.id} ({row.size} bytes)",
+                    )
+        except StorageError as exc:
+            report.fail("object_unreadable", row.object_key, str(exc))
+
+
+def _second(moment: datetime | None) -> datetime | None:
+    return moment.replace(microsecond=0) if moment else None
+
+
+def _parsed(text: object) -> datetime | None:
+    return parse_time(text) if isinstance(text, str) else None
