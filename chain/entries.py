@@ -43,7 +43,7 @@ import json
 import re
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
@@ -394,7 +394,7 @@ class Entry:
     station: str
     recording: str | None
     prev: int | None
-    body: Mapping[str, JsonValue] = field(default_factory=dict)
+    body: Mapping[str, JsonValue]
 
     def __post_init__(self) -> None:
         if not isinstance(self.type, EntryType):

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from chain.entries import EntryType
 from evidock.keys import load_signer
 from evidock.settings import Settings
-from ingest.filenames import NameFacts, parse_name
 from ingest.pipeline import AfterVerify, Pipeline, PipelineOptions
 from retention.policy import Category, retain_until
 from storage.catalog import Catalog
@@ -43,9 +42,6 @@ class App:
     def pipeline(self, *, after_verify: AfterVerify | None = None) -> Pipeline:
         s = self.settings
 
-        def identify(name: str) -> NameFacts | None:
-            return parse_name(name, s.name_patterns, s.timezone)
-
         def retention_for(ended_at: datetime) -> datetime:
             return retain_until(ended_at, s.retention, Category.ORDINARY, now=ended_at, tz=s.timezone)
 
@@ -56,7 +52,9 @@ class App:
             options=PipelineOptions(
                 station=s.station_id,
                 retain_until=retention_for,
-                parse_name=identify,
+                patterns=s.name_patterns,
+                timezone=s.timezone,
+                checks=s.checks,
                 after_verify=after_verify or s.watch.after_verify,
                 move_to=s.watch.move_to,
             ),

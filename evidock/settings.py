@@ -12,12 +12,13 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chain.errors import EvidockError
+from ingest.checking import CheckOptions
 from ingest.filenames import BUILTIN_PATTERNS, NamePattern, PatternError
 from ingest.pipeline import AfterVerify
 from retention.policy import PERMANENT, RetentionPolicy
@@ -26,6 +27,7 @@ CONFIG_ENV = "EVIDOCK_CONFIG"
 ACCESS_KEY_ENV = "EVIDOCK_S3_ACCESS_KEY"
 SECRET_KEY_ENV = "EVIDOCK_S3_SECRET_KEY"  # noqa: S105 - the variable's name, not a secret
 SIGNING_KEY_ENV = "EVIDOCK_LOG_SIGNING_KEY"
+WEBHOOK_URL_ENV = "EVIDOCK_ALERTS_WEBHOOK_URL"  # wins over alerts.webhook_url (a URL may carry a token)
 
 # The local development server's keys (scripts/s3-up.sh). Used only when the
 # endpoint is on loopback and the environment gives none.
@@ -75,6 +77,28 @@ class LogSettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """``[alerts]``: the art. 26 deadline check and where it reports."""
+
+    check_every_minutes: int = 60  # minutes between checks; checks missed while down run once at start
+    due_soon_working_days: int = 1  # working days left at or below which a label is "due soon"
+    case_due_soon_days: int = 7  # calendar days before a case-file or archive due date to start alerting
+    webhook_url: str | None = None  # JSON POST of every check's findings; None: the log only
+    webhook_timeout_seconds: float = 10.0  # seconds
+
+
+DAILY_JOB_AT = time(2, 30)  # local time of the daily retention job unless purge.daily_at says otherwise
+
+
+@dataclass(frozen=True)
+class PurgeSettings:
+    """``[purge]``: the daily retention job (purge of expired recordings, renewal of permanent evidence)."""
+
+    daily_at: time = DAILY_JOB_AT  # local time (station.timezone) of the daily job; missed runs run once at start
+    apply: bool = True  # false: the daily job only logs what it would purge (like `evidock purge` without --apply)
+
+
+@dataclass(frozen=True)
 class Settings:
     source: Path | None  # the config file, None when built in code
     station_id: str
@@ -84,9 +108,12 @@ class Settings:
     database_url: str
     retention: RetentionPolicy
     log: LogSettings
+    checks: CheckOptions = field(default_factory=CheckOptions)
     name_patterns: tuple[NamePattern, ...] = BUILTIN_PATTERNS
     calendar_overrides: Mapping[date, bool] = field(default_factory=dict)
     calendar_published_years: frozenset[int] = frozenset()
+    alerts: AlertSettings = AlertSettings()
+    purge: PurgeSettings = PurgeSettings()
 
     def masked(self) -> dict[str, Any]:
         """The effective configuration with secrets masked, for `evidock config check`."""
@@ -114,16 +141,43 @@ class Settings:
             "log.checkpoint_every_seconds": self.log.checkpoint_every_seconds,
             "retention.minimum_days": self.retention.minimum_days,
             "retention.evidence_years": self.retention.evidence_years,
+            "retention.permanent_window_days": self.retention.permanent_window_days,
+            "retention.permanent_renew_within_days": self.retention.permanent_renew_within_days,
+            "checks": {
+                "clock_tolerance_seconds": self.checks.clock_tolerance.total_seconds(),
+                "clock_unverified_after_days": self.checks.unverified_after.days,
+                "split_tolerance_seconds": self.checks.split_tolerance.total_seconds(),
+                "overlap_tolerance_seconds": self.checks.overlap_tolerance.total_seconds(),
+                "jump_threshold_seconds": self.checks.jump_threshold.total_seconds(),
+                "deep_scan": self.checks.deep_scan,
+            },
             "names.patterns": [p.name for p in self.name_patterns],
             "calendar.published_years": sorted(self.calendar_published_years),
             "calendar.overrides": {
                 d.isoformat(): "workday" if w else "holiday" for d, w in self.calendar_overrides.items()
             },
+            "alerts.check_every_minutes": self.alerts.check_every_minutes,
+            "alerts.due_soon_working_days": self.alerts.due_soon_working_days,
+            "alerts.case_due_soon_days": self.alerts.case_due_soon_days,
+            "alerts.webhook_url": _mask_url(self.alerts.webhook_url),
+            "alerts.webhook_timeout_seconds": self.alerts.webhook_timeout_seconds,
+            "purge.daily_at": self.purge.daily_at.strftime("%H:%M"),
+            "purge.apply": self.purge.apply,
         }
 
 
 def _mask(secret: str) -> str:
     return secret[:3] + "***" if len(secret) > 6 else "***"
+
+
+def _mask_url(url: str | None) -> str | None:
+    """A webhook URL without its path and query, which often carry a token."""
+    if url is None:
+        return None
+    if "://" not in url:
+        return "***"
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}/***"
 
 
 def find_config(explicit: Path | None) -> Path:
@@ -218,6 +272,10 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
     retention = RetentionPolicy(
         minimum_days=r.integer("retention.minimum_days", default=92, low=0, high=100 * 366),
         evidence_years=evidence_years,
+        permanent_window_days=r.integer("retention.permanent_window_days", default=365, low=2, high=100 * 366),
+        permanent_renew_within_days=r.integer(
+            "retention.permanent_renew_within_days", default=90, low=1, high=100 * 366
+        ),
     )
 
     origin = r.text("log.origin", default="evidock.local/log")
@@ -229,8 +287,19 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
         checkpoint_every_entries=r.integer("log.checkpoint_every_entries", default=100, low=1, high=10**9),
         checkpoint_every_seconds=r.number("log.checkpoint_every_seconds", default=300.0, low=1.0, high=86400.0),
     )
+    checks = CheckOptions(
+        clock_tolerance=_seconds(r, "checks.clock_tolerance_seconds", 3.0, high=3600.0),
+        unverified_after=timedelta(days=r.integer("checks.clock_unverified_after_days", default=1, low=1, high=3650)),
+        name_time_tolerance=_seconds(r, "checks.name_time_tolerance_seconds", 2.0, high=86400.0),
+        split_tolerance=_seconds(r, "checks.split_tolerance_seconds", 2.0, high=3600.0),
+        overlap_tolerance=_seconds(r, "checks.overlap_tolerance_seconds", 1.5, high=3600.0),
+        jump_threshold=_seconds(r, "checks.jump_threshold_seconds", 1.0, high=3600.0),
+        deep_scan=r.boolean("checks.deep_scan", default=True),
+    )
     patterns = _name_patterns(r)
     overrides, published = _calendar(r)
+    alerts = _alerts(r, environ)
+    purge = _purge(r)
     return Settings(
         source=source,
         station_id=station_id,
@@ -240,10 +309,43 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
         database_url=db_url,
         retention=retention,
         log=log_settings,
+        checks=checks,
         name_patterns=patterns,
         calendar_overrides=overrides,
         calendar_published_years=published,
+        alerts=alerts,
+        purge=purge,
     )
+
+
+def _alerts(r: _Reader, environ: Mapping[str, str]) -> AlertSettings:
+    url = environ.get(WEBHOOK_URL_ENV) or r.optional_text("alerts.webhook_url")
+    if url is not None and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", url):
+        key = WEBHOOK_URL_ENV if environ.get(WEBHOOK_URL_ENV) else "alerts.webhook_url"
+        r.fail(key, _mask_url(url), 'use an http(s) URL such as "https://alerts.example.gov.cn/evidock", or ""')
+    return AlertSettings(
+        check_every_minutes=r.integer("alerts.check_every_minutes", default=60, low=1, high=24 * 60),
+        due_soon_working_days=r.integer("alerts.due_soon_working_days", default=1, low=0, high=30),
+        case_due_soon_days=r.integer("alerts.case_due_soon_days", default=7, low=0, high=366),
+        webhook_url=url,
+        webhook_timeout_seconds=r.number("alerts.webhook_timeout_seconds", default=10.0, low=0.5, high=300.0),
+    )
+
+
+def _purge(r: _Reader) -> PurgeSettings:
+    at = r.text("purge.daily_at", default="02:30")
+    try:
+        daily_at = time.fromisoformat(at) if re.fullmatch(r"\d\d:\d\d", at) else None
+    except ValueError:
+        daily_at = None
+    if daily_at is None:
+        r.fail("purge.daily_at", at, 'use a local time "HH:MM", e.g. "02:30"')
+    apply = r.raw("purge.apply")
+    if apply is None:
+        apply = True
+    elif not isinstance(apply, bool):
+        r.fail("purge.apply", apply, "use true (the daily job purges) or false (it only reports)")
+    return PurgeSettings(daily_at=daily_at, apply=apply)
 
 
 def _s3_keys(endpoint: str, environ: Mapping[str, str]) -> tuple[str, str]:
@@ -296,6 +398,10 @@ def _calendar(r: _Reader) -> tuple[dict[date, bool], frozenset[int]]:
         overrides[parsed] = kind == "workday"
     years = r.int_list("calendar.published_years", default=[])
     return overrides, frozenset(years)
+
+
+def _seconds(r: _Reader, key: str, default: float, *, high: float) -> timedelta:
+    return timedelta(seconds=r.number(key, default=default, low=0.0, high=high))
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -371,6 +477,14 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
             self.fail(key, value, f"use a number of seconds between {low:g} and {high:g}")
         return float(value)
+
+    def boolean(self, key: str, *, default: bool) -> bool:
+        value = self._get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.fail(key, value, "use true or false")
+        return value
 
     def integer(self, key: str, *, default: int, low: int, high: int) -> int:
         value = self._get(key)

@@ -256,9 +256,7 @@ def _direction(offset_ms: int) -> tuple[str, str]:
     return f"{format_seconds(-offset_ms)} s slow", f"慢 {format_seconds(-offset_ms)} 秒"
 
 
-def _drift_finding(
-    corrected: CorrectedSegment, reports: Sequence[ClockReport], tolerance: timedelta
-) -> Finding | None:
+def _drift_finding(corrected: CorrectedSegment, reports: Sequence[ClockReport], tolerance: timedelta) -> Finding | None:
     raw_start = corrected.segment.raw_start
     index = bisect.bisect_left([r.device_time for r in reports], raw_start)
     if index == len(reports):

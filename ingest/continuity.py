@@ -190,9 +190,7 @@ def _numbers(first: int, last: int) -> str:
     return str(first) if first == last else f"{first}-{last}"
 
 
-def _missing(
-    before: CorrectedSegment, after: CorrectedSegment, seq_before: int, seq_after: int
-) -> Finding:
+def _missing(before: CorrectedSegment, after: CorrectedSegment, seq_before: int, seq_after: int) -> Finding:
     first, last = seq_before + 1, seq_after - 1
     count = last - first + 1
     device, a, b = before.device, before.recording, after.recording

@@ -52,9 +52,7 @@ __all__ = [
     "unmatched_name_finding",
 ]
 
-MAX_NAME_LENGTH: Final = (
-    1024  # characters; longer names are refused unread (255 bytes is the usual limit)
-)
+MAX_NAME_LENGTH: Final = 1024  # characters; longer names are refused unread (255 bytes is the usual limit)
 _REQUIRED_GROUPS: Final = frozenset({"device", "start"})
 _KNOWN_GROUPS: Final = frozenset({"device", "start", "officer", "seq", "ext"})
 
@@ -73,16 +71,12 @@ class NamePattern:
     example: str = ""  # a name that matches, shown when a name does not
 
     @classmethod
-    def compile(
-        cls, name: str, regex: str, *, start_format: str = "%Y%m%d%H%M%S", example: str = ""
-    ) -> NamePattern:
+    def compile(cls, name: str, regex: str, *, start_format: str = "%Y%m%d%H%M%S", example: str = "") -> NamePattern:
         """Check and compile a pattern (from config.toml); ``PatternError`` says what to fix."""
         try:
             compiled = re.compile(regex, re.ASCII)
         except re.error as exc:
-            raise PatternError(
-                f"file-name pattern {name!r}: invalid regular expression: {exc}"
-            ) from exc
+            raise PatternError(f"file-name pattern {name!r}: invalid regular expression: {exc}") from exc
         groups = set(compiled.groupindex)
         if missing := _REQUIRED_GROUPS - groups:
             raise PatternError(
@@ -101,9 +95,7 @@ class NamePattern:
             )
         pattern = cls(name=name, regex=compiled, start_format=start_format, example=example)
         if example and _match(pattern, example) is None:
-            raise PatternError(
-                f"file-name pattern {name!r}: its own example {example!r} does not match"
-            )
+            raise PatternError(f"file-name pattern {name!r}: its own example {example!r} does not match")
         return pattern
 
 

@@ -67,9 +67,7 @@ StreamKind = Literal["video", "audio"]
 DEFAULT_JUMP_THRESHOLD: Final = timedelta(seconds=1)
 DEFAULT_DURATION_TOLERANCE: Final = timedelta(seconds=1)
 DEFAULT_AUDIO_TOLERANCE: Final = timedelta(seconds=1)
-REORDER_FRAMES: Final = (
-    16  # H.264's largest decoded picture buffer: the most a pts can lag in file order
-)
+REORDER_FRAMES: Final = 16  # H.264's largest decoded picture buffer: the most a pts can lag in file order
 
 _ZH_KIND: Final = {"video": "视频流", "audio": "音频流"}
 
@@ -239,9 +237,7 @@ def internal_findings(
         covered = max(e[1] for e in extents) - min(e[0] for e in extents)
         short = timing.container_duration_ms - covered
         if short > to_ms(duration_tolerance):
-            report.streams_short(
-                max(e[1] for e in extents), _round(short), timing.container_duration_ms
-            )
+            report.streams_short(max(e[1] for e in extents), _round(short), timing.container_duration_ms)
     return sorted(report.findings, key=lambda f: (f.position_ms is None, f.position_ms or 0))
 
 
@@ -446,9 +442,7 @@ class _Report:
             ),
         )
 
-    def audio_late(
-        self, stream: StreamTiming, video_start: Fraction, audio_start: Fraction
-    ) -> None:
+    def audio_late(self, stream: StreamTiming, video_start: Fraction, audio_start: Fraction) -> None:
         at, until = _round(video_start), _round(audio_start)
         rec, label = self.recording, stream.label
         self._add(
@@ -540,8 +534,5 @@ def not_media_finding(recording: str, reason: str, *, device: str | None = None)
             f"file {recording} is not audio, video or a picture ({shown}); it is stored as it is. "
             "Check whether it was put in the dock folder by mistake."
         ),
-        message_zh=(
-            f"文件 {recording} 不是音视频或图片文件（{shown}），已原样保存。"
-            "请确认是否误放入采集目录。"
-        ),
+        message_zh=(f"文件 {recording} 不是音视频或图片文件（{shown}），已原样保存。请确认是否误放入采集目录。"),
     )

@@ -26,18 +26,23 @@ import os
 import shutil
 import stat
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from sqlalchemy import Connection
+
 from chain.entries import EntryType, original_name_fields
-from ingest.filenames import NameFacts
+from ingest.checking import CheckOptions, device_findings, file_findings, record
+from ingest.clock_sidecar import CLOCK_SIDECAR_SUFFIX, parse_clock_sidecar
+from ingest.filenames import NameFacts, NamePattern, parse_name
 from ingest.hashing import HashingReader
-from ingest.probe import MediaFacts, probe
+from ingest.probe import MediaFacts, PacketScan, probe
 from ingest.watcher import DockedFile
+from storage import findings as findings_db
 from storage import receipts as receipts_db
 from storage import recordings as recordings_db
 from storage.catalog import Catalog
@@ -61,9 +66,11 @@ class AfterVerify(StrEnum):
 class PipelineOptions:
     station: str
     retain_until: Callable[[datetime], datetime]  # recording end -> retain-until (retention policy)
-    parse_name: Callable[[str], NameFacts | None]
+    patterns: Sequence[NamePattern]
+    timezone: tzinfo
     after_verify: AfterVerify = AfterVerify.KEEP
     move_to: Path | None = None
+    checks: CheckOptions = field(default_factory=CheckOptions)
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,7 @@ class Pipeline:
         self.options = options
         self.now = now
         self._identified: dict[int, _Identity] = {}
+        self._packets: dict[int, dict[int, list[int]] | None] = {}
 
     # -- entry points ------------------------------------------------------
 
@@ -202,18 +210,26 @@ class Pipeline:
             return self._fail(receipt, "the dock file vanished before it was stored")
         except OSError as exc:
             return self._fail(receipt, f"cannot open the dock file: {exc.strerror}")
-        with os.fdopen(fd, "rb") as raw:
-            before = os.fstat(raw.fileno())
-            if not _same_file(before, receipt):
-                raise FileChanged("the dock file changed after it was seen stable; taken again when stable")
-            reader = HashingReader(raw, progress)
-            staged = self.store.upload(
-                receipt.staging_key,
-                reader,  # type: ignore[arg-type]  # minio only calls read()
-                receipt.size,
-                metadata={"evidock-receipt": str(receipt.id), "evidock-station": receipt.station},
-            )
-            after = os.fstat(raw.fileno())
+        scan = self._start_scan(receipt)
+        try:
+            with os.fdopen(fd, "rb") as raw:
+                before = os.fstat(raw.fileno())
+                if not _same_file(before, receipt):
+                    raise FileChanged("the dock file changed after it was seen stable; taken again when stable")
+                reader = HashingReader(raw, progress)
+                staged = self.store.upload(
+                    receipt.staging_key,
+                    reader,  # type: ignore[arg-type]  # minio only calls read()
+                    receipt.size,
+                    metadata={"evidock-receipt": str(receipt.id), "evidock-station": receipt.station},
+                )
+                after = os.fstat(raw.fileno())
+        except BaseException:
+            if scan is not None:
+                scan.cancel()
+            raise
+        if scan is not None:
+            self._packets = {receipt.id: scan.result()}
         if not _same_file(after, receipt) or reader.bytes_read != receipt.size:
             self.store.delete_version(staged)
             raise FileChanged("the dock file changed while it was stored; taken again when stable")
@@ -278,7 +294,9 @@ class Pipeline:
             index = self.journal.append(
                 conn, EntryType.INGEST, recording=recording.id, body=body, time=recording.ingested_at
             )
-            recordings_db.insert_recording(conn, _with_entry(recording, index))
+            recording = _with_entry(recording, index)
+            recordings_db.insert_recording(conn, recording)
+            self._check(conn, receipt, recording)
             done = receipts_db.advance(conn, receipt, State.LOGGED, self.now(), recording=recording.id)
         return done, notes
 
@@ -311,6 +329,67 @@ class Pipeline:
             target = target.with_name(f"{target.name}.{receipt.id}")
         shutil.move(receipt.path, target)
 
+    def _start_scan(self, receipt: Receipt) -> PacketScan | None:
+        """The deep scan (packet timestamps) runs beside the upload, for audio and video only."""
+        if not self.options.checks.deep_scan or self._identify(receipt).media.kind not in ("video", "audio"):
+            return None
+        return PacketScan(receipt.path)
+
+    def _packets_of(self, receipt: Receipt) -> dict[int, list[int]] | None:
+        if receipt.id in self._packets:
+            return self._packets[receipt.id]
+        scan = self._start_scan(receipt) if receipt.path.exists() else None  # resumed after a crash
+        return scan.result() if scan is not None else None
+
+    def _check(self, conn: Connection, receipt: Receipt, recording: recordings_db.Recording) -> None:
+        """Findings of the new recording and its device, in the INGEST transaction. Never blocks storage."""
+        identity = self._identify(receipt)
+        now = recording.ingested_at
+        try:
+            found = file_findings(
+                recording.id,
+                name=os.fsdecode(receipt.path.name),
+                named=identity.named,
+                media=identity.media,
+                packets=self._packets_of(receipt),
+                mtime=datetime.fromtimestamp(receipt.mtime_ns / 1e9, tz=UTC),
+                patterns=self.options.patterns,
+                options=self.options.checks,
+            )
+            device = recording.device
+            if receipt.path.name.endswith(CLOCK_SIDECAR_SUFFIX):
+                device = self._clock_sidecar(conn, receipt, recording) or device
+            scope = None
+            if device is not None and recording.start_raw is not None:
+                scope = (device, recording.start_raw)
+            elif device is not None:
+                scope = (device, now)
+            if scope is not None:
+                found += device_findings(conn, scope[0], scope[1], self.options.checks)
+            record(conn, self.journal, found, now=now, withdraw_scope=scope)
+        except Exception:
+            log.exception("checks of recording %s failed; it is stored and logged without findings", recording.id)
+
+    def _clock_sidecar(self, conn: Connection, receipt: Receipt, recording: recordings_db.Recording) -> str | None:
+        """A dock driver's clock report (``*.clock.json``): stored like any file, and read."""
+        try:
+            report = parse_clock_sidecar(receipt.path.read_bytes())
+        except (OSError, ValueError) as exc:
+            log.warning("clock sidecar %r is not readable (%s); stored as a file only", receipt.path.name, exc)
+            return None
+        findings_db.add_clock_report(
+            conn,
+            device=report.device,
+            device_time=report.device_time,
+            station_time=report.station_time,
+            offset_ms=round(report.offset.total_seconds() * 1000),
+            source="sidecar",
+            station=receipt.station,
+            recording=recording.id,
+            received_at=recording.ingested_at,
+        )
+        return report.device
+
     def _retain_until(self, receipt: Receipt) -> datetime:
         """Retention runs from the recording's end; the station's receipt time bounds it.
 
@@ -328,7 +407,7 @@ class Pipeline:
         cached = self._identified.get(receipt.id)
         if cached is not None:
             return cached
-        named = self.options.parse_name(os.fsdecode(receipt.path.name))
+        named = parse_name(os.fsdecode(receipt.path.name), self.options.patterns, self.options.timezone)
         if receipt.path.exists():
             media = probe(receipt.path)
         else:

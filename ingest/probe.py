@@ -14,8 +14,10 @@ import json
 import logging
 import os
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,17 @@ log = logging.getLogger(__name__)
 PROBE_TIMEOUT_SECONDS = 60
 IMAGE_CODECS = frozenset({"mjpeg", "png", "bmp", "tiff", "webp", "gif", "heic"})
 IMAGE_FORMATS = frozenset({"image2", "jpeg_pipe", "png_pipe", "bmp_pipe", "tiff_pipe", "webp_pipe"})
+
+
+@dataclass(frozen=True)
+class StreamHeader:
+    """One audio or video stream as its headers describe it."""
+
+    index: int
+    kind: str  # "video" or "audio"
+    duration_ms: int | None
+    frames: int | None
+    frame_rate: str | None  # exact fraction, e.g. "25/1"
 
 
 @dataclass(frozen=True)
@@ -45,6 +58,7 @@ class MediaFacts:
     creation_time: datetime | None = None  # embedded, UTC
     problem: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    streams: tuple[StreamHeader, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -151,6 +165,17 @@ def _from_ffprobe(data: dict[str, Any], *, mediainfo: MediaFacts | None) -> Medi
         creation_time=created,
         problem=None,
         extra={"ffprobe_warnings": warnings[:500]} if warnings else {},
+        streams=tuple(
+            StreamHeader(
+                index=int(st.get("index", n)),
+                kind=st["codec_type"],
+                duration_ms=_seconds_to_ms(st.get("duration")),
+                frames=_int(st.get("nb_frames")),
+                frame_rate=_rate(st.get("avg_frame_rate")),
+            )
+            for n, st in enumerate(streams)
+            if st.get("codec_type") in ("video", "audio") and not _is_cover_art(st)
+        ),
     )
 
 
@@ -229,3 +254,62 @@ def _rate(value: object) -> str | None:
     if not isinstance(value, str) or value in ("0/0", "N/A"):
         return None
     return value
+
+
+class PacketScan:
+    """Packet timestamps of every stream, read by ffprobe in the background.
+
+    Started before the upload so the two run side by side (the file is then
+    in the page cache): the deep scan costs little extra time. Output goes to
+    a temporary file, not a pipe, so ffprobe never blocks on a full pipe.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._out = tempfile.TemporaryFile()  # noqa: SIM115 - closed in result()
+        self._proc = subprocess.Popen(
+            [
+                b"ffprobe",
+                b"-v",
+                b"error",
+                b"-show_entries",
+                b"packet=stream_index,pts_time",
+                b"-of",
+                b"csv=p=0",
+                os.fsencode(path.resolve()),
+            ],
+            stdout=self._out,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def result(self, timeout: float = PROBE_TIMEOUT_SECONDS * 10) -> dict[int, list[int]] | None:
+        """Packet pts in milliseconds per stream index, in file order; None if the scan failed."""
+        try:
+            self._proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+            self._out.close()
+            return None
+        try:
+            if self._proc.returncode != 0:
+                return None
+            self._out.seek(0)
+            packets: dict[int, list[int]] = {}
+            for line in self._out:
+                fields = line.strip().split(b",")  # "stream_index,pts_time[,side data...]"
+                if len(fields) < 2 or not fields[0].isdigit() or fields[1] in (b"", b"N/A"):
+                    continue
+                try:
+                    pts_ms = round(Decimal(fields[1].decode("ascii")) * 1000)
+                except (ArithmeticError, UnicodeError):
+                    continue
+                packets.setdefault(int(fields[0]), []).append(pts_ms)
+            return packets
+        finally:
+            self._out.close()
+
+    def cancel(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._out.close()

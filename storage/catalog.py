@@ -220,6 +220,9 @@ class Catalog:
 
     def create(self) -> None:
         """Create missing tables; refuse a database from a newer evidock."""
+        # The modules that define more tables on ``metadata`` register them on import.
+        import storage.findings  # noqa: F401, PLC0415
+
         try:
             metadata.create_all(self.engine)
             with self.engine.begin() as conn:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, func, insert, select, tuple_, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from chain import entries as chain_entries
 from chain.entries import Entry, EntryType, JsonValue
@@ -30,11 +30,13 @@ class SqlNodes:
         wanted = list(dict.fromkeys(keys))
         found: dict[NodeKey, bytes] = {}
         # Chunked: SQLite limits bound parameters per statement.
-        for start in range(0, len(wanted), 400):
-            chunk = wanted[start : start + 400]
+        for start in range(0, len(wanted), 200):
+            chunk = wanted[start : start + 200]
+            # OR of (level = ? AND idx = ?) uses the primary key on SQLite and PostgreSQL;
+            # a row-value IN (VALUES ...) makes SQLite scan the whole table.
             rows = self._conn.execute(
                 select(log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash).where(
-                    tuple_(log_nodes.c.level, log_nodes.c.idx).in_(chunk)
+                    or_(*(and_(log_nodes.c.level == level, log_nodes.c.idx == idx) for level, idx in chunk))
                 )
             )
             found.update({(int(level), int(idx)): bytes(digest) for level, idx, digest in rows})

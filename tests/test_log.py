@@ -23,6 +23,7 @@ from evidock.verify import verify
 from ingest.watcher import look
 from storage.catalog import log_entries, log_nodes, recordings
 from storage.checkpoints import LogForked, object_key
+from storage import journal
 from storage.journal import SqlNodes
 from tests import media
 from tests.independent_verifier import verifier as independent
@@ -36,6 +37,12 @@ class Log:
     vkey: str
     config: Path
     recordings: list[str]
+    ingests: list[int]  # log index of each recording's INGEST entry
+    sizes: list[int]  # sizes of the two checkpoints
+
+    def key(self, n: int) -> str:
+        """The object key of checkpoint number ``n``."""
+        return object_key(self.sizes[n])
 
 
 @pytest.fixture
@@ -45,7 +52,7 @@ def logged(settings: Settings, config_file: Path, tmp_path: Path) -> Iterator[Lo
     with open_app(settings) as evi:
         evi.log_key(vkey)
         pipeline = evi.pipeline()
-        ids = []
+        ids, sizes = [], []
         for n in range(3):
             clip = media.clip(
                 tmp_path / "inbox" / f"CAM07_P7007_2026112009{n:02d}00_{n + 1:04d}.mp4", seconds=1, mark=f"log{n}"
@@ -56,9 +63,12 @@ def logged(settings: Settings, config_file: Path, tmp_path: Path) -> Iterator[Lo
             assert outcome is not None
             ids.append(outcome.recording or "")
             if n == 1:
-                checkpointer_for(evi).make(evi.now())
-        checkpointer_for(evi).make(evi.now())
-        yield Log(evi, vkey, config_file, ids)
+                sizes.append(checkpointer_for(evi).make(evi.now()).checkpoint.size)
+        sizes.append(checkpointer_for(evi).make(evi.now()).checkpoint.size)
+        with evi.catalog.read() as conn:
+            rows = conn.execute(select(recordings.c.id, recordings.c.ingest_entry)).all()
+        entries = dict(rows)
+        yield Log(evi, vkey, config_file, ids, [entries[i] for i in ids], sizes)
 
 
 def _failures(log: Log, *, deep: bool = False) -> set[tuple[str, str]]:
@@ -69,7 +79,8 @@ def _failures(log: Log, *, deep: bool = False) -> set[tuple[str, str]]:
 def test_a_clean_log_verifies(logged: Log, capsys: pytest.CaptureFixture[str]) -> None:
     report = verify(logged.evi, logged.vkey, deep=True)
     assert report.ok, report.failures
-    assert report.checked["entries"] == 4  # KEY + 3 INGEST
+    with logged.evi.catalog.read() as conn:
+        assert report.checked["entries"] == journal.size(conn) >= 4  # KEY, 3 INGEST, their FINDINGs
     assert report.checked["checkpoints"] == 2
     assert report.checked["checkpoint_roots"] == 2
     assert report.checked["objects"] == 3
@@ -79,7 +90,9 @@ def test_a_clean_log_verifies(logged: Log, capsys: pytest.CaptureFixture[str]) -
 
 def test_checkpoints_are_locked_in_the_object_store(logged: Log) -> None:
     stored = checkpointer_for(logged.evi).stored()
-    assert [c.checkpoint.size for c in stored] == [3, 4]
+    assert [c.checkpoint.size for c in stored] == logged.sizes
+    assert logged.sizes[0] > logged.ingests[1]
+    assert logged.sizes[1] > logged.ingests[2]
     for c in stored:
         lock = logged.evi.store.read_lock(c.version)
         assert lock.mode == "COMPLIANCE"
@@ -94,58 +107,64 @@ def test_the_cli_proofs_satisfy_an_independent_verifier(logged: Log, capsys: pyt
     assert main([*cfg, "log", "checkpoint"]) == 0
     note = capsys.readouterr().out
     claim = independent.verify_checkpoint(note, vkey)
-    assert claim.size == 4
+    assert claim.size == logged.sizes[1]
 
-    for index in range(4):
+    for index in range(claim.size):
         assert main([*cfg, "log", "proof", "--entry", str(index), "--json"]) == 0
         proof = json.loads(capsys.readouterr().out)
         assert proof["checkpoint"] == note
         parsed = independent.verify_entry(base64.b64decode(proof["entry_b64"]), index, proof["proof"], note, vkey)
-        assert parsed["type"] == ("KEY" if index == 0 else "INGEST")
+        if index == 0:
+            assert parsed["type"] == "KEY"
+        if index in logged.ingests:
+            assert parsed["type"] == "INGEST"
 
-    assert main([*cfg, "log", "consistency", "--from", "3", "--json"]) == 0
+    assert main([*cfg, "log", "consistency", "--from", str(logged.sizes[0]), "--json"]) == 0
     consistency = json.loads(capsys.readouterr().out)
     independent.verify_extension(
         consistency["old_checkpoint"], consistency["new_checkpoint"], consistency["proof"], vkey
     )
 
     # A proof for another entry, or a tampered proof, is refused by the independent verifier.
-    assert main([*cfg, "log", "proof", "--entry", "2", "--json"]) == 0
+    second = logged.ingests[1]
+    assert main([*cfg, "log", "proof", "--entry", str(second), "--json"]) == 0
     two = json.loads(capsys.readouterr().out)
     with pytest.raises(independent.VerificationError):
-        independent.verify_entry(base64.b64decode(two["entry_b64"]), 1, two["proof"], note, vkey)
+        independent.verify_entry(base64.b64decode(two["entry_b64"]), second - 1, two["proof"], note, vkey)
     flipped = [("0" if two["proof"][0][0] != "0" else "1") + two["proof"][0][1:], *two["proof"][1:]]
     with pytest.raises(independent.VerificationError):
-        independent.verify_entry(base64.b64decode(two["entry_b64"]), 2, flipped, note, vkey)
+        independent.verify_entry(base64.b64decode(two["entry_b64"]), second, flipped, note, vkey)
 
     cli_common.out.width = 250
-    assert main([*cfg, "log", "entry", "1", "--json"]) == 0
+    assert main([*cfg, "log", "entry", str(logged.ingests[0]), "--json"]) == 0
     entry = json.loads(capsys.readouterr().out)
     assert entry["entry"]["recording"] == logged.recordings[0]
 
 
 def test_an_edited_entry_is_caught(logged: Log) -> None:
     with logged.evi.catalog.begin() as conn:
-        data = conn.execute(select(log_entries.c.data).where(log_entries.c.idx == 2)).scalar_one()
+        index = logged.ingests[1]
+        data = conn.execute(select(log_entries.c.data).where(log_entries.c.idx == index)).scalar_one()
         edited = bytes(data).replace(b'"officer":"P7007"', b'"officer":"P0000"')
         assert edited != data
-        conn.execute(update(log_entries).where(log_entries.c.idx == 2).values(data=edited))
+        conn.execute(update(log_entries).where(log_entries.c.idx == index).values(data=edited))
     failures = _failures(logged)
-    assert ("checkpoint_root_mismatch", object_key(3)) in failures
-    assert ("checkpoint_root_mismatch", object_key(4)) in failures
+    assert ("checkpoint_root_mismatch", logged.key(0)) in failures
+    assert ("checkpoint_root_mismatch", logged.key(1)) in failures
     assert ("catalog_mismatch", logged.recordings[1]) in failures  # officer differs from the catalog now
-    assert ("log_node_mismatch", "node 0/2") in failures
+    assert ("log_node_mismatch", f"node 0/{index}") in failures
 
 
 def test_the_checkpointer_refuses_to_sign_a_rewritten_tree(logged: Log) -> None:
     with logged.evi.catalog.begin() as conn:
-        conn.execute(update(log_nodes).where(log_nodes.c.level == 2, log_nodes.c.idx == 0).values(hash=b"\x00" * 32))
+        level = logged.sizes[1].bit_length() - 1  # the leftmost complete subtree: part of every root
+        conn.execute(update(log_nodes).where(log_nodes.c.level == level, log_nodes.c.idx == 0).values(hash=b"\0" * 32))
     with pytest.raises(LogForked, match="the log was rewritten"):
         checkpointer_for(logged.evi).make(logged.evi.now())
     logged.evi.log_key(logged.vkey)  # one more entry: the new tree must extend the stored checkpoint
     with pytest.raises(LogForked, match="does not extend"):
         checkpointer_for(logged.evi).make(logged.evi.now())
-    assert [c.checkpoint.size for c in checkpointer_for(logged.evi).stored()] == [3, 4], "nothing was signed"
+    assert [c.checkpoint.size for c in checkpointer_for(logged.evi).stored()] == logged.sizes, "nothing was signed"
 
 
 def test_the_checkpointer_refuses_to_sign_an_entry_edited_after_append(logged: Log) -> None:
@@ -159,26 +178,29 @@ def test_the_checkpointer_refuses_to_sign_an_entry_edited_after_append(logged: L
 
 def test_a_deleted_entry_is_caught(logged: Log) -> None:
     with logged.evi.catalog.begin() as conn:
+        index = logged.ingests[0]
         conn.execute(update(recordings).where(recordings.c.id == logged.recordings[0]).values(ingest_entry=0))
-        conn.execute(delete(log_entries).where(log_entries.c.idx == 1))
+        conn.execute(delete(log_entries).where(log_entries.c.idx == index))
+        size = journal.size(conn)
     failures = _failures(logged)
-    assert ("log_entry_missing", "1") in failures
+    assert ("log_entry_missing", str(index)) in failures
     assert ("catalog_without_ingest", logged.recordings[0]) in failures
-    assert ("log_head", "4") in failures
-    assert ("checkpoint_root_mismatch", object_key(3)) in failures
+    assert ("log_head", str(size)) in failures
+    assert ("checkpoint_root_mismatch", logged.key(0)) in failures
 
 
 def test_swapped_entries_are_caught(logged: Log) -> None:
     with logged.evi.catalog.begin() as conn:
+        a, b = logged.ingests[0], logged.ingests[1]
         one, two = (
-            bytes(conn.execute(select(log_entries.c.data).where(log_entries.c.idx == i)).scalar_one()) for i in (1, 2)
+            bytes(conn.execute(select(log_entries.c.data).where(log_entries.c.idx == i)).scalar_one()) for i in (a, b)
         )
-        conn.execute(update(log_entries).where(log_entries.c.idx == 1).values(data=two))
-        conn.execute(update(log_entries).where(log_entries.c.idx == 2).values(data=one))
+        conn.execute(update(log_entries).where(log_entries.c.idx == a).values(data=two))
+        conn.execute(update(log_entries).where(log_entries.c.idx == b).values(data=one))
     failures = _failures(logged)
-    assert ("checkpoint_root_mismatch", object_key(3)) in failures
-    assert ("log_entry_columns", "1") in failures
-    assert ("log_entry_columns", "2") in failures
+    assert ("checkpoint_root_mismatch", logged.key(0)) in failures
+    assert ("log_entry_columns", str(a)) in failures
+    assert ("log_entry_columns", str(b)) in failures
 
 
 def test_a_changed_catalog_row_is_caught(logged: Log) -> None:
@@ -186,7 +208,7 @@ def test_a_changed_catalog_row_is_caught(logged: Log) -> None:
         conn.execute(update(recordings).where(recordings.c.id == logged.recordings[2]).values(device="CAM99"))
     report = verify(logged.evi, logged.vkey)
     assert [(f.check, f.subject) for f in report.failures] == [("catalog_mismatch", logged.recordings[2])]
-    assert "device is 'CAM99' in the catalog, 'CAM07' in entry 3" in report.failures[0].message
+    assert f"device is 'CAM99' in the catalog, 'CAM07' in entry {logged.ingests[2]}" in report.failures[0].message
 
 
 def test_a_new_version_over_a_stored_recording_is_caught(logged: Log) -> None:
@@ -199,19 +221,20 @@ def test_a_new_version_over_a_stored_recording_is_caught(logged: Log) -> None:
 def test_a_checkpoint_signed_by_another_key_is_caught(logged: Log) -> None:
     other = parse_skey(generate_skey("evidock.local/log"))
     with logged.evi.catalog.read() as conn:
-        note = sign_checkpoint(Checkpoint("evidock.local/log", 4, root(4, SqlNodes(conn))), other)
-    logged.evi.store.put_small(object_key(5), note.encode())
+        size = logged.sizes[1]
+        note = sign_checkpoint(Checkpoint("evidock.local/log", size, root(size, SqlNodes(conn))), other)
+    logged.evi.store.put_small(object_key(size + 1), note.encode())
     failures = _failures(logged)
-    assert any(check == "checkpoint_signature" and subject.startswith(object_key(5)) for check, subject in failures)
+    assert any(check == "checkpoint_signature" and s.startswith(object_key(size + 1)) for check, s in failures)
 
 
 def test_a_forked_log_is_caught(logged: Log) -> None:
     signer = checkpointer_for(logged.evi).signer
-    forged = sign_checkpoint(Checkpoint("evidock.local/log", 4, b"\x42" * 32), signer)
-    logged.evi.store.put_small(object_key(4), forged.encode())  # a second version: same size, other root
+    forged = sign_checkpoint(Checkpoint("evidock.local/log", logged.sizes[1], b"\x42" * 32), signer)
+    logged.evi.store.put_small(logged.key(1), forged.encode())  # a second version: same size, other root
     failures = _failures(logged)
-    assert ("log_forked", object_key(4)) in failures
-    assert ("checkpoint_rewritten", object_key(4)) in failures
-    assert ("checkpoint_root_mismatch", object_key(4)) in failures
+    assert ("log_forked", logged.key(1)) in failures
+    assert ("checkpoint_rewritten", logged.key(1)) in failures
+    assert ("checkpoint_root_mismatch", logged.key(1)) in failures
     with pytest.raises(LogForked):
         checkpointer_for(logged.evi).make(logged.evi.now())

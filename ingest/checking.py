@@ -1,0 +1,246 @@
+"""Running the checks on stored recordings and keeping their findings (art. 7, 18).
+
+The pure checks (``clock``, ``continuity``, ``internal``, ``filenames``) take
+values; this module feeds them from the catalog and records what they find:
+each new finding gets a FINDING entry in the log, in the caller's transaction;
+a finding found again is left as it is (its explanation stays attached); a
+device-level finding that no longer holds (the "missing" file was docked after
+all, a new clock report moved the timeline) is withdrawn with a FINDING entry.
+
+Checks never block storage: the pipeline calls them after the recording is
+stored and verified, and a failing check is logged, not raised.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from fractions import Fraction
+
+from sqlalchemy import Connection, select
+
+from chain.entries import EntryType
+from ingest.clock import (
+    ClockModel,
+    ClockReport,
+    Segment,
+    clock_findings,
+    time_mismatch_finding,
+)
+from ingest.continuity import find_gaps
+from ingest.filenames import NameFacts, NamePattern, unmatched_name_finding
+from ingest.findings import Finding, FindingKind
+from ingest.internal import MediaTiming, StreamTiming, corrupt_finding, internal_findings, not_media_finding
+from ingest.probe import MediaFacts
+from storage import findings as findings_db
+from storage.catalog import recordings
+from storage.journal import Journal
+
+log = logging.getLogger(__name__)
+
+DEVICE_KINDS = (
+    FindingKind.GAP,
+    FindingKind.OVERLAP,
+    FindingKind.MISSING_SEGMENT,
+    FindingKind.CLOCK_DRIFT,
+    FindingKind.CLOCK_UNVERIFIED,
+)
+WINDOW = timedelta(days=2)  # a device's findings are recomputed over this much time around a change
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    clock_tolerance: timedelta = timedelta(seconds=3)
+    unverified_after: timedelta = timedelta(days=1)
+    name_time_tolerance: timedelta = timedelta(seconds=2)
+    split_tolerance: timedelta = timedelta(seconds=2)
+    overlap_tolerance: timedelta = timedelta(milliseconds=1500)
+    jump_threshold: timedelta = timedelta(seconds=1)
+    deep_scan: bool = True
+
+
+def file_findings(
+    recording: str,
+    *,
+    name: str,
+    named: NameFacts | None,
+    media: MediaFacts,
+    packets: dict[int, list[int]] | None,
+    mtime: datetime,
+    patterns: Sequence[NamePattern],
+    options: CheckOptions,
+) -> list[Finding]:
+    """What one file says about itself: unreadable, unnamed, times disagreeing, gaps inside."""
+    device = named.device if named else None
+    found: list[Finding] = []
+    if media.problem:
+        if media.kind == "other" and not _looks_like_media(name):
+            found.append(not_media_finding(recording, media.problem, device=device))
+        else:
+            found.append(corrupt_finding(recording, media.problem, device=device))
+    if named is None:
+        found.append(unmatched_name_finding(recording, name, patterns))
+    elif media.creation_time is not None:
+        mismatch = time_mismatch_finding(
+            recording,
+            device=device,
+            name_start=named.start,
+            embedded_start=media.creation_time,
+            tolerance=options.name_time_tolerance,
+        )
+        if mismatch is not None:
+            # The third time: the file's modification time as the dock saw it.
+            found.append(replace(mismatch, detail={**mismatch.detail, "file_mtime": mtime.isoformat()}))
+    if media.kind in ("video", "audio") and media.streams:
+        timing = MediaTiming(
+            recording=recording,
+            streams=tuple(
+                StreamTiming(
+                    index=s.index,
+                    kind="video" if s.kind == "video" else "audio",
+                    pts_ms=tuple((packets or {}).get(s.index, ())),
+                    duration_ms=s.duration_ms,
+                    frame_count=s.frames,
+                    frame_rate=Fraction(s.frame_rate) if s.frame_rate else None,
+                )
+                for s in media.streams
+            ),
+            container_duration_ms=media.duration_ms,
+            device=device,
+        )
+        found += internal_findings(
+            timing,
+            jump_threshold=options.jump_threshold,
+            expect_audio=media.kind == "video",
+        )
+    return found
+
+
+def _looks_like_media(name: str) -> bool:
+    return name.lower().rsplit(".", 1)[-1] in {
+        "mp4",
+        "mov",
+        "avi",
+        "mkv",
+        "ts",
+        "wav",
+        "mp3",
+        "m4a",
+        "aac",
+        "amr",
+        "jpg",
+        "jpeg",
+        "png",
+        "3gp",
+    }
+
+
+def device_findings(conn: Connection, device: str, around: datetime, options: CheckOptions) -> list[Finding]:
+    """Continuity and clock findings of one device over the window around ``around``."""
+    rows = conn.execute(
+        select(recordings.c.id, recordings.c.seq, recordings.c.start_raw, recordings.c.duration_ms).where(
+            recordings.c.device == device,
+            recordings.c.start_raw >= around - WINDOW,
+            recordings.c.start_raw <= around + WINDOW,
+            recordings.c.kind.in_(("video", "audio")),
+        )
+    ).all()
+    segments = [
+        Segment(recording=r.id, device=device, seq=r.seq, raw_start=r.start_raw, duration_ms=r.duration_ms or 0)
+        for r in rows
+        if r.start_raw is not None
+    ]
+    reports = [
+        ClockReport(device=device, device_time=r["device_time"], station_time=r["station_time"])
+        for r in findings_db.clock_reports_of(conn, device)
+    ]
+    model = ClockModel(reports)
+    found = find_gaps(
+        model.correct_segments(segments),
+        split_tolerance=options.split_tolerance,
+        overlap_tolerance=options.overlap_tolerance,
+    )
+    found += clock_findings(
+        segments, reports, tolerance=options.clock_tolerance, unverified_after=options.unverified_after
+    )
+    return found
+
+
+def record(
+    conn: Connection,
+    journal: Journal,
+    found: Iterable[Finding],
+    *,
+    now: datetime,
+    withdraw_scope: tuple[str, datetime] | None = None,
+) -> list[int]:
+    """Store new findings (one FINDING entry each); withdraw device findings that no longer hold.
+
+    ``withdraw_scope`` is (device, around): open findings of the device-level
+    kinds in that window that were not found again are withdrawn.
+    """
+    found = list({f.key: f for f in found}.values())
+    existing = findings_db.by_key(conn, [f.key for f in found])
+    added = []
+    for finding in found:
+        if finding.key in existing and existing[finding.key].status != "withdrawn":
+            continue
+        facts = finding.as_json()
+        recording = finding.recordings[0] if finding.recordings else None
+        index = journal.append(
+            conn,
+            EntryType.FINDING,
+            recording=recording,
+            body={
+                "finding_id": finding.key,
+                "kind": finding.kind.value,
+                "status": "open",
+                "recordings": list(finding.recordings),
+                "start": facts["start"],
+                "end": facts["end"],
+                "length_ms": finding.length_ms,
+                "detail": dict(finding.detail),
+            },
+            time=now,
+        )
+        if finding.key in existing:
+            findings_db.change(conn, existing[finding.key].id, status="open", entry=index, facts=facts)
+            added.append(existing[finding.key].id)
+            continue
+        added.append(
+            findings_db.add(
+                conn,
+                {
+                    "key": finding.key,
+                    "kind": finding.kind.value,
+                    "device": finding.device,
+                    "recordings": list(finding.recordings),
+                    "start": finding.start,
+                    "end": finding.end,
+                    "length_ms": finding.length_ms,
+                    "facts": json.loads(json.dumps(facts)),
+                    "status": "open",
+                    "found_at": now,
+                    "entry": index,
+                },
+            )
+        )
+    if withdraw_scope is not None:
+        device, around = withdraw_scope
+        keys = {f.key for f in found}
+        for stale in findings_db.about_device(conn, device, [k.value for k in DEVICE_KINDS]):
+            in_window = stale.start is None or abs(stale.start - around) <= WINDOW
+            if stale.key in keys or stale.status != "open" or not in_window:
+                continue
+            journal.append(
+                conn,
+                EntryType.FINDING,
+                recording=stale.recordings[0] if stale.recordings else None,
+                body={"finding_id": stale.key, "kind": stale.kind, "status": "withdrawn"},
+                time=now,
+            )
+            findings_db.change(conn, stale.id, status="withdrawn")
+    return added
