@@ -21,9 +21,9 @@ from evidock.keys import init_key
 from evidock.settings import Settings
 from evidock.verify import verify
 from ingest.watcher import look
+from storage import journal
 from storage.catalog import log_entries, log_nodes, recordings
 from storage.checkpoints import LogForked, object_key
-from storage import journal
 from storage.journal import SqlNodes
 from tests import media
 from tests.independent_verifier import verifier as independent

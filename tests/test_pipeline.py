@@ -40,7 +40,9 @@ def _counts(evi: App) -> tuple[int, int, int]:
     with evi.catalog.read() as conn:
         return (
             conn.execute(select(func.count()).select_from(recordings)).scalar_one(),
-            conn.execute(select(func.count()).select_from(log_entries).where(log_entries.c.type == "INGEST")).scalar_one(),
+            conn.execute(
+                select(func.count()).select_from(log_entries).where(log_entries.c.type == "INGEST")
+            ).scalar_one(),
             conn.execute(select(func.count()).select_from(receipts)).scalar_one(),
         )
 
