@@ -5,6 +5,7 @@ Usage (from the repository root)::
     python -m bench.ingest                         # 1 GiB x 3 rounds, 4 GiB x 2 rounds
     python -m bench.ingest --sizes 1 --rounds 5 --json-out var/bench.json
     python -m bench.ingest --sizes 1 --variant 16:2 --variant 32:3   # compare part size x parallel uploads
+    python -m bench.ingest --ref HEAD              # a committed snapshot, not the (changing) working tree
 
 Both sides are measured the same way: a fresh subprocess (so interpreter
 start-up and imports count on both sides), wall time from spawn to exit, and
@@ -72,6 +73,19 @@ with open(report, "w") as f:
     json.dump({"seconds": seconds, "maxrss_kib": usage.ru_maxrss, "utime": usage.ru_utime,
                "stime": usage.ru_stime}, f)
 sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+# evidock from an exported commit (--ref): the same entry point as the console script.
+SNAPSHOT_MAIN = "import sys; sys.path.insert(0, sys.argv.pop(1)); from evidock.cli import main; sys.exit(main())"
+# The part size (MiB) and parallel uploads a config file really gives.
+EFFECTIVE_SCRIPT = """\
+import sys
+from pathlib import Path
+if sys.argv[2]:
+    sys.path.insert(0, sys.argv[2])
+from evidock import settings
+s3 = settings.load(Path(sys.argv[1])).s3
+print(s3.part_size // (1024 * 1024), s3.parallel_uploads)
 """
 
 BASELINE_SCRIPT = """\
@@ -227,6 +241,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--evidock",
         default=str(Path(sys.executable).parent / "evidock"),
         help="the evidock executable (default: the one next to this Python)",
+    )
+    p.add_argument(
+        "--ref",
+        default=None,
+        help="measure this commit (exported with git archive) instead of the working tree, e.g. HEAD: "
+        "immune to edits made while the benchmark runs",
     )
     p.add_argument("--keep-server", action="store_true", help="leave the throwaway server running (not purged)")
     p.add_argument("--strict", action="store_true", help="exit 2 if a goal is missed")
@@ -452,12 +472,13 @@ def timed(cmd: Sequence[str], *, env: dict[str, str], cwd: Path, server: Server,
 
 
 class Bench:
-    def __init__(self, server: Server, work: Path, evidock: str) -> None:
+    def __init__(self, server: Server, work: Path, evidock: Sequence[str], source: Path | None) -> None:
         from minio import Minio
 
         self.server = server
         self.work = work
-        self.evidock = evidock
+        self.evidock = list(evidock)  # the command that is `evidock`
+        self.source = source  # an exported commit, or None for the installed working tree
         self.client = Minio(server.host, access_key=server.access_key, secret_key=server.secret_key, secure=False)
         self.tag = uuid.uuid4().hex[:8]
         self.baseline_bucket = f"bench-base-{self.tag}"
@@ -492,12 +513,21 @@ class Bench:
 
     def effective(self, variant: Variant) -> tuple[int, int]:
         """The part size (MiB) and parallel uploads evidock really uses for this variant."""
-        from evidock import settings as settings_mod
-
         path = self.config("bench-probe", variant)
-        s3 = settings_mod.load(path, environ=self._evidock_env()).s3
-        shutil.rmtree(path.parent)
-        return s3.part_size // MIB, s3.parallel_uploads
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", EFFECTIVE_SCRIPT, str(path), str(self.source or "")],
+                env=self._evidock_env(),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        finally:
+            shutil.rmtree(path.parent)
+        if done.returncode != 0:
+            raise BenchError(f"evidock does not accept the config of variant {variant.label}: {done.stderr.strip()}")
+        part, parallel = done.stdout.split()
+        return int(part), int(parallel)
 
     def _evidock_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -512,7 +542,7 @@ class Bench:
         config = self.config(bucket, variant)
         try:
             run, stdout = timed(
-                [self.evidock, "--config", str(config), "ingest", "--json", str(path)],
+                [*self.evidock, "--config", str(config), "ingest", "--json", str(path)],
                 env=self._evidock_env(),
                 cwd=config.parent,
                 server=self.server,
@@ -621,12 +651,25 @@ def table(summaries: Sequence[Summary], results: Sequence[SizeResult]) -> str:
     return "\n".join(lines)
 
 
-def code_version() -> dict[str, Any]:
-    """The commit measured, and which files of it were modified in the working tree."""
+def export_commit(ref: str, target: Path) -> Path:
+    """The tree of ``ref`` extracted to ``target`` (read-only use of the repository: git archive)."""
+    target.mkdir(parents=True)
+    try:
+        archive = subprocess.run(["git", "archive", "--format=tar", ref], cwd=REPO, capture_output=True, check=True)
+    except subprocess.CalledProcessError as exc:
+        raise BenchError(f"--ref {ref}: git archive failed: {exc.stderr.decode(errors='replace').strip()}") from exc
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target
+
+
+def code_version(ref: str | None) -> dict[str, Any]:
+    """The commit measured and, for the working tree, which of its files were modified."""
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+            ["git", "rev-parse", f"{ref or 'HEAD'}^{{commit}}"], cwd=REPO, capture_output=True, text=True, check=True
         ).stdout.strip()
+        if ref is not None:
+            return {"commit": commit, "ref": ref, "modified": []}
         status = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
             cwd=REPO,
@@ -680,17 +723,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     block_bytes = max(64 * GIB, 2 * server_bytes)  # sparse: only what is written takes space
     try:
         check_disk(args.work_dir.parent, need)
-        if not Path(args.evidock).is_file():
+        if args.ref is None and not Path(args.evidock).is_file():
             raise BenchError(f"no evidock executable at {args.evidock}; install first (make install) or pass --evidock")
         args.work_dir.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix="bench-", dir=args.work_dir))
         started_at = datetime.now(UTC)
-        code = code_version()
+        code = code_version(args.ref)
+        source: Path | None = None
+        evidock = [args.evidock]
+        if args.ref is not None:
+            source = export_commit(args.ref, work / "src")
+            evidock = [sys.executable, "-c", SNAPSHOT_MAIN, str(source)]
         results: list[SizeResult] = []
         summaries: list[Summary] = []
         try:
             with throwaway_server(args.s3_dir, args.port, block_bytes, keep=args.keep_server) as server:
-                bench = Bench(server, work, args.evidock)
+                bench = Bench(server, work, evidock, source)
                 effective = {v.label: bench.effective(v) for v in args.variants}
                 for size in args.sizes:
                     result = bench.measure(size, rounds[size], args.variants)

@@ -12,6 +12,8 @@ from chain.entries import EntryType
 from evidock.keys import load_signer
 from evidock.settings import Settings
 from ingest.pipeline import AfterVerify, Pipeline, PipelineOptions
+from retention.calendar import WorkingCalendar
+from retention.context import AlertOptions, RetentionContext
 from retention.policy import Category, retain_until
 from storage.catalog import Catalog
 from storage.checkpoints import Checkpointer
@@ -98,3 +100,29 @@ def open_app(settings: Settings, *, ensure_bucket: bool = True) -> Iterator[App]
         yield App(settings, store, catalog, Journal(settings.station_id))
     finally:
         catalog.close()
+
+
+def working_calendar(settings: Settings) -> WorkingCalendar:
+    """The art. 26 working-day calendar: the holidays package plus config.toml's [calendar]."""
+    return WorkingCalendar(overrides=settings.calendar_overrides, published_years=settings.calendar_published_years)
+
+
+def retention_context(evi: App) -> RetentionContext:
+    """What the retention commands and scheduled jobs work with (labels, evidence, alerts, purge)."""
+    s = evi.settings
+    return RetentionContext(
+        catalog=evi.catalog,
+        journal=evi.journal,
+        store=evi.store,
+        calendar=working_calendar(s),
+        policy=s.retention,
+        tz=s.timezone,
+        alerts=AlertOptions(
+            due_soon_working_days=s.alerts.due_soon_working_days,
+            case_due_soon_days=s.alerts.case_due_soon_days,
+            webhook_url=s.alerts.webhook_url,
+            webhook_timeout_seconds=s.alerts.webhook_timeout_seconds,
+        ),
+        purge_apply=s.purge.apply,
+        now=evi.now,
+    )

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from chain.errors import EvidockError
 from evidock.app import connect_store, open_app
+from evidock.cli_checks import clock_app, findings_app, timeline
 from evidock.cli_common import (
     ConfigOption,
     JsonOption,
@@ -33,6 +34,17 @@ from evidock.cli_common import (
     shown,
 )
 from evidock.cli_log import keys_app, log_app, verify_command
+from evidock.cli_retention import (
+    alerts,
+    calendar_app,
+    case_app,
+    compliance,
+    deadlines,
+    evidence_app,
+    label,
+    purge,
+    status,
+)
 from evidock.runner import serve
 from evidock.settings import Settings
 from ingest.pipeline import AfterVerify, Outcome, Pipeline
@@ -57,6 +69,18 @@ app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
 app.add_typer(log_app, name="log")
 app.command("verify")(verify_command)
+app.add_typer(findings_app, name="findings")
+app.add_typer(clock_app, name="clock")
+app.command("timeline")(timeline)
+app.add_typer(calendar_app, name="calendar")
+app.command("deadlines")(deadlines)
+app.command("label")(label)
+app.add_typer(evidence_app, name="evidence")
+app.add_typer(case_app, name="case")
+app.command("compliance")(compliance)
+app.command("alerts")(alerts)
+app.command("purge")(purge)
+app.command("status")(status)
 
 
 @app.callback()

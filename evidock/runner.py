@@ -17,10 +17,11 @@ from types import FrameType
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from chain.errors import EvidockError
-from evidock.app import App, checkpointer_for, open_app
+from evidock.app import App, checkpointer_for, open_app, retention_context
 from evidock.keys import init_key
 from evidock.settings import SIGNING_KEY_ENV, Settings
 from ingest.watcher import FolderWatcher
+from retention import jobs as retention_jobs
 from storage import journal
 from storage.checkpoints import LogForked
 from storage.errors import StorageError
@@ -51,6 +52,9 @@ class Service:
         self.scheduler.add_job(
             self.checkpoint, "interval", seconds=CHECKPOINT_POLL_SECONDS, id="checkpoint", coalesce=True
         )
+        # Art. 26 alerts and the daily purge live in the catalog's persistent job store (missed runs catch up).
+        retention_jobs.register(s.station_id, retention_context(evi))
+        retention_jobs.add_jobstore(self.scheduler, evi.catalog.engine)
         self.stopping = False
         self._retry_at = 0.0
         self._checkpoint_lock = threading.Lock()
@@ -67,6 +71,14 @@ class Service:
     def start(self) -> None:
         self.watcher.start()
         self.scheduler.start()
+        s = self.evi.settings
+        retention_jobs.install(
+            self.scheduler,
+            s.station_id,
+            alerts_every_minutes=s.alerts.check_every_minutes,
+            daily_at=s.purge.daily_at,
+            tz=s.timezone,
+        )
         self._resume()
 
     def shutdown(self) -> None:

@@ -23,6 +23,7 @@ from fractions import Fraction
 from sqlalchemy import Connection, select
 
 from chain.entries import EntryType
+from chain.errors import EvidockError
 from ingest.clock import (
     ClockModel,
     ClockReport,
@@ -40,6 +41,13 @@ from storage.catalog import recordings
 from storage.journal import Journal
 
 log = logging.getLogger(__name__)
+
+MAX_EXPLANATION = 4000  # characters
+
+
+class FindingError(EvidockError):
+    """A finding cannot be explained as asked (unknown id, bad text, bad voice reference)."""
+
 
 DEVICE_KINDS = (
     FindingKind.GAP,
@@ -232,7 +240,8 @@ def record(
         device, around = withdraw_scope
         keys = {f.key for f in found}
         for stale in findings_db.about_device(conn, device, [k.value for k in DEVICE_KINDS]):
-            in_window = stale.start is None or abs(stale.start - around) <= WINDOW
+            # Only well inside the recomputed window: near its edges a neighbour may lie outside it.
+            in_window = stale.start is None or abs(stale.start - around) <= WINDOW / 2
             if stale.key in keys or stale.status != "open" or not in_window:
                 continue
             journal.append(
@@ -244,3 +253,106 @@ def record(
             )
             findings_db.change(conn, stale.id, status="withdrawn")
     return added
+
+
+def explain(
+    conn: Connection,
+    journal: Journal,
+    finding_id: int,
+    *,
+    text: str,
+    author: str,
+    now: datetime,
+    voice_in: str | None = None,
+    voice_at_ms: int | None = None,
+) -> int:
+    """Attach an explanation (art. 7: the reason for an interruption) as an EXPLANATION entry.
+
+    The statement may be spoken inside a later recording (``voice_in`` at
+    ``voice_at_ms``). A second explanation is a new entry, never an edit.
+    Returns the entry's index.
+    """
+    finding = findings_db.get(conn, finding_id)
+    if finding is None:
+        raise FindingError(f"no finding {finding_id}; see `evidock findings list`")
+    if finding.status == "withdrawn":
+        raise FindingError(f"finding {finding_id} was withdrawn (a later fact made it untrue); nothing to explain")
+    clean = text.strip()
+    if not clean:
+        raise FindingError("the explanation is empty: say why the recording was interrupted")
+    if len(clean) > MAX_EXPLANATION:
+        raise FindingError(f"the explanation has {len(clean)} characters; keep it under {MAX_EXPLANATION}")
+    if any(not c.isprintable() and c != "\n" for c in clean):
+        raise FindingError("the explanation contains control characters; use plain text")
+    if not author.strip() or len(author) > 128 or not author.isprintable():
+        raise FindingError(f"author {author[:40]!r} is not a valid name")
+    if voice_in is not None:
+        row = conn.execute(
+            select(recordings.c.id, recordings.c.duration_ms, recordings.c.kind).where(recordings.c.id == voice_in)
+        ).first()
+        if row is None:
+            raise FindingError(f"no recording {voice_in} to hold the spoken explanation")
+        if row.kind not in ("video", "audio"):
+            raise FindingError(f"recording {voice_in} is a {row.kind}, not audio or video")
+        if voice_at_ms is None or voice_at_ms < 0 or (row.duration_ms is not None and voice_at_ms > row.duration_ms):
+            raise FindingError(
+                f"--at must point inside recording {voice_in} (0 to {(row.duration_ms or 0) / 1000:.1f} s)"
+            )
+    index = journal.append(
+        conn,
+        EntryType.EXPLANATION,
+        recording=finding.recordings[0] if finding.recordings else voice_in,
+        body={
+            "finding_id": finding.key,
+            "author": author.strip(),
+            "explanation": clean,
+            "voice_in": voice_in,
+            "voice_at_ms": voice_at_ms,
+        },
+        time=now,
+    )
+    findings_db.change(
+        conn,
+        finding_id,
+        status="explained",
+        explained_at=now,
+        explained_by=author.strip(),
+        explanation=clean,
+        voice_in=voice_in,
+        voice_at_ms=voice_at_ms,
+        explanation_entry=index,
+    )
+    return index
+
+
+def add_clock_report(
+    conn: Connection,
+    journal: Journal,
+    report: ClockReport,
+    *,
+    station: str,
+    source: str,
+    now: datetime,
+    options: CheckOptions,
+) -> int:
+    """Store a clock report and re-check the device's recordings around it."""
+    report_id = findings_db.add_clock_report(
+        conn,
+        device=report.device,
+        device_time=report.device_time,
+        station_time=report.station_time,
+        offset_ms=round(report.offset.total_seconds() * 1000),
+        source=source,
+        station=station,
+        recording=None,
+        received_at=now,
+    )
+    recheck_device(conn, journal, report.device, report.station_time, now=now, options=options)
+    return report_id
+
+
+def recheck_device(
+    conn: Connection, journal: Journal, device: str, around: datetime, *, now: datetime, options: CheckOptions
+) -> None:
+    found = device_findings(conn, device, around, options)
+    record(conn, journal, found, now=now, withdraw_scope=(device, around))

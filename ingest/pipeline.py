@@ -37,6 +37,7 @@ from sqlalchemy import Connection
 
 from chain.entries import EntryType, original_name_fields
 from ingest.checking import CheckOptions, device_findings, file_findings, record
+from ingest.clock import ClockReport
 from ingest.clock_sidecar import CLOCK_SIDECAR_SUFFIX, parse_clock_sidecar
 from ingest.filenames import NameFacts, NamePattern, parse_name
 from ingest.hashing import HashingReader
@@ -346,31 +347,34 @@ class Pipeline:
         identity = self._identify(receipt)
         now = recording.ingested_at
         try:
-            found = file_findings(
-                recording.id,
-                name=os.fsdecode(receipt.path.name),
-                named=identity.named,
-                media=identity.media,
-                packets=self._packets_of(receipt),
-                mtime=datetime.fromtimestamp(receipt.mtime_ns / 1e9, tz=UTC),
-                patterns=self.options.patterns,
-                options=self.options.checks,
-            )
             device = recording.device
+            around = recording.start_raw or now
+            found = []
             if receipt.path.name.endswith(CLOCK_SIDECAR_SUFFIX):
-                device = self._clock_sidecar(conn, receipt, recording) or device
-            scope = None
-            if device is not None and recording.start_raw is not None:
-                scope = (device, recording.start_raw)
-            elif device is not None:
-                scope = (device, now)
+                report = self._clock_sidecar(conn, receipt, recording)
+                if report is not None:
+                    device, around = report.device, report.station_time
+            else:
+                found = file_findings(
+                    recording.id,
+                    name=os.fsdecode(receipt.path.name),
+                    named=identity.named,
+                    media=identity.media,
+                    packets=self._packets_of(receipt),
+                    mtime=datetime.fromtimestamp(receipt.mtime_ns / 1e9, tz=UTC),
+                    patterns=self.options.patterns,
+                    options=self.options.checks,
+                )
+            scope = (device, around) if device is not None else None
             if scope is not None:
                 found += device_findings(conn, scope[0], scope[1], self.options.checks)
             record(conn, self.journal, found, now=now, withdraw_scope=scope)
         except Exception:
             log.exception("checks of recording %s failed; it is stored and logged without findings", recording.id)
 
-    def _clock_sidecar(self, conn: Connection, receipt: Receipt, recording: recordings_db.Recording) -> str | None:
+    def _clock_sidecar(
+        self, conn: Connection, receipt: Receipt, recording: recordings_db.Recording
+    ) -> ClockReport | None:
         """A dock driver's clock report (``*.clock.json``): stored like any file, and read."""
         try:
             report = parse_clock_sidecar(receipt.path.read_bytes())
@@ -388,7 +392,7 @@ class Pipeline:
             recording=recording.id,
             received_at=recording.ingested_at,
         )
-        return report.device
+        return report
 
     def _retain_until(self, receipt: Receipt) -> datetime:
         """Retention runs from the recording's end; the station's receipt time bounds it.

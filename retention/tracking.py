@@ -136,7 +136,7 @@ class Tracked:
     officer: str | None
     case_number: str | None  # 案号 of the current label; None if unlabelled
     deadline: RecordingDeadline
-    open_findings: int
+    open_findings: frozenset[int]  # ids of the open findings (art. 7, 18) about it
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ class ComplianceRow:
     late: int  # stored or labelled after the due second, or still unlabelled past it
     working_days_late: int  # summed over the late recordings (the larger of storage and label)
     overdue: int  # still unlabelled after the due second
-    open_findings: int
+    open_findings: int  # distinct open findings about these recordings
 
     def as_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -175,7 +175,7 @@ def summarise(tracked: Iterable[Tracked], group: str, key: Callable[[Tracked], s
                 late=len(late),
                 working_days_late=sum(t.deadline.working_days_late for t in late),
                 overdue=sum(t.deadline.label.kind is StatusKind.OVERDUE for t in items),
-                open_findings=sum(t.open_findings for t in items),
+                open_findings=len(frozenset().union(*(t.open_findings for t in items))),
             )
         )
     return sorted(rows, key=lambda r: (r.key is None, r.key or ""))

@@ -261,7 +261,7 @@ def latest_labels(conn: Connection, recording_ids: Iterable[str] | None = None) 
 def first_labelled_at(conn: Connection) -> dict[str, datetime]:
     """When each labelled recording got its first label (art. 26: labelled in time)."""
     rows = conn.execute(select(labels.c.recording, func.min(labels.c.labelled_at)).group_by(labels.c.recording))
-    return dict(rows.tuples())
+    return {row[0]: row[1] for row in rows}
 
 
 # -- cases ------------------------------------------------------------------------
@@ -718,4 +718,4 @@ def held_recordings(conn: Connection) -> set[str]:
 def evidence_retain_until(conn: Connection) -> Mapping[str, datetime]:
     """The longest retain-until each recording got as evidence (released designations included)."""
     rows = conn.execute(select(evidence.c.recording, func.max(evidence.c.retain_until)).group_by(evidence.c.recording))
-    return dict(rows.tuples())
+    return {row[0]: row[1] for row in rows}

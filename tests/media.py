@@ -24,6 +24,7 @@ def clip(
     audio_filter: str | None = None,
     audio_seconds: float | None = None,
     faststart: bool = False,
+    passthrough: bool = False,
 ) -> Path:
     """An H.264/AAC MP4 like a body-worn camera's; ``mark`` makes the bytes unique."""
     vf = video_filter or "null"
@@ -52,6 +53,8 @@ def clip(
         args += ["-metadata", f"comment={mark}"]
     if faststart:
         args += ["-movflags", "+faststart"]
+    if passthrough:  # keep timestamp jumps instead of filling them with duplicated frames
+        args += ["-fps_mode", "passthrough"]
     return _run(args, target)
 
 

@@ -1,0 +1,234 @@
+"""Commands of the timestamp and continuity checks (art. 7, 18): findings, explanations, clock, timeline."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from evidock.app import open_app
+from evidock.cli_common import JsonOption, err, local_time, out, print_json, settings_of
+from evidock.settings import Settings
+from ingest.checking import FindingError, add_clock_report, explain
+from ingest.clock import ClockReport, Segment
+from ingest.timeline import Mark, build, svg
+from storage import findings as findings_db
+from storage import recordings as recordings_db
+from storage.catalog import recordings
+
+findings_app = typer.Typer(
+    help="Findings of the checks: gaps, overlaps, clock drift, damaged files.\n\n"
+    "Example: evidock findings list --open --device CAM01",
+    no_args_is_help=True,
+)
+clock_app = typer.Typer(
+    help="Device clock calibration (art. 7).\n\nExample: evidock clock report --device CAM01 --device-time 08:06:19",
+    no_args_is_help=True,
+)
+
+
+def _actor(by: str | None) -> str:
+    return by or os.environ.get("EVIDOCK_USER") or getpass.getuser()
+
+
+def _local_moment(text: str, settings: Settings, *, default_day: date | None = None) -> datetime:
+    """A time as typed: RFC 3339 with offset, or local (station timezone) date-time or time of today."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            clock = datetime.strptime(text, "%H:%M:%S").time()
+        except ValueError as exc:
+            raise FindingError(
+                f"{text!r} is not a time: use 2026-11-20T08:06:19+08:00, 2026-11-20 08:06:19 or 08:06:19"
+            ) from exc
+        moment = datetime.combine(default_day or datetime.now(settings.timezone).date(), clock)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=settings.timezone)
+    return moment.astimezone(UTC)
+
+
+@findings_app.command("list")
+def findings_list(
+    ctx: typer.Context,
+    open_only: Annotated[bool, typer.Option("--open", help="Only findings not yet explained.")] = False,
+    device: Annotated[str | None, typer.Option(help="Only this device.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only from this local time on, e.g. 2026-11-20.")] = None,
+    recording: Annotated[str | None, typer.Option(help="Only findings about this recording (id or prefix).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List findings (open until explained), filtered.
+
+    Example: evidock findings list --open --device CAM01 --since 2026-11-20 --json
+    """
+    settings = settings_of(ctx)
+    since_at = (
+        _local_moment(since if "T" in (since or "") or " " in (since or "") else f"{since} 00:00:00", settings)
+        if since
+        else None
+    )
+    with open_app(settings, ensure_bucket=False) as evi, evi.catalog.read() as conn:
+        rec = recordings_db.resolve(conn, recording).id if recording else None
+        rows = findings_db.listing(conn, open_only=open_only, device=device, since=since_at, recording=rec)
+    if as_json:
+        print_json([r.as_json() for r in rows])
+        return
+    table = Table("id", "kind", "status", "device", f"start ({settings.timezone})", "length", "recordings", "what")
+    for r in rows:
+        length = f"{r.length_ms / 1000:.1f} s" if r.length_ms is not None else "—"
+        table.add_row(
+            str(r.id),
+            r.kind,
+            r.status,
+            r.device or "—",
+            local_time(r.start, settings),
+            length,
+            ", ".join(x[:8] for x in r.recordings),
+            str(r.facts.get("message", ""))[:120],
+        )
+    out.print(table)
+    out.print(f"{len(rows)} finding(s)")
+
+
+@findings_app.command("explain")
+def findings_explain(
+    ctx: typer.Context,
+    finding: Annotated[int, typer.Argument(help="Finding id (see `findings list`).")],
+    text: Annotated[str, typer.Option("--text", help="Why the recording was interrupted (情况说明).")],
+    voice_in: Annotated[str | None, typer.Option(help="Recording that holds the spoken explanation.")] = None,
+    at: Annotated[float | None, typer.Option(help="Seconds into --voice-in where the statement starts.")] = None,
+    by: Annotated[str | None, typer.Option(help="Who explains (default: $EVIDOCK_USER or the login name).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Attach an explanation to a finding: an EXPLANATION entry in the log; the finding is then explained.
+
+    Example: evidock findings explain 12 --text "battery replaced" --voice-in 3fa4c1 --at 4.5
+    """
+    if (voice_in is None) != (at is None):
+        raise FindingError("--voice-in and --at go together: the recording and the second the statement starts")
+    settings = settings_of(ctx)
+    with open_app(settings, ensure_bucket=False) as evi, evi.catalog.begin() as conn:
+        voice = recordings_db.resolve(conn, voice_in).id if voice_in else None
+        index = explain(
+            conn,
+            evi.journal,
+            finding,
+            text=text,
+            author=_actor(by),
+            now=evi.now(),
+            voice_in=voice,
+            voice_at_ms=round(at * 1000) if at is not None else None,
+        )
+    if as_json:
+        print_json({"finding": finding, "status": "explained", "entry": index})
+    else:
+        out.print(f"finding {finding} explained (log entry {index})")
+
+
+@clock_app.command("report")
+def clock_report(
+    ctx: typer.Context,
+    device: Annotated[str, typer.Option(help="Device id.")],
+    device_time: Annotated[str, typer.Option(help="The device clock's reading now (local unless it has an offset).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Record the device clock at docking; the station's own (NTP) time is taken at this moment.
+
+    Example: evidock clock report --device CAM01 --device-time "2026-11-20 08:06:19"
+    """
+    settings = settings_of(ctx)
+    station_time = datetime.now(UTC)
+    reading = _local_moment(device_time, settings, default_day=station_time.astimezone(settings.timezone).date())
+    report = ClockReport(device=device, device_time=reading, station_time=station_time)
+    with open_app(settings, ensure_bucket=False) as evi, evi.catalog.begin() as conn:
+        report_id = add_clock_report(
+            conn,
+            evi.journal,
+            report,
+            station=settings.station_id,
+            source="cli",
+            now=station_time,
+            options=settings.checks,
+        )
+    offset = report.offset.total_seconds()
+    tolerance = settings.checks.clock_tolerance.total_seconds()
+    if as_json:
+        print_json(
+            {
+                "id": report_id,
+                "device": device,
+                "offset_ms": round(offset * 1000),
+                "within_tolerance": abs(offset) <= tolerance,
+            }
+        )
+    else:
+        out.print(
+            f"clock report {report_id}: {device} is {offset:+.1f} s off the station clock "
+            f"({'within' if abs(offset) <= tolerance else 'OUTSIDE'} the {tolerance:g} s tolerance)"
+        )
+
+
+def timeline(
+    ctx: typer.Context,
+    device: Annotated[str, typer.Option(help="Device id.")],
+    day: Annotated[str, typer.Option("--date", help="Local date, YYYY-MM-DD.")],
+    svg_file: Annotated[Path | None, typer.Option("--svg", help="Also write the picture to this SVG file.")] = None,
+    lang: Annotated[str, typer.Option(help="Language of the picture: zh or en.")] = "zh",
+    as_json: JsonOption = False,
+) -> None:
+    """One device's day: segments on the corrected timeline, gaps, overlaps, clock offsets.
+
+    Example: evidock timeline --device CAM01 --date 2026-11-20 --svg cam01.svg
+    """
+    settings = settings_of(ctx)
+    try:
+        local_day = date.fromisoformat(day)
+    except ValueError as exc:
+        raise FindingError(f"--date {day!r} is not YYYY-MM-DD") from exc
+    if lang not in ("zh", "en"):
+        raise FindingError(f"--lang {lang!r}: use zh or en")
+    day_start = datetime.combine(local_day, datetime.min.time(), tzinfo=settings.timezone)
+    lo, hi = day_start.astimezone(UTC), (day_start + timedelta(days=1)).astimezone(UTC)
+    with open_app(settings, ensure_bucket=False) as evi, evi.catalog.read() as conn:
+        rows = conn.execute(
+            select(recordings).where(
+                recordings.c.device == device,
+                recordings.c.start_raw >= lo - timedelta(hours=1),
+                recordings.c.start_raw < hi + timedelta(hours=1),
+            )
+        ).all()
+        reports = [
+            ClockReport(device=device, device_time=r["device_time"], station_time=r["station_time"])
+            for r in findings_db.clock_reports_of(conn, device)
+        ]
+        marks = [
+            Mark(f.kind, f.start, f.end or f.start, f.length_ms, f.id, f.status)
+            for f in findings_db.listing(conn, device=device, since=lo - timedelta(hours=1))
+            if f.start is not None and f.start < hi and f.kind in ("gap", "overlap")
+        ]
+    segments = [
+        Segment(recording=r.id, device=device, seq=r.seq, raw_start=r.start_raw, duration_ms=r.duration_ms or 0)
+        for r in rows
+        if r.start_raw is not None
+    ]
+    picture = build(device, day_start, segments=segments, reports=reports, marks=marks, tz=settings.timezone)
+    if svg_file is not None:
+        svg_file.write_text(svg(picture, lang=lang), encoding="utf-8")
+        err.print(f"wrote {svg_file}")
+    if as_json:
+        print_json(picture.as_json())
+        return
+    for bar in picture.bars:
+        out.print(
+            f"{bar.start:%H:%M:%S}-{bar.end:%H:%M:%S}  #{bar.seq}  {bar.recording[:12]}  "
+            f"(device clock {bar.raw_start:%H:%M:%S}, offset {bar.offset_ms / 1000:+.1f} s)"
+        )
+    for mark in picture.marks:
+        length = f"{mark.length_ms / 1000:.1f} s" if mark.length_ms is not None else ""
+        out.print(f"{mark.kind.upper()} {mark.start:%H:%M:%S}-{mark.end:%H:%M:%S} {length} [{mark.status}]")

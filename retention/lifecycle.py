@@ -1,0 +1,68 @@
+"""Case lifecycle (art. 26 第二十六条): case file within 30 days of the case's end, archive by 31 March.
+
+``close`` records the local date the enforcement ended (执法行为终结之日) and the
+two dates that follow from it (``retention.deadlines.case_file_due`` and
+``archive_due``). A case stops counting as *open* once closed, which is what
+lets the purge job consider its ordinary (non-evidence) recordings. ``done``
+records that the case file (案卷) was formed or handed to the archive, which
+ends the reminders. The log has no entry type for cases; these are catalog
+facts (the recordings' LABEL and HOLD entries carry the case number).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from retention.context import CustodyError, RetentionContext, checked_case_number, checked_text
+from retention.deadlines import archive_due, case_file_due
+from storage import cases
+from storage.cases import Case
+
+__all__ = ["close", "done"]
+
+
+def close(ctx: RetentionContext, case_number: str, *, closed_on: dt.date, by: str, now: dt.datetime) -> Case:
+    """Close a case on local date ``closed_on``; a second close with another date corrects the first."""
+    case_number = checked_case_number(case_number)
+    by = checked_text("acting user", by)
+    today = now.astimezone(ctx.tz).date()
+    if closed_on > today:
+        raise CustodyError(
+            f"--date {closed_on} is in the future (today is {today} in {ctx.tz}); close a case once it ended"
+        )
+    with ctx.catalog.begin() as conn:
+        return cases.close_case(
+            conn,
+            case_number,
+            closed_on=closed_on,
+            case_file_due=case_file_due(closed_on),
+            archive_due=archive_due(closed_on),
+            by=by,
+            time=now,
+        )
+
+
+def done(
+    ctx: RetentionContext,
+    case_number: str,
+    *,
+    case_file_on: dt.date | None,
+    archived_on: dt.date | None,
+    by: str,
+    now: dt.datetime,
+) -> Case:
+    """Record that the case file was formed and/or the case handed to the archive."""
+    case_number = checked_case_number(case_number)
+    by = checked_text("acting user", by)
+    if case_file_on is None and archived_on is None:
+        raise CustodyError("give --case-file DATE and/or --archived DATE")
+    with ctx.catalog.begin() as conn:
+        found = cases.get_case(conn, case_number)
+        if found is None or found.closed_on is None:
+            raise CustodyError(f"case {case_number} (案号) is not closed: run `evidock case close` first")
+        for what, day in (("--case-file", case_file_on), ("--archived", archived_on)):
+            if day is not None and day < found.closed_on:
+                raise CustodyError(f"{what} {day} is before the case closed ({found.closed_on})")
+        return cases.mark_case_done(
+            conn, case_number, case_file_done_on=case_file_on, archived_on=archived_on, by=by, time=now
+        )
