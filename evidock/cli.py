@@ -21,7 +21,7 @@ from rich.table import Table
 
 from chain.errors import EvidockError
 from evidock.app import connect_store, open_app
-from evidock.cli_checks import clock_app, findings_app, timeline
+from evidock.cli_checks import clock_app, findings_app, incidents_command, timeline
 from evidock.cli_common import (
     ConfigOption,
     JsonOption,
@@ -72,6 +72,7 @@ app.command("verify")(verify_command)
 app.add_typer(findings_app, name="findings")
 app.add_typer(clock_app, name="clock")
 app.command("timeline")(timeline)
+app.command("incidents")(incidents_command)
 app.add_typer(calendar_app, name="calendar")
 app.command("deadlines")(deadlines)
 app.command("label")(label)

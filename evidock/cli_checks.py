@@ -16,7 +16,8 @@ from evidock.app import open_app
 from evidock.cli_common import JsonOption, err, local_time, out, print_json, settings_of
 from evidock.settings import Settings
 from ingest.checking import FindingError, add_clock_report, explain
-from ingest.clock import ClockReport, Segment
+from ingest.clock import ClockModel, ClockReport, Segment
+from ingest.continuity import incidents
 from ingest.timeline import Mark, build, svg
 from storage import findings as findings_db
 from storage import recordings as recordings_db
@@ -172,6 +173,74 @@ def clock_report(
             f"clock report {report_id}: {device} is {offset:+.1f} s off the station clock "
             f"({'within' if abs(offset) <= tolerance else 'OUTSIDE'} the {tolerance:g} s tolerance)"
         )
+
+
+def incidents_command(
+    ctx: typer.Context,
+    day: Annotated[str, typer.Option("--date", help="Local date, YYYY-MM-DD.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Incidents of a day: recordings of several devices overlapping in corrected time (multi-angle, art. 7).
+
+    Example: evidock incidents --date 2026-11-20 --json
+    """
+    settings = settings_of(ctx)
+    lo, hi = _day_bounds(day, settings)
+    with open_app(settings, ensure_bucket=False) as evi, evi.catalog.read() as conn:
+        rows = conn.execute(
+            select(recordings).where(
+                recordings.c.device.is_not(None),
+                recordings.c.start_raw >= lo - timedelta(hours=1),
+                recordings.c.start_raw < hi + timedelta(hours=1),
+                recordings.c.kind.in_(("video", "audio")),
+            )
+        ).all()
+        devices = {r.device for r in rows}
+        reports = [
+            ClockReport(device=d, device_time=x["device_time"], station_time=x["station_time"])
+            for d in devices
+            for x in findings_db.clock_reports_of(conn, d)
+        ]
+    segments = [
+        Segment(recording=r.id, device=r.device, seq=r.seq, raw_start=r.start_raw, duration_ms=r.duration_ms or 0)
+        for r in rows
+        if r.start_raw is not None
+    ]
+    found = [
+        i
+        for i in incidents(
+            ClockModel(reports).correct_segments(segments), split_tolerance=settings.checks.split_tolerance
+        )
+        if lo <= i.start < hi
+    ]
+    if as_json:
+        print_json(
+            [
+                {
+                    "start": i.start.isoformat(),
+                    "end": i.end.isoformat(),
+                    "devices": list(i.devices),
+                    "recordings": list(i.recordings),
+                }
+                for i in found
+            ]
+        )
+        return
+    for i in found:
+        out.print(
+            f"{local_time(i.start, settings)} - {local_time(i.end, settings)}  devices {', '.join(i.devices)}: "
+            f"{len(i.recordings)} recordings"
+        )
+    out.print(f"{len(found)} incident(s)")
+
+
+def _day_bounds(day: str, settings: Settings) -> tuple[datetime, datetime]:
+    try:
+        local_day = date.fromisoformat(day)
+    except ValueError as exc:
+        raise FindingError(f"--date {day!r} is not YYYY-MM-DD") from exc
+    start = datetime.combine(local_day, datetime.min.time(), tzinfo=settings.timezone)
+    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
 
 
 def timeline(

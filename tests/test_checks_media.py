@@ -53,7 +53,13 @@ def _clock(evi: App, inbox: Path, device: str, station: datetime, offset: timede
 
 
 def _shift(
-    evi: App, inbox: Path, device: str, starts: list[float], *, seconds: float = 3, seqs: list[int] | None = None,
+    evi: App,
+    inbox: Path,
+    device: str,
+    starts: list[float],
+    *,
+    seconds: float = 3,
+    seqs: list[int] | None = None,
     clock_offset: timedelta = timedelta(0),
 ) -> list[str]:
     """Segments of one device starting at the given seconds after 08:00 local (device clock)."""
@@ -99,7 +105,9 @@ def test_a_segment_docked_late_withdraws_the_gap(evi: App, inbox: Path) -> None:
     _clock(evi, inbox, "CAM13", DAY - timedelta(minutes=5), timedelta(0))
     ids = _shift(evi, inbox, "CAM13", [0, 3, 9], seqs=[1, 2, 4])
     assert [k for k, _, _ in _found(evi)] == ["gap", "missing_segment"]
-    late = media.clip(inbox / _name("CAM13", DAY + timedelta(seconds=6), 3), seconds=3, created=DAY + timedelta(seconds=6))
+    late = media.clip(
+        inbox / _name("CAM13", DAY + timedelta(seconds=6), 3), seconds=3, created=DAY + timedelta(seconds=6)
+    )
     _dock(evi, late)
     assert _found(evi) == [], "the late segment fills the gap: both findings withdrawn"
     del ids
@@ -125,8 +133,12 @@ def test_a_timestamp_jump_inside_a_file(evi: App, inbox: Path) -> None:
     _clock(evi, inbox, "CAM16", DAY - timedelta(minutes=5), timedelta(0))
     jump = "setpts=PTS+gte(T\\,2)*3/TB"
     path = media.clip(
-        inbox / _name("CAM16", DAY, 1), seconds=8, created=DAY, video_filter=jump,
-        audio_filter=jump.replace("setpts", "asetpts"), passthrough=True,
+        inbox / _name("CAM16", DAY, 1),
+        seconds=8,
+        created=DAY,
+        video_filter=jump,
+        audio_filter=jump.replace("setpts", "asetpts"),
+        passthrough=True,
     )
     rid = _dock(evi, path)
     found = _found(evi)
@@ -134,7 +146,9 @@ def test_a_timestamp_jump_inside_a_file(evi: App, inbox: Path) -> None:
     assert 2900 <= (found[0][2] or 0) <= 3100
 
 
-def test_a_device_90_seconds_fast_lines_up_with_another_after_correction(evi: App, inbox: Path) -> None:
+def test_a_device_90_seconds_fast_lines_up_with_another_after_correction(
+    evi: App, inbox: Path, config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     a = _shift(evi, inbox, "CAM17", [0, 3, 6])
     b = _shift(evi, inbox, "CAM18", [0, 3, 6], clock_offset=timedelta(seconds=90))
     # Docked at the end of the shift: the station reads both clocks.
@@ -158,14 +172,20 @@ def test_a_device_90_seconds_fast_lines_up_with_another_after_correction(evi: Ap
     corrected = {c.recording: c.start for c in ClockModel(reports).correct_segments(segments)}
     for mine, theirs in zip(a, b, strict=True):
         assert corrected[mine] == corrected[theirs], "corrected times line up"
-    # The two devices recorded one incident (multi-angle).
+    # The two devices recorded one incident (multi-angle), listed together.
     together = incidents(ClockModel(reports).correct_segments(segments))
     assert len(together) == 1
     assert set(together[0].devices) == {"CAM17", "CAM18"}
+    capsys.readouterr()
+    assert main(["--config", str(config_file), "incidents", "--date", "2026-11-20", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [sorted(i["devices"]) for i in listed] == [["CAM17", "CAM18"]]
+    assert sorted(listed[0]["recordings"]) == sorted(a + b)
 
 
-def test_explain_a_gap_with_a_voice_statement(evi: App, inbox: Path, config_file: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_explain_a_gap_with_a_voice_statement(
+    evi: App, inbox: Path, config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _clock(evi, inbox, "CAM19", DAY - timedelta(minutes=5), timedelta(0))
     ids = _shift(evi, inbox, "CAM19", [0, 45])
     cfg = ["--config", str(config_file)]
@@ -179,10 +199,42 @@ def test_explain_a_gap_with_a_voice_statement(evi: App, inbox: Path, config_file
     assert json.loads(capsys.readouterr().out) == []
     assert main([*args, "--voice-in", ids[1][:10], "--at", "99"]) == 1
     assert "--at must point inside recording" in capsys.readouterr().err
-    assert main([*cfg, "timeline", "--device", "CAM19", "--date", "2026-11-20", "--json",
-                 "--svg", str(inbox.parent / "t.svg")]) == 0
+    assert (
+        main(
+            [
+                *cfg,
+                "timeline",
+                "--device",
+                "CAM19",
+                "--date",
+                "2026-11-20",
+                "--json",
+                "--svg",
+                str(inbox.parent / "t.svg"),
+            ]
+        )
+        == 0
+    )
     day = json.loads(capsys.readouterr().out)
     assert [s["seq"] for s in day["segments"]] == [1, 2]
     assert day["segments"][0]["start"].startswith("2026-11-20T08:00:00+08:00")
     assert [(f["kind"], f["status"]) for f in day["findings"]] == [("gap", "explained")]
     assert "时间线" in (inbox.parent / "t.svg").read_text(encoding="utf-8")
+
+
+def test_name_and_embedded_time_disagree(evi: App, inbox: Path) -> None:
+    _clock(evi, inbox, "CAM20", DAY + timedelta(minutes=10), timedelta(0))
+    # The name says 08:00 local; the embedded time says 08:00 UTC: an 8-hour zone mistake.
+    path = media.clip(inbox / _name("CAM20", DAY, 1), seconds=3, created=DAY + SHANGHAI, mark="tz")
+    rid = _dock(evi, path)
+    with evi.catalog.read() as conn:
+        (finding,) = findings_db.listing(conn, recording=rid)
+    assert finding.kind == "time_mismatch"
+    detail = finding.facts["detail"]
+    assert set(detail) >= {"file_mtime"}
+    assert "8" in finding.facts["message"]
+
+
+def test_a_device_without_any_clock_report_is_unverified(evi: App, inbox: Path) -> None:
+    ids = _shift(evi, inbox, "CAM21", [0, 3])
+    assert _found(evi) == sorted(("clock_unverified", (r,), None) for r in ids)

@@ -37,6 +37,7 @@ COMMANDS = [
     ["clock"],
     ["clock", "report"],
     ["timeline"],
+    ["incidents"],
     ["calendar"],
     ["calendar", "is-workday"],
     ["calendar", "deadline"],
