@@ -129,6 +129,7 @@ def add(
     """Designate full recording ids as evidence of ``case_number`` (see the module docstring)."""
     case_number = checked_case_number(case_number)
     by = checked_text("acting user", by)
+    period = parse_period(period, ctx.policy)
     policy = _policy_for(ctx.policy, period)
     return [
         _add_one(ctx, facts, case_number=case_number, period=period, policy=policy, by=by, now=now)

@@ -22,7 +22,7 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from storage.catalog import receipts
 
@@ -36,8 +36,6 @@ class State(StrEnum):
     RELEASED = "released"
     FAILED = "failed"
 
-
-FINISHED = (State.RELEASED,)
 
 
 @dataclass(frozen=True)
@@ -163,8 +161,3 @@ def unfinished(conn: Connection, station: str) -> list[Receipt]:
 def for_recording(conn: Connection, recording: str) -> list[Receipt]:
     rows = conn.execute(select(receipts).where(receipts.c.recording == recording).order_by(receipts.c.id))
     return [_row_to_receipt(r) for r in rows]
-
-
-def counts(conn: Connection) -> dict[str, int]:
-    rows = conn.execute(select(receipts.c.state, func.count()).group_by(receipts.c.state))
-    return {state: int(n) for state, n in rows}
