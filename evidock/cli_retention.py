@@ -630,20 +630,23 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
         print_json(data)
         return
     states = ", ".join(f"{state} {n}" for state, n in sorted(receipts.items())) or "none"
-    out.print(f"receipts: {states}", markup=False)
-    out.print(f"recordings: {total} ({purged} purged)", markup=False)
+    out.print(f"receipts: {states}", markup=False, soft_wrap=True)
+    out.print(f"recordings: {total} ({purged} purged)", markup=False, soft_wrap=True)
     out.print(
         f"art. 26 now: {len(report.overdue)} label(s) overdue, {len(report.due_soon)} due soon; "
         f"{len(report.cases_due)} case file/archive date(s) due",
         markup=False,
+        soft_wrap=True,
     )
     out.print(
         f"latest checkpoint: size {checkpoint[0]} at {local_time(checkpoint[1], settings)}"
         if checkpoint
         else "latest checkpoint: none yet",
         markup=False,
+        soft_wrap=True,
     )
     out.print(
         f"last alert check: {last.summary}; webhook {last.webhook}" if last else "last alert check: none yet",
         markup=False,
+        soft_wrap=True,
     )

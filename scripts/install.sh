@@ -35,7 +35,7 @@ want=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
 if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
     echo "install: pip install -r requirements.lock" >&2
     .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.lock >&2
-    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . >&2
+    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e . >&2
     echo "$want" > "$stamp"
 fi
 echo "install: ok (.venv/bin/evidock)" >&2
