@@ -21,7 +21,6 @@ run: install
 
 lint: install
 	$(VENV)/ruff check .
-	$(VENV)/ruff format --check evidock storage ingest retention chain
 	$(VENV)/mypy chain storage ingest retention evidock tests bench
 	$(VENV)/lint-imports
 

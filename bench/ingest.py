@@ -729,6 +729,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         work = Path(tempfile.mkdtemp(prefix="bench-", dir=args.work_dir))
         started_at = datetime.now(UTC)
         code = code_version(args.ref)
+        load_before = os.getloadavg()
         source: Path | None = None
         evidock = [args.evidock]
         if args.ref is not None:
@@ -758,6 +759,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine(),
             "code": code,
+            "load_average_1_5_15": {"start": load_before, "end": os.getloadavg()},
             "goal": {"median_ratio_max": GOAL_RATIO, "evidock_peak_rss_mib_max": GOAL_RSS_MIB},
             "method": {
                 "baseline": "python -c: Minio(...).fput_object(bucket, key, file), minio defaults",

@@ -112,6 +112,22 @@ class BenchError(Exception):
     """The benchmark cannot run or measured something wrong; the message says why."""
 
 
+def load() -> float:
+    """The 1-minute load average (0 where unknown): other work on the machine shows in wall times."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return 0.0
+
+
+def cpu_pressure() -> str | None:
+    """Linux PSI for the CPU ("some avg10=..."): how often runnable work waited for a CPU."""
+    try:
+        return Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return None
+
+
 def say(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
@@ -267,6 +283,8 @@ class AppendResult:
     median_ratio: float
     evidock_txn: Dist
     baseline_txn: Dist
+    evidock_cpu_ms_per_entry: float  # this process's CPU: the part that does not depend on the disk
+    baseline_cpu_ms_per_entry: float
     goal_met: bool
 
 
@@ -323,6 +341,7 @@ def bench_append(work: Path, specs: Sequence[Spec], data: Sequence[bytes], batch
     base_txn: list[float] = []
     ratios = []
     rates = []
+    cpu_s = {"evidock": 0.0, "baseline": 0.0}
     evi_total = base_total = 0.0
     try:
         for r in range(rounds):
@@ -332,12 +351,14 @@ def bench_append(work: Path, specs: Sequence[Spec], data: Sequence[bytes], batch
             order = ("evidock", "baseline") if r % 2 == 0 else ("baseline", "evidock")
             took: dict[str, float] = {}
             for side in order:
+                cpu = time.process_time()
                 if side == "evidock":
                     t = append_specs(catalog, journal, specs[lo:hi], batch)
                     evi_txn += t
                 else:
                     t = insert_bare(bare, data[lo:hi], lo, batch)
                     base_txn += t
+                cpu_s[side] += time.process_time() - cpu
                 took[side] = sum(t)
             evi_total += took["evidock"]
             base_total += took["baseline"]
@@ -345,7 +366,7 @@ def bench_append(work: Path, specs: Sequence[Spec], data: Sequence[bytes], batch
             rates.append((hi - lo) / took["evidock"])
             say(
                 f"append batch {batch}: round {r + 1}/{rounds}: evidock {(hi - lo) / took['evidock']:,.0f}/s, "
-                f"baseline {(hi - lo) / took['baseline']:,.0f}/s, ratio {ratios[-1]:.2f}"
+                f"baseline {(hi - lo) / took['baseline']:,.0f}/s, ratio {ratios[-1]:.2f} (load {load():.1f})"
             )
         check_log(catalog, n)
     finally:
@@ -365,6 +386,8 @@ def bench_append(work: Path, specs: Sequence[Spec], data: Sequence[bytes], batch
         median_ratio=round(statistics.median(ratios), 3),
         evidock_txn=Dist.of_seconds(evi_txn),
         baseline_txn=Dist.of_seconds(base_txn),
+        evidock_cpu_ms_per_entry=round(cpu_s["evidock"] / n * 1000, 4),
+        baseline_cpu_ms_per_entry=round(cpu_s["baseline"] / n * 1000, 4),
         goal_met=evi_rate >= GOAL_APPEND_PER_S,
     )
 
@@ -432,6 +455,9 @@ class ProofResult:
     inclusion_ratio: float
     consistency_ratio: float
     inclusion_ratio_raw: float
+    inclusion_cpu: Dist  # this thread's CPU per call: less disturbed by other load than wall time
+    consistency_cpu: Dist
+    baseline_core_cpu: Dist
     query_plan: list[str]
     goal_met: bool
 
@@ -440,6 +466,13 @@ def _timed(fn: Callable[[], object]) -> tuple[float, object]:
     began = time.perf_counter()
     value = fn()
     return time.perf_counter() - began, value
+
+
+def _timed_cpu(fn: Callable[[], object]) -> tuple[float, float, object]:
+    """Wall and CPU (this thread) seconds of one call, and its value."""
+    began, cpu = time.perf_counter(), time.thread_time()
+    value = fn()
+    return time.perf_counter() - began, time.thread_time() - cpu, value
 
 
 def bench_proof(work: Path, size: int, samples: int, seed: int, budget_s: float) -> ProofResult:
@@ -452,6 +485,7 @@ def bench_proof(work: Path, size: int, samples: int, seed: int, budget_s: float)
         expected_root = reference_root(leaves)
         rng = random.Random(seed)  # noqa: S311 - reproducible sample positions
         spent: dict[str, list[float]] = {"incl": [], "cons": [], "core": [], "raw": []}
+        cpu: dict[str, list[float]] = {"incl": [], "cons": [], "core": [], "raw": []}
         proofs: list[tuple[int, list[bytes]]] = []
         consistency: list[tuple[int, list[bytes]]] = []
         with catalog.read() as conn:
@@ -477,8 +511,9 @@ def bench_proof(work: Path, size: int, samples: int, seed: int, budget_s: float)
                 ]
                 rotate = k % len(steps)
                 for name, fn in steps[rotate:] + steps[:rotate]:
-                    seconds, value = _timed(fn)
+                    seconds, cpu_seconds, value = _timed_cpu(fn)
                     spent[name].append(seconds)
+                    cpu[name].append(cpu_seconds)
                     if name == "incl":
                         proofs.append((i, value))  # type: ignore[arg-type]
                     elif name == "cons":
@@ -506,6 +541,9 @@ def bench_proof(work: Path, size: int, samples: int, seed: int, budget_s: float)
         inclusion_ratio=round(inclusion.median_ms / base_core.median_ms, 2),
         consistency_ratio=round(consistency_d.median_ms / base_core.median_ms, 2),
         inclusion_ratio_raw=round(inclusion.median_ms / base_raw.median_ms, 2),
+        inclusion_cpu=Dist.of_seconds(cpu["incl"]),
+        consistency_cpu=Dist.of_seconds(cpu["cons"]),
+        baseline_core_cpu=Dist.of_seconds(cpu["core"]),
         query_plan=plan,
         goal_met=inclusion.median_ms <= GOAL_PROOF_MEDIAN_MS,
     )
@@ -548,6 +586,7 @@ class VerifyResult:
     baseline_hash_s: list[float]
     baseline_read_s: list[float]
     median_verify_s: float
+    median_verify_cpu_s: float
     median_baseline_hash_s: float
     median_baseline_read_s: float
     median_ratio: float
@@ -626,6 +665,7 @@ def bench_verify(
             data = [bytes(d) for d in conn.execute(select(log_entries.c.data).order_by(log_entries.c.idx)).scalars()]
         db_path = Path(evi.settings.database_url.removeprefix("sqlite:///"))
         took: list[float] = []
+        took_cpu: list[float] = []
         hashed: list[float] = []
         read: list[float] = []
         checked: dict[str, int] = {}
@@ -633,7 +673,8 @@ def bench_verify(
             order = ("verify", "hash", "read") if r % 2 == 0 else ("read", "hash", "verify")
             for side in order:
                 if side == "verify":
-                    seconds, report = _timed(lambda: verify(evi, vkey, deep=False))
+                    seconds, cpu_seconds, report = _timed_cpu(lambda: verify(evi, vkey, deep=False))
+                    took_cpu.append(cpu_seconds)
                     if not report.ok:  # type: ignore[attr-defined]
                         raise BenchError(f"verify failed on the benchmark log: {report.failures[:3]}")  # type: ignore[attr-defined]
                     checked = dict(report.checked)  # type: ignore[attr-defined]
@@ -643,8 +684,8 @@ def bench_verify(
                 else:
                     read.append(_timed(lambda: _read_and_hash(db_path))[0])
             say(
-                f"verify: round {r + 1}/{rounds}: verify {took[-1]:.2f} s, hashlib {hashed[-1]:.3f} s, "
-                f"sqlite3 read + hash + root {read[-1]:.3f} s"
+                f"verify: round {r + 1}/{rounds}: verify {took[-1]:.2f} s (CPU {took_cpu[-1]:.2f} s), "
+                f"hashlib {hashed[-1]:.3f} s, sqlite3 read + hash + root {read[-1]:.3f} s"
             )
         if checked.get("entries") != len(specs) or checked.get("checkpoint_roots") != 1:
             raise BenchError(f"verify did not check what was expected: {checked}")
@@ -662,6 +703,7 @@ def bench_verify(
         baseline_hash_s=[round(x, 4) for x in hashed],
         baseline_read_s=[round(x, 4) for x in read],
         median_verify_s=round(median, 3),
+        median_verify_cpu_s=round(statistics.median(took_cpu), 3),
         median_baseline_hash_s=round(statistics.median(hashed), 4),
         median_baseline_read_s=round(statistics.median(read), 4),
         median_ratio=round(statistics.median(ratios), 1),
@@ -719,11 +761,11 @@ def table(results: dict[str, Any]) -> str:
     for a in results.get("append", []):
         lines.append(
             f"| append, {a['batch']} entr{'y' if a['batch'] == 1 else 'ies'}/txn, {a['entries']:,} entries "
-            f"| {a['evidock_per_s']:,.0f} entries/s (txn median {a['evidock_txn']['median_ms']:.2f} ms, "
-            f"p95 {a['evidock_txn']['p95_ms']:.2f} ms) "
-            f"| {a['baseline_per_s']:,.0f} rows/s (txn median {a['baseline_txn']['median_ms']:.2f} ms, "
-            f"p95 {a['baseline_txn']['p95_ms']:.2f} ms) "
-            f"| {a['median_ratio']:.2f}x time | >= {GOAL_APPEND_PER_S:,.0f}/s | {'yes' if a['goal_met'] else 'no'} |"
+            f"| {a['evidock_per_s']:,.0f} entries/s; txn median {a['evidock_txn']['median_ms']:.2f} ms, "
+            f"p95 {a['evidock_txn']['p95_ms']:.2f} ms; CPU {a['evidock_cpu_ms_per_entry']:.2f} ms/entry "
+            f"| {a['baseline_per_s']:,.0f} rows/s; txn median {a['baseline_txn']['median_ms']:.2f} ms, "
+            f"p95 {a['baseline_txn']['p95_ms']:.2f} ms; CPU {a['baseline_cpu_ms_per_entry']:.3f} ms/row "
+            f"| {a['median_ratio']:.1f}x time | >= {GOAL_APPEND_PER_S:,.0f}/s | {'yes' if a['goal_met'] else 'no'} |"
         )
     p = results.get("proof")
     if p:
@@ -734,7 +776,8 @@ def table(results: dict[str, Any]) -> str:
         )
         lines.append(
             f"| inclusion proof at {p['size']:,} | median {p['inclusion']['median_ms']:.3f} ms, "
-            f"p95 {p['inclusion']['p95_ms']:.3f} ms | {base} | {p['inclusion_ratio']:.1f}x "
+            f"p95 {p['inclusion']['p95_ms']:.3f} ms (CPU median {p['inclusion_cpu']['median_ms']:.3f} ms) "
+            f"| {base} | {p['inclusion_ratio']:.1f}x "
             f"| median <= {GOAL_PROOF_MEDIAN_MS:g} ms | {'yes' if p['goal_met'] else 'no'} |"
         )
         lines.append(
@@ -745,7 +788,8 @@ def table(results: dict[str, Any]) -> str:
     if v:
         lines.append(
             f"| verify (no --deep), {v['entries']:,} entries | median {v['median_verify_s']:.2f} s "
-            f"({v['entries'] / v['median_verify_s']:,.0f} entries/s) | hashlib leaf hashes "
+            f"(CPU {v['median_verify_cpu_s']:.2f} s; {v['entries'] / v['median_verify_s']:,.0f} entries/s) "
+            f"| hashlib leaf hashes "
             f"{v['median_baseline_hash_s']:.3f} s; sqlite3 read + hash + root {v['median_baseline_read_s']:.3f} s "
             f"| {v['median_ratio']:.0f}x ({v['median_ratio_read']:.0f}x vs read) "
             f"| <= {GOAL_VERIFY_S:g} s | {'yes' if v['goal_met'] else 'no'} |"
@@ -816,6 +860,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "filesystem": fs,
+            "load_at_start": round(load(), 2),
+            "cpu_pressure_at_start": cpu_pressure(),
         },
         "goals": {
             "append_per_s": GOAL_APPEND_PER_S,
@@ -823,7 +869,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "verify_s": GOAL_VERIFY_S,
         },
     }
-    say(f"working in {work} ({fs})")
+    say(f"working in {work} ({fs}); load average {load():.1f} on {os.cpu_count()} CPUs")
+    if load() > (os.cpu_count() or 1):
+        say("the machine is busy: wall times will be inflated; compare the ratios and the CPU figures")
     try:
         specs = workload(args.entries, args.seed)
         if "append" in args.parts:
@@ -851,6 +899,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             say(f"kept the databases in {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+    results["machine"]["load_at_end"] = round(load(), 2)
+    results["machine"]["cpu_pressure_at_end"] = cpu_pressure()
     results["table"] = table(results)
     print(results["table"])
     if args.json_out is not None:

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Connection
+
 from retention.context import CustodyError, RetentionContext
 from retention.tracking import ComplianceRow, Tracked, recording_deadline, recording_end, summarise
 from storage import cases
@@ -38,10 +40,13 @@ def month_range(ctx: RetentionContext, year: int, month: int) -> tuple[dt.dateti
     return first.astimezone(dt.UTC), following.astimezone(dt.UTC)
 
 
-def track(ctx: RetentionContext, conn: Any, facts: Sequence[RecordingFacts], *, now: dt.datetime) -> list[Tracked]:
+def track(
+    ctx: RetentionContext, conn: Connection, facts: Sequence[RecordingFacts], *, now: dt.datetime
+) -> list[Tracked]:
     """Each recording's art. 26 standing at ``now``, with its current case and open findings."""
-    labelled = cases.first_labelled_at(conn)
-    current = cases.latest_labels(conn, [f.id for f in facts])
+    ids = [f.id for f in facts]
+    labelled = cases.first_labelled_at(conn, ids)
+    current = cases.latest_labels(conn, ids)
     findings = cases.open_findings_by_recording(conn)
     tracked = []
     for item in facts:

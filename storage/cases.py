@@ -258,10 +258,15 @@ def latest_labels(conn: Connection, recording_ids: Iterable[str] | None = None) 
     return {r.recording: _label(r) for r in conn.execute(select(labels).join(sub, labels.c.entry == sub.c.entry))}
 
 
-def first_labelled_at(conn: Connection) -> dict[str, datetime]:
-    """When each labelled recording got its first label (art. 26: labelled in time)."""
-    rows = conn.execute(select(labels.c.recording, func.min(labels.c.labelled_at)).group_by(labels.c.recording))
-    return {row[0]: row[1] for row in rows}
+def first_labelled_at(conn: Connection, recording_ids: Iterable[str]) -> dict[str, datetime]:
+    """When each of these recordings got its first label, if it has one (art. 26: labelled in time)."""
+    wanted = list(recording_ids)
+    found: dict[str, datetime] = {}
+    query = select(labels.c.recording, func.min(labels.c.labelled_at)).group_by(labels.c.recording)
+    for start in range(0, len(wanted), 400):  # SQLite limits bound parameters per statement
+        rows = conn.execute(query.where(labels.c.recording.in_(wanted[start : start + 400])))
+        found.update({row[0]: row[1] for row in rows})
+    return found
 
 
 # -- cases ------------------------------------------------------------------------
@@ -349,7 +354,8 @@ def close_case(
         )
     )
     found = get_case(conn, case_number)
-    assert found is not None  # noqa: S101 - written just above in this transaction
+    if found is None:
+        raise StorageError(f"case {case_number} vanished while being closed (concurrent delete?)")
     return found
 
 
