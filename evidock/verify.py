@@ -24,6 +24,7 @@ from chain.errors import ProofError
 from chain.merkle import MemoryNodes, leaf_hash
 from evidock.app import App
 from retention.policy import Category, retain_until
+from storage.cases import PurgeState, evidence, purges
 from storage.catalog import log_entries, log_head, log_nodes, recordings
 from storage.checkpoints import PREFIX
 from storage.errors import StorageError
@@ -239,9 +240,22 @@ def _catalog(conn: Connection, ingests: dict[str, tuple[int, Entry]], report: Re
 
 def _objects(evi: App, rows: list[Any], report: Report, *, deep: bool) -> None:
     policy = evi.settings.retention
+    with evi.catalog.read() as conn:
+        purged = {p.recording: p for p in conn.execute(select(purges))}
+        held = {
+            r
+            for (r,) in conn.execute(select(evidence.c.recording).where(evidence.c.released_at.is_(None))).all()
+        }
+        purge_entries = {p.purge_entry: _entry_or_none(conn, p.purge_entry) for p in purged.values()}
     for row in rows:
-        report.count("objects")
         version = StoredVersion(row.object_key, row.version_id, row.size)
+        tombstone = purged.get(row.id)
+        if tombstone is not None:
+            report.count("purged")
+            _purged(evi, row, tombstone, purge_entries.get(tombstone.purge_entry), report)
+            if tombstone.state == PurgeState.PURGED or not evi.store.versions(row.object_key):
+                continue
+        report.count("objects")
         try:
             versions = evi.store.versions(row.object_key)
             if versions != [version]:
@@ -257,6 +271,8 @@ def _objects(evi: App, rows: list[Any], report: Report, *, deep: bool) -> None:
                     f"expected COMPLIANCE until at least {wanted.isoformat()}, the server has {lock.mode} until "
                     f"{lock.retain_until.isoformat() if lock.retain_until else 'nothing'}",
                 )
+            if row.id in held and not lock.legal_hold:
+                report.fail("legal_hold", row.object_key, "the recording is evidence but the server has no legal hold")
             if row.retain_until < floor:
                 report.fail(
                     "retention_policy",
@@ -274,6 +290,26 @@ def _objects(evi: App, rows: list[Any], report: Report, *, deep: bool) -> None:
                     )
         except StorageError as exc:
             report.fail("object_unreadable", row.object_key, str(exc))
+
+
+def _purged(evi: App, row: Any, tombstone: Any, entry: Entry | None, report: Report) -> None:
+    """A purged recording: its PURGE entry came first, and (once purged) no version is left."""
+    if entry is None or entry.type is not EntryType.PURGE or entry.recording != row.id:
+        report.fail("purge_without_entry", row.id, f"tombstone names entry {tombstone.purge_entry}, no PURGE entry")
+    elif (entry.body.get("object_key"), entry.body.get("version_id")) != (row.object_key, row.version_id):
+        report.fail("purge_mismatch", row.id, f"PURGE entry {tombstone.purge_entry} names another object")
+    if tombstone.state == PurgeState.PURGED:
+        left = evi.store.versions(row.object_key)
+        if left:
+            report.fail("purge_incomplete", row.object_key, f"marked purged but {len(left)} version(s) remain")
+
+
+def _entry_or_none(conn: Connection, index: int) -> Entry | None:
+    data = conn.execute(select(log_entries.c.data).where(log_entries.c.idx == index)).scalar()
+    try:
+        return decode(bytes(data)) if data is not None else None
+    except ProofError:
+        return None
 
 
 def _second(moment: datetime | None) -> datetime | None:

@@ -43,6 +43,7 @@ from ingest.filenames import NameFacts, NamePattern, parse_name
 from ingest.hashing import HashingReader
 from ingest.probe import MediaFacts, PacketScan, probe
 from ingest.watcher import DockedFile
+from storage import cases as cases_db
 from storage import findings as findings_db
 from storage import receipts as receipts_db
 from storage import recordings as recordings_db
@@ -249,6 +250,14 @@ class Pipeline:
         key = content_key(sha256)
         with self.catalog.read() as conn:
             known = recordings_db.get(conn, sha256)
+            purged = cases_db.tombstone(conn, sha256) if known is not None else None
+        if purged is not None:
+            when = purged.decided_at.date().isoformat()
+            return self._fail(
+                receipt,
+                f"this recording was purged on {when} after its retention (PURGE entry {purged.purge_entry}); "
+                "it is not stored again. The dock copy is kept: a custodian decides what to do with it",
+            )
         if known is not None:
             # The same content was docked before: one object, one recording, a second receipt.
             target = StoredVersion(known.object_key, known.version_id, known.size)

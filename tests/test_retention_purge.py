@@ -14,9 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from chain.checkpoint import generate_skey, parse_skey
 from chain.entries import EntryType
 from evidock.app import App, retention_context
 from evidock.cli import main
+from evidock.verify import verify
+from ingest.watcher import look
 from retention import evidence, labelling, lifecycle
 from retention.purge import purge
 from storage import cases, journal
@@ -128,3 +131,22 @@ def test_purge_waits_for_the_lock_skips_held_and_open_case_recordings_and_keeps_
     assert (status["recordings"], status["purged"]) == (3, 2)
     assert main([*cfg, "label", ordinary[:8], "--case", CASE, "--party", "张三", "--handler", "李四"]) == 1
     assert "was purged" in capsys.readouterr().err
+
+    # verify accepts the purged recordings (PURGE entry first, no version left) and checks the rest.
+    signer = parse_skey(generate_skey(evi.settings.log.origin))
+    report = verify(evi, str(signer.verifier()))
+    checks = {(f.check, f.subject) for f in report.failures}
+    assert (report.checked["purged"], report.checked["objects"]) == (2, 1)
+    assert report.ok, checks
+
+    # The same bytes docked again after the purge: refused with the reason, the dock copy kept.
+    again = tmp_path / "inbox" / "again" / "CAM01_P1001_20250110080000_0001.mp4"
+    again.parent.mkdir()
+    again.write_bytes((tmp_path / "inbox" / "CAM01_P1001_20250110080000_0001.mp4").read_bytes())
+    docked = look(again.parent, again, ())
+    assert docked is not None
+    outcome = evi.pipeline().ingest(docked)
+    assert outcome is not None
+    assert outcome.receipt.state.value == "failed"
+    assert "was purged on" in (outcome.receipt.error or "")
+    assert again.exists()
