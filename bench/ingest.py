@@ -732,12 +732,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_before = os.getloadavg()
         source: Path | None = None
         evidock = [args.evidock]
-        if args.ref is not None:
-            source = export_commit(args.ref, work / "src")
-            evidock = [sys.executable, "-c", SNAPSHOT_MAIN, str(source)]
         results: list[SizeResult] = []
         summaries: list[Summary] = []
         try:
+            if args.ref is not None:
+                source = export_commit(args.ref, work / "src")
+                evidock = [sys.executable, "-c", SNAPSHOT_MAIN, str(source)]
             with throwaway_server(args.s3_dir, args.port, block_bytes, keep=args.keep_server) as server:
                 bench = Bench(server, work, evidock, source)
                 effective = {v.label: bench.effective(v) for v in args.variants}

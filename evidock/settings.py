@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -46,7 +46,7 @@ class S3Settings:
     region: str
     access_key: str
     secret_key: str
-    part_size: int  # bytes per multipart part; memory per upload is about 4 parts
+    part_size: int  # bytes per multipart part; upload buffers are about (parallel_uploads + 2) parts
     parallel_uploads: int
 
     @property
@@ -99,6 +99,20 @@ class PurgeSettings:
 
 
 @dataclass(frozen=True)
+class AccessSettings:
+    """``[access]``: approvals (art. 27, 29) and what `evidock audit anomalies` flags."""
+
+    approval_expiry_hours: int = 72  # hours an approved request stays usable after the decision
+    bulk_threshold: int = 20  # more distinct recordings than this by one person within an hour is "bulk"
+    working_start: time = time(8, 30)  # local time (station.timezone) working hours begin, on working days
+    working_end: time = time(17, 30)  # local time working hours end
+
+    def is_working_time(self, moment: datetime, tz: ZoneInfo, is_working_day: Callable[[date], bool]) -> bool:
+        local = moment.astimezone(tz)
+        return is_working_day(local.date()) and self.working_start <= local.time() < self.working_end
+
+
+@dataclass(frozen=True)
 class Settings:
     source: Path | None  # the config file, None when built in code
     station_id: str
@@ -114,6 +128,7 @@ class Settings:
     calendar_published_years: frozenset[int] = frozenset()
     alerts: AlertSettings = AlertSettings()
     purge: PurgeSettings = PurgeSettings()
+    access: AccessSettings = AccessSettings()
 
     def masked(self) -> dict[str, Any]:
         """The effective configuration with secrets masked, for `evidock config check`."""
@@ -163,6 +178,11 @@ class Settings:
             "alerts.webhook_timeout_seconds": self.alerts.webhook_timeout_seconds,
             "purge.daily_at": self.purge.daily_at.strftime("%H:%M"),
             "purge.apply": self.purge.apply,
+            "access.approval_expiry_hours": self.access.approval_expiry_hours,
+            "access.bulk_threshold": self.access.bulk_threshold,
+            "access.working_hours": (
+                f"{self.access.working_start.strftime('%H:%M')}-{self.access.working_end.strftime('%H:%M')}"
+            ),
         }
 
 
@@ -248,7 +268,7 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
     if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
         r.fail("s3.bucket", bucket, "use 3-63 lower-case letters, digits, '.' or '-'")
     access_key, secret_key = _s3_keys(endpoint, environ)
-    part_mib = r.integer("s3.part_size_mib", default=16, low=5, high=5 * 1024)
+    part_mib = r.integer("s3.part_size_mib", default=8, low=5, high=5 * 1024)
     s3 = S3Settings(
         endpoint=endpoint.rstrip("/"),
         bucket=bucket,
@@ -300,6 +320,7 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
     overrides, published = _calendar(r)
     alerts = _alerts(r, environ)
     purge = _purge(r)
+    access = _access(r)
     return Settings(
         source=source,
         station_id=station_id,
@@ -315,6 +336,25 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
         calendar_published_years=published,
         alerts=alerts,
         purge=purge,
+        access=access,
+    )
+
+
+def _access(r: _Reader) -> AccessSettings:
+    hours = r.text("access.working_hours", default="08:30-17:30")
+    match = re.fullmatch(r"(\d\d):(\d\d)-(\d\d):(\d\d)", hours)
+    try:
+        start = time(int(match[1]), int(match[2])) if match else None
+        end = time(int(match[3]), int(match[4])) if match else None
+    except ValueError:
+        start = end = None
+    if start is None or end is None or start >= end:
+        r.fail("access.working_hours", hours, 'use local "HH:MM-HH:MM" with the start first, e.g. "08:30-17:30"')
+    return AccessSettings(
+        approval_expiry_hours=r.integer("access.approval_expiry_hours", default=72, low=1, high=24 * 90),
+        bulk_threshold=r.integer("access.bulk_threshold", default=20, low=1, high=100_000),
+        working_start=start,
+        working_end=end,
     )
 
 

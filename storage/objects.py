@@ -82,7 +82,7 @@ class ObjectStore:
         client: Minio,
         bucket: str,
         *,
-        part_size: int = 16 * 1024 * 1024,
+        part_size: int = 8 * 1024 * 1024,
         parallel_uploads: int = 2,
     ) -> None:
         self._client = client
@@ -100,7 +100,7 @@ class ObjectStore:
         bucket: str,
         region: str = "us-east-1",
         secure: bool = False,
-        part_size: int = 16 * 1024 * 1024,
+        part_size: int = 8 * 1024 * 1024,
         parallel_uploads: int = 2,
         timeout_seconds: float = 60.0,
     ) -> ObjectStore:
