@@ -25,6 +25,7 @@ import logging
 import os
 import shutil
 import stat
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -213,6 +214,8 @@ class Pipeline:
         except OSError as exc:
             return self._fail(receipt, f"cannot open the dock file: {exc.strerror}")
         scan = self._start_scan(receipt)
+        probing = threading.Thread(target=self._identify, args=(receipt,), name="probe", daemon=True)
+        probing.start()  # headers only; beside the upload, and cached for lock and log
         try:
             with os.fdopen(fd, "rb") as raw:
                 before = os.fstat(raw.fileno())
@@ -230,6 +233,7 @@ class Pipeline:
             if scan is not None:
                 scan.cancel()
             raise
+        probing.join()
         if scan is not None:
             self._packets = {receipt.id: scan.result()}
         if not _same_file(after, receipt) or reader.bytes_read != receipt.size:
@@ -340,8 +344,12 @@ class Pipeline:
         shutil.move(receipt.path, target)
 
     def _start_scan(self, receipt: Receipt) -> PacketScan | None:
-        """The deep scan (packet timestamps) runs beside the upload, for audio and video only."""
-        if not self.options.checks.deep_scan or self._identify(receipt).media.kind not in ("video", "audio"):
+        """The deep scan (packet timestamps) runs beside the upload.
+
+        It starts before the file is known to be media (ffprobe gives up at
+        once on anything else), so the header probe can run beside it too.
+        """
+        if not self.options.checks.deep_scan:
             return None
         return PacketScan(receipt.path)
 
