@@ -118,7 +118,10 @@ class MediaSpec:
         return int((self.video_bitrate_kbit + self.audio_bitrate_kbit) * 1000 / 8 * self.seconds)
 
     def key(self, ffmpeg_version: str) -> str:
-        text = json.dumps({**asdict(self), "name": CAMERA_NAME, "ctime": CREATION_TIME, "ffmpeg": ffmpeg_version})
+        params = asdict(self)
+        if float(self.minutes).is_integer():
+            params["minutes"] = int(self.minutes)  # --minutes 30 and --minutes 30.0 are one recording
+        text = json.dumps({**params, "name": CAMERA_NAME, "ctime": CREATION_TIME, "ffmpeg": ffmpeg_version})
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def ffmpeg_args(self, target: Path) -> list[str]:
@@ -197,11 +200,12 @@ def ensure_media(spec: MediaSpec, media_dir: Path) -> tuple[Path, float | None]:
     try:
         # niced: the generation is not measured and should disturb others as little as possible
         subprocess.run(["nice", "-n", "19", *spec.ffmpeg_args(partial)], check=True)
-    except subprocess.CalledProcessError as exc:
+    except BaseException as exc:
         partial.unlink(missing_ok=True)
-        raise BenchError(f"ffmpeg failed with exit code {exc.returncode}") from exc
-    except BaseException:
-        partial.unlink(missing_ok=True)
+        if not any(folder.iterdir()):
+            folder.rmdir()
+        if isinstance(exc, subprocess.CalledProcessError):
+            raise BenchError(f"ffmpeg failed with exit code {exc.returncode}") from exc
         raise
     with partial.open("rb+") as f:
         os.fsync(f.fileno())

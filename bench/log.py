@@ -34,16 +34,23 @@ are noisy: ratios are the verdict, absolute figures are reported beside them):
     Every proof is checked afterwards against an independently computed root.
 
 ``verify``
-    A fresh catalog of ``--entries`` ACCESS entries appended through
-    ``Journal`` (100 per transaction; setup, not timed), one checkpoint made by
-    ``storage.checkpoints.Checkpointer`` into a fresh bucket of the local S3
-    server (``scripts/s3-up.sh``), then ``evidock.verify.verify(evi, vkey,
-    deep=False)``. There are no recordings, so the object part of verify is
-    empty: what is timed is the checkpoint reads, the log re-hash and the
-    stored-node comparison. Baseline: re-hashing the same entries' bytes
-    (already in memory) into RFC 9162 leaf hashes with ``hashlib`` alone;
-    reported only: reading them with raw ``sqlite3`` plus leaf hashes plus the
-    root. The checkpoint object stays COMPLIANCE-locked for one day.
+    A catalog of ``--entries`` ACCESS entries appended through ``Journal`` (the
+    append part's database for the largest batch size when that part ran,
+    else a fresh one filled 100 entries per transaction; setup, not timed),
+    one checkpoint made by ``storage.checkpoints.Checkpointer`` into a fresh
+    bucket of the local S3 server (``scripts/s3-up.sh``), then
+    ``evidock.verify.verify(evi, vkey, deep=False)``. There are no recordings,
+    so the object part of verify is empty: what is timed is the checkpoint
+    reads, the log re-hash and decode, and the stored-node comparison.
+    Baseline: re-hashing the same entries' bytes (already in memory) into RFC
+    9162 leaf hashes with ``hashlib`` alone; reported only: reading them with
+    raw ``sqlite3`` plus leaf hashes plus the root. The checkpoint object stays
+    COMPLIANCE-locked for one day.
+
+Wall times suffer when other work shares the machine; every part also
+reports this process's CPU time, and the load average is recorded at the start
+and the end. Proof sampling stops after ``--proof-budget`` seconds (at least
+30 samples), so a slow proof path cannot make the run endless.
 
 Databases go to a temporary directory under ``--work-dir`` (default
 ``.local/bench-log``, on the repository's disk: fsync timing matters, so not

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from chain.entries import EntryType
 from evidock.keys import load_signer
@@ -15,6 +15,7 @@ from ingest.pipeline import AfterVerify, Pipeline, PipelineOptions
 from retention.calendar import WorkingCalendar
 from retention.context import AlertOptions, RetentionContext
 from retention.policy import Category, retain_until
+from storage.access import AccessPolicy, Gate
 from storage.catalog import Catalog
 from storage.checkpoints import Checkpointer
 from storage.journal import Journal
@@ -40,6 +41,16 @@ class App:
             return self.journal.append(
                 conn, EntryType.KEY, recording=None, body={"action": "add", "vkey": vkey}, time=self.now()
             )
+
+    def gate(self) -> Gate:
+        """The access gate: every read of a recording by a person goes through it (storage.access)."""
+        return Gate(
+            catalog=self.catalog,
+            journal=self.journal,
+            store=self.store,
+            policy=AccessPolicy(approval_expiry=timedelta(hours=self.settings.access.approval_expiry_hours)),
+            clock=self.now,
+        )
 
     def pipeline(self, *, after_verify: AfterVerify | None = None) -> Pipeline:
         s = self.settings
@@ -105,6 +116,16 @@ def open_app(settings: Settings, *, ensure_bucket: bool = True) -> Iterator[App]
 def working_calendar(settings: Settings) -> WorkingCalendar:
     """The art. 26 working-day calendar: the holidays package plus config.toml's [calendar]."""
     return WorkingCalendar(overrides=settings.calendar_overrides, published_years=settings.calendar_published_years)
+
+
+def working_time(settings: Settings) -> Callable[[datetime], bool]:
+    """Whether a moment falls in working hours ([access] working_hours) on a working day (调休 included)."""
+    calendar = working_calendar(settings)
+
+    def is_working_time(moment: datetime) -> bool:
+        return settings.access.is_working_time(moment, settings.timezone, calendar.is_working_day)
+
+    return is_working_time
 
 
 def retention_context(evi: App) -> RetentionContext:

@@ -6,6 +6,7 @@ JSON only (no colours, no progress) so scripts can read it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -14,13 +15,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
+from typer.core import TyperGroup as TyperCommandGroup
+from typer.exceptions import TyperException
 
 from chain.errors import EvidockError
 from evidock.app import connect_store, open_app
+from evidock.auth import acting_person
+from evidock.cli_access import (
+    NO_REASON,
+    access_app,
+    audit_app,
+    gate_registered,
+    logged_query,
+    person_required,
+    recordings_get,
+    users_app,
+)
 from evidock.cli_checks import clock_app, findings_app, incidents_command, timeline
 from evidock.cli_common import (
     ConfigOption,
@@ -49,8 +62,8 @@ from evidock.runner import serve
 from evidock.settings import Settings
 from ingest.pipeline import AfterVerify, Outcome, Pipeline
 from ingest.watcher import DockedFile, look, scan
-from storage import receipts as receipts_db
 from storage import recordings as recordings_db
+from storage.access import Permission
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +81,19 @@ app.add_typer(recordings_app, name="recordings")
 app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
 app.add_typer(log_app, name="log")
-app.command("verify")(verify_command)
+app.command("verify")(person_required(Permission.VERIFY, verify_command))
 app.add_typer(findings_app, name="findings")
 app.add_typer(clock_app, name="clock")
-app.command("timeline")(timeline)
-app.command("incidents")(incidents_command)
+app.command("timeline")(logged_query("timeline", timeline))
+app.command("incidents")(logged_query("incidents", incidents_command))
+# Person-facing reads of other modules' commands go through the gate (docs/access.md).
+gate_registered(findings_app, "list", lambda f: logged_query("findings list", f))
+gate_registered(log_app, "entry", lambda f: logged_query("log entry", f))
+gate_registered(log_app, "proof", lambda f: logged_query("log proof", f))
+app.add_typer(users_app, name="users")
+app.add_typer(access_app, name="access")
+app.add_typer(audit_app, name="audit")
+recordings_app.command("get")(recordings_get)
 app.add_typer(calendar_app, name="calendar")
 app.command("deadlines")(deadlines)
 app.command("label")(label)
@@ -184,21 +205,32 @@ def recordings_list(
     since: Annotated[datetime | None, typer.Option(help="Started at or after (local time).")] = None,
     until: Annotated[datetime | None, typer.Option(help="Started before (local time).")] = None,
     limit: Annotated[int, typer.Option(min=1, max=100000)] = 1000,
+    reason: Annotated[str, typer.Option(help="Why (事由); it goes into the log entry.")] = NO_REASON,
     as_json: JsonOption = False,
 ) -> None:
-    """List stored recordings, filtered.
+    """List stored recordings, filtered. A person's search: one ACCESS entry (action "list") names what it showed.
 
     Example: evidock recordings list --device CAM01 --since 2026-11-20 --json
     """
     settings = settings_of(ctx)
-    with open_app(settings, ensure_bucket=False) as evi, evi.catalog.read() as conn:
-        rows = recordings_db.listing(
-            conn,
-            device=device,
-            officer=officer,
-            since=_aware(since, settings),
-            until=_aware(until, settings),
-            limit=limit,
+    with open_app(settings, ensure_bucket=False) as evi:
+        person = acting_person(evi)
+        with evi.catalog.read() as conn:
+            rows = recordings_db.listing(
+                conn,
+                device=device,
+                officer=officer,
+                since=_aware(since, settings),
+                until=_aware(until, settings),
+                limit=limit,
+            )
+        query = {"device": device, "officer": officer, "since": since, "until": until, "limit": limit}
+        entry = evi.gate().record_listing(
+            person,
+            command="recordings list",
+            query={k: str(v) for k, v in query.items() if v is not None},
+            recordings=[r.id for r in rows],
+            reason=reason,
         )
     if as_json:
         print_json([r.as_json() for r in rows])
@@ -219,24 +251,28 @@ def recordings_list(
             shown(r.original_name),
         )
     out.print(table)
-    out.print(f"{len(rows)} recording(s)")
+    out.print(f"{len(rows)} recording(s) (this search is ACCESS entry {entry})")
 
 
 @recordings_app.command("show")
 def recordings_show(
     ctx: typer.Context,
     recording: Annotated[str, typer.Argument(help="Recording id (SHA-256) or a unique prefix of 6+ digits.")],
+    reason: Annotated[str, typer.Option(help="Why (事由); it goes into the log entry.")] = NO_REASON,
     as_json: JsonOption = False,
 ) -> None:
-    """Show one recording's facts, retention and receipts.
+    """Show one recording's facts, label, retention and receipts, through the access gate (one ACCESS entry).
 
-    Example: evidock recordings show 3fa4c1 --json
+    Example: evidock recordings show 3fa4c1 --reason "case review" --json
     """
     settings = settings_of(ctx)
-    with open_app(settings, ensure_bucket=False) as evi, evi.catalog.read() as conn:
-        found = recordings_db.resolve(conn, recording)
-        docked = receipts_db.for_recording(conn, found.id)
+    with open_app(settings, ensure_bucket=False) as evi:
+        person = acting_person(evi)
+        view = evi.gate().read_metadata(person, recording, reason=reason)
+    found, docked = view.recording, view.receipts
     data = found.as_json()
+    data["label"] = view.label.as_json() if view.label else None
+    data["access_entry"] = view.entry
     data["receipts"] = [
         {
             "id": r.id,
@@ -252,6 +288,9 @@ def recordings_show(
         return
     for key, value in data.items():
         text = value
+        if key == "label" and isinstance(value, dict):
+            parties = ", ".join(value["parties"])
+            text = f"{value['case_number']}; parties (当事人): {parties}; handler {value['handler']}"
         if key in ("start_raw", "end_raw", "retain_until", "ingested_at") and value:
             text = f"{local_time(datetime.fromisoformat(value), settings)} ({settings.timezone})"
         out.print(f"{key}: {text}", markup=False)
@@ -318,20 +357,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=os.environ.get("EVIDOCK_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
     )
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        code = app(args=list(argv) if argv is not None else None, prog_name="evidock", standalone_mode=False)
+        code = _command().main(args=args, prog_name="evidock", standalone_mode=False)
     except EvidockError as exc:
         sys.stderr.write(f"error: {one_line(str(exc))}\n")
         return 1
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         err.print("aborted")
         return 130
+    except TyperException as exc:  # usage errors: missing or bad options, shown with the usage line
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            sys.stderr.write(f"error: {one_line(str(exc))}\n")
+        return int(getattr(exc, "exit_code", 2))
     return code if isinstance(code, int) else 0
+
+
+@functools.cache
+def _command() -> TyperCommandGroup:
+    """The command tree, built once per process (Typer rebuilds it on every call otherwise)."""
+    command = typer.main.get_command(app)
+    assert isinstance(command, TyperCommandGroup)  # noqa: S101 - app has subcommands
+    return command
 
 
 if __name__ == "__main__":

@@ -221,6 +221,7 @@ class Catalog:
     def create(self) -> None:
         """Create missing tables; refuse a database from a newer evidock."""
         # The modules that define more tables on ``metadata`` register them on import.
+        import storage.access  # noqa: PLC0415
         import storage.findings  # noqa: F401, PLC0415
 
         try:

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 READ_CHUNK = 1024 * 1024  # bytes; fixity reads stream in chunks, memory stays flat
 _S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+SYSTEM_PREFIXES = ("checkpoints/",)  # what read_small may read: never recordings (sha256/) or staging
 # "This version has no retention / legal hold": AWS and MinIO say the first, Ceph RGW the second.
 _NO_LOCK = frozenset({"NoSuchObjectLockConfiguration", "ObjectLockConfigurationNotFoundError"})
 
@@ -192,6 +193,8 @@ class ObjectStore:
 
     def read_small(self, version: StoredVersion, limit: int = 1024 * 1024) -> bytes:
         """The bytes of a small system document (checkpoints): never recording content."""
+        if not version.key.startswith(SYSTEM_PREFIXES):
+            raise StorageError(f"{version.key} is not a system document; content is read only through the access gate")
         data = bytearray()
         for chunk in self._stream(version):
             data += chunk

@@ -15,12 +15,14 @@ import pytest
 
 from evidock.app import App
 from evidock.cli import main
+from evidock.settings import Settings
 from ingest.clock import ClockModel, ClockReport, Segment
 from ingest.continuity import incidents
 from ingest.watcher import look
 from storage import findings as findings_db
 from storage import recordings as recordings_db
 from tests import media
+from tests.test_access_people import act_as
 
 pytestmark = pytest.mark.s3
 
@@ -81,6 +83,12 @@ def _found(evi: App, device: str | None = None) -> list[tuple[str, tuple[str, ..
 @pytest.fixture
 def inbox(tmp_path: Path) -> Path:
     return tmp_path / "inbox"
+
+
+@pytest.fixture
+def officer(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Findings, timelines and incidents are read by a person (docs/access.md)."""
+    act_as(settings, monkeypatch, "zhang.san", "officer")
 
 
 def test_a_clean_shift_has_no_findings(evi: App, inbox: Path) -> None:
@@ -146,6 +154,7 @@ def test_a_timestamp_jump_inside_a_file(evi: App, inbox: Path) -> None:
     assert 2900 <= (found[0][2] or 0) <= 3100
 
 
+@pytest.mark.usefixtures("officer")
 def test_a_device_90_seconds_fast_lines_up_with_another_after_correction(
     evi: App, inbox: Path, config_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -183,6 +192,7 @@ def test_a_device_90_seconds_fast_lines_up_with_another_after_correction(
     assert sorted(listed[0]["recordings"]) == sorted(a + b)
 
 
+@pytest.mark.usefixtures("officer")
 def test_explain_a_gap_with_a_voice_statement(
     evi: App, inbox: Path, config_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -11,7 +11,9 @@ import pytest
 
 from evidock import cli_common
 from evidock.cli import app, main
+from evidock.settings import Settings
 from tests import media
+from tests.test_access_people import act_as
 
 COMMANDS = [
     [],
@@ -53,6 +55,22 @@ COMMANDS = [
     ["alerts"],
     ["purge"],
     ["status"],
+    ["recordings", "get"],
+    ["users"],
+    ["users", "add"],
+    ["users", "list"],
+    ["users", "disable"],
+    ["users", "set-role"],
+    ["users", "token"],
+    ["access"],
+    ["access", "request"],
+    ["access", "approve"],
+    ["access", "deny"],
+    ["access", "list"],
+    ["access", "show"],
+    ["audit"],
+    ["audit", "access"],
+    ["audit", "anomalies"],
 ]
 
 
@@ -84,7 +102,13 @@ def test_every_registered_command_is_covered_by_the_help_test() -> None:
 
 @pytest.mark.s3
 @pytest.mark.usefixtures("s3_keys")
-def test_ingest_list_show_and_check(config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ingest_list_show_and_check(
+    config_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     created = datetime(2026, 11, 20, 0, 6, 19, tzinfo=UTC)
     clips = [
         media.clip(
@@ -101,6 +125,7 @@ def test_ingest_list_show_and_check(config_file: Path, tmp_path: Path, capsys: p
     ingested = json.loads(capsys.readouterr().out)
     assert [r["state"] for r in ingested] == ["released"] * 3
 
+    act_as(settings, monkeypatch, "li.si", "custodian")  # reading recordings needs a person (docs/access.md)
     assert main([*cfg, "recordings", "list", "--device", "CAM01", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [r["seq"] for r in listed] == [1, 2, 3]
@@ -136,8 +161,11 @@ def test_ingest_list_show_and_check(config_file: Path, tmp_path: Path, capsys: p
 
 @pytest.mark.s3
 @pytest.mark.usefixtures("s3_keys")
-def test_errors_are_one_line_and_non_zero(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_errors_are_one_line_and_non_zero(
+    config_file: Path, capsys: pytest.CaptureFixture[str], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg = ["--config", str(config_file)]
+    act_as(settings, monkeypatch, "li.si", "custodian")
     assert main([*cfg, "recordings", "show", "zz; DROP TABLE recordings"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1
@@ -146,3 +174,12 @@ def test_errors_are_one_line_and_non_zero(config_file: Path, capsys: pytest.Capt
     assert capsys.readouterr().err == "error: no recording abcdef12\n"
     assert main(["--config", "/nonexistent/config.toml", "recordings", "list"]) == 1
     assert "no such config file" in capsys.readouterr().err
+
+
+def test_usage_errors_show_the_usage_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["recordings", "show"]) == 2
+    assert main(["no-such-command"]) == 2
+    text = capsys.readouterr().err
+    assert "Missing argument 'recording'" in text
+    assert "No such command 'no-such-command'" in text
+    assert "Traceback" not in text

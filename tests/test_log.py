@@ -27,6 +27,7 @@ from storage.checkpoints import LogForked, object_key
 from storage.journal import SqlNodes
 from tests import media
 from tests.independent_verifier import verifier as independent
+from tests.test_access_people import act_as
 
 pytestmark = pytest.mark.s3
 
@@ -76,7 +77,9 @@ def _failures(log: Log, *, deep: bool = False) -> set[tuple[str, str]]:
     return {(f.check, f.subject) for f in report.failures}
 
 
-def test_a_clean_log_verifies(logged: Log, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_clean_log_verifies(
+    logged: Log, capsys: pytest.CaptureFixture[str], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     report = verify(logged.evi, logged.vkey, deep=True)
     assert report.ok, report.failures
     with logged.evi.catalog.read() as conn:
@@ -84,6 +87,7 @@ def test_a_clean_log_verifies(logged: Log, capsys: pytest.CaptureFixture[str]) -
     assert report.checked["checkpoints"] == 2
     assert report.checked["checkpoint_roots"] == 2
     assert report.checked["objects"] == 3
+    act_as(settings, monkeypatch, "sun.qi", "auditor")  # verify is run by a person (docs/access.md)
     assert main(["--config", str(logged.config), "verify", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
 
@@ -99,8 +103,11 @@ def test_checkpoints_are_locked_in_the_object_store(logged: Log) -> None:
         assert c.note.startswith("evidock.local/log\n")
 
 
-def test_the_cli_proofs_satisfy_an_independent_verifier(logged: Log, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_proofs_satisfy_an_independent_verifier(
+    logged: Log, capsys: pytest.CaptureFixture[str], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg = ["--config", str(logged.config)]
+    act_as(settings, monkeypatch, "sun.qi", "auditor")  # log entries and proofs are read by a person
     assert main([*cfg, "keys", "show"]) == 0
     vkey = capsys.readouterr().out.strip()
     assert vkey == logged.vkey
