@@ -37,7 +37,6 @@ import argparse
 import hashlib
 import json
 import os
-import resource
 import shutil
 import signal
 import sqlite3
@@ -69,6 +68,8 @@ from bench.ingest import (
     block_file_bytes,
     check_disk,
     code_version,
+    cpu_seconds,
+    export_commit,
     machine,
     throwaway_server,
     timed,
@@ -91,6 +92,7 @@ TIMEZONE = "Asia/Shanghai"
 WARM_UP_MINUTES = 0.25
 MARGIN_BYTES = 4 * GIB  # Ceph's own metadata, logs, SQLite files, slack
 READ_CHUNK = 16 * MIB
+BESIDE = "beside the upload"
 
 T = TypeVar("T")
 
@@ -242,11 +244,6 @@ def load_now() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def timed_call(fn: Callable[[], T]) -> tuple[T, float]:
     started = time.perf_counter()
     value = fn()
@@ -258,7 +255,6 @@ class TimedScan(PacketScan):
 
     def __init__(self, path: Path) -> None:
         self.started = time.perf_counter()
-        self.cpu_before = children_cpu()
         super().__init__(path)
         self.exited_after: float | None = None  # seconds from start to ffprobe's exit
         self.ffprobe_cpu_s: float | None = None
@@ -272,11 +268,15 @@ class TimedScan(PacketScan):
         self._watch.start()
 
     def _watch_exit(self) -> None:
+        try:
+            # Wait for the exit without reaping: the zombie's /proc/<pid>/stat still
+            # holds its own CPU time (a header probe running beside it is not counted).
+            os.waitid(os.P_PID, self._proc.pid, os.WEXITED | os.WNOWAIT)
+            self.exited_after = time.perf_counter() - self.started
+            self.ffprobe_cpu_s = cpu_seconds([self._proc.pid])
+        except ChildProcessError:  # reaped already (cancelled)
+            pass
         self._proc.wait()
-        self.exited_after = time.perf_counter() - self.started
-        # Children's CPU is counted when they are reaped; nothing else of this
-        # process is reaped while the scan runs (the header probe ran before it).
-        self.ffprobe_cpu_s = children_cpu() - self.cpu_before
 
     def result(self, timeout: float = PROBE_TIMEOUT_SECONDS * 10) -> dict[int, list[int]] | None:
         waiting = time.perf_counter()
@@ -298,16 +298,20 @@ class TimedPipeline(Pipeline):
         super().__init__(store=base.store, catalog=base.catalog, journal=base.journal, options=base.options)
         self.times: dict[str, float] = {}
         self.scan: TimedScan | None = None
-        self.steps: list[str] = []  # the steps running now, outermost first
-        self.probed_in: str | None = None  # the step that ran the header probe (store, or lock without a scan)
+        self.steps: list[str] = []  # the main thread's steps running now, outermost first
+        # Where the header probe ran: in a step ("store", "lock") and so part of its time, or
+        # BESIDE when the pipeline runs it in a thread beside the upload (not part of any step's own work).
+        self.probed_in: str | None = None
 
-    def _timed(self, name: str, fn: Callable[[], T]) -> T:
+    def _timed(self, name: str, fn: Callable[[], T], *, step: bool = True) -> T:
         started = time.perf_counter()
-        self.steps.append(name)
+        if step:
+            self.steps.append(name)
         try:
             return fn()
         finally:
-            self.steps.pop()
+            if step:
+                self.steps.pop()
             self.times[name] = self.times.get(name, 0.0) + time.perf_counter() - started
 
     def _store(self, receipt: Receipt, progress: Callable[[int], None] | None) -> Receipt:
@@ -328,8 +332,11 @@ class TimedPipeline(Pipeline):
     def _identify(self, receipt: Receipt) -> _Identity:
         if receipt.id in self._identified:
             return super()._identify(receipt)
-        self.probed_in = self.steps[0] if self.steps else None
-        return self._timed("probe", lambda: super(TimedPipeline, self)._identify(receipt))
+        if threading.current_thread() is not threading.main_thread():
+            self.probed_in = BESIDE
+        else:
+            self.probed_in = self.steps[0] if self.steps else None
+        return self._timed("probe", lambda: super(TimedPipeline, self)._identify(receipt), step=False)
 
     def _start_scan(self, receipt: Receipt) -> PacketScan | None:
         scan = super()._start_scan(receipt)
@@ -338,7 +345,7 @@ class TimedPipeline(Pipeline):
         return scan
 
     def _check(self, conn: Connection, receipt: Receipt, recording: recordings_db.Recording) -> None:
-        self._timed("checks", lambda: super(TimedPipeline, self)._check(conn, receipt, recording))
+        self._timed("checks", lambda: super(TimedPipeline, self)._check(conn, receipt, recording), step=False)
 
 
 # -- results ----------------------------------------------------------------------------
@@ -426,7 +433,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=5, help="repeats of the in-process metadata checks (default: 5)")
     p.add_argument("--scan-repeats", type=int, default=3, help="repeats of the packet scan alone (default: 3)")
     p.add_argument(
-        "--no-steps", action="store_true", help="skip the two in-process step-timed ingests (where the time goes)"
+        "--step-rounds",
+        type=int,
+        default=1,
+        help="rounds of in-process step-timed ingests, deep scan off and on (where the time goes); 0 skips them "
+        "(default: 1)",
     )
     p.add_argument("--json-out", type=Path, default=None, help="write the results as JSON to this file")
     p.add_argument(
@@ -453,11 +464,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=str(Path(sys.executable).parent / "evidock"),
         help="the evidock executable (default: the one next to this Python)",
     )
+    p.add_argument(
+        "--ref",
+        default=None,
+        help="measure this commit (exported with git archive; this benchmark's own files are copied in) instead "
+        "of the working tree, e.g. HEAD: immune to edits made while the benchmark runs",
+    )
+    p.add_argument("--measured-code", default=None, help=argparse.SUPPRESS)  # set by --ref for the re-run
     p.add_argument("--keep-server", action="store_true", help="leave the throwaway server running (not purged)")
     p.add_argument("--strict", action="store_true", help="exit 2 if a goal is missed")
     args = p.parse_args(argv)
     if args.minutes <= 0:
         p.error("--minutes must be positive")
+    if args.step_rounds < 0:
+        p.error("--step-rounds must be 0 or more")
     for name in ("rounds", "repeats", "scan_repeats", "bitrate_kbit"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -580,7 +600,8 @@ class ChecksBench:
             "log_other": pipeline.times["log"] - pipeline.times.get("checks", 0.0),
             "release": pipeline.times["release"],
         }
-        shares["other"] = total - sum(shares.values())
+        # A probe beside the upload overlaps it: not added again.
+        shares["other"] = total - sum(v for k, v in shares.items() if k != "probe" or pipeline.probed_in != BESIDE)
         return StepTimes(
             deep_scan=deep_scan,
             total_s=round(total, 3),
@@ -728,6 +749,15 @@ def _median(values: Sequence[float]) -> float:
     return round(statistics.median(values), 3)
 
 
+def _median_of(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def _list(values: Sequence[float | None]) -> str:
+    return ", ".join(_fmt(v) for v in values)
+
+
 def _fmt(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -783,7 +813,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"load average (1 min) {report['load_at_start']:.1f} at the start, {min(loads):.1f} to {max(loads):.1f} "
         f"at the runs' starts. Commit {str(report['code'].get('commit'))[:10]}"
         + (f" (+ modified: {', '.join(report['code']['modified'])})" if report["code"].get("modified") else "")
-        + ".",
+        + (f" (exported with git archive from {report['code']['ref']})" if report["code"].get("ref") else "")
+        + "."
+        + (" **The working tree changed during the run.**" if report.get("code_changed_during_run") else ""),
         "",
         f"Test recording: {rec['duration_s'] / 60:g} min, {rec['video']}, {rec['mbit_s']} Mbit/s, "
         f"{rec['audio']}; {rec['bytes'] / GIB:.2f} GiB, {rec['frames']} video frames "
@@ -813,32 +845,41 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     steps = report.get("steps") or []
     if steps:
-        by = {st["deep_scan"]: st for st in steps}
-        off, on = by.get(False), by.get(True)
+        off_runs = [st for st in steps if not st["deep_scan"]]
+        on_runs = [st for st in steps if st["deep_scan"]]
+        n = max(len(off_runs), len(on_runs))
         lines += [
-            "Where the time goes (one in-process ingest each, step-timed `Pipeline`):",
+            f"Where the time goes ({'one in-process ingest' if n == 1 else f'median of {n} in-process ingests'} "
+            "per setting, step-timed `Pipeline`):",
             "",
             "| step | deep scan off (s) | deep scan on (s) |",
             "|---|---:|---:|",
         ]
         for key, label in SHARE_LABELS.items():
-            a = off["shares"].get(key) if off else None
-            b = on["shares"].get(key) if on else None
+            a = _median_of([st["shares"].get(key) for st in off_runs])
+            b = _median_of([st["shares"].get(key) for st in on_runs])
             lines.append(f"| {label} | {_fmt(a)} | {_fmt(b)} |")
-        lines.append(
-            f"| **total** | **{_fmt(off['total_s'] if off else None)}** | **{_fmt(on['total_s'] if on else None)}** |"
-        )
+        total_off = _median_of([st["total_s"] for st in off_runs])
+        total_on = _median_of([st["total_s"] for st in on_runs])
+        lines.append(f"| **total** | **{_fmt(total_off)}** | **{_fmt(total_on)}** |")
+        if n > 1:
+            lines.append(
+                f"| totals of the runs | {_list([st['total_s'] for st in off_runs])} | "
+                f"{_list([st['total_s'] for st in on_runs])} |"
+            )
         lines += [
             "",
-            f"The header probe runs in the first step that needs it: {off['probed_in'] if off else '-'} without "
-            f"the deep scan, {on['probed_in'] if on else '-'} with it (the scan starts before the upload).",
+            f"Where the header probe ran: {', '.join(sorted({str(st['probed_in']) for st in steps}))} "
+            f"(in a step: part of that step's time, subtracted from it above; {BESIDE}: overlapping it, "
+            "not part of the total).",
         ]
-        if on and on.get("scan"):
-            sc = on["scan"]
+        scans = [st["scan"] for st in on_runs if st.get("scan")]
+        if scans:
             lines += [
-                f"In that ingest ffprobe exited {_fmt(sc['ffprobe_exited_after_s'])} s after it started; the upload "
-                f"beside it took {_fmt(sc['upload_hash_s'])} s; ffprobe used "
-                f"{_fmt(sc['ffprobe_cpu_s'])} s CPU; packets {sc['packets']}.",
+                "With the deep scan, ffprobe exited "
+                f"{_list([sc['ffprobe_exited_after_s'] for sc in scans])} s after it started, while the upload beside "
+                f"it took {_list([sc['upload_hash_s'] for sc in scans])} s; ffprobe used "
+                f"{_list([sc['ffprobe_cpu_s'] for sc in scans])} s CPU; packets {scans[0]['packets']}.",
             ]
         lines.append("")
     lines += [
@@ -908,51 +949,103 @@ def run_rounds(bench: ChecksBench, path: Path, rounds: int) -> list[CliRound]:
     return result
 
 
+def run_at_ref(args: argparse.Namespace) -> int:
+    """Run this benchmark again inside an export of ``args.ref``: both the CLI runs and the in-process parts."""
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    snapshot = Path(tempfile.mkdtemp(prefix="src-", dir=args.work_dir))
+    try:
+        src = export_commit(args.ref, snapshot / "src")
+        (src / "bench").mkdir(exist_ok=True)
+        for name in ("__init__.py", "ingest.py", "checks.py"):  # the harness as it is here
+            shutil.copy2(REPO / "bench" / name, src / "bench" / name)
+        argv = [
+            *("--minutes", f"{args.minutes:g}", "--rounds", str(args.rounds)),
+            *("--bitrate-kbit", str(args.bitrate_kbit), "--repeats", str(args.repeats)),
+            *("--scan-repeats", str(args.scan_repeats), "--port", str(args.port), "--evidock", args.evidock),
+            *("--media-dir", str(args.media_dir.resolve()), "--work-dir", str(args.work_dir.resolve())),
+            *("--s3-dir", str(args.s3_dir.resolve())),
+            *("--measured-code", json.dumps(code_version(args.ref))),
+            *(["--json-out", str(args.json_out.resolve())] if args.json_out else []),
+            *("--step-rounds", str(args.step_rounds)),
+            *(["--keep-server"] if args.keep_server else []),
+            *(["--strict"] if args.strict else []),
+        ]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(src), *filter(None, [env.get("PYTHONPATH")])])
+        print(f"bench: measuring {args.ref} exported to {src}", file=sys.stderr)
+        child = subprocess.Popen([sys.executable, "-m", "bench.checks", *argv], cwd=src, env=env)
+        try:
+            return child.wait()
+        except BaseException:
+            child.send_signal(signal.SIGTERM)  # it purges its server on the way out
+            child.wait()
+            raise
+    finally:
+        shutil.rmtree(snapshot, ignore_errors=True)
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Everything measured (raises BenchError)."""
+    spec = MediaSpec(minutes=args.minutes, video_bitrate_kbit=args.bitrate_kbit)
+    warm_spec = MediaSpec(minutes=WARM_UP_MINUTES, video_bitrate_kbit=args.bitrate_kbit)
+    runs = 2 * (args.rounds + args.step_rounds)
+    if not Path(args.evidock).is_file():
+        raise BenchError(f"no evidock executable at {args.evidock}; install first (make install) or pass --evidock")
+    path, generated = ensure_media(spec, args.media_dir)
+    warm, _ = ensure_media(warm_spec, args.media_dir)
+    size = path.stat().st_size
+    # Every run keeps its object locked (the staging copy shares its data); +10 % for BlueStore.
+    server_bytes = int((runs * size + 2 * runs * warm.stat().st_size) * 1.1)
+    check_disk(args.work_dir.parent, server_bytes + MARGIN_BYTES)
+    recording = media_facts_of(path)
+    print(f"bench: test recording {path} ({size / GIB:.2f} GiB): {recording}", file=sys.stderr)
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-", dir=args.work_dir))
+    steps: list[StepTimes] = []
+    try:
+        block_bytes = max(64 * GIB, 2 * server_bytes)  # sparse: only what is written takes space
+        with throwaway_server(args.s3_dir, args.port, block_bytes, keep=args.keep_server) as server:
+            bench = ChecksBench(server, work, args.evidock)
+            for deep_scan in (False, True):  # untimed: imports, RGW pools, bucket index, connections
+                bench.run_cli(warm, deep_scan=deep_scan)
+            print(f"bench: read the recording once into the page cache in {read_once(path):.1f} s", file=sys.stderr)
+            rounds = run_rounds(bench, path, args.rounds)
+            for index in range(args.step_rounds):
+                for deep_scan in (False, True) if index % 2 == 0 else (True, False):
+                    step = bench.run_steps(path, deep_scan=deep_scan)
+                    print(f"bench: step-timed ingest {index + 1}/{args.step_rounds}: {step}", file=sys.stderr)
+                    steps.append(step)
+            server_disk = block_file_bytes(server.data_dir)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("bench: the pieces alone (in-process) ...", file=sys.stderr)
+    pieces = measure_pieces(path, args.repeats, args.scan_repeats)
+    return {
+        "recording": recording,
+        "recording_path": str(path),
+        "generation": _generation(path, generated),
+        "summary": summary(rounds, pieces),
+        "rounds": [asdict(r) for r in rounds],
+        "steps": [asdict(s) for s in steps],
+        "pieces": pieces_json(pieces),
+        "server_block_file_bytes": server_disk,
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
-    started_at = datetime.now(UTC)
-    load_at_start = load_now()
-    spec = MediaSpec(minutes=args.minutes, video_bitrate_kbit=args.bitrate_kbit)
-    warm_spec = MediaSpec(minutes=WARM_UP_MINUTES, video_bitrate_kbit=args.bitrate_kbit)
-    runs = 2 * args.rounds + (0 if args.no_steps else 2)
     try:
-        if not Path(args.evidock).is_file():
-            raise BenchError(f"no evidock executable at {args.evidock}; install first (make install) or pass --evidock")
-        path, generated = ensure_media(spec, args.media_dir)
-        warm, _ = ensure_media(warm_spec, args.media_dir)
-        generation = _generation(path, generated)
-        size = path.stat().st_size
-        # Every run keeps its object locked (the staging copy shares its data); +10 % for BlueStore.
-        server_bytes = int((runs * size + 2 * runs * warm.stat().st_size) * 1.1)
-        check_disk(args.work_dir.parent, server_bytes + MARGIN_BYTES)
-        recording = media_facts_of(path)
-        print(f"bench: test recording {path} ({size / GIB:.2f} GiB): {recording}", file=sys.stderr)
-        args.work_dir.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix="bench-", dir=args.work_dir))
-        steps: list[StepTimes] = []
-        try:
-            block_bytes = max(64 * GIB, 2 * server_bytes)  # sparse: only what is written takes space
-            with throwaway_server(args.s3_dir, args.port, block_bytes, keep=args.keep_server) as server:
-                bench = ChecksBench(server, work, args.evidock)
-                for deep_scan in (False, True):  # untimed: imports, RGW pools, bucket index, connections
-                    bench.run_cli(warm, deep_scan=deep_scan)
-                print(f"bench: read the recording once into the page cache in {read_once(path):.1f} s", file=sys.stderr)
-                rounds = run_rounds(bench, path, args.rounds)
-                if not args.no_steps:
-                    for deep_scan in (False, True):
-                        step = bench.run_steps(path, deep_scan=deep_scan)
-                        print(f"bench: step-timed ingest: {step}", file=sys.stderr)
-                        steps.append(step)
-                server_disk = block_file_bytes(server.data_dir)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        print("bench: the pieces alone (in-process) ...", file=sys.stderr)
-        pieces = measure_pieces(path, args.repeats, args.scan_repeats)
+        if args.ref is not None:
+            return run_at_ref(args)
+        started_at = datetime.now(UTC)
+        load_at_start = load_now()
+        code = json.loads(args.measured_code) if args.measured_code else code_version(None)
+        measured = measure(args)
     except BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 1
-    result = summary(rounds, pieces)
+    code_at_end = code if args.measured_code else code_version(None)
     report: dict[str, Any] = {
         "benchmark": "checks",
         "started_at": started_at.isoformat(timespec="seconds"),
@@ -960,7 +1053,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "load_at_start": load_at_start,
         "load_at_end": load_now(),
         "machine": machine(),
-        "code": code_version(None),
+        "code": code,
+        # The working tree is measured as it is on disk when each run starts: edits during the run count.
+        "code_changed_during_run": code_at_end != code,
         "goal": {"median_ratio_max": GOAL_RATIO, "metadata_checks_max_s": GOAL_METADATA_SECONDS},
         "method": {
             "runs": "evidock --config <fresh config, fresh catalog, fresh bucket> ingest --json FILE, "
@@ -968,14 +1063,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "ratio": "median over rounds of (deep scan on seconds / deep scan off seconds) of the same round",
             "metadata": "in-process ingest.probe.probe(path) + ingest.checking.file_findings(packets=None)",
         },
-        "recording": recording,
-        "recording_path": str(path),
-        "generation": generation,
-        "summary": result,
-        "rounds": [asdict(r) for r in rounds],
-        "steps": [asdict(s) for s in steps],
-        "pieces": pieces_json(pieces),
-        "server_block_file_bytes": server_disk,
+        **measured,
     }
     report["markdown"] = markdown(report)
     print(report["markdown"])
@@ -983,6 +1071,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"bench: results written to {args.json_out}", file=sys.stderr)
+    result = measured["summary"]
     missed = not (result["ratio_ok"] and result["metadata_ok"])
     return 2 if args.strict and missed else 0
 

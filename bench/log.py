@@ -430,22 +430,20 @@ def reference_root(leaves: Sequence[bytes]) -> bytes:
     return level[0]
 
 
-def build_tree(catalog: Catalog, size: int) -> list[bytes]:
-    """Store the nodes of a ``size``-leaf tree; returns its leaf hashes."""
+def build_tree(catalog: Catalog, size: int, rows_per_txn: int = NODE_ROWS_PER_TXN) -> list[bytes]:
+    """Store the nodes of a ``size``-leaf tree, ``rows_per_txn`` rows per transaction; returns its leaf hashes."""
     leaves = [leaf_hash(b"bench entry %d" % i) for i in range(size)]
     frontier = Frontier()
     rows: list[dict[str, Any]] = []
-    with catalog.begin() as conn:
-        for index, leaf in enumerate(leaves):
-            made = nodes_completed_by_append(index, leaf, frontier)
-            frontier.keep(made)
-            rows += [{"level": lv, "idx": i, "hash": h} for lv, i, h in made]
-            if len(rows) >= NODE_ROWS_PER_TXN:
+    for index, leaf in enumerate(leaves):
+        made = nodes_completed_by_append(index, leaf, frontier)
+        frontier.keep(made)
+        rows += [{"level": lv, "idx": i, "hash": h} for lv, i, h in made]
+        if len(rows) >= rows_per_txn or index == size - 1:
+            with catalog.begin() as conn:
                 conn.execute(insert(log_nodes), rows)
-                conn.commit()
-                rows = []
-        if rows:
-            conn.execute(insert(log_nodes), rows)
+            rows = []
+    with catalog.begin() as conn:
         conn.execute(update(log_head).where(log_head.c.id == 1).values(size=size))
     return leaves
 
@@ -851,6 +849,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def save(results: dict[str, Any], path: Path | None) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     args.work_dir.mkdir(parents=True, exist_ok=True)
@@ -894,8 +898,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             ]
             if args.profile:
                 results["append_profile"] = profile_append(work, specs[: min(len(specs), 10_000)], args.batches[-1])
+            save(results, args.json_out)  # after every part: a later failure keeps what was measured
         if "proof" in args.parts:
             results["proof"] = asdict(bench_proof(work, args.proof_size, args.samples, args.seed, args.proof_budget))
+            save(results, args.json_out)  # after every part: a later failure keeps what was measured
         if "verify" in args.parts:
             filled = append_db(work, args.batches[-1]) if "append" in args.parts else None
             results["verify"] = asdict(
@@ -910,9 +916,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["machine"]["cpu_pressure_at_end"] = cpu_pressure()
     results["table"] = table(results)
     print(results["table"])
+    save(results, args.json_out)
     if args.json_out is not None:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         say(f"results written to {args.json_out}")
     return 0
 

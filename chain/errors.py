@@ -1,14 +1,22 @@
 """The root of evidock's exception tree.
 
-    EvidockError                      every error evidock raises on purpose
-    ├── chain.errors.ProofError       a proof or checkpoint does not verify
-    │   ├── chain.errors.EntryError       entry bytes or fields break the log format
-    │   └── chain.errors.CheckpointError  a checkpoint, signed note or key is malformed or
-    │                                     its signature does not verify
-    ├── storage.errors.StorageError   the object store or catalog failed or refused
-    │   └── storage.errors.LockNotApplied  retention/legal hold did not take
-    ├── storage.errors.AccessDenied   the access gate refused (roles, approvals)
-    └── evidock.settings.ConfigError  config.toml or the environment is wrong
+    EvidockError                         every error evidock raises on purpose
+    ├── chain.errors.ProofError          a proof or checkpoint does not verify
+    │   ├── chain.errors.EntryError          entry bytes or fields break the log format
+    │   └── chain.errors.CheckpointError     a checkpoint, signed note or key is malformed
+    │                                        or its signature does not verify
+    ├── storage.errors.StorageError      the object store or catalog failed or refused
+    │   ├── storage.errors.LockNotApplied    retention/legal hold did not take (read back)
+    │   ├── storage.errors.BucketMisconfigured  no versioning or Object Lock
+    │   ├── storage.checkpoints.LogForked    the log no longer extends its stored checkpoint
+    │   └── ingest.pipeline.FileChanged      the dock file changed while it was stored
+    ├── storage.access.AccessDenied      the access gate refused
+    │   ├── NotAuthenticated, NotPermitted, InvalidAccessInput, ApprovalError
+    │   └── AccessNotRecorded                the ACCESS entry could not be written: no bytes
+    ├── ingest.filenames.PatternError    a configured file-name pattern is unusable
+    ├── ingest.checking.FindingError     a finding cannot be explained as asked
+    ├── retention.errors.RetentionError  PolicyError, CalendarError, context.CustodyError
+    └── evidock.settings.ConfigError     config.toml or the environment is wrong
 
 The root lives in ``chain`` because it is the bottom layer: every other package
 may import it. The CLI catches ``EvidockError`` once, prints the message on one
