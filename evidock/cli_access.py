@@ -20,7 +20,7 @@ from rich.table import Table
 
 from evidock.app import open_app, working_time
 from evidock.auth import acting_person, new_password
-from evidock.cli_common import JsonOption, local_time, one_line, out, print_json, settings_of
+from evidock.cli_common import PERSON_KEY, JsonOption, local_time, one_line, out, print_json, settings_of
 from evidock.settings import Settings
 from storage import access
 from storage import recordings as recordings_db
@@ -84,12 +84,17 @@ def logged_query(command: str, func: F) -> F:
 
 
 def person_required(permission: Permission, func: F) -> F:
-    """``func`` run only by an authenticated person whose role has ``permission`` (no log entry)."""
+    """``func`` run only by an authenticated person whose role has ``permission`` (no log entry).
+
+    The command finds the person with ``cli_common.person_of(ctx)``: it acts as them.
+    """
 
     @functools.wraps(func)
     def gated(*args: Any, **kwargs: Any) -> Any:
-        _, person = _reader(kwargs["ctx"])
+        ctx = kwargs["ctx"]
+        _, person = _reader(ctx)
         person.require(permission)
+        ctx.meta[PERSON_KEY] = person
         return func(*args, **kwargs)
 
     return cast(F, gated)

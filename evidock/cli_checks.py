@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
-import os
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +11,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from evidock.app import open_app
-from evidock.cli_common import JsonOption, err, local_time, out, print_json, settings_of
+from evidock.cli_common import JsonOption, err, local_time, out, person_of, print_json, settings_of
 from evidock.settings import Settings
 from ingest.checking import FindingError, add_clock_report, explain
 from ingest.clock import ClockModel, ClockReport, Segment
@@ -32,10 +30,6 @@ clock_app = typer.Typer(
     help="Device clock calibration (art. 7).\n\nExample: evidock clock report --device CAM01 --device-time 08:06:19",
     no_args_is_help=True,
 )
-
-
-def _actor(by: str | None) -> str:
-    return by or os.environ.get("EVIDOCK_USER") or getpass.getuser()
 
 
 def _local_moment(text: str, settings: Settings, *, default_day: date | None = None) -> datetime:
@@ -104,7 +98,6 @@ def findings_explain(
     text: Annotated[str, typer.Option("--text", help="Why the recording was interrupted (情况说明).")],
     voice_in: Annotated[str | None, typer.Option(help="Recording that holds the spoken explanation.")] = None,
     at: Annotated[float | None, typer.Option(help="Seconds into --voice-in where the statement starts.")] = None,
-    by: Annotated[str | None, typer.Option(help="Who explains (default: $EVIDOCK_USER or the login name).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Attach an explanation to a finding: an EXPLANATION entry in the log; the finding is then explained.
@@ -121,7 +114,7 @@ def findings_explain(
             evi.journal,
             finding,
             text=text,
-            author=_actor(by),
+            author=person_of(ctx).name,
             now=evi.now(),
             voice_in=voice,
             voice_at_ms=round(at * 1000) if at is not None else None,

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from evidock import settings as settings_mod
 from evidock.settings import Settings
+from storage.access import Person
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -27,6 +28,17 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print plain JSON for s
 
 def settings_of(ctx: typer.Context) -> Settings:
     return settings_mod.load(settings_mod.find_config(ctx.obj.get("config") if ctx.obj else None))
+
+
+PERSON_KEY = "evidock.person"  # ctx.meta key: the person a gated command runs as
+
+
+def person_of(ctx: typer.Context) -> Person:
+    """The authenticated person a command gated by ``cli_access.person_required`` runs as."""
+    person = ctx.meta.get(PERSON_KEY)
+    if not isinstance(person, Person):
+        raise RuntimeError(f"command {ctx.command_path!r} is not gated: wrap it with person_required")
+    return person
 
 
 def print_json(value: Any) -> None:

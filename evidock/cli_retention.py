@@ -7,8 +7,6 @@ Times are typed and shown in the station's zone (Asia/Shanghai by default).
 from __future__ import annotations
 
 import csv
-import getpass
-import os
 import sys
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
@@ -17,7 +15,7 @@ import typer
 from rich.table import Table
 
 from evidock.app import open_app, retention_context, working_calendar
-from evidock.cli_common import JsonOption, err, local_time, out, print_json, settings_of
+from evidock.cli_common import JsonOption, err, local_time, out, person_of, print_json, settings_of
 from evidock.settings import Settings
 from retention import alerts as alerts_mod
 from retention import compliance as compliance_mod
@@ -27,9 +25,7 @@ from retention.context import CustodyError
 from retention.deadlines import storage_deadline
 from retention.purge import purge as run_purge
 from retention.tracking import Tracked, describe
-from storage import cases
-
-USER_ENV = "EVIDOCK_USER"
+from storage import access, cases
 
 calendar_app = typer.Typer(
     help="Working days of mainland China (调休 included) and the art. 26 deadline.\n\n"
@@ -47,15 +43,7 @@ case_app = typer.Typer(
     no_args_is_help=True,
 )
 
-ByOption = Annotated[
-    str | None,
-    typer.Option("--by", help=f"Acting user (default: ${USER_ENV}, then the login name)."),
-]
 CsvOption = Annotated[bool, typer.Option("--csv", help="Print CSV for spreadsheets.")]
-
-
-def _actor(by: str | None) -> str:
-    return by or os.environ.get(USER_ENV) or getpass.getuser()
 
 
 def _now() -> datetime:
@@ -230,7 +218,6 @@ def label(
     device: Annotated[str | None, typer.Option(help="Label a shift: this device's recordings ...")] = None,
     start: Annotated[str | None, typer.Option("--from", help="... that started at or after (local time) ...")] = None,
     end: Annotated[str | None, typer.Option("--to", help="... and before this time (local).")] = None,
-    by: ByOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Label recordings with case number (案号), parties (当事人) and handler (承办人) — art. 26.
@@ -268,7 +255,7 @@ def label(
             case_number=case_number,
             parties=parties or [],
             handler=handler,
-            by=_actor(by),
+            by=person_of(ctx).name,
             now=_now(),
         )
     if as_json:
@@ -295,7 +282,6 @@ def evidence_add(
         str | None,
         typer.Option(help='Retention: years (e.g. 30) or "permanent" (永久); default retention.evidence_years.'),
     ] = None,
-    by: ByOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Designate recordings as evidence: legal hold on, COMPLIANCE retention extended (both read back).
@@ -313,7 +299,7 @@ def evidence_add(
             ids,
             case_number=case_number,
             period=evidence_mod.parse_period(period, settings.retention),
-            by=_actor(by),
+            by=person_of(ctx).name,
             now=_now(),
         )
     if as_json:
@@ -336,33 +322,35 @@ def evidence_release(
     ctx: typer.Context,
     recording: Annotated[str, typer.Argument(metavar="RECORDING", help="Recording id or prefix.")],
     reason: Annotated[str, typer.Option(help="Why the hold is lifted (recorded in the log).")],
-    approved_by: Annotated[str, typer.Option("--approved-by", help="The second person approving (not --by).")],
+    approved_by: Annotated[
+        str, typer.Option("--approved-by", help="The custodian approving: an active user, not you.")
+    ],
     case_number: Annotated[
         str | None, typer.Option("--case", help="Release only this case's designation (案号).")
     ] = None,
-    by: Annotated[str | None, typer.Option("--by", help=f"Acting user (default: ${USER_ENV}; required).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Lift the legal hold of an evidence recording, with a reason and a second person's approval.
 
-    The approver must differ from the acting user; both go into the HOLD entry.
-    They are names, not yet authenticated users. Retention is not shortened.
+    You act as yourself (EVIDOCK_USER, authenticated); the approver must be another
+    active custodian, named (not authenticated) by you. Both go into the HOLD entry.
+    Retention is not shortened.
 
-    Example: EVIDOCK_USER=王五 evidock evidence release 3fa4c1 --reason "case closed, 判决生效" --approved-by 赵六
+    Example: evidock evidence release 3fa4c1 --reason "case closed, 判决生效" --approved-by zhao.liu
     """
     settings = settings_of(ctx)
-    actor = by or os.environ.get(USER_ENV)
-    if not actor:
-        raise CustodyError(f"give the acting user with --by or ${USER_ENV}; a release is never anonymous")
+    actor = person_of(ctx)
     with open_app(settings) as evi:
+        with evi.catalog.read() as conn:
+            approver = access.approver(conn, approved_by, actor=actor)
         rctx = retention_context(evi)
         (recording_id,) = labelling.resolve(rctx, [recording])
         outcome = evidence_mod.release(
             rctx,
             recording_id,
             reason=reason,
-            by=actor,
-            approved_by=approved_by,
+            by=actor.name,
+            approved_by=approver,
             case_number=case_number,
             now=_now(),
         )
@@ -383,7 +371,6 @@ def case_close(
     ctx: typer.Context,
     case_number: Annotated[str, typer.Argument(metavar="案号", help="Case number (案号).")],
     closed_on: Annotated[str, typer.Option("--date", help="Local date the case ended (执法行为终结), YYYY-MM-DD.")],
-    by: ByOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Close a case: case file due 30 days later, archive by 31 March of the next year (art. 26).
@@ -393,7 +380,7 @@ def case_close(
     settings = settings_of(ctx)
     with open_app(settings, ensure_bucket=False) as evi:
         case = lifecycle.close(
-            retention_context(evi), case_number, closed_on=_day(closed_on, "--date"), by=_actor(by), now=_now()
+            retention_context(evi), case_number, closed_on=_day(closed_on, "--date"), by=person_of(ctx).name, now=_now()
         )
     _print_case(case, as_json=as_json)
 
@@ -404,7 +391,6 @@ def case_done(
     case_number: Annotated[str, typer.Argument(metavar="案号", help="Case number (案号).")],
     case_file: Annotated[str | None, typer.Option("--case-file", help="Date the case file (案卷) was formed.")] = None,
     archived: Annotated[str | None, typer.Option("--archived", help="Date it was handed to the archive.")] = None,
-    by: ByOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Record that a closed case's file was formed and/or handed to the archive (ends the reminders).
@@ -418,7 +404,7 @@ def case_done(
             case_number,
             case_file_on=_day(case_file, "--case-file") if case_file else None,
             archived_on=_day(archived, "--archived") if archived else None,
-            by=_actor(by),
+            by=person_of(ctx).name,
             now=_now(),
         )
     _print_case(case, as_json=as_json)

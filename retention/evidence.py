@@ -16,10 +16,10 @@ protected more than recorded, never less, and running the command again
 finishes the job.
 
 Releasing a hold needs a reason and a **second person's approval**: the
-approver must differ from the acting user. Until the access gate has real
-users, both are names given on the command line (``--by`` or
-``$EVIDOCK_USER``, ``--approved-by``); they are recorded in the HOLD entry
-but not authenticated. The release is logged *before* the hold comes off, so
+approver must differ from the acting user. The command line acts as the
+authenticated person and checks that ``--approved-by`` names another active
+custodian (``storage.access.approver``); both names are recorded in the HOLD
+entry. The release is logged *before* the hold comes off, so
 the log never misses a release; the legal hold is lifted only when no other
 case still holds the recording. Retention is not shortened (it cannot be).
 """
@@ -248,7 +248,7 @@ def release(
 ) -> ReleaseOutcome:
     """Lift the evidence hold of a full recording id (all its cases, or only ``case_number``)."""
     reason = checked_text("reason", reason, limit=2000)
-    by = checked_text("acting user (--by or $EVIDOCK_USER)", by)
+    by = checked_text("acting user", by)
     approved_by = checked_text("approver (--approved-by)", approved_by)
     if approved_by.casefold() == by.casefold():
         raise CustodyError(

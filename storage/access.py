@@ -145,11 +145,18 @@ class Permission(StrEnum):
     AUDIT = "read the audit trail"
     VERIFY = "run verify"
     MANAGE_USERS = "manage users"
+    CUSTODY = "label recordings, designate or release evidence, close cases"
+    EXPLAIN = "explain findings"
+    CLOCK = "report a device clock at docking"
+    REPORTS = "read deadlines, compliance, alerts and status"
+    PURGE = "purge recordings whose retention passed"
 
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
-    Role.STATION: frozenset({Permission.INGEST}),
-    Role.OFFICER: frozenset({Permission.READ_METADATA, Permission.VIEW_CONTENT, Permission.REQUEST_COPY}),
+    Role.STATION: frozenset({Permission.INGEST, Permission.CLOCK}),
+    Role.OFFICER: frozenset(
+        {Permission.READ_METADATA, Permission.VIEW_CONTENT, Permission.REQUEST_COPY, Permission.EXPLAIN}
+    ),
     Role.CUSTODIAN: frozenset(
         {
             Permission.INGEST,
@@ -158,11 +165,17 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.REQUEST_COPY,
             Permission.APPROVE,
             Permission.VERIFY,
+            Permission.CUSTODY,
+            Permission.EXPLAIN,
+            Permission.CLOCK,
+            Permission.REPORTS,
+            Permission.PURGE,
         }
     ),
-    Role.AUDITOR: frozenset({Permission.READ_METADATA, Permission.AUDIT, Permission.VERIFY}),
+    Role.AUDITOR: frozenset({Permission.READ_METADATA, Permission.AUDIT, Permission.VERIFY, Permission.REPORTS}),
     Role.ADMIN: frozenset({Permission.MANAGE_USERS, Permission.VERIFY}),
 }
+"""What each role may do; docs/access.md shows the same table and which command needs which permission."""
 
 
 class Action(StrEnum):
@@ -576,6 +589,22 @@ def authenticate(conn: Connection, name: str, *, token: str | None, password: st
         log.warning("authentication refused for user %r", name[:NAME_LENGTH])
         raise refused
     return Person(name=row.name, role=Role(row.role), officer_id=row.officer_id)
+
+
+def approver(conn: Connection, name: str, *, actor: Person) -> str:
+    """The second person of a two-person rule: ``name`` is an active user who may approve, not ``actor``.
+
+    The approver is named, not authenticated: the acting person vouches for them, and both are logged.
+    """
+    given = checked_user_name(name)
+    row = _user_row(conn, given)
+    if row is None or row.disabled_at is not None:
+        raise ApprovalError(f"approver {given!r} is not an active user: name a custodian who approved")
+    if Permission.APPROVE not in ROLE_PERMISSIONS[Role(row.role)]:
+        raise NotPermitted(f"approver {row.name} ({row.role}) may not approve: name a custodian")
+    if _same_name(row.name, actor.name):
+        raise ApprovalError(f"{row.name} cannot approve their own action: a second custodian must approve")
+    return str(row.name)
 
 
 def officers_by_user(conn: Connection) -> dict[str, str]:

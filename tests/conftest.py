@@ -1,4 +1,4 @@
-"""Shared fixtures: the real local S3 server (started by scripts/s3-up.sh), buckets, settings."""
+"""Shared fixtures: the real local S3 server (started by scripts/s3-up.sh), buckets, settings, acting people."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import subprocess
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ import pytest
 from evidock import settings as settings_mod
 from evidock.app import App, open_app
 from evidock.settings import Settings
+from storage import access
+from storage.access import Role
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -88,3 +91,40 @@ def settings(config_file: Path, s3_env: dict[str, str]) -> Settings:
 def evi(settings: Settings) -> Iterator[App]:
     with open_app(settings) as app:
         yield app
+
+
+# -- people: a command run by a person needs EVIDOCK_USER and EVIDOCK_TOKEN (docs/access.md) --
+
+
+def add_person(settings: Settings, name: str, role: Role | str, *, officer_id: str | None = None) -> str:
+    """Add a user straight into the catalog (no admin needed) and return a fresh API token."""
+    with open_app(settings, ensure_bucket=False) as evi, evi.catalog.begin() as conn:
+        admin = access.Person("(test)", Role.ADMIN)
+        now = datetime.now(UTC)
+        access.add_user(conn, actor=admin, name=name, role=Role(role), officer_id=officer_id, time=now)
+        return access.issue_token(conn, actor=admin, name=name, time=now)
+
+
+def act_as(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, name: str, role: Role | str, *, officer_id: str | None = None
+) -> str:
+    """Add ``name`` with ``role`` and make the CLI act as them; returns the token."""
+    token = add_person(settings, name, role, officer_id=officer_id)
+    use(monkeypatch, name, token)
+    return token
+
+
+def use(monkeypatch: pytest.MonkeyPatch, name: str, token: str) -> None:
+    monkeypatch.setenv("EVIDOCK_USER", name)
+    monkeypatch.setenv("EVIDOCK_TOKEN", token)
+    monkeypatch.delenv("EVIDOCK_PASSWORD", raising=False)
+
+
+CUSTODIAN = "wang.wu"
+
+
+@pytest.fixture
+def custodian(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The CLI acts as the custodian wang.wu (labels, evidence, cases, reports, purge); returns the name."""
+    act_as(settings, monkeypatch, CUSTODIAN, Role.CUSTODIAN)
+    return CUSTODIAN

@@ -40,8 +40,7 @@ from storage.access import (
     find_anomalies,
 )
 from tests import media
-from tests.conftest import raw_config, write_config
-from tests.test_access_people import add_person
+from tests.conftest import add_person, raw_config, write_config
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CASE_A = "京朝公(治)行罚决字[2026]21号"

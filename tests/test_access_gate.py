@@ -34,8 +34,7 @@ from storage.errors import StorageError
 from storage.journal import Journal
 from storage.objects import ObjectStore
 from tests import media
-from tests.conftest import REPO, raw_config, write_config
-from tests.test_access_people import add_person
+from tests.conftest import REPO, add_person, raw_config, write_config
 
 pytestmark = pytest.mark.s3
 

@@ -1,13 +1,12 @@
 """People and roles: the first admin, users managed by admins only, argon2id passwords, hashed tokens.
 
-Also the helper other tests use to act as someone (``act_as``): a command run
-by a person needs ``EVIDOCK_USER`` and ``EVIDOCK_TOKEN``.
+A command run by a person needs ``EVIDOCK_USER`` and ``EVIDOCK_TOKEN``; tests act
+as someone with ``tests.conftest.act_as``.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,33 +17,9 @@ from evidock.app import open_app
 from evidock.cli import main
 from evidock.settings import ConfigError, Settings
 from storage import access
-from storage.access import Role
+from tests.conftest import act_as, use
 
 pytestmark = pytest.mark.s3
-
-
-def add_person(settings: Settings, name: str, role: Role | str, *, officer_id: str | None = None) -> str:
-    """Add a user straight into the catalog (no admin needed) and return a fresh API token."""
-    with open_app(settings, ensure_bucket=False) as evi, evi.catalog.begin() as conn:
-        admin = access.Person("(test)", Role.ADMIN)
-        now = datetime.now(UTC)
-        access.add_user(conn, actor=admin, name=name, role=Role(role), officer_id=officer_id, time=now)
-        return access.issue_token(conn, actor=admin, name=name, time=now)
-
-
-def act_as(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, name: str, role: Role | str, *, officer_id: str | None = None
-) -> str:
-    """Add ``name`` with ``role`` and make the CLI act as them; returns the token."""
-    token = add_person(settings, name, role, officer_id=officer_id)
-    use(monkeypatch, name, token)
-    return token
-
-
-def use(monkeypatch: pytest.MonkeyPatch, name: str, token: str) -> None:
-    monkeypatch.setenv("EVIDOCK_USER", name)
-    monkeypatch.setenv("EVIDOCK_TOKEN", token)
-    monkeypatch.delenv("EVIDOCK_PASSWORD", raising=False)
 
 
 @pytest.fixture
@@ -193,6 +168,60 @@ PERSON_COMMANDS = [
     ["audit", "access"],
     ["audit", "anomalies"],
 ]
+
+
+# Custody, explanations, clock reports and the art. 26 reports act as the authenticated person.
+NEWLY_GATED = {
+    "label": ["label", "abcdef12", "--case", "C1", "--party", "P", "--handler", "H"],
+    "evidence add": ["evidence", "add", "abcdef12", "--case", "C1"],
+    "evidence release": ["evidence", "release", "abcdef12", "--reason", "r", "--approved-by", "zhao.liu"],
+    "case close": ["case", "close", "C1", "--date", "2026-11-20"],
+    "case done": ["case", "done", "C1", "--case-file", "2026-11-21"],
+    "findings explain": ["findings", "explain", "1", "--text", "battery"],
+    "clock report": ["clock", "report", "--device", "CAM01", "--device-time", "08:00:00"],
+    "deadlines": ["deadlines"],
+    "compliance": ["compliance"],
+    "status": ["status"],
+    "alerts": ["alerts"],
+    "purge": ["purge"],
+}
+PERSON_COMMANDS += list(NEWLY_GATED.values())
+
+
+@pytest.mark.parametrize("command", NEWLY_GATED.values(), ids=NEWLY_GATED.keys())
+def test_custody_and_report_commands_refuse_without_a_person(
+    cli: list[str], command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*cli, *command]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("error: who is acting? set EVIDOCK_USER")
+    assert error.count("\n") == 1, "one line"
+
+
+@pytest.mark.parametrize(
+    ("role", "refused"),
+    [
+        ("officer", ["label", "evidence add", "case close", "purge", "status", "clock report"]),
+        ("auditor", ["label", "evidence release", "case done", "findings explain", "purge", "clock report"]),
+        ("station", ["label", "deadlines", "findings explain", "alerts"]),
+        ("admin", ["label", "compliance", "findings explain", "clock report", "purge"]),
+    ],
+)
+def test_custody_and_report_commands_need_the_permission(
+    *,
+    cli: list[str],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    role: str,
+    refused: list[str],
+) -> None:
+    act_as(settings, monkeypatch, f"someone.{role}", role)
+    for name in refused:
+        assert main([*cli, *NEWLY_GATED[name]]) == 1, name
+        error = capsys.readouterr().err
+        assert error.startswith(f"error: someone.{role} ({role}) may not "), (name, error)
+        assert error.count("\n") == 1, "one line"
 
 
 def test_nothing_works_anonymously(cli: list[str], capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,9 +20,10 @@ from ingest.clock import ClockModel, ClockReport, Segment
 from ingest.continuity import incidents
 from ingest.watcher import look
 from storage import findings as findings_db
+from storage import journal
 from storage import recordings as recordings_db
 from tests import media
-from tests.test_access_people import act_as
+from tests.conftest import act_as
 
 pytestmark = pytest.mark.s3
 
@@ -202,9 +203,12 @@ def test_explain_a_gap_with_a_voice_statement(
     assert main([*cfg, "findings", "list", "--open", "--device", "CAM19", "--json"]) == 0
     (gap,) = json.loads(capsys.readouterr().out)
     assert (gap["kind"], gap["length_ms"]) == ("gap", 42000)
-    args = [*cfg, "findings", "explain", str(gap["id"]), "--text", "电池更换 battery swap", "--by", "张三"]
+    args = [*cfg, "findings", "explain", str(gap["id"]), "--text", "电池更换 battery swap"]
     assert main([*args, "--voice-in", ids[1][:10], "--at", "1.5", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["status"] == "explained"
+    explained = json.loads(capsys.readouterr().out)
+    assert explained["status"] == "explained"
+    with evi.catalog.read() as conn:
+        assert journal.entry_at(conn, explained["entry"]).body["author"] == "zhang.san", "the authenticated officer"
     assert main([*cfg, "findings", "list", "--open", "--device", "CAM19", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
     assert main([*args, "--voice-in", ids[1][:10], "--at", "99"]) == 1

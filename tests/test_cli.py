@@ -13,7 +13,7 @@ from evidock import cli_common
 from evidock.cli import app, main
 from evidock.settings import Settings
 from tests import media
-from tests.test_access_people import act_as
+from tests.conftest import act_as
 
 COMMANDS = [
     [],

@@ -26,8 +26,8 @@ from storage.catalog import log_entries, log_nodes, recordings
 from storage.checkpoints import LogForked, object_key
 from storage.journal import SqlNodes
 from tests import media
+from tests.conftest import act_as
 from tests.independent_verifier import verifier as independent
-from tests.test_access_people import act_as
 
 pytestmark = pytest.mark.s3
 

@@ -28,7 +28,7 @@ from evidock.settings import Settings
 from retention import alerts, lifecycle
 from retention.jobs import ALERTS_JOB, DAILY_JOB, JOBS_TABLE, JOBSTORE
 from storage import cases
-from tests.conftest import raw_config, write_config
+from tests.conftest import act_as, raw_config, write_config
 from tests.test_retention_labels import CASE, ingest, local
 
 pytestmark = pytest.mark.s3
@@ -83,6 +83,7 @@ def test_the_alert_check_notifies_the_log_the_webhook_and_status(
     webhook: tuple[str, list[dict[str, Any]]],
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url, received = webhook
     config, settings = _settings(tmp_path, bucket, s3_env, alerts={"webhook_url": url, "webhook_timeout_seconds": 5})
@@ -129,6 +130,7 @@ def test_the_alert_check_notifies_the_log_the_webhook_and_status(
         lifecycle.done(ctx, CASE, case_file_on=date(2026, 11, 6), archived_on=None, by="c", now=now)
         assert alerts.check(ctx, now=now).cases_due == []
 
+    act_as(settings, monkeypatch, "sun.qi", "auditor")  # status is read by a person (docs/access.md)
     assert main(["--config", str(config), "status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["receipts"] == {"released": 2}

@@ -17,6 +17,7 @@ from retention.policy import Category, add_months, retain_until
 from storage import cases, journal
 from storage import recordings as recordings_db
 from storage.objects import StoredVersion
+from tests.conftest import CUSTODIAN, add_person
 from tests.test_retention_labels import CASE, ingest
 
 pytestmark = pytest.mark.s3
@@ -25,10 +26,10 @@ OTHER_CASE = "京朝公(治)行罚决字[2026]9号"
 
 
 @pytest.fixture
-def s3_keys(s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def s3_keys(s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, custodian: str) -> None:
+    """S3 keys for the CLI, which acts as the custodian (docs/access.md)."""
     monkeypatch.setenv("EVIDOCK_S3_ACCESS_KEY", s3_env["S3_ACCESS_KEY"])
     monkeypatch.setenv("EVIDOCK_S3_SECRET_KEY", s3_env["S3_SECRET_KEY"])
-    monkeypatch.delenv("EVIDOCK_USER", raising=False)
 
 
 def _version(evi: App, recording: str) -> StoredVersion:
@@ -40,7 +41,7 @@ def _version(evi: App, recording: str) -> StoredVersion:
 
 @pytest.mark.usefixtures("s3_keys")
 def test_evidence_add_holds_and_extends_and_release_needs_a_second_person(
-    evi: App, tmp_path: Path, config_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    evi: App, tmp_path: Path, config_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     recording = ingest(evi, tmp_path, "CAM01_P1001_20261120080000_0001.mp4", retain_for=timedelta(days=100))
     version = _version(evi, recording)
@@ -49,9 +50,7 @@ def test_evidence_add_holds_and_extends_and_release_needs_a_second_person(
     assert not before.legal_hold
     cfg = ["--config", str(config_file)]
 
-    assert (
-        main([*cfg, "evidence", "add", recording[:8], "--case", CASE, "--period", "30", "--by", "王五", "--json"]) == 0
-    )
+    assert main([*cfg, "evidence", "add", recording[:8], "--case", CASE, "--period", "30", "--json"]) == 0
     (added,) = json.loads(capsys.readouterr().out)
     lock = evi.store.read_lock(version)
     assert lock.legal_hold
@@ -76,7 +75,7 @@ def test_evidence_add_holds_and_extends_and_release_needs_a_second_person(
         EntryType.HOLD,
         "set",
         CASE,
-        "王五",
+        CUSTODIAN,
     )
     assert kept.type is EntryType.RETENTION
     assert parse_time(str(kept.body["retain_until"])) == lock.retain_until
@@ -94,19 +93,24 @@ def test_evidence_add_holds_and_extends_and_release_needs_a_second_person(
     assert datetime.fromisoformat(second["retain_until"]) == lock.retain_until
     assert _size(evi) == size + 1  # only the HOLD entry for the second case
 
-    # Release: a reason, an acting user and a different approver.
+    # Release: a reason, the acting custodian and another active custodian approving.
     release = [*cfg, "evidence", "release", recording[:8], "--reason", "判决生效, case closed"]
-    assert main([*release, "--approved-by", "赵六"]) == 1
-    assert "give the acting user with --by or $EVIDOCK_USER" in capsys.readouterr().err
-    monkeypatch.setenv("EVIDOCK_USER", "王五")
-    assert main([*release, "--approved-by", "王五"]) == 1
-    assert "needs a second person's approval" in capsys.readouterr().err
+    add_person(evi.settings, "li.si", "officer")
+    add_person(evi.settings, "zhao.liu", "custodian")
+    refusals = {
+        "赵六": "approver '赵六' is not an active user",
+        "li.si": "approver li.si (officer) may not approve",
+        CUSTODIAN: "wang.wu cannot approve their own action",
+    }
+    for approver, message in refusals.items():
+        assert main([*release, "--approved-by", approver]) == 1
+        assert message in capsys.readouterr().err
     assert _size(evi) == size + 1
-    assert main([*release, "--approved-by", "赵六", "--case", CASE, "--json"]) == 0
+    assert main([*release, "--approved-by", "zhao.liu", "--case", CASE, "--json"]) == 0
     partial = json.loads(capsys.readouterr().out)
     assert partial["still_held_for"] == [OTHER_CASE]
     assert evi.store.read_lock(version).legal_hold, "another case still holds it"
-    assert main([*release, "--approved-by", "赵六", "--json"]) == 0
+    assert main([*release, "--approved-by", "zhao.liu", "--json"]) == 0
     done = json.loads(capsys.readouterr().out)
     assert (done["released_cases"], done["legal_hold"]) == ([OTHER_CASE], False)
     after = evi.store.read_lock(version)
@@ -119,13 +123,13 @@ def test_evidence_add_holds_and_extends_and_release_needs_a_second_person(
         "action": "release",
         "reason": "判决生效, case closed",
         "case_number": OTHER_CASE,
-        "by": "王五",
-        "approved_by": "赵六",
+        "by": CUSTODIAN,
+        "approved_by": "zhao.liu",
         "hold_remains": False,
     }
     assert [d.active for d in designations] == [False, False]
-    assert {d.approved_by for d in designations} == {"赵六"}
-    assert main([*release, "--approved-by", "赵六"]) == 1
+    assert {d.approved_by for d in designations} == {"zhao.liu"}
+    assert main([*release, "--approved-by", "zhao.liu"]) == 1
     assert "is not held as evidence" in capsys.readouterr().err
 
 

@@ -31,6 +31,7 @@ from storage import cases, journal
 from storage.catalog import log_salts
 from storage.findings import findings
 from tests import media
+from tests.conftest import CUSTODIAN
 
 pytestmark = pytest.mark.s3
 
@@ -74,10 +75,10 @@ def ingest(
 
 
 @pytest.fixture
-def s3_keys(s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def s3_keys(s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, custodian: str) -> None:
+    """S3 keys for the CLI, which acts as the custodian (docs/access.md)."""
     monkeypatch.setenv("EVIDOCK_S3_ACCESS_KEY", s3_env["S3_ACCESS_KEY"])
     monkeypatch.setenv("EVIDOCK_S3_SECRET_KEY", s3_env["S3_SECRET_KEY"])
-    monkeypatch.delenv("EVIDOCK_USER", raising=False)
 
 
 def _log_size(evi: App) -> int:
@@ -92,7 +93,7 @@ def test_label_command_writes_label_entries_and_the_latest_label_wins(
     one = ingest(evi, tmp_path, "CAM01_P1001_20261120080000_0001.mp4")
     two = ingest(evi, tmp_path, "CAM02_P1002_20261120083000_0001.mp4")
     cfg = ["--config", str(config_file)]
-    label = ["--case", CASE, "--party", "张三", "--party", "王五", "--handler", "李四", "--by", "custodian-7"]
+    label = ["--case", CASE, "--party", "张三", "--party", "王五", "--handler", "李四"]
 
     assert main([*cfg, "label", one[:8], two[:10], *label, "--json"]) == 0
     made = json.loads(capsys.readouterr().out)
@@ -105,7 +106,7 @@ def test_label_command_writes_label_entries_and_the_latest_label_wins(
         salts = {field: bytes(salt) for field, salt in rows}
     assert entry.type is EntryType.LABEL
     assert entry.recording == one
-    assert (entry.body["case_number"], entry.body["handler"], entry.body["by"]) == (CASE, "李四", "custodian-7")
+    assert (entry.body["case_number"], entry.body["handler"], entry.body["by"]) == (CASE, "李四", CUSTODIAN)
     commitments = entry.body["parties"]
     assert isinstance(commitments, list)
     assert "张三" not in json.dumps(entry.as_json(), ensure_ascii=False), "party names are only committed in the log"

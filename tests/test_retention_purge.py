@@ -53,6 +53,7 @@ def _purge_entries(evi: App, recording: str) -> list[int]:
         ]
 
 
+@pytest.mark.usefixtures("custodian")
 def test_purge_waits_for_the_lock_skips_held_and_open_case_recordings_and_keeps_a_tombstone(
     evi: App, tmp_path: Path, config_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
