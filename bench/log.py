@@ -83,7 +83,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, tuple_, update
+from sqlalchemy import Connection, event, insert, select, update
 
 from chain import entries as chain_entries
 from chain.checkpoint import generate_skey, parse_skey
@@ -567,16 +567,19 @@ def _select_raw(cursor: Any, index: int) -> bytes:
 
 
 def _query_plan(conn: Connection) -> list[str]:
-    """SQLite's plan for the statement ``SqlNodes`` sends (here with 3 keys): does it use the primary key?"""
-    keys = [(0, 5), (1, 3), (4, 0)]
-    query = select(log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash).where(
-        tuple_(log_nodes.c.level, log_nodes.c.idx).in_(keys)
-    )
-    compiled = query.compile(conn, compile_kwargs={"render_postcompile": True})
-    sql = str(compiled)
-    params = compiled.positiontup or []
-    values = tuple(compiled.params[p] for p in params)
-    return [str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", values)]
+    """SQLite's plan for the statement ``SqlNodes`` really sends (here for 3 keys): does it use the primary key?"""
+    sent: list[tuple[str, Any]] = []
+
+    def grab(*args: Any) -> None:  # conn, cursor, statement, parameters, context, executemany
+        sent.append((args[2], args[3]))
+
+    event.listen(conn, "before_cursor_execute", grab)
+    try:
+        SqlNodes(conn).nodes([(0, 5), (1, 3), (4, 0)])
+    finally:
+        event.remove(conn, "before_cursor_execute", grab)
+    statement, parameters = sent[-1]
+    return [str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
 
 
 # -- verify ------------------------------------------------------------------------------
