@@ -98,16 +98,16 @@ app.add_typer(audit_app, name="audit")
 recordings_app.command("get")(recordings_get)
 app.add_typer(calendar_app, name="calendar")
 # Custody and the art. 26 reports act as the authenticated person (docs/access.md, the permission table).
-app.command("deadlines")(person_required(Permission.REPORTS, deadlines))
+app.command("deadlines")(logged_query("deadlines", deadlines, permission=Permission.REPORTS))
 app.command("label")(person_required(Permission.CUSTODY, label))
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(case_app, name="case")
 for _group, _name in ((evidence_app, "add"), (evidence_app, "release"), (case_app, "close"), (case_app, "done")):
     gate_registered(_group, _name, lambda f: person_required(Permission.CUSTODY, f))
-app.command("compliance")(person_required(Permission.REPORTS, compliance))
-app.command("alerts")(person_required(Permission.REPORTS, alerts))
+app.command("compliance")(logged_query("compliance", compliance, permission=Permission.REPORTS))
+app.command("alerts")(logged_query("alerts", alerts, permission=Permission.REPORTS))
 app.command("purge")(person_required(Permission.PURGE, purge))
-app.command("status")(person_required(Permission.REPORTS, status))
+app.command("status")(logged_query("status", status, permission=Permission.REPORTS))
 
 
 @app.callback()

@@ -69,15 +69,21 @@ def _query_values(kwargs: dict[str, Any]) -> dict[str, str]:
     return values
 
 
-def logged_query(command: str, func: F) -> F:
-    """``func`` (a Typer command showing recordings) run by a person, after a QUERY entry with its options."""
+def logged_query(command: str, func: F, *, permission: Permission = Permission.READ_METADATA) -> F:
+    """``func`` (a Typer command showing recordings) run by a person, after a QUERY entry with its options.
+
+    Reports (deadlines, compliance, status) show recordings, officers and case numbers too, so
+    they are queries on the record like any listing; they need ``Permission.REPORTS`` instead.
+    """
 
     @functools.wraps(func)
     def gated(*args: Any, **kwargs: Any) -> Any:
         ctx = kwargs["ctx"]
         with open_app(settings_of(ctx), ensure_bucket=False) as evi:
             person = acting_person(evi)
-            evi.gate().record_query(person, command=command, query=_query_values(kwargs), reason=NO_REASON)
+            evi.gate().record_query(
+                person, command=command, query=_query_values(kwargs), reason=NO_REASON, permission=permission
+            )
         return func(*args, **kwargs)
 
     return cast(F, gated)

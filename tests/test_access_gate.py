@@ -261,6 +261,33 @@ def test_every_read_makes_exactly_one_access_entry(world: World, as_: Act, capsy
     assert _leftovers(outs) == []
 
 
+def test_reports_are_queries_on_the_record(world: World, as_: Act, capsys: pytest.CaptureFixture[str]) -> None:
+    """Deadlines, compliance, alerts and status name recordings, officers and cases: each is logged."""
+    start = _log_size(world)
+    commands = [["deadlines", "--device", "CAM31"], ["compliance", "--month", "2026-11"], ["alerts"], ["status"]]
+    for reader, command in zip(["c1", "a1", "c1", "a1"], commands, strict=True):
+        as_(reader)
+        code, _, err = _run(world, capsys, *command, "--json")
+        assert code == 0, err
+    as_("o1")  # an officer has no reports permission: refused, and nothing logged
+    code, _, err = _run(world, capsys, "compliance", "--json")
+    assert (code, err) == (
+        1,
+        "error: o1 (officer) may not read deadlines, compliance, alerts and status; "
+        "allowed roles: custodian, auditor\n",
+    )
+    logged = [(actor, action) for _, actor, action, _ in _entries(world, start)]
+    assert logged == [("c1", "query"), ("a1", "query"), ("c1", "query"), ("a1", "query")]
+    with open_app(world.settings, ensure_bucket=False) as evi, evi.catalog.read() as conn:
+        rows = conn.execute(
+            select(log_entries.c.data).where(log_entries.c.idx >= start).order_by(log_entries.c.idx)
+        ).scalars()
+        bodies = [decode(bytes(data)).body for data in rows]
+    # the query itself is on the record, options included
+    assert [b["command"] for b in bodies] == ["deadlines", "compliance", "alerts", "status"]
+    assert bodies[0]["query"] == {"device": "CAM31", "as_json": "True"}
+
+
 # -- fail closed -------------------------------------------------------------------------------
 
 
