@@ -13,3 +13,7 @@ class LockNotApplied(StorageError):
 
 class BucketMisconfigured(StorageError):
     """The bucket lacks versioning or Object Lock; evidock refuses to store evidence there."""
+
+
+class NotFound(StorageError):
+    """No such recording (or other named thing) in the catalog."""

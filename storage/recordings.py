@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import ColumnElement, Connection, insert, select
 
 from storage.catalog import recordings
-from storage.errors import StorageError
+from storage.errors import NotFound, StorageError
 
 MIN_PREFIX = 6
 
@@ -81,7 +82,7 @@ def resolve(conn: Connection, prefix: str) -> Recording:
         )
     rows = conn.execute(select(recordings).where(recordings.c.id.startswith(text, autoescape=True)).limit(2)).all()
     if not rows:
-        raise StorageError(f"no recording {text}")
+        raise NotFound(f"no recording {text}")
     if len(rows) > 1:
         raise StorageError(f"recording id {text} is ambiguous: give more digits")
     return _to_recording(rows[0])
@@ -95,8 +96,10 @@ def listing(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = 1000,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> list[Recording]:
-    query = select(recordings)
+    """Recordings ordered by device and start; ``where`` adds conditions (see storage.search)."""
+    query = select(recordings).where(*where)
     if device:
         query = query.where(recordings.c.device == device)
     if officer:
