@@ -22,6 +22,7 @@ from typer.core import TyperGroup as TyperCommandGroup
 from typer.exceptions import TyperException
 
 from chain.errors import EvidockError
+from evidock.api.listen import LOCALHOST, Listen
 from evidock.app import connect_store, open_app
 from evidock.auth import acting_person
 from evidock.cli_access import (
@@ -121,12 +122,16 @@ def _root(ctx: typer.Context, config: ConfigOption = None) -> None:
 def run(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option(help="Take what is stable now, then exit (for tests and cron).")] = False,
+    http_port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the HTTP API (docs/api.md).")] = 8080,
+    http_host: Annotated[str, typer.Option(help="Address it listens on; TLS belongs to a reverse proxy.")] = LOCALHOST,
+    no_http: Annotated[bool, typer.Option("--no-http", help="Serve no HTTP API (--once never does).")] = False,
 ) -> None:
-    """Run the service: watch the dock folders, ingest, and run scheduled jobs until SIGTERM.
+    """Run the service: watch the dock folders, ingest, run scheduled jobs and the HTTP API until SIGTERM.
 
-    Example: evidock --config config.toml run
+    Example: evidock --config config.toml run --http-port 8080
     """
-    serve(settings_of(ctx), once=once)
+    http = None if once or no_http else Listen(http_host, http_port)
+    serve(settings_of(ctx), once=once, http=http)
 
 
 # -- ingest ------------------------------------------------------------------------

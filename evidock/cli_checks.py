@@ -105,8 +105,6 @@ def findings_explain(
 
     Example: evidock findings explain 12 --text "battery replaced" --voice-in 3fa4c1 --at 4.5
     """
-    if (voice_in is None) != (at is None):
-        raise FindingError("--voice-in and --at go together: the recording and the second the statement starts")
     with open_app(settings_of(ctx), ensure_bucket=False) as evi:
         index = findings_reads.explain(
             evi,

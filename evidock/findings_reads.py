@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from evidock.app import App
+from ingest.checking import FindingError
 from ingest.checking import explain as explain_finding
 from storage import findings as findings_db
 from storage import recordings as recordings_db
@@ -39,6 +40,8 @@ def explain(
 ) -> int:
     """An EXPLANATION entry by ``person`` (情况说明); returns its log index."""
     person.require(Permission.EXPLAIN)
+    if (voice_in is None) != (voice_at_ms is None):
+        raise FindingError("--voice-in and --at go together: the recording and the second the statement starts")
     with evi.catalog.begin() as conn:
         voice = recordings_db.resolve(conn, voice_in).id if voice_in else None
         return explain_finding(

@@ -13,7 +13,7 @@ from chain.merkle import consistency_proof, inclusion_proof, leaf_hash, root, ve
 from evidock.app import App, checkpointer_for
 from storage import journal
 from storage.checkpoints import StoredCheckpoint
-from storage.errors import NotFound, StorageError
+from storage.errors import InvalidReference, NotFound
 from storage.journal import SqlNodes
 
 
@@ -52,7 +52,7 @@ def inclusion(evi: App, index: int, size: int | None = None) -> dict[str, Any]:
     with evi.catalog.read() as conn:
         _check_size(tree_size, journal.size(conn))
         if index >= tree_size:
-            raise StorageError(f"entry {index} is not in a tree of size {tree_size}")
+            raise InvalidReference(f"entry {index} is not in a tree of size {tree_size}")
         nodes = SqlNodes(conn)
         data = journal.entry_bytes(conn, index)
         proof = inclusion_proof(index, tree_size, nodes)
@@ -76,7 +76,7 @@ def consistency(evi: App, old: int, new: int | None = None) -> dict[str, Any]:
     with evi.catalog.read() as conn:
         _check_size(to, journal.size(conn))
         if old > to:
-            raise StorageError(f"--from {old} is larger than --to {to}")
+            raise InvalidReference(f"--from {old} is larger than --to {to}")
         nodes = SqlNodes(conn)
         proof = consistency_proof(old, to, nodes) if old else []
         old_root, new_root = root(old, nodes), root(to, nodes)

@@ -16,4 +16,8 @@ class BucketMisconfigured(StorageError):
 
 
 class NotFound(StorageError):
-    """No such recording (or other named thing) in the catalog."""
+    """No such recording, log entry or checkpoint (or its content is gone: purged)."""
+
+
+class InvalidReference(StorageError):
+    """A recording id, prefix, entry index or tree size that cannot name anything: malformed or ambiguous."""

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, insert, select
 
 from storage.catalog import recordings
-from storage.errors import NotFound, StorageError
+from storage.errors import InvalidReference, NotFound
 
 MIN_PREFIX = 6
 
@@ -77,14 +77,14 @@ def resolve(conn: Connection, prefix: str) -> Recording:
     """A recording by its id or a unique prefix of at least 6 hex digits (like git)."""
     text = prefix.strip().lower()
     if len(text) < MIN_PREFIX or any(c not in "0123456789abcdef" for c in text):
-        raise StorageError(
+        raise InvalidReference(
             f"recording id {prefix[:80]!r} is not valid: give the SHA-256 (or its first {MIN_PREFIX}+ hex digits)"
         )
     rows = conn.execute(select(recordings).where(recordings.c.id.startswith(text, autoescape=True)).limit(2)).all()
     if not rows:
         raise NotFound(f"no recording {text}")
     if len(rows) > 1:
-        raise StorageError(f"recording id {text} is ambiguous: give more digits")
+        raise InvalidReference(f"recording id {text} is ambiguous: give more digits")
     return _to_recording(rows[0])
 
 
