@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -128,3 +129,10 @@ def custodian(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> str:
     """The CLI acts as the custodian wang.wu (labels, evidence, cases, reports, purge); returns the name."""
     act_as(settings, monkeypatch, CUSTODIAN, Role.CUSTODIAN)
     return CUSTODIAN
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for a server a test starts)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -1,7 +1,7 @@
-"""evidock's errors as HTTP answers: a status code and the same one-line message the CLI prints.
+"""evidock's errors as HTTP answers: a status code and, for the caller's mistakes, the one-line message the CLI prints.
 
-Anything else is a 500 that says nothing about its cause (the cause goes to the
-log): an unexpected error may carry data the caller must not see.
+A 5xx says what failed but not its cause: the cause (an SQL statement with its
+parameters, a server's reply) goes to the station's log, never to the caller.
 """
 
 from __future__ import annotations
@@ -45,13 +45,27 @@ def status_of(error: EvidockError) -> int:
     return next(code for kind, code in STATUS if isinstance(error, kind))
 
 
+SERVER_SIDE = {
+    AccessNotRecorded: "refused: the ACCESS entry could not be written to the log, so nothing was read (fail closed)",
+    ProofError: "the log failed a proof check: run `evidock verify`",
+    StorageError: "the object store or the catalog failed",
+}
+
+
+def _detail(error: EvidockError, code: int) -> str:
+    if code < 500:
+        return one_line(str(error))
+    what = next((text for kind, text in SERVER_SIDE.items() if isinstance(error, kind)), "the station failed")
+    return f"{what}; the station's log has the cause"
+
+
 def _evidock_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, EvidockError)  # noqa: S101 - registered for EvidockError only
     code = status_of(exc)
     if code >= 500:
         log.error("HTTP %d: %s", code, one_line(str(exc)))
     return JSONResponse(
-        {"detail": one_line(str(exc)), "error": type(exc).__name__},
+        {"detail": _detail(exc, code), "error": type(exc).__name__},
         status_code=code,
         headers=AUTHENTICATE if code == 401 else None,
     )

@@ -37,7 +37,13 @@ class HttpServer:
             timeout_graceful_shutdown=int(STOP_SECONDS),
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="evidock-http", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="evidock-http", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except SystemExit:  # uvicorn exits when it cannot bind; ``start`` sees the thread end and says why
+            log.debug("the HTTP server exited at start")
 
     def start(self) -> None:
         """Listen, or raise ConfigError if the address cannot be bound."""

@@ -24,9 +24,7 @@ def audit_access(
     since: Moment = None,
     until: Moment = None,
 ) -> dict[str, Any]:
-    trail = audit_queries.access_trail(
-        evi, person, recording=recording, user=user, case=case, since=since, until=until
-    )
+    trail = audit_queries.access_trail(evi, person, recording=recording, user=user, case=case, since=since, until=until)
     return {"access_entry": trail.entry, "count": len(trail.rows), "accesses": [r.as_json() for r in trail.rows]}
 
 
