@@ -16,6 +16,7 @@ import pytest
 from evidock import settings as settings_mod
 from evidock.app import App, open_app
 from evidock.settings import Settings
+from ingest.watcher import look
 from storage import access
 from storage.access import Role
 
@@ -119,6 +120,16 @@ def use(monkeypatch: pytest.MonkeyPatch, name: str, token: str) -> None:
     monkeypatch.setenv("EVIDOCK_USER", name)
     monkeypatch.setenv("EVIDOCK_TOKEN", token)
     monkeypatch.delenv("EVIDOCK_PASSWORD", raising=False)
+
+
+def dock(evi: App, path: Path) -> str:
+    """Ingest one file as the dock's pipeline does; returns its recording id."""
+    file = look(path.parent, path, ())
+    assert file is not None
+    outcome = evi.pipeline().ingest(file)
+    assert outcome is not None
+    assert outcome.recording is not None
+    return outcome.recording
 
 
 CUSTODIAN = "wang.wu"

@@ -29,7 +29,6 @@ from evidock.app import App, open_app, retention_context
 from evidock.cli import main
 from evidock.keys import init_key
 from evidock.settings import Settings
-from ingest.watcher import look
 from retention import labelling
 from storage import journal
 from storage.access import Role
@@ -37,7 +36,7 @@ from storage.catalog import log_entries
 from storage.errors import StorageError
 from storage.journal import Journal
 from tests import media
-from tests.conftest import add_person, raw_config, use, write_config
+from tests.conftest import add_person, dock, raw_config, use, write_config
 
 pytestmark = pytest.mark.s3
 
@@ -77,15 +76,6 @@ def _name(device: str, start: datetime, seq: int) -> str:
     return f"{device}_P4101_{start + timedelta(hours=8):%Y%m%d%H%M%S}_{seq:04d}.mp4"
 
 
-def _dock(evi: App, path: Path) -> str:
-    file = look(path.parent, path, ())
-    assert file is not None
-    outcome = evi.pipeline().ingest(file)
-    assert outcome is not None
-    assert outcome.recording is not None
-    return outcome.recording
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, s3_env: dict[str, str]) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("api")
@@ -108,7 +98,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, s3_env: dict[str, str]) -> I
             start = DAY + timedelta(seconds=at)
             path = media.clip(inbox / _name("CAM41", start, seq), seconds=3, created=start, mark=f"api{seq}")
             files.append(path)
-            ids.append(_dock(evi, path))
+            ids.append(dock(evi, path))
         labelling.label(
             retention_context(evi), [ids[0]], case_number=CASE, parties=["张三"], handler="赵六", by="c1", now=evi.now()
         )

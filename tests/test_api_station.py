@@ -28,8 +28,8 @@ from storage import findings as findings_db
 from storage import receipts as receipts_db
 from storage.access import Role
 from tests import media
-from tests.conftest import add_person, free_port
-from tests.test_api import DAY, _dock, _name
+from tests.conftest import add_person, dock, free_port
+from tests.test_api import DAY, _name
 
 pytestmark = pytest.mark.s3
 
@@ -44,7 +44,7 @@ def _shift(evi: App, inbox: Path, device: str, *, offset: timedelta) -> list[str
     for seq, at in enumerate((0, 3, 6), start=1):
         start = DAY + timedelta(seconds=at) + offset
         path = media.clip(inbox / _name(device, start, seq), seconds=3, created=start, mark=f"{device}{seq}")
-        ids.append(_dock(evi, path))
+        ids.append(dock(evi, path))
     return ids
 
 
@@ -63,7 +63,7 @@ def test_a_clock_report_flags_recordings_as_the_sidecar_does(evi: App, tmp_path:
     sidecar.write_text(
         json.dumps({"device": "CAM71", "device_time": (docked + fast).isoformat(), "station_time": docked.isoformat()})
     )
-    _dock(evi, sidecar)
+    dock(evi, sidecar)
 
     client = TestClient(create_app(evi))
     token = add_person(evi.settings, "dock-01", Role.STATION)
@@ -123,7 +123,7 @@ def test_metrics_read_the_catalog(evi: App, tmp_path: Path) -> None:
         )
         for n in range(2)
     ]
-    ids = [_dock(evi, p) for p in paths]
+    ids = [dock(evi, p) for p in paths]
     sizes = sum(p.stat().st_size for p in paths)
     # A file stopped for a person, and one received an hour ago and never stored (a crash, say).
     now = evi.now()
