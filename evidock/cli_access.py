@@ -7,7 +7,6 @@ registration (:func:`logged_query`, :func:`person_required`); see docs/access.md
 
 from __future__ import annotations
 
-import csv
 import functools
 import sys
 from collections.abc import Callable
@@ -458,13 +457,6 @@ def recordings_get(
 # -- audit ------------------------------------------------------------------------------------------
 
 
-def _csv(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-
-
 def _formats(as_json: bool, as_csv: bool) -> None:
     if as_json and as_csv:
         raise InvalidAccessInput("give --json or --csv, not both")
@@ -504,7 +496,7 @@ def audit_access(
         print_json(listed)
         return
     if as_csv:
-        _csv(listed, list(listed[0]) if listed else list(access.AccessRow.__dataclass_fields__))
+        sys.stdout.write(audit_queries.csv_text(listed, audit_queries.ACCESS_COLUMNS))
         return
     table = Table("entry", f"time ({settings.timezone})", "user", "role", "action", "recording", "reason", "approver")
     for r in rows:
@@ -547,7 +539,7 @@ def audit_anomalies(
         print_json(listed)
         return
     if as_csv:
-        _csv(listed, ["kind", "entry", "time", "actor", "recording", "detail", "entries"])
+        sys.stdout.write(audit_queries.csv_text(listed, audit_queries.ANOMALY_COLUMNS))
         return
     table = Table("kind", "entry", f"time ({settings.timezone})", "user", "recording", "what")
     for a in found:

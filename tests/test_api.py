@@ -5,6 +5,8 @@ roles, ACCESS entries written before answers, two-person approvals, fail closed,
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import json
 import os
 import uuid
@@ -500,6 +502,14 @@ def test_the_audit_trail_is_the_cli_s_and_is_itself_logged(
     assert all(r["entry"] < body["access_entry"] for r in body["accesses"])
     kind, _, own = _entry(world, body["access_entry"])
     assert (kind, own["action"], own["actor"]) == (EntryType.ACCESS, "audit", "a1")
+    sheet = world.get("a1", "/api/v1/audit/access", params={"recording": rec[:12], "format": "csv"})
+    assert sheet.headers["Content-Type"] == "text/csv; charset=utf-8"
+    table = list(csv.DictReader(io.StringIO(sheet.text)))
+    assert [int(r["entry"]) for r in table][: len(rows)] == list(rows), "the same rows, and this query's own"
+    assert table[0].keys() == body["accesses"][0].keys()
+    assert _entry(world, int(sheet.headers["X-Evidock-Access-Entry"]))[2]["action"] == "audit"
+    empty = world.get("a1", "/api/v1/audit/anomalies", params={"since": "2099-01-01", "format": "csv"})
+    assert empty.text == "kind,entry,time,actor,recording,detail,entries\n"
     by_case = world.get("a1", "/api/v1/audit/access", params={"case": CASE, "user": "o1"}).json()
     assert seen in [r["entry"] for r in by_case["accesses"]]
     assert world.get("a1", "/api/v1/audit/access", params={"since": "yesterday"}).status_code == 400
