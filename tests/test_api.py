@@ -192,6 +192,10 @@ def test_failed_authentications_are_rate_limited_per_user_and_per_address(world:
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
     # The address is over the limit too: another user from the same client waits as well.
     assert client.get("/api/v1/recordings", headers=world.auth("c1")).status_code == 429
+    # Requests without credentials guess nothing and are not counted.
+    fresh = TestClient(create_app(world.evi, limits=Limits(failures=2, window_seconds=60)))
+    assert [fresh.get("/api/v1/recordings").status_code for _ in range(5)] == [401] * 5
+    assert fresh.get("/api/v1/recordings", headers=world.auth("o1")).status_code == 200
 
 
 def test_the_failure_limiter_counts_per_key_in_a_sliding_window() -> None:

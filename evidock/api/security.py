@@ -21,6 +21,7 @@ import urllib.parse
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Annotated
 
 from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -107,10 +108,14 @@ def client_address(request: Request) -> str:
 
 def current_person(
     request: Request,
-    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008 - FastAPI's dependency idiom
-    user: str | None = Depends(user_header),
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    user: Annotated[str | None, Depends(user_header)],
 ) -> Person:
-    """The authenticated caller; 401 without valid credentials, 429 after too many failures."""
+    """The authenticated caller; 401 without valid credentials, 429 after too many failures.
+
+    Only a presented token that fails counts as a failure: a request with no
+    credentials guesses nothing (a browser or a probe that forgot them).
+    """
     limiter: FailureLimiter = request.app.state.limiter
     try:
         name = user_name(user) if user else ""
@@ -125,12 +130,12 @@ def current_person(
             "too many failed authentications; try again later",
             headers={"Retry-After": str(max(1, round(wait)))},
         )
+    if not name or credentials is None or credentials.scheme.lower() != "bearer":
+        raise NotAuthenticated(
+            f"send Authorization: Bearer <API token> and {USER_HEADER}: <user name> "
+            "(tokens from `evidock users token NAME`)"
+        )
     try:
-        if not name or credentials is None or credentials.scheme.lower() != "bearer":
-            raise NotAuthenticated(
-                f"send Authorization: Bearer <API token> and {USER_HEADER}: <user name> "
-                "(tokens from `evidock users token NAME`)"
-            )
         with evi_of(request).catalog.read() as conn:
             person = access.authenticate(conn, name, token=credentials.credentials, password=None)
     except NotAuthenticated:
