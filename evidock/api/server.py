@@ -8,6 +8,7 @@ to a reverse proxy in front (docs/api.md).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 import time
@@ -22,6 +23,13 @@ log = logging.getLogger(__name__)
 
 START_SECONDS = 10.0  # the server must be listening within this
 STOP_SECONDS = 10.0  # open requests get this long to finish
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 class HttpServer:
@@ -57,6 +65,12 @@ class HttpServer:
                 )
             time.sleep(0.05)
         log.warning("HTTP API on http://%s:%d (docs at /docs)", self.listen.host, self.listen.port)
+        if not _loopback(self.listen.host):
+            log.warning(
+                "the HTTP API listens on %s without TLS: tokens and recordings cross the network in clear; "
+                "put a TLS reverse proxy in front and listen on 127.0.0.1 (docs/api.md)",
+                self.listen.host,
+            )
 
     def stop(self) -> None:
         self._server.should_exit = True
