@@ -8,6 +8,8 @@
     ├── storage.errors.StorageError      the object store or catalog failed or refused
     │   ├── storage.errors.LockNotApplied    retention/legal hold did not take (read back)
     │   ├── storage.errors.BucketMisconfigured  no versioning or Object Lock
+    │   ├── storage.errors.NotFound          no such recording, entry or checkpoint; purged content
+    │   ├── storage.errors.InvalidReference  a malformed or ambiguous id, index or tree size
     │   ├── storage.checkpoints.LogForked    the log no longer extends its stored checkpoint
     │   └── ingest.pipeline.FileChanged      the dock file changed while it was stored
     ├── storage.access.AccessDenied      the access gate refused

@@ -22,10 +22,10 @@ from typer.core import TyperGroup as TyperCommandGroup
 from typer.exceptions import TyperException
 
 from chain.errors import EvidockError
+from evidock.api.listen import LOCALHOST, Listen
 from evidock.app import connect_store, open_app
 from evidock.auth import acting_person
 from evidock.cli_access import (
-    NO_REASON,
     access_app,
     audit_app,
     gate_registered,
@@ -40,11 +40,9 @@ from evidock.cli_common import (
     JsonOption,
     err,
     local_time,
-    one_line,
     out,
     print_json,
     settings_of,
-    shown,
 )
 from evidock.cli_log import keys_app, log_app, verify_command
 from evidock.cli_retention import (
@@ -58,12 +56,14 @@ from evidock.cli_retention import (
     purge,
     status,
 )
+from evidock.recording_reads import NO_REASON, list_recordings, show_recording
 from evidock.runner import serve
 from evidock.settings import Settings
+from evidock.text import one_line, shown
 from ingest.pipeline import AfterVerify, Outcome, Pipeline
 from ingest.watcher import DockedFile, look, scan
-from storage import recordings as recordings_db
 from storage.access import Permission
+from storage.search import CustodyStatus, RecordingFilter
 
 log = logging.getLogger(__name__)
 
@@ -122,12 +122,16 @@ def _root(ctx: typer.Context, config: ConfigOption = None) -> None:
 def run(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option(help="Take what is stable now, then exit (for tests and cron).")] = False,
+    http_port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the HTTP API (docs/api.md).")] = 8080,
+    http_host: Annotated[str, typer.Option(help="Address it listens on; TLS belongs to a reverse proxy.")] = LOCALHOST,
+    no_http: Annotated[bool, typer.Option("--no-http", help="Serve no HTTP API (--once never does).")] = False,
 ) -> None:
-    """Run the service: watch the dock folders, ingest, and run scheduled jobs until SIGTERM.
+    """Run the service: watch the dock folders, ingest, run scheduled jobs and the HTTP API until SIGTERM.
 
-    Example: evidock --config config.toml run
+    Example: evidock --config config.toml run --http-port 8080
     """
-    serve(settings_of(ctx), once=once)
+    http = None if once or no_http else Listen(http_host, http_port)
+    serve(settings_of(ctx), once=once, http=http)
 
 
 # -- ingest ------------------------------------------------------------------------
@@ -209,6 +213,13 @@ def recordings_list(
     officer: Annotated[str | None, typer.Option(help="Only this officer id.")] = None,
     since: Annotated[datetime | None, typer.Option(help="Started at or after (local time).")] = None,
     until: Annotated[datetime | None, typer.Option(help="Started before (local time).")] = None,
+    case: Annotated[str | None, typer.Option("--case", help="Only those now labelled with this 案号.")] = None,
+    status: Annotated[
+        CustodyStatus | None, typer.Option(help="Only labelled, unlabelled, evidence (legal hold) or purged.")
+    ] = None,
+    has_findings: Annotated[
+        bool | None, typer.Option("--has-findings/--no-findings", help="Only with (or without) findings.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=100000)] = 1000,
     reason: Annotated[str, typer.Option(help="Why (事由); it goes into the log entry.")] = NO_REASON,
     as_json: JsonOption = False,
@@ -218,25 +229,19 @@ def recordings_list(
     Example: evidock recordings list --device CAM01 --since 2026-11-20 --json
     """
     settings = settings_of(ctx)
+    wanted = RecordingFilter(
+        device=device,
+        officer=officer,
+        case_number=case,
+        since=_aware(since, settings),
+        until=_aware(until, settings),
+        status=status,
+        has_findings=has_findings,
+        limit=limit,
+    )
     with open_app(settings, ensure_bucket=False) as evi:
-        person = acting_person(evi)
-        with evi.catalog.read() as conn:
-            rows = recordings_db.listing(
-                conn,
-                device=device,
-                officer=officer,
-                since=_aware(since, settings),
-                until=_aware(until, settings),
-                limit=limit,
-            )
-        query = {"device": device, "officer": officer, "since": since, "until": until, "limit": limit}
-        entry = evi.gate().record_listing(
-            person,
-            command="recordings list",
-            query={k: str(v) for k, v in query.items() if v is not None},
-            recordings=[r.id for r in rows],
-            reason=reason,
-        )
+        found = list_recordings(evi, acting_person(evi), wanted, reason=reason, command="recordings list")
+    rows, entry = found.recordings, found.entry
     if as_json:
         print_json([r.as_json() for r in rows])
         return
@@ -272,22 +277,7 @@ def recordings_show(
     """
     settings = settings_of(ctx)
     with open_app(settings, ensure_bucket=False) as evi:
-        person = acting_person(evi)
-        view = evi.gate().read_metadata(person, recording, reason=reason)
-    found, docked = view.recording, view.receipts
-    data = found.as_json()
-    data["label"] = view.label.as_json() if view.label else None
-    data["access_entry"] = view.entry
-    data["receipts"] = [
-        {
-            "id": r.id,
-            "path": shown(r.path),
-            "state": r.state.value,
-            "duplicate": r.duplicate,
-            "received_at": r.received_at.isoformat(),
-        }
-        for r in docked
-    ]
+        data = show_recording(evi, acting_person(evi), recording, reason=reason)
     if as_json:
         print_json(data)
         return

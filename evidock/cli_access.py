@@ -7,23 +7,24 @@ registration (:func:`logged_query`, :func:`person_required`); see docs/access.md
 
 from __future__ import annotations
 
-import csv
 import functools
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, cast
 
 import typer
 from rich.table import Table
 
-from evidock.app import open_app, working_time
+from evidock import audit_queries
+from evidock.app import open_app
 from evidock.auth import acting_person, new_password
-from evidock.cli_common import PERSON_KEY, JsonOption, local_time, one_line, out, print_json, settings_of
+from evidock.cli_common import PERSON_KEY, JsonOption, local_time, out, print_json, settings_of
+from evidock.recording_reads import NO_REASON
 from evidock.settings import Settings
+from evidock.text import one_line
 from storage import access
-from storage import recordings as recordings_db
 from storage.access import Action, Category, InvalidAccessInput, Permission, Person
 
 users_app = typer.Typer(
@@ -45,8 +46,6 @@ audit_app = typer.Typer(
 
 CsvOption = Annotated[bool, typer.Option("--csv", help="Print CSV for spreadsheets.")]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why (事由); it goes into the log entry.")]
-NO_REASON = "not given"
-QUERY_VALUE_LENGTH = 200  # characters of one query value kept in a QUERY entry
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,15 +57,6 @@ def _reader(ctx: typer.Context) -> tuple[Settings, Person]:
 
 
 # -- wrappers for other modules' commands -------------------------------------------------
-
-
-def _query_values(kwargs: dict[str, Any]) -> dict[str, str]:
-    values = {}
-    for key, value in kwargs.items():
-        if key == "ctx" or value is None or value is False:
-            continue
-        values[key] = one_line(str(value))[:QUERY_VALUE_LENGTH]
-    return values
 
 
 def logged_query(command: str, func: F, *, permission: Permission = Permission.READ_METADATA) -> F:
@@ -82,7 +72,11 @@ def logged_query(command: str, func: F, *, permission: Permission = Permission.R
         with open_app(settings_of(ctx), ensure_bucket=False) as evi:
             person = acting_person(evi)
             evi.gate().record_query(
-                person, command=command, query=_query_values(kwargs), reason=NO_REASON, permission=permission
+                person,
+                command=command,
+                query=audit_queries.query_values(kwargs),
+                reason=NO_REASON,
+                permission=permission,
             )
         return func(*args, **kwargs)
 
@@ -473,27 +467,6 @@ def recordings_get(
 # -- audit ------------------------------------------------------------------------------------------
 
 
-def _moment(text: str | None, settings: Settings, option: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidAccessInput(
-            f"{option} {text[:40]!r} is not a date or time: use 2026-11-20 or 2026-11-20T08:00 (local)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=settings.timezone)
-    return moment.astimezone(UTC)
-
-
-def _csv(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-
-
 def _formats(as_json: bool, as_csv: bool) -> None:
     if as_json and as_csv:
         raise InvalidAccessInput("give --json or --csv, not both")
@@ -523,34 +496,17 @@ def audit_access(
     """
     _formats(as_json, as_csv)
     settings = settings_of(ctx)
-    lo, hi = _moment(since, settings, "--since"), _moment(until, settings, "--until")
     with open_app(settings, ensure_bucket=False) as evi:
-        person = acting_person(evi)
-        person.require(Permission.AUDIT)
-        query = _query_values({"recording": recording, "user": user, "case": case, "since": since, "until": until})
-        with evi.catalog.read() as conn:
-            wanted: set[str] | None = None
-            if recording is not None:
-                wanted = {recordings_db.resolve(conn, recording).id}
-            if case is not None:
-                of_case = access.recordings_of_case(conn, case.strip())
-                wanted = of_case if wanted is None else wanted & of_case
-        own = evi.gate().record_query(
-            person,
-            command="audit access",
-            query=query,
-            reason="audit",
-            action=Action.AUDIT,
-            permission=Permission.AUDIT,
+        trail = audit_queries.access_trail(
+            evi, acting_person(evi), recording=recording, user=user, case=case, since=since, until=until
         )
-        with evi.catalog.read() as conn:
-            rows = access.audit_trail(conn, recordings=wanted, user=user, since=lo, until=hi, before=own)
+    rows, own = trail.rows, trail.entry
     listed = [r.as_json() for r in rows]
     if as_json:
         print_json(listed)
         return
     if as_csv:
-        _csv(listed, list(listed[0]) if listed else list(access.AccessRow.__dataclass_fields__))
+        sys.stdout.write(audit_queries.csv_text(listed, audit_queries.ACCESS_COLUMNS))
         return
     table = Table("entry", f"time ({settings.timezone})", "user", "role", "action", "recording", "reason", "approver")
     for r in rows:
@@ -585,36 +541,15 @@ def audit_anomalies(
     """
     _formats(as_json, as_csv)
     settings = settings_of(ctx)
-    lo, hi = _moment(since, settings, "--since"), _moment(until, settings, "--until")
     with open_app(settings, ensure_bucket=False) as evi:
-        person = acting_person(evi)
-        person.require(Permission.AUDIT)
-        own = evi.gate().record_query(
-            person,
-            command="audit anomalies",
-            query=_query_values({"since": since, "until": until}),
-            reason="audit",
-            action=Action.AUDIT,
-            permission=Permission.AUDIT,
-        )
-        with evi.catalog.read() as conn:
-            # Approvals may predate --since; read every access up to this query, then cut.
-            everything = access.audit_trail(conn, before=own)
-            facts = access.anomaly_facts(conn, everything, before=own)
-    found = access.find_anomalies(
-        everything,
-        facts,
-        is_working_time=working_time(settings),
-        bulk_threshold=settings.access.bulk_threshold,
-        bulk_window=timedelta(hours=1),
-    )
-    found = [a for a in found if (lo is None or a.time >= lo) and (hi is None or a.time < hi)]
+        result = audit_queries.anomalies(evi, acting_person(evi), since=since, until=until)
+    found, own = result.found, result.entry
     listed = [a.as_json() for a in found]
     if as_json:
         print_json(listed)
         return
     if as_csv:
-        _csv(listed, ["kind", "entry", "time", "actor", "recording", "detail", "entries"])
+        sys.stdout.write(audit_queries.csv_text(listed, audit_queries.ANOMALY_COLUMNS))
         return
     table = Table("kind", "entry", f"time ({settings.timezone})", "user", "recording", "what")
     for a in found:

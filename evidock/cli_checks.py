@@ -10,15 +10,15 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
+from evidock import clock_reports, findings_reads
 from evidock.app import open_app
 from evidock.cli_common import JsonOption, err, local_time, out, person_of, print_json, settings_of
 from evidock.settings import Settings
-from ingest.checking import FindingError, add_clock_report, explain
+from ingest.checking import FindingError
 from ingest.clock import ClockModel, ClockReport, Segment
 from ingest.continuity import incidents
 from ingest.timeline import Mark, build, svg
 from storage import findings as findings_db
-from storage import recordings as recordings_db
 from storage.catalog import recordings
 
 findings_app = typer.Typer(
@@ -68,9 +68,10 @@ def findings_list(
         if since
         else None
     )
-    with open_app(settings, ensure_bucket=False) as evi, evi.catalog.read() as conn:
-        rec = recordings_db.resolve(conn, recording).id if recording else None
-        rows = findings_db.listing(conn, open_only=open_only, device=device, since=since_at, recording=rec)
+    with open_app(settings, ensure_bucket=False) as evi:
+        rows = findings_reads.list_findings(
+            evi, open_only=open_only, device=device, since=since_at, recording=recording
+        )
     if as_json:
         print_json([r.as_json() for r in rows])
         return
@@ -104,19 +105,13 @@ def findings_explain(
 
     Example: evidock findings explain 12 --text "battery replaced" --voice-in 3fa4c1 --at 4.5
     """
-    if (voice_in is None) != (at is None):
-        raise FindingError("--voice-in and --at go together: the recording and the second the statement starts")
-    settings = settings_of(ctx)
-    with open_app(settings, ensure_bucket=False) as evi, evi.catalog.begin() as conn:
-        voice = recordings_db.resolve(conn, voice_in).id if voice_in else None
-        index = explain(
-            conn,
-            evi.journal,
+    with open_app(settings_of(ctx), ensure_bucket=False) as evi:
+        index = findings_reads.explain(
+            evi,
+            person_of(ctx),
             finding,
             text=text,
-            author=person_of(ctx).name,
-            now=evi.now(),
-            voice_in=voice,
+            voice_in=voice_in,
             voice_at_ms=round(at * 1000) if at is not None else None,
         )
     if as_json:
@@ -140,31 +135,15 @@ def clock_report(
     station_time = datetime.now(UTC)
     reading = _local_moment(device_time, settings, default_day=station_time.astimezone(settings.timezone).date())
     report = ClockReport(device=device, device_time=reading, station_time=station_time)
-    with open_app(settings, ensure_bucket=False) as evi, evi.catalog.begin() as conn:
-        report_id = add_clock_report(
-            conn,
-            evi.journal,
-            report,
-            station=settings.station_id,
-            source="cli",
-            now=station_time,
-            options=settings.checks,
-        )
-    offset = report.offset.total_seconds()
-    tolerance = settings.checks.clock_tolerance.total_seconds()
+    with open_app(settings, ensure_bucket=False) as evi:
+        outcome = clock_reports.enter(evi, report, source="cli")
     if as_json:
-        print_json(
-            {
-                "id": report_id,
-                "device": device,
-                "offset_ms": round(offset * 1000),
-                "within_tolerance": abs(offset) <= tolerance,
-            }
-        )
+        print_json(outcome.as_json())
     else:
+        within = "within" if outcome.within_tolerance else "OUTSIDE"
         out.print(
-            f"clock report {report_id}: {device} is {offset:+.1f} s off the station clock "
-            f"({'within' if abs(offset) <= tolerance else 'OUTSIDE'} the {tolerance:g} s tolerance)"
+            f"clock report {outcome.id}: {device} is {outcome.offset_ms / 1000:+.1f} s off the station clock "
+            f"({within} the {outcome.tolerance_ms / 1000:g} s tolerance)"
         )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -49,11 +48,3 @@ def local_time(moment: datetime | None, settings: Settings) -> str:
     return moment.astimezone(settings.timezone).strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
 
 
-def one_line(text: str) -> str:
-    """Error text on one line, control characters escaped (it may quote hostile input)."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def shown(path: Path | str) -> str:
-    """A path as a person can read it: non-UTF-8 bytes and control characters escaped."""
-    return one_line(os.fsencode(path).decode("utf-8", "backslashreplace"))

@@ -7,15 +7,11 @@ from typing import Annotated
 
 import typer
 
-from chain.entries import decode
-from chain.merkle import consistency_proof, inclusion_proof, leaf_hash, root, verify_consistency, verify_inclusion
-from evidock.app import checkpointer_for, open_app
+from evidock import log_queries
+from evidock.app import open_app
 from evidock.cli_common import JsonOption, err, out, print_json, settings_of
 from evidock.keys import init_key, load_vkey
 from evidock.verify import verify as run_verify
-from storage import journal
-from storage.errors import StorageError
-from storage.journal import SqlNodes
 
 keys_app = typer.Typer(help="The log's signing key.\n\nExample: evidock keys show", no_args_is_help=True)
 log_app = typer.Typer(
@@ -59,12 +55,8 @@ def log_checkpoint(
 
     Example: evidock log checkpoint --new
     """
-    settings = settings_of(ctx)
-    with open_app(settings) as evi:
-        signer = checkpointer_for(evi)
-        stored = signer.make(evi.now()) if new else signer.latest_stored()
-    if stored is None:
-        raise StorageError("no checkpoint stored yet: run `evidock log checkpoint --new`")
+    with open_app(settings_of(ctx)) as evi:
+        stored = log_queries.checkpoint(evi, new=new)
     typer.echo(stored.note, nl=False)
 
 
@@ -78,19 +70,12 @@ def log_entry(
 
     Example: evidock log entry 0 --json
     """
-    with open_app(settings_of(ctx), ensure_bucket=False) as evi, evi.catalog.read() as conn:
-        data = journal.entry_bytes(conn, index)
-    entry = decode(data)
-    result = {
-        "index": index,
-        "leaf_hash": leaf_hash(data).hex(),
-        "entry_b64": base64.b64encode(data).decode("ascii"),
-        "entry": entry.as_json(),
-    }
+    with open_app(settings_of(ctx), ensure_bucket=False) as evi:
+        result = log_queries.entry(evi, index)
     if as_json:
         print_json(result)
         return
-    out.print(data.decode("utf-8"), markup=False)
+    out.print(base64.b64decode(result["entry_b64"]).decode("utf-8"), markup=False)
     out.print(f"leaf hash {result['leaf_hash']}")
 
 
@@ -106,33 +91,13 @@ def log_proof(
     Example: evidock log proof --entry 12 --json
     """
     with open_app(settings_of(ctx)) as evi:
-        anchor = checkpointer_for(evi).latest_stored()
-        tree_size = size if size is not None else (anchor.checkpoint.size if anchor else 0)
-        with evi.catalog.read() as conn:
-            _check_size(tree_size, journal.size(conn))
-            if entry >= tree_size:
-                raise StorageError(f"entry {entry} is not in a tree of size {tree_size}")
-            nodes = SqlNodes(conn)
-            data = journal.entry_bytes(conn, entry)
-            proof = inclusion_proof(entry, tree_size, nodes)
-            tree_root = root(tree_size, nodes)
-    verify_inclusion(leaf_hash(data), entry, tree_size, proof, tree_root)
-    note = anchor.note if anchor and anchor.checkpoint.size == tree_size else None
-    result = {
-        "index": entry,
-        "size": tree_size,
-        "root": tree_root.hex(),
-        "leaf_hash": leaf_hash(data).hex(),
-        "entry_b64": base64.b64encode(data).decode("ascii"),
-        "proof": [h.hex() for h in proof],
-        "checkpoint": note,
-    }
+        result = log_queries.inclusion(evi, entry, size)
     if as_json:
         print_json(result)
         return
-    out.print(f"entry {entry} in tree of size {tree_size}, root {tree_root.hex()}")
-    for h in proof:
-        out.print(h.hex())
+    out.print(f"entry {entry} in tree of size {result['size']}, root {result['root']}")
+    for h in result["proof"]:
+        out.print(h)
 
 
 @log_app.command("consistency")
@@ -149,39 +114,13 @@ def log_consistency(
     Example: evidock log consistency --from 10 --json
     """
     with open_app(settings_of(ctx)) as evi:
-        anchor_cp = checkpointer_for(evi)
-        stored = {c.checkpoint.size: c.note for c in anchor_cp.stored()}
-        latest = max(stored) if stored else 0
-        to = new if new is not None else latest
-        with evi.catalog.read() as conn:
-            _check_size(to, journal.size(conn))
-            if old > to:
-                raise StorageError(f"--from {old} is larger than --to {to}")
-            nodes = SqlNodes(conn)
-            proof = consistency_proof(old, to, nodes) if old else []
-            old_root, new_root = root(old, nodes), root(to, nodes)
-    if old:
-        verify_consistency(old, to, old_root, new_root, proof)
-    result = {
-        "from": old,
-        "to": to,
-        "old_root": old_root.hex(),
-        "new_root": new_root.hex(),
-        "proof": [h.hex() for h in proof],
-        "old_checkpoint": stored.get(old),
-        "new_checkpoint": stored.get(to),
-    }
+        result = log_queries.consistency(evi, old, new)
     if as_json:
         print_json(result)
         return
-    out.print(f"tree {to} (root {new_root.hex()}) extends tree {old} (root {old_root.hex()})")
-    for h in proof:
-        out.print(h.hex())
-
-
-def _check_size(size: int, log_size: int) -> None:
-    if size > log_size:
-        raise StorageError(f"the log has {log_size} entries; size {size} does not exist yet")
+    out.print(f"tree {result['to']} (root {result['new_root']}) extends tree {old} (root {result['old_root']})")
+    for h in result["proof"]:
+        out.print(h)
 
 
 def verify_command(

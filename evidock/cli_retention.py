@@ -14,18 +14,18 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from evidock import custody
 from evidock.app import open_app, retention_context, working_calendar
 from evidock.cli_common import JsonOption, err, local_time, out, person_of, print_json, settings_of
 from evidock.settings import Settings
 from retention import alerts as alerts_mod
 from retention import compliance as compliance_mod
-from retention import evidence as evidence_mod
-from retention import labelling, lifecycle
+from retention import lifecycle
 from retention.context import CustodyError
 from retention.deadlines import storage_deadline
 from retention.purge import purge as run_purge
 from retention.tracking import Tracked, describe
-from storage import access, cases
+from storage import cases
 
 calendar_app = typer.Typer(
     help="Working days of mainland China (调休 included) and the art. 26 deadline.\n\n"
@@ -231,32 +231,20 @@ def label(
     --case 京朝公(治)行罚决字[2026]1号 --party 张三 --handler 李四
     """
     settings = settings_of(ctx)
-    shift = device is not None or start is not None or end is not None
-    if recordings and shift:
-        raise CustodyError("give recording ids, or --device with --from and --to, not both")
-    if not recordings and not shift:
-        raise CustodyError("give recording ids, or --device with --from and --to")
+    shift = None
+    if device is not None or start is not None or end is not None:
+        if device is None or start is None or end is None:
+            raise CustodyError("a shift needs all of --device, --from and --to")
+        shift = custody.Shift(device, _moment(start, settings, "--from"), _moment(end, settings, "--to"))
     with open_app(settings, ensure_bucket=False) as evi:
-        rctx = retention_context(evi)
-        if shift:
-            if device is None or start is None or end is None:
-                raise CustodyError("a shift needs all of --device, --from and --to")
-            ids = labelling.shift(
-                rctx,
-                device=device,
-                start=_moment(start, settings, "--from"),
-                end=_moment(end, settings, "--to"),
-            )
-        else:
-            ids = labelling.resolve(rctx, recordings or [])
-        outcomes = labelling.label(
-            rctx,
-            ids,
+        outcomes = custody.label(
+            evi,
+            person_of(ctx),
+            recordings=recordings or [],
+            shift=shift,
             case_number=case_number,
             parties=parties or [],
             handler=handler,
-            by=person_of(ctx).name,
-            now=_now(),
         )
     if as_json:
         print_json([o.as_json() for o in outcomes])
@@ -292,16 +280,7 @@ def evidence_add(
     """
     settings = settings_of(ctx)
     with open_app(settings) as evi:
-        rctx = retention_context(evi)
-        ids = labelling.resolve(rctx, recordings)
-        outcomes = evidence_mod.add(
-            rctx,
-            ids,
-            case_number=case_number,
-            period=evidence_mod.parse_period(period, settings.retention),
-            by=person_of(ctx).name,
-            now=_now(),
-        )
+        outcomes = custody.designate(evi, person_of(ctx), recordings, case_number=case_number, period=period)
     if as_json:
         print_json([o.as_json() for o in outcomes])
         return
@@ -338,21 +317,9 @@ def evidence_release(
 
     Example: evidock evidence release 3fa4c1 --reason "case closed, 判决生效" --approved-by zhao.liu
     """
-    settings = settings_of(ctx)
-    actor = person_of(ctx)
-    with open_app(settings) as evi:
-        with evi.catalog.read() as conn:
-            approver = access.approver(conn, approved_by, actor=actor)
-        rctx = retention_context(evi)
-        (recording_id,) = labelling.resolve(rctx, [recording])
-        outcome = evidence_mod.release(
-            rctx,
-            recording_id,
-            reason=reason,
-            by=actor.name,
-            approved_by=approver,
-            case_number=case_number,
-            now=_now(),
+    with open_app(settings_of(ctx)) as evi:
+        outcome = custody.release(
+            evi, person_of(ctx), recording, reason=reason, approved_by=approved_by, case_number=case_number
         )
     if as_json:
         print_json(outcome.as_json())

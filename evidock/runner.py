@@ -13,10 +13,12 @@ import signal
 import threading
 import time
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from chain.errors import EvidockError
+from evidock.api.listen import Listen
 from evidock.app import App, checkpointer_for, open_app, retention_context
 from evidock.keys import init_key
 from evidock.settings import SIGNING_KEY_ENV, Settings
@@ -25,6 +27,9 @@ from retention import jobs as retention_jobs
 from storage import journal
 from storage.checkpoints import LogForked
 from storage.errors import StorageError
+
+if TYPE_CHECKING:
+    from evidock.api.server import HttpServer
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +154,19 @@ def _drain(service: Service, stable_seconds: float) -> None:
         time.sleep(TICK_SECONDS)
 
 
-def serve(settings: Settings, *, once: bool = False) -> None:
+def _http_server(evi: App, listen: Listen) -> HttpServer:
+    # Imported here: the web stack loads only when the service serves HTTP (not for `run --once`, nor the CLI).
+    from evidock.api.factory import create_app  # noqa: PLC0415
+    from evidock.api.server import HttpServer  # noqa: PLC0415
+
+    return HttpServer(create_app(evi), listen)
+
+
+def serve(settings: Settings, *, once: bool = False, http: Listen | None = None) -> None:
+    """Run the service until SIGTERM/SIGINT (``once``: until what is there now is taken).
+
+    With ``http``, the HTTP API listens beside the loop (evidock.api.server) and stops with it.
+    """
     vkey, created = ("", False) if os.environ.get(SIGNING_KEY_ENV) else init_key(settings)
     with open_app(settings) as evi:
         if created:
@@ -159,6 +176,9 @@ def serve(settings: Settings, *, once: bool = False) -> None:
         service = Service(evi)
         signal.signal(signal.SIGTERM, service.stop)
         signal.signal(signal.SIGINT, service.stop)
+        server = _http_server(evi, http) if http is not None else None
+        if server is not None:
+            server.start()  # before the loop: a port that cannot be bound stops the start, loudly
         service.start()
         log.info("watching %s", ", ".join(str(f) for f in settings.watch.folders))
         try:
@@ -169,4 +189,6 @@ def serve(settings: Settings, *, once: bool = False) -> None:
                 service.step(time.monotonic())
                 time.sleep(TICK_SECONDS)
         finally:
+            if server is not None:
+                server.stop()
             service.shutdown()

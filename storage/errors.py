@@ -13,3 +13,11 @@ class LockNotApplied(StorageError):
 
 class BucketMisconfigured(StorageError):
     """The bucket lacks versioning or Object Lock; evidock refuses to store evidence there."""
+
+
+class NotFound(StorageError):
+    """No such recording, log entry or checkpoint (or its content is gone: purged)."""
+
+
+class InvalidReference(StorageError):
+    """A recording id, prefix, entry index or tree size that cannot name anything: malformed or ambiguous."""

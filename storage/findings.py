@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     insert,
     select,
     update,
@@ -170,3 +171,8 @@ def add_clock_report(conn: Connection, **values: Any) -> int:
 def clock_reports_of(conn: Connection, device: str) -> list[dict[str, Any]]:
     rows = conn.execute(select(clock_reports).where(clock_reports.c.device == device).order_by(clock_reports.c.id))
     return [dict(r._mapping) for r in rows]
+
+
+def count_open(conn: Connection) -> int:
+    """Findings not yet explained (nor withdrawn)."""
+    return int(conn.execute(select(func.count()).select_from(findings).where(findings.c.status == "open")).scalar_one())

@@ -369,9 +369,12 @@ class ObjectStore:
                 progress(len(chunk))
         return digest.hexdigest(), size
 
-    def _stream(self, version: StoredVersion) -> Iterator[bytes]:
+    def _stream(self, version: StoredVersion, *, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
+        """The object's bytes (from ``offset``, ``length`` of them if given); only the access gate calls this."""
         try:
-            response = self._client.get_object(self.bucket, version.key, version_id=version.version_id)
+            response = self._client.get_object(
+                self.bucket, version.key, version_id=version.version_id, offset=offset, length=length or 0
+            )
         except (MinioException, urllib3.exceptions.HTTPError) as exc:
             raise StorageError(f"read of {version.key} failed: {_reason(exc)}") from exc
         try:

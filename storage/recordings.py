@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import ColumnElement, Connection, insert, select
 
 from storage.catalog import recordings
-from storage.errors import StorageError
+from storage.errors import InvalidReference, NotFound
 
 MIN_PREFIX = 6
 
@@ -76,14 +77,14 @@ def resolve(conn: Connection, prefix: str) -> Recording:
     """A recording by its id or a unique prefix of at least 6 hex digits (like git)."""
     text = prefix.strip().lower()
     if len(text) < MIN_PREFIX or any(c not in "0123456789abcdef" for c in text):
-        raise StorageError(
+        raise InvalidReference(
             f"recording id {prefix[:80]!r} is not valid: give the SHA-256 (or its first {MIN_PREFIX}+ hex digits)"
         )
     rows = conn.execute(select(recordings).where(recordings.c.id.startswith(text, autoescape=True)).limit(2)).all()
     if not rows:
-        raise StorageError(f"no recording {text}")
+        raise NotFound(f"no recording {text}")
     if len(rows) > 1:
-        raise StorageError(f"recording id {text} is ambiguous: give more digits")
+        raise InvalidReference(f"recording id {text} is ambiguous: give more digits")
     return _to_recording(rows[0])
 
 
@@ -95,8 +96,10 @@ def listing(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = 1000,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> list[Recording]:
-    query = select(recordings)
+    """Recordings ordered by device and start; ``where`` adds conditions (see storage.search)."""
+    query = select(recordings).where(*where)
     if device:
         query = query.where(recordings.c.device == device)
     if officer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import pytest
 from evidock import settings as settings_mod
 from evidock.app import App, open_app
 from evidock.settings import Settings
+from ingest.watcher import look
 from storage import access
 from storage.access import Role
 
@@ -120,6 +122,16 @@ def use(monkeypatch: pytest.MonkeyPatch, name: str, token: str) -> None:
     monkeypatch.delenv("EVIDOCK_PASSWORD", raising=False)
 
 
+def dock(evi: App, path: Path) -> str:
+    """Ingest one file as the dock's pipeline does; returns its recording id."""
+    file = look(path.parent, path, ())
+    assert file is not None
+    outcome = evi.pipeline().ingest(file)
+    assert outcome is not None
+    assert outcome.recording is not None
+    return outcome.recording
+
+
 CUSTODIAN = "wang.wu"
 
 
@@ -128,3 +140,10 @@ def custodian(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> str:
     """The CLI acts as the custodian wang.wu (labels, evidence, cases, reports, purge); returns the name."""
     act_as(settings, monkeypatch, CUSTODIAN, Role.CUSTODIAN)
     return CUSTODIAN
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for a server a test starts)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

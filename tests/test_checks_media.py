@@ -18,12 +18,11 @@ from evidock.cli import main
 from evidock.settings import Settings
 from ingest.clock import ClockModel, ClockReport, Segment
 from ingest.continuity import incidents
-from ingest.watcher import look
 from storage import findings as findings_db
 from storage import journal
 from storage import recordings as recordings_db
 from tests import media
-from tests.conftest import act_as
+from tests.conftest import act_as, dock
 
 pytestmark = pytest.mark.s3
 
@@ -36,15 +35,6 @@ def _name(device: str, start_utc: datetime, seq: int, ext: str = "mp4") -> str:
     return f"{device}_P1001_{local:%Y%m%d%H%M%S}_{seq:04d}.{ext}"
 
 
-def _dock(evi: App, path: Path) -> str:
-    file = look(path.parent, path, ())
-    assert file is not None
-    outcome = evi.pipeline().ingest(file)
-    assert outcome is not None
-    assert outcome.recording is not None
-    return outcome.recording
-
-
 def _clock(evi: App, inbox: Path, device: str, station: datetime, offset: timedelta) -> None:
     sidecar = inbox / f"{device}-{station:%H%M%S}.clock.json"
     sidecar.write_text(
@@ -52,7 +42,7 @@ def _clock(evi: App, inbox: Path, device: str, station: datetime, offset: timede
             {"device": device, "device_time": (station + offset).isoformat(), "station_time": station.isoformat()}
         )
     )
-    _dock(evi, sidecar)
+    dock(evi, sidecar)
 
 
 def _shift(
@@ -71,7 +61,7 @@ def _shift(
         start = DAY + timedelta(seconds=at) + clock_offset
         seq = seqs[n] if seqs else n + 1
         path = media.clip(inbox / _name(device, start, seq), seconds=seconds, created=start, mark=f"{device}{n}")
-        ids.append(_dock(evi, path))
+        ids.append(dock(evi, path))
     return ids
 
 
@@ -117,7 +107,7 @@ def test_a_segment_docked_late_withdraws_the_gap(evi: App, inbox: Path) -> None:
     late = media.clip(
         inbox / _name("CAM13", DAY + timedelta(seconds=6), 3), seconds=3, created=DAY + timedelta(seconds=6)
     )
-    _dock(evi, late)
+    dock(evi, late)
     assert _found(evi) == [], "the late segment fills the gap: both findings withdrawn"
     del ids
 
@@ -131,7 +121,7 @@ def test_an_overlap_from_a_clock_that_jumped(evi: App, inbox: Path) -> None:
 def test_a_truncated_file_is_corrupt_and_stored(evi: App, inbox: Path) -> None:
     _clock(evi, inbox, "CAM15", DAY - timedelta(minutes=5), timedelta(0))
     path = media.truncate(media.clip(inbox / _name("CAM15", DAY, 1), seconds=3, created=DAY, mark="cut"))
-    rid = _dock(evi, path)
+    rid = dock(evi, path)
     found = _found(evi)
     assert found == [("corrupt", (rid,), None)]
     with evi.catalog.read() as conn:
@@ -149,7 +139,7 @@ def test_a_timestamp_jump_inside_a_file(evi: App, inbox: Path) -> None:
         audio_filter=jump.replace("setpts", "asetpts"),
         passthrough=True,
     )
-    rid = _dock(evi, path)
+    rid = dock(evi, path)
     found = _found(evi)
     assert [(k, r) for k, r, _ in found] == [("internal_gap", (rid,))]
     assert 2900 <= (found[0][2] or 0) <= 3100
@@ -240,7 +230,7 @@ def test_name_and_embedded_time_disagree(evi: App, inbox: Path) -> None:
     _clock(evi, inbox, "CAM20", DAY + timedelta(minutes=10), timedelta(0))
     # The name says 08:00 local; the embedded time says 08:00 UTC: an 8-hour zone mistake.
     path = media.clip(inbox / _name("CAM20", DAY, 1), seconds=3, created=DAY + SHANGHAI, mark="tz")
-    rid = _dock(evi, path)
+    rid = dock(evi, path)
     with evi.catalog.read() as conn:
         (finding,) = findings_db.listing(conn, recording=rid)
     assert finding.kind == "time_mismatch"

@@ -22,7 +22,7 @@ from evidock import settings as settings_mod
 from evidock.app import connect_store
 from storage.catalog import log_entries, receipts, recordings
 from storage.objects import content_key
-from tests.conftest import raw_config, write_config
+from tests.conftest import free_port, raw_config, write_config
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
 
@@ -87,7 +87,7 @@ def test_kill_9_during_ingest_then_restart(tmp_path: Path, s3_env: dict[str, str
         digests.append(_big_file(partial, seed=n))
         partial.rename(target)
 
-        victim = _evidock(config, "run", env=env, quiet=True)
+        victim = _evidock(config, "run", "--http-port", str(free_port()), env=env, quiet=True)
         if state is not None:
             _wait_for_state(tmp_path / "evidock.db", target, state)
         time.sleep(delay)

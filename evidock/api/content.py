@@ -1,0 +1,75 @@
+"""Content over HTTP: the gate opens it (ACCESS entry committed first), then the bytes stream.
+
+One ``Range: bytes=first-last`` (or ``bytes=first-``, ``bytes=-suffix``) is
+served as 206 so a player can seek; each HTTP request is its own read through
+the gate, so every range a player asks for is registered. Several ranges in
+one header are answered with the whole file (RFC 9110 allows ignoring Range).
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+import urllib.parse
+
+from fastapi.responses import Response, StreamingResponse
+
+from storage.access import Content
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class RangeNotSatisfiable(ValueError):
+    pass
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(first, last) inclusive for one satisfiable range; None for the whole file."""
+    if header is None:
+        return None
+    found = _RANGE.match(header.strip())
+    if found is None:
+        return None  # several ranges or another unit: ignored, the whole file is sent
+    first_text, last_text = found.groups()
+    if not first_text and not last_text:
+        return None
+    if not first_text:  # the last N bytes
+        suffix = int(last_text)
+        if suffix == 0 or size == 0:
+            raise RangeNotSatisfiable(header)
+        return max(0, size - suffix), size - 1
+    first = int(first_text)
+    last = min(int(last_text), size - 1) if last_text else size - 1
+    if first >= size or last < first:
+        raise RangeNotSatisfiable(header)
+    return first, last
+
+
+def media_type(name: str) -> str:
+    guessed, _ = mimetypes.guess_type(name)
+    return guessed or "application/octet-stream"
+
+
+def respond(content: Content, *, range_header: str | None, attachment: bool) -> Response:
+    rec = content.recording
+    headers = {
+        "Accept-Ranges": "bytes",
+        "ETag": f'"{rec.id}"',
+        "X-Evidock-Access-Entry": str(content.entry),
+        "Content-Disposition": (
+            f"{'attachment' if attachment else 'inline'}; "
+            f"filename*=UTF-8''{urllib.parse.quote(rec.original_name, safe='')}"
+        ),
+    }
+    kind = media_type(rec.original_name)
+    try:
+        wanted = parse_range(range_header, rec.size)
+    except RangeNotSatisfiable:
+        return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{rec.size}"})
+    if wanted is None:
+        headers["Content-Length"] = str(rec.size)
+        return StreamingResponse(content.chunks(), media_type=kind, headers=headers)
+    first, last = wanted
+    headers["Content-Range"] = f"bytes {first}-{last}/{rec.size}"
+    headers["Content-Length"] = str(last - first + 1)
+    return StreamingResponse(content.byte_range(first, last), status_code=206, media_type=kind, headers=headers)

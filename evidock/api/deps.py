@@ -1,0 +1,21 @@
+"""What a route needs: the application, the authenticated caller, and the reason (事由) of a read."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query
+
+from evidock.api.security import current_person, evi_of
+from evidock.app import App
+from storage.access import REASON_LENGTH, Person
+
+Evi = Annotated[App, Depends(evi_of)]
+Caller = Annotated[Person, Depends(current_person)]
+Reason = Annotated[
+    str,
+    Query(
+        max_length=REASON_LENGTH,
+        description="Why (事由); it goes into the ACCESS entry written before the answer.",
+    ),
+]

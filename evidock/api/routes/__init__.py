@@ -1,0 +1,1 @@
+"""The API's routers, one per area; evidock.api.factory mounts them under /api/v1."""

@@ -1,0 +1,65 @@
+"""Access requests and approvals (art. 29): copies, downloads and exports need a second person."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from evidock.api.deps import Caller, Evi
+from storage.access import DOCUMENT_LENGTH, PERSON_LENGTH, REASON_LENGTH, Action, Category
+
+router = APIRouter(prefix="/access-requests", tags=["access"])
+
+
+class RequestBody(BaseModel):
+    recordings: list[str] = Field(min_length=1, description="Recording ids or unique prefixes.")
+    action: Action = Field(description="copy, download or export.")
+    reason: str = Field(max_length=REASON_LENGTH, description="Why (事由).")
+    category: Category = Field(Category.INTERNAL, description="Who it is for (art. 29).")
+    document_ref: str | None = Field(
+        None, max_length=DOCUMENT_LENGTH, description="Document reference (文号); needed unless internal."
+    )
+    requester: str | None = Field(None, max_length=PERSON_LENGTH, description="Who outside asks (court, lawyer).")
+    party: str | None = Field(None, max_length=PERSON_LENGTH, description="With category party: 当事人.")
+
+
+class DecisionBody(BaseModel):
+    reason: str = Field(max_length=REASON_LENGTH, description="Why approved or denied.")
+
+
+@router.post("", summary="Ask for a copy, download or export; another custodian decides")
+def requests_create(evi: Evi, person: Caller, body: RequestBody) -> dict[str, Any]:
+    made = evi.gate().request(
+        person,
+        body.recordings,
+        action=body.action,
+        reason=body.reason,
+        category=body.category,
+        document_ref=body.document_ref,
+        requester=body.requester,
+        party=body.party,
+    )
+    return made.as_json(evi.now())
+
+
+@router.get("", summary="Requests: the caller's own, or all of them for custodians and auditors")
+def requests_list(evi: Evi, person: Caller, pending: bool = False) -> list[dict[str, Any]]:
+    now = evi.now()
+    return [r.as_json(now) for r in evi.gate().list_requests(person, pending_only=pending)]
+
+
+@router.get("/{request}", summary="One request: recordings, decision, expiry, copies taken")
+def requests_show(evi: Evi, person: Caller, request: int) -> dict[str, Any]:
+    return evi.gate().get_request(person, request).as_json(evi.now())
+
+
+@router.post("/{request}/approve", summary="Approve (a custodian, not the requester): APPROVAL entries")
+def requests_approve(evi: Evi, person: Caller, request: int, body: DecisionBody) -> dict[str, Any]:
+    return evi.gate().decide(person, request, approve=True, reason=body.reason).as_json(evi.now())
+
+
+@router.post("/{request}/deny", summary="Deny (a custodian, not the requester): APPROVAL entries of decision denied")
+def requests_deny(evi: Evi, person: Caller, request: int, body: DecisionBody) -> dict[str, Any]:
+    return evi.gate().decide(person, request, approve=False, reason=body.reason).as_json(evi.now())

@@ -1,0 +1,93 @@
+"""Recordings: search, one recording's facts, and its content (through the gate)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import Response
+
+from evidock.api import content as content_http
+from evidock.api.deps import Caller, Evi, Reason
+from evidock.recording_reads import NO_REASON, list_recordings, show_recording
+from storage import search
+from storage.access import Action, InvalidAccessInput
+from storage.search import CustodyStatus
+
+router = APIRouter(prefix="/recordings", tags=["recordings"])
+
+
+def _utc(moment: datetime | None, evi: Evi) -> datetime | None:
+    """A time from the query: local (the station's zone) unless it carries an offset."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=evi.settings.timezone) if moment.tzinfo is None else moment
+
+
+@router.get("", summary="Search recordings (one ACCESS entry of action list)")
+def recordings_list(
+    evi: Evi,
+    person: Caller,
+    device: str | None = None,
+    officer: str | None = None,
+    case: Annotated[str | None, Query(description="Current label's case number (案号).")] = None,
+    since: Annotated[datetime | None, Query(description="Started at or after; local time unless offset.")] = None,
+    until: Annotated[datetime | None, Query(description="Started before; local time unless offset.")] = None,
+    status: CustodyStatus | None = None,
+    has_findings: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=search.MAX_LIMIT)] = 1000,
+    reason: Reason = NO_REASON,
+) -> dict[str, Any]:
+    wanted = search.RecordingFilter(
+        device=device,
+        officer=officer,
+        case_number=case,
+        since=_utc(since, evi),
+        until=_utc(until, evi),
+        status=status,
+        has_findings=has_findings,
+        limit=limit,
+    )
+    found = list_recordings(evi, person, wanted, reason=reason, command="GET /api/v1/recordings")
+    return {
+        "access_entry": found.entry,
+        "count": len(found.recordings),
+        "recordings": [r.as_json() for r in found.recordings],
+    }
+
+
+@router.get("/{recording}", summary="One recording: facts, current label, receipts (one ACCESS entry)")
+def recordings_show(evi: Evi, person: Caller, recording: str, reason: Reason = NO_REASON) -> dict[str, Any]:
+    return show_recording(evi, person, recording, reason=reason)
+
+
+@router.get(
+    "/{recording}/content",
+    summary="The original bytes, through the gate: view/stream with a reason, or download/copy/export under "
+    "an approved request; HTTP Range supported",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "The whole original"},
+        206: {"description": "One byte range of it"},
+        416: {"description": "The range lies outside the file"},
+    },
+)
+def recordings_content(
+    evi: Evi,
+    person: Caller,
+    recording: str,
+    action: Annotated[str, Query(description="view or stream (needs reason); ignored with request")] = "stream",
+    reason: Reason | None = None,
+    request: Annotated[int | None, Query(ge=1, description="An approved access request (download/copy/export)")] = None,
+    range_header: Annotated[str | None, Header(alias="Range")] = None,
+) -> Response:
+    gate = evi.gate()
+    if request is not None:
+        asked = gate.get_request(person, request)
+        opened = gate.open_content(person, recording, action=asked.action, request_id=request)
+        return content_http.respond(opened, range_header=range_header, attachment=True)
+    if action not in (Action.VIEW.value, Action.STREAM.value):
+        raise InvalidAccessInput(f"action {action[:20]!r}: use view or stream, or give an approved request")
+    opened = gate.open_content(person, recording, action=Action(action), reason=reason)
+    return content_http.respond(opened, range_header=range_header, attachment=False)

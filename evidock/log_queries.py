@@ -1,0 +1,93 @@
+"""The verifiable log read back: checkpoints, entries, inclusion and consistency proofs (RFC 9162).
+
+`evidock log …` and the API call these; every proof is checked before it is returned.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from chain.entries import decode
+from chain.merkle import consistency_proof, inclusion_proof, leaf_hash, root, verify_consistency, verify_inclusion
+from evidock.app import App, checkpointer_for
+from storage import journal
+from storage.checkpoints import StoredCheckpoint
+from storage.errors import InvalidReference, NotFound
+from storage.journal import SqlNodes
+
+
+def checkpoint(evi: App, *, new: bool = False) -> StoredCheckpoint:
+    """The latest checkpoint locked in the object store (``new``: sign and anchor one now)."""
+    signer = checkpointer_for(evi)
+    stored = signer.make(evi.now()) if new else signer.latest_stored()
+    if stored is None:
+        raise NotFound("no checkpoint stored yet: run `evidock log checkpoint --new`")
+    return stored
+
+
+def _check_size(size: int, log_size: int) -> None:
+    if size > log_size:
+        raise NotFound(f"the log has {log_size} entries; size {size} does not exist yet")
+
+
+def entry(evi: App, index: int) -> dict[str, Any]:
+    """One entry: canonical bytes (base64), leaf hash, content."""
+    with evi.catalog.read() as conn:
+        if index >= journal.size(conn):
+            raise NotFound(f"no log entry {index}")
+        data = journal.entry_bytes(conn, index)
+    return {
+        "index": index,
+        "leaf_hash": leaf_hash(data).hex(),
+        "entry_b64": base64.b64encode(data).decode("ascii"),
+        "entry": decode(data).as_json(),
+    }
+
+
+def inclusion(evi: App, index: int, size: int | None = None) -> dict[str, Any]:
+    """Inclusion proof (RFC 9162 §2.1.3) of entry ``index`` in the tree of ``size`` (default: latest checkpoint)."""
+    anchor = checkpointer_for(evi).latest_stored()
+    tree_size = size if size is not None else (anchor.checkpoint.size if anchor else 0)
+    with evi.catalog.read() as conn:
+        _check_size(tree_size, journal.size(conn))
+        if index >= tree_size:
+            raise InvalidReference(f"entry {index} is not in a tree of size {tree_size}")
+        nodes = SqlNodes(conn)
+        data = journal.entry_bytes(conn, index)
+        proof = inclusion_proof(index, tree_size, nodes)
+        tree_root = root(tree_size, nodes)
+    verify_inclusion(leaf_hash(data), index, tree_size, proof, tree_root)
+    return {
+        "index": index,
+        "size": tree_size,
+        "root": tree_root.hex(),
+        "leaf_hash": leaf_hash(data).hex(),
+        "entry_b64": base64.b64encode(data).decode("ascii"),
+        "proof": [h.hex() for h in proof],
+        "checkpoint": anchor.note if anchor and anchor.checkpoint.size == tree_size else None,
+    }
+
+
+def consistency(evi: App, old: int, new: int | None = None) -> dict[str, Any]:
+    """Consistency proof (RFC 9162 §2.1.4) that tree ``new`` (default: latest checkpoint) extends tree ``old``."""
+    stored = {c.checkpoint.size: c.note for c in checkpointer_for(evi).stored()}
+    to = new if new is not None else (max(stored) if stored else 0)
+    with evi.catalog.read() as conn:
+        _check_size(to, journal.size(conn))
+        if old > to:
+            raise InvalidReference(f"--from {old} is larger than --to {to}")
+        nodes = SqlNodes(conn)
+        proof = consistency_proof(old, to, nodes) if old else []
+        old_root, new_root = root(old, nodes), root(to, nodes)
+    if old:
+        verify_consistency(old, to, old_root, new_root, proof)
+    return {
+        "from": old,
+        "to": to,
+        "old_root": old_root.hex(),
+        "new_root": new_root.hex(),
+        "proof": [h.hex() for h in proof],
+        "old_checkpoint": stored.get(old),
+        "new_checkpoint": stored.get(to),
+    }
