@@ -81,7 +81,7 @@ def disc(
     through the access gate. Each disc holds the originals, MANIFEST.json, SHA256SUMS, the label
     sheet (LABEL.html/.txt), the signed log evidence and VERIFY.py (see docs/export.md).
 
-    Example: evidock export disc --case 京朝公(治)行罚决字[2026]1号 --maker 王五 --extractor 赵六 --request 7 --burn sr0
+    Example: evidock export disc --case 京朝公(治)行罚决字[2026]1号 --maker 王五 --extractor 赵六 --request 7
     """
     settings = settings_of(ctx)
     with open_app(settings, ensure_bucket=False) as evi:

@@ -64,6 +64,8 @@ class _Reader:
     pycdlib itself would silently stop at a short read.
     """
 
+    mode = "rb"  # pycdlib checks for a binary file object this way
+
     def __init__(self, path: str, size: int, opener: Callable[[], Iterator[bytes]]) -> None:
         self._path = path
         self._size = size

@@ -186,7 +186,7 @@ def export_disc(
             facts, label, manifests[number], log_files=log_files, contents=contents, placed=placed[number]
         )
         capacity = order.capacity or layout.capacity_of(order.media)
-        volume = f"EVIDENCE_{now.astimezone(ctx.tz):%Y%m%d}_{number}_OF_{len(checked.plan)}"
+        volume = f"EV{now.astimezone(ctx.tz):%Y%m%d}_{number}_{len(checked.plan)}"  # Joliet: 16 characters at most
         image = build_image(
             files, checked.images[number - 1], volume_id=volume, capacity=capacity, progress=progress.advance
         )
