@@ -15,13 +15,15 @@ Chinese included.
 Memory stays flat: each original is read in the object store's chunks through
 a small bounded queue filled by one background thread (so the network read and
 the gate's hashing overlap with writing the image); the image's SHA-256 is
-taken by reading the finished file back, which also proves it is readable.
+taken by re-reading the file as it is written (``_HashingSink``), so the
+bytes hashed are the bytes on disk.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import queue
 import re
@@ -35,8 +37,11 @@ import pycdlib
 
 from retention.export.layout import ExportError
 
+log = logging.getLogger(__name__)
+
 _BLOCK = 1 << 20  # bytes copied per step while writing the image
 _QUEUE_DEPTH = 16  # chunks read ahead from the object store (a few MiB)
+_LAG = 8 << 20  # bytes the image hasher stays behind the writer
 _ASCII_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 
 
@@ -86,6 +91,13 @@ class _Reader:
         if self._chunks is None:
             self._chunks = _read_ahead(self._opener())
         wanted = self._size - self._position if size < 0 else min(size, self._size - self._position)
+        if not self._buffer and wanted > 0:
+            chunk = next(self._chunks, None)
+            if chunk is not None and len(chunk) == wanted:  # the usual case: whole chunks, no copy
+                self._position += wanted
+                self._finish()
+                return chunk
+            self._buffer = memoryview(chunk) if chunk is not None else self._buffer
         parts: list[bytes] = []
         while wanted > 0:
             if not self._buffer:
@@ -98,12 +110,15 @@ class _Reader:
             parts.append(bytes(piece))
             wanted -= len(piece)
             self._position += len(piece)
+        self._finish()
+        return b"".join(parts)
+
+    def _finish(self) -> None:
+        """At the last byte, run the source to its end: the gate checks the SHA-256 there."""
         if self._position == self._size and self._chunks is not None:
-            # Run the source to its end: the gate checks the SHA-256 there.
             if self._buffer or next(self._chunks, None) is not None:
                 raise ExportError(f"{self._path}: the stream is longer than {self._size} bytes")
             self._chunks = iter(())
-        return b"".join(parts)
 
 
 _END = object()
@@ -233,12 +248,12 @@ def build_image(
         done[0] = total_done
 
     try:
-        with part.open("xb") as sink:
-            iso.write_fp(sink, blocksize=_BLOCK, progress_cb=written)
-            sink.flush()
-            os.fsync(sink.fileno())
+        with part.open("x+b") as raw, _HashingSink(raw) as sink:  # read too: the hasher re-reads
+            iso.write_fp(cast(BinaryIO, sink), blocksize=_BLOCK, progress_cb=written)
+            raw.flush()
+            os.fsync(raw.fileno())
+            digest, length = sink.result()
         iso.close()
-        digest, length = _hash_file(part)
         if length != size:
             raise ExportError(f"{part.name}: wrote {length} bytes, expected {size}")
         os.link(part, target)  # fails rather than replace an image that appeared meanwhile
@@ -247,13 +262,91 @@ def build_image(
     return Image(target, size, digest)
 
 
-def _hash_file(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    buffer = bytearray(_BLOCK)
-    view = memoryview(buffer)
-    with path.open("rb", buffering=0) as f:
-        while n := f.readinto(buffer):
-            digest.update(view[:n])
-            size += n
-    return digest.hexdigest(), size
+class _HashingSink:
+    """The image file, hashed while it is written: a second thread re-reads what is written and hashes it.
+
+    pycdlib writes the volume descriptors and directories first, going back
+    and forth near the start, and then the file data in ascending order. The
+    hashing thread trails the highest byte written by ``_LAG`` bytes, so it
+    reads only what is finished (from the page cache, on the other core). A
+    write below what the thread may already have read marks the digest stale,
+    and ``result`` then hashes the whole file again: the digest is always of
+    the bytes on disk, the overlap only saves time.
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._fd = raw.fileno()
+        self._lock = threading.Condition()
+        self._end = 0  # highest byte written + 1
+        self._allowed = 0  # the hasher may read below this
+        self._done = False
+        self._stale = False
+        self._digest = hashlib.sha256()
+        self._hashed = 0
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="disc-image-hash", daemon=True)
+
+    def __enter__(self) -> _HashingSink:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._lock:
+            self._done = True
+            self._lock.notify()
+        self._thread.join()
+
+    # -- the file object pycdlib writes to --
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def write(self, data: bytes) -> int:
+        at = self._raw.tell()
+        with self._lock:
+            if at < self._allowed:
+                self._stale = True
+        written = self._raw.write(data)
+        self._raw.flush()  # the hasher reads the file by descriptor
+        with self._lock:
+            self._end = max(self._end, at + written)
+            self._allowed = max(self._allowed, self._end - _LAG)
+            self._lock.notify()
+        return written
+
+    # -- the hashing thread --
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    while self._hashed >= self._allowed and not self._done:
+                        self._lock.wait()
+                    if self._done:
+                        return
+                    limit = self._allowed
+                self._hash_up_to(limit)
+        except BaseException as exc:  # reported by result()
+            self._error = exc
+
+    def _hash_up_to(self, limit: int) -> None:
+        while self._hashed < limit:
+            chunk = os.pread(self._fd, min(_BLOCK, limit - self._hashed), self._hashed)
+            if not chunk:
+                raise ExportError(f"the image ended at {self._hashed} bytes while hashing")
+            self._digest.update(chunk)
+            self._hashed += len(chunk)
+
+    def result(self) -> tuple[str, int]:
+        """SHA-256 and size of the whole file, once pycdlib is done writing (call before closing)."""
+        self.__exit__()
+        size = os.fstat(self._fd).st_size
+        if self._error is not None or self._stale:
+            log.info("image hash: hashing the whole image again (%s)", self._error or "a write went back")
+            self._digest, self._hashed = hashlib.sha256(), 0
+        self._hash_up_to(size)
+        return self._digest.hexdigest(), self._hashed
