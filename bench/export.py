@@ -17,9 +17,13 @@ extra work costs:
   with every original streamed from S3 (and its SHA-256 checked by the gate),
   then the image read back for its SHA-256 and the EXPORT_SEALED entry.
 
-Both are measured as in ``bench.ingest``: a fresh subprocess started by a
+A third side, **staged** (download every original from S3 with minio's
+``fget_object``, then the same xorriso command), is what an exporter built on
+xorriso would have to do; evidock streams instead (``retention/export/image.py``).
+
+All are measured as in ``bench.ingest``: a fresh subprocess started by a
 small launcher (so interpreter start-up counts), wall time, peak RSS from
-``wait4``; the two alternate within each round (the order flips every round),
+``wait4``; the sides alternate within each round (the order flips every round),
 and the verdict is the median of the per-round ratios evidock / baseline.
 Memory is judged flat when the peak RSS at the largest size is within 20 %
 of the peak RSS at the smallest.
@@ -65,12 +69,26 @@ GOAL_RATIO = 1.3
 FLAT_RSS = 1.2  # peak RSS at the largest size at most this many times the smallest's
 FILES_PER_IMAGE = 4  # an image holds this many recordings, of equal size
 
+# The staged baseline's download step: each original (key=version) to BENCH_STAGE, as minio does it.
+STAGE_SCRIPT = """\
+import os, sys
+from minio import Minio
+client = Minio(os.environ["BENCH_HOST"], access_key=os.environ["EVIDOCK_S3_ACCESS_KEY"],
+               secret_key=os.environ["EVIDOCK_S3_SECRET_KEY"], secure=False)
+os.makedirs(os.environ["BENCH_STAGE"], exist_ok=True)
+for n, item in enumerate(sys.argv[1:]):
+    key, version = item.split("=", 1)
+    client.fget_object(os.environ["BENCH_BUCKET"], key, os.path.join(os.environ["BENCH_STAGE"], f"{n}.bin"),
+                       version_id=version)
+"""
+
 
 @dataclass
 class SizeResult:
     size_gib: int
     baseline: list[Run] = field(default_factory=list)
     evidock: list[Run] = field(default_factory=list)
+    staged: list[Run] = field(default_factory=list)
 
     @property
     def ratios(self) -> list[float]:
@@ -86,6 +104,10 @@ class SizeResult:
             "ratios": [round(r, 3) for r in self.ratios],
             "baseline_peak_rss_mib": round(max(r.peak_rss_mib for r in self.baseline), 1),
             "evidock_peak_rss_mib": round(max(r.peak_rss_mib for r in self.evidock), 1),
+            "staged_median_s": round(statistics.median(r.seconds for r in self.staged), 2),
+            "ratio_to_staged_median": round(
+                statistics.median(e.seconds / s.seconds for e, s in zip(self.evidock, self.staged, strict=True)), 3
+            ),
         }
 
 
@@ -148,6 +170,7 @@ class Bench:
         from evidock.app import open_app, retention_context
         from ingest.watcher import look
         from retention import labelling
+        from storage import recordings as recordings_db
 
         case = f"京朝公(治)行罚决字[2026]{size_gib}0{uuid.uuid4().hex[:4]}号"
         folder = self.work / f"files-{size_gib}g"
@@ -169,6 +192,9 @@ class Bench:
                 retention_context(evi), ids, case_number=case, parties=["张三"], handler="李四", by="c1", now=evi.now()
             )
         self.ids = ids
+        with open_app(self.settings, ensure_bucket=False) as evi, evi.catalog.read() as conn:
+            found = [recordings_db.get(conn, rid) for rid in ids]
+        self.objects = [(r.object_key, r.version_id) for r in found if r is not None]
         return case, folder
 
     def approved_request(self) -> int:
@@ -213,6 +239,36 @@ class Bench:
             out.unlink(missing_ok=True)
         return run
 
+    def run_staged(self) -> Run:
+        """The design evidock does not use: download the originals from S3 to a folder, then xorriso."""
+        stage = self.work / "stage"
+        out = self.work / "staged.iso"
+        objects = " ".join(f"{key}={version}" for key, version in self.objects)
+        try:
+            run, _ = timed(
+                [
+                    "/bin/sh",
+                    "-c",
+                    f'"$0" -c "$1" {objects} && exec /usr/bin/xorriso -as mkisofs -quiet -J '
+                    f"-joliet-long -R -o {out} {stage}",
+                    sys.executable,
+                    STAGE_SCRIPT,
+                ],
+                env={
+                    **self.env,
+                    "BENCH_HOST": self.server.host,
+                    "BENCH_STAGE": str(stage),
+                    "BENCH_BUCKET": self.settings.s3.bucket,
+                },
+                cwd=self.work,
+                server=self.server,
+                what="S3 download + xorriso",
+            )
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+            out.unlink(missing_ok=True)
+        return run
+
     def run_evidock(self, case: str) -> Run:
         request = self.approved_request()
         out = Path(tempfile.mkdtemp(prefix="images-", dir=self.work))
@@ -242,10 +298,12 @@ def measure(bench: Bench, size_gib: int, rounds: int) -> SizeResult:
     result = SizeResult(size_gib)
     try:
         for index in range(rounds):
-            order = ("baseline", "evidock") if index % 2 == 0 else ("evidock", "baseline")
+            order = ("baseline", "evidock", "staged") if index % 2 == 0 else ("staged", "evidock", "baseline")
             for side in order:
                 if side == "baseline":
                     result.baseline.append(bench.run_baseline(folder))
+                elif side == "staged":
+                    result.staged.append(bench.run_staged())
                 else:
                     result.evidock.append(bench.run_evidock(case))
                 print(f"bench: {size_gib} GiB round {index + 1}: {side} done", file=sys.stderr)
@@ -283,7 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"{s['size_gib']} GiB: xorriso {s['baseline_median_s']} s, evidock {s['evidock_median_s']} s, "
             f"ratio {s['ratio_median']} (rounds {s['ratios']}; {verdict} the {GOAL_RATIO}x goal); "
-            f"peak RSS xorriso {s['baseline_peak_rss_mib']} MiB, evidock {s['evidock_peak_rss_mib']} MiB"
+            f"peak RSS xorriso {s['baseline_peak_rss_mib']} MiB, evidock {s['evidock_peak_rss_mib']} MiB; "
+            f"S3 download + xorriso {s['staged_median_s']} s (evidock / that: {s['ratio_to_staged_median']})"
         )
     print(f"evidock peak RSS across sizes: {rss} MiB -> {'flat' if flat else 'GROWS with size'}")
     if args.json_out:
@@ -301,6 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "size_gib": r.size_gib,
                     "baseline": [asdict(x) for x in r.baseline],
                     "evidock": [asdict(x) for x in r.evidock],
+                    "staged": [asdict(x) for x in r.staged],
                 }
                 for r in results
             ],

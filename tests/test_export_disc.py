@@ -29,14 +29,13 @@ from evidock.app import checkpointer_for, open_app, retention_context
 from evidock.cli import main
 from evidock.keys import init_key
 from evidock.settings import Settings
-from ingest.watcher import look
 from retention import labelling
 from retention.export import verify_disc
 from storage import access, journal
 from storage.access import Action, Person, Role
 from storage.catalog import log_entries
-from tests import media
 from tests.conftest import add_person, raw_config, write_config
+from tests.test_retention_labels import ingest
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
 
@@ -66,23 +65,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, s3_env: dict[str, str]) -> W
     }
     settings = settings_mod.load(config, env)
     vkey, _ = init_key(settings)
-    ids = []
     with open_app(settings) as evi:
         evi.log_key(vkey)
-        pipeline = evi.pipeline()
-        for n in range(3):
-            clip = media.clip(
-                tmp / "inbox" / f"{DEVICE}_P2701_2026112009{n:02d}00_{n + 1:04d}.mp4",
-                seconds=2,
-                size="320x240",
-                mark=f"disc{n}",
-            )
-            file = look(clip.parent, clip, ())
-            assert file is not None
-            outcome = pipeline.ingest(file)
-            assert outcome is not None
-            assert outcome.recording is not None
-            ids.append(outcome.recording)
+        names = [f"{DEVICE}_P2701_2026112009{n:02d}00_{n + 1:04d}.mp4" for n in range(3)]
+        ids = [ingest(evi, tmp, name) for name in names]
         checkpointer_for(evi).make(evi.now())  # the ingest-time checkpoint
         labelling.label(
             retention_context(evi), ids, case_number=CASE, parties=["张三"], handler="李四", by="c1", now=evi.now()
