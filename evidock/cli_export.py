@@ -95,6 +95,7 @@ def disc(
             tz=settings.timezone,
             station=settings.station_id,
             correct=_corrector(evi),
+            clock=evi.now,
         )
         order = DiscOrder(
             case_number=case,
@@ -114,7 +115,7 @@ def disc(
             ) as bar:
                 task = bar.add_task("disc images", total=None)
                 steps = ExportProgress(
-                    say=lambda message: bar.console.print(message, markup=False),
+                    say=lambda message: bar.console.print(message, markup=False, soft_wrap=True),
                     start=lambda total: bar.update(task, total=total),
                     advance=lambda n: bar.advance(task, n),
                 )
@@ -136,17 +137,18 @@ def disc(
             result["how_to_burn"] = [burning.instructions(d.image.path) for d in outcome.discs]
         print_json(result)
     else:
-        out.print(f"export {outcome.export_id}: checkpoint {outcome.checkpoint_size}", markup=False)
+        out.print(f"export {outcome.export_id}: checkpoint {outcome.checkpoint_size}", markup=False, soft_wrap=True)
         for d in outcome.discs:
             out.print(
                 f"disc {d.disc}/{len(outcome.discs)}: {d.image.path} ({d.image.size} bytes) SHA-256 {d.image.sha256}; "
                 f"EXPORT_SEALED entry {d.sealed_entry}",
                 markup=False,
+                soft_wrap=True,
             )
         for b in burns:
-            (out if b.verified else err).print(b.message, markup=False)
+            (out if b.verified else err).print(b.message, markup=False, soft_wrap=True)
         if not device:
             for d in outcome.discs:
-                err.print(burning.instructions(d.image.path), markup=False)
+                err.print(burning.instructions(d.image.path), markup=False, soft_wrap=True)
     if device and not all(b.verified for b in burns):
         raise typer.Exit(3)

@@ -466,3 +466,28 @@ def test_without_a_drive_the_image_is_made_and_the_message_says_how_to_burn_it(
     assert "Burn disc image" in burn["message"]
     (disc,) = result["discs"]
     assert Path(disc["image"]).exists()
+
+
+def test_without_json_it_shows_each_step_and_says_how_to_burn(
+    world: World, act: Callable[[str], None], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    act("c1")
+    request = _request(world, world.recordings)
+    (tmp_path / "out").mkdir()
+    capsys.readouterr()
+    code = main(
+        [
+            *world.cfg,
+            *("export", "disc", "--case", CASE, "--maker", "王五", "--extractor", "赵六"),
+            *("--request", str(request), "--out", str(tmp_path / "out")),
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "3 recording(s) on 1 disc(s)" in captured.err
+    assert "signing a checkpoint that covers the EXPORT entries" in captured.err
+    assert "writing disc 1/1" in captured.err
+    assert "xorriso -as cdrecord" in captured.err
+    (image,) = (tmp_path / "out").glob("*.iso")
+    assert f"disc 1/1: {image}" in captured.out
+    assert "EXPORT_SEALED entry" in captured.out

@@ -73,6 +73,7 @@ class ExportContext:
     tz: ZoneInfo
     station: str
     correct: Corrector
+    clock: Callable[[], datetime]  # for the times of the checkpoint and the EXPORT_SEALED entries
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ def export_disc(
     facts, manifests, placed = _manifests(ctx, checked, contents, now=now)
     exported = _log_export(ctx, checked, facts, manifests, now=now)
     progress.say("signing a checkpoint that covers the EXPORT entries")
-    anchor = ctx.checkpointer.make(now)
+    anchor = ctx.checkpointer.make(ctx.clock())
     if anchor.checkpoint.size <= max(exported.values()):
         raise ExportError(f"checkpoint {anchor.checkpoint.size} does not cover the EXPORT entries")
     outcome = ExportOutcome(
@@ -203,7 +204,7 @@ def export_disc(
                     "disc": number,
                     "discs": len(checked.plan),
                 },
-                time=now,
+                time=ctx.clock(),
             )
         outcome.discs.append(DiscOutcome(number, image, tuple(i.recording for i in disc), sealed))
     return outcome
