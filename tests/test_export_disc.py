@@ -491,3 +491,36 @@ def test_without_json_it_shows_each_step_and_says_how_to_burn(
     (image,) = (tmp_path / "out").glob("*.iso")
     assert f"disc 1/1: {image}" in captured.out
     assert "EXPORT_SEALED entry" in captured.out
+
+
+def _oldest_python() -> str | None:
+    """A Python 3.8 interpreter, if this machine has one (pyenv keeps old versions; its shims are not one)."""
+    pyenv = sorted((Path.home() / ".pyenv" / "versions").glob("3.8*/bin/python3.8"))
+    if pyenv:
+        return str(pyenv[0])
+    found = shutil.which("python3.8")
+    return found if found and "shims" not in found else None
+
+
+def test_verify_py_runs_on_python_38(exported: Exported, tmp_path: Path) -> None:
+    python38 = _oldest_python()
+    if python38 is None:
+        pytest.skip("no Python 3.8 on this machine; the syntax is checked in test_export_verifier.py")
+    done = subprocess.run(
+        [python38, "-I", str(exported.disc / "VERIFY.py")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": os.environ["PATH"], "LANG": "C.UTF-8"},
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "VERDICT: PASSED" in done.stdout
+    disc = _copy(exported, tmp_path / "copy")
+    _flip(sorted((disc / "原始录像").iterdir())[0])
+    failed = subprocess.run(
+        [python38, "-I", str(disc / "VERIFY.py")], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert failed.returncode == 1
+    assert "VERDICT: FAILED" in failed.stdout
