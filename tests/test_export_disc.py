@@ -27,7 +27,7 @@ from chain.entries import EntryType, decode
 from evidock import settings as settings_mod
 from evidock.app import checkpointer_for, open_app, retention_context
 from evidock.cli import main
-from evidock.keys import init_key
+from evidock.keys import init_key, public_path
 from evidock.settings import Settings
 from retention import labelling
 from retention.export import verify_disc
@@ -524,3 +524,22 @@ def test_verify_py_runs_on_python_38(exported: Exported, tmp_path: Path) -> None
     )
     assert failed.returncode == 1
     assert "VERDICT: FAILED" in failed.stdout
+
+
+def test_a_station_public_key_that_is_not_the_signing_key_is_refused_before_anything_is_written(
+    world: World, act: Callable[[str], None], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    request = _request(world, world.recordings)
+    act("c1")
+    pub = public_path(world.settings)
+    kept = pub.read_text()
+    pub.write_text(format_vkey(kept.split("+", 1)[0], Ed25519PrivateKey.generate().public_key()) + "\n")
+    before = _log_size(world)
+    try:
+        code, _, err = _export(world, capsys, request, tmp_path / "out")
+    finally:
+        pub.write_text(kept)
+    assert code != 0
+    assert "is not the log's signing key's" in err
+    assert _log_size(world) == before
+    assert not list((tmp_path / "out").iterdir())

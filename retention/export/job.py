@@ -223,6 +223,12 @@ def _check(ctx: ExportContext, person: Person, order: DiscOrder, *, now: datetim
         capacity=order.capacity,
     )
     capacity = order.capacity or layout.capacity_of(order.media)
+    signing = str(ctx.checkpointer.signer.verifier())
+    if ctx.vkey.strip() != signing:
+        raise ExportError(
+            f"the verifier key to put on the disc ({ctx.vkey.strip()}) is not the log's signing key's ({signing}); "
+            "fix the station's .pub file (evidock keys show)"
+        )
     with ctx.catalog.read() as conn:
         wanted = list(order.recordings) or sorted(recordings_of_case(conn, order.case_number))
         if not wanted:
