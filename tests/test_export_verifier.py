@@ -189,3 +189,11 @@ def test_discs_are_filled_in_order_and_a_recording_too_big_for_any_disc_is_refus
         layout.plan_discs([Item("f" * 64, layout.MEDIA["cd"], 3)], layout.MEDIA["cd"], media="cd")
     with pytest.raises(ExportError, match="--media 'floppy' is not known"):
         layout.capacity_of("floppy")
+
+
+def test_the_curve_constants_written_out_in_verify_py_are_the_rfc_8032_ones() -> None:
+    p = verify_disc._P
+    assert -121665 * pow(121666, p - 2, p) % p == verify_disc._D
+    assert pow(2, (p - 1) // 4, p) == verify_disc._SQRT_M1
+    assert 4 * pow(5, p - 2, p) % p == verify_disc._BASE_Y
+    assert verify_disc._recover_x(verify_disc._BASE_Y, 0) == verify_disc._BASE_X

@@ -62,8 +62,8 @@ _CHUNK = 1 << 20
 
 _P = 2**255 - 19
 _L = 2**252 + 27742317777372353535851937790883648493
-_D = -121665 * pow(121666, _P - 2, _P) % _P
-_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
+_D = 37095705934669439343138083508754565189542113879843219016388785533085940283555  # -121665/121666 mod p
+_SQRT_M1 = 19681161376707505956807079304988542015446066515923890162744021073123829784752  # 2^((p-1)/4) mod p
 if TYPE_CHECKING:  # only in annotations: ``tuple[...]`` cannot be subscripted at run time before Python 3.9
     _Point = tuple[int, int, int, int]  # extended homogeneous coordinates (X, Y, Z, T), x = X/Z, y = Y/Z
 
@@ -121,8 +121,9 @@ def _decompress(encoded: bytes) -> _Point | None:
     return (x, y, 1, x * y % _P)
 
 
-_BASE_Y = 4 * pow(5, _P - 2, _P) % _P
-_BASE_X = _recover_x(_BASE_Y, 0) or 0
+# The base point B of RFC 8032 §5.1 (y = 4/5, x positive), as the RFC writes it out.
+_BASE_X = 15112221349535400772501151409588531511454012693041857206046113283949847762202
+_BASE_Y = 46316835694926478169428394003475163141307993866256225615783033603165251855960
 _BASE: _Point = (_BASE_X, _BASE_Y, 1, _BASE_X * _BASE_Y % _P)
 
 
