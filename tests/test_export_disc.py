@@ -152,12 +152,12 @@ def _extract(image: Path, target: Path) -> Path:
     return target
 
 
-def _verify(disc: Path, empty: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _verify(disc: Path, empty: Path, *args: str, python: str = "python3") -> subprocess.CompletedProcess[str]:
     """``python3 -I VERIFY.py`` with the system Python, from an empty folder, nothing else on the path."""
     empty.mkdir(exist_ok=True)
     assert not any(empty.iterdir())
     return subprocess.run(
-        ["python3", "-I", str(disc / "VERIFY.py"), *args],
+        [python, "-I", str(disc / "VERIFY.py"), *args],
         cwd=empty,
         capture_output=True,
         text=True,
@@ -506,24 +506,12 @@ def test_verify_py_runs_on_python_38(exported: Exported, tmp_path: Path) -> None
     python38 = _oldest_python()
     if python38 is None:
         pytest.skip("no Python 3.8 on this machine; the syntax is checked in test_export_verifier.py")
-    done = subprocess.run(
-        [python38, "-I", str(exported.disc / "VERIFY.py")],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"PATH": os.environ["PATH"], "LANG": "C.UTF-8"},
-        timeout=300,
-    )
+    done = _verify(exported.disc, tmp_path / "empty", python=python38)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "VERDICT: PASSED" in done.stdout
     disc = _copy(exported, tmp_path / "copy")
     _flip(sorted((disc / "原始录像").iterdir())[0])
-    failed = subprocess.run(
-        [python38, "-I", str(disc / "VERIFY.py")], cwd=tmp_path, capture_output=True, text=True, check=False
-    )
-    assert failed.returncode == 1
-    assert "VERDICT: FAILED" in failed.stdout
+    assert "VERDICT: FAILED" in _failed(_verify(disc, tmp_path / "empty2", python=python38))
 
 
 def test_a_station_public_key_that_is_not_the_signing_key_is_refused_before_anything_is_written(
