@@ -1183,12 +1183,20 @@ class Gate:
             )
         return found
 
-    def _approved_content(self, person: Person, recording: str, *, action: Action, request_id: int) -> Content:
+    def check_grant(
+        self, person: Person, recording: str, *, action: Action, request_id: int
+    ) -> tuple[recordings_db.Recording, AccessRequest, Grant]:
+        """Whether ``person`` may use request ``request_id`` for ``action`` on ``recording`` now; nothing is written.
+
+        Raises ``ApprovalError`` (or ``NotPermitted``) saying why not. A job that
+        reads several recordings checks them all first, so a refusal uses up no
+        approval and writes no entry.
+        """
+        person.require(Permission.REQUEST_COPY)
         now = self._clock()
         with self._catalog.read() as conn:
             found = self._readable(conn, recording)
             asked = _request(conn, request_id)
-            label = cases.latest_labels(conn, [found.id]).get(found.id)
         if asked.requested_by != person.name:
             raise ApprovalError(f"request {request_id} was made by someone else; only the requester may use it")
         if asked.status is not RequestStatus.APPROVED:
@@ -1206,6 +1214,12 @@ class Gate:
                 f"request {request_id} was already used for recording {found.id[:12]} (ACCESS entry "
                 f"{grant.access_entry}): an approval is single-use; ask again"
             )
+        return found, asked, grant
+
+    def _approved_content(self, person: Person, recording: str, *, action: Action, request_id: int) -> Content:
+        found, asked, grant = self.check_grant(person, recording, action=action, request_id=request_id)
+        with self._catalog.read() as conn:
+            label = cases.latest_labels(conn, [found.id]).get(found.id)
         entry = self._register(
             person,
             recording=found.id,

@@ -71,6 +71,8 @@ COMMANDS = [
     ["audit"],
     ["audit", "access"],
     ["audit", "anomalies"],
+    ["export"],
+    ["export", "disc"],
 ]
 
 

@@ -1,0 +1,375 @@
+"""Disc export benchmark: `evidock export disc` vs `xorriso -as mkisofs` on the same files, same run.
+
+Usage (from the repository root)::
+
+    python -m bench.export                          # 1 GiB and 4 GiB images, 3 rounds each
+    python -m bench.export --sizes 4 --rounds 5 --json-out var/bench-export.json
+
+The two sides do not do the same work, and the ratio says what evidock's
+extra work costs:
+
+* **baseline**: ``xorriso -as mkisofs -J -joliet-long -R -o IMAGE DIR`` on the
+  original files, already on the local disk (and in the page cache: they were
+  just written);
+* **evidock**: ``evidock export disc`` on the same files *ingested into the S3
+  server*: the access gate's checks and ACCESS entries, the EXPORT entries,
+  a signed checkpoint, the proofs, manifest and label sheet, then the image
+  with every original streamed from S3 (and its SHA-256 checked by the gate),
+  then the image read back for its SHA-256 and the EXPORT_SEALED entry.
+
+A third side, **staged** (download every original from S3 with minio's
+``fget_object``, then the same xorriso command), is what an exporter built on
+xorriso would have to do; evidock streams instead (``retention/export/image.py``).
+
+All are measured as in ``bench.ingest``: a fresh subprocess started by a
+small launcher (so interpreter start-up counts), wall time, peak RSS from
+``wait4``; the sides alternate within each round (the order flips every round),
+and the verdict is the median of the per-round ratios evidock / baseline.
+Memory is judged flat when the peak RSS at the largest size is within 20 %
+of the peak RSS at the smallest.
+
+Everything runs against a throwaway Ceph RGW (``.local/s3-bench-export``, port
+7592), purged at the end (the ingested originals are COMPLIANCE-locked).
+See docs/performance.md ("Disc export").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.ingest import (
+    GIB,
+    BenchError,
+    Run,
+    Server,
+    _terminate,
+    check_disk,
+    code_version,
+    machine,
+    make_file,
+    throwaway_server,
+    timed,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+GOAL_RATIO = 1.3
+FLAT_RSS = 1.2  # peak RSS at the largest size at most this many times the smallest's
+FILES_PER_IMAGE = 4  # an image holds this many recordings, of equal size
+
+# The staged baseline's download step: each original (key=version) to BENCH_STAGE, as minio does it.
+STAGE_SCRIPT = """\
+import os, sys
+from minio import Minio
+client = Minio(os.environ["BENCH_HOST"], access_key=os.environ["EVIDOCK_S3_ACCESS_KEY"],
+               secret_key=os.environ["EVIDOCK_S3_SECRET_KEY"], secure=False)
+os.makedirs(os.environ["BENCH_STAGE"], exist_ok=True)
+for n, item in enumerate(sys.argv[1:]):
+    key, version = item.split("=", 1)
+    client.fget_object(os.environ["BENCH_BUCKET"], key, os.path.join(os.environ["BENCH_STAGE"], f"{n}.bin"),
+                       version_id=version)
+"""
+
+
+@dataclass
+class SizeResult:
+    size_gib: int
+    baseline: list[Run] = field(default_factory=list)
+    evidock: list[Run] = field(default_factory=list)
+    staged: list[Run] = field(default_factory=list)
+
+    @property
+    def ratios(self) -> list[float]:
+        return [e.seconds / b.seconds for e, b in zip(self.evidock, self.baseline, strict=True)]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "size_gib": self.size_gib,
+            "rounds": len(self.ratios),
+            "baseline_median_s": round(statistics.median(r.seconds for r in self.baseline), 2),
+            "evidock_median_s": round(statistics.median(r.seconds for r in self.evidock), 2),
+            "ratio_median": round(statistics.median(self.ratios), 3),
+            "ratios": [round(r, 3) for r in self.ratios],
+            "baseline_peak_rss_mib": round(max(r.peak_rss_mib for r in self.baseline), 1),
+            "evidock_peak_rss_mib": round(max(r.peak_rss_mib for r in self.evidock), 1),
+            "staged_median_s": round(statistics.median(r.seconds for r in self.staged), 2),
+            "ratio_to_staged_median": round(
+                statistics.median(e.seconds / s.seconds for e, s in zip(self.evidock, self.staged, strict=True)), 3
+            ),
+        }
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.export", description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[1, 4], help="image sizes in GiB (default: 1 4)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds per size (default: 3)")
+    p.add_argument("--evidock", default=str(REPO / ".venv" / "bin" / "evidock"), help="the evidock executable")
+    p.add_argument("--work-dir", type=Path, default=REPO / "var" / "bench", help="scratch space (default: var/bench)")
+    p.add_argument("--s3-dir", type=Path, default=REPO / ".local" / "s3-bench-export")
+    p.add_argument("--port", type=int, default=7592, help="S3 port of the throwaway server (default: 7592)")
+    p.add_argument("--keep-server", action="store_true", help="leave the throwaway server running")
+    p.add_argument("--json-out", type=Path, help="write the results as JSON here")
+    return p.parse_args(argv)
+
+
+class Bench:
+    """One catalog and bucket on the throwaway server; people c1 (requests) and c2 (approves)."""
+
+    def __init__(self, server: Server, work: Path, evidock: str) -> None:
+        from evidock import settings as settings_mod
+        from evidock.app import open_app
+        from evidock.keys import init_key
+        from storage import access
+
+        self.server = server
+        self.work = work
+        self.evidock = evidock
+        self.config = work / "config.toml"
+        self.config.write_text(
+            "# written by bench/export.py\n"
+            '[station]\nid = "bench"\ntimezone = "Asia/Shanghai"\n\n'
+            '[watch]\nfolders = ["inbox"]\nafter_verify = "keep"\n\n'
+            f'[s3]\nendpoint = "{server.endpoint}"\nbucket = "bench-export-{uuid.uuid4().hex[:8]}"\n'
+            'region = "us-east-1"\n\n'
+            f'[database]\nurl = "sqlite:///{work / "evidock.db"}"\n\n'
+            f'[log]\nkey_file = "{work / "log.key"}"\n\n'
+            "[retention]\nminimum_days = 92\n",
+            encoding="utf-8",
+        )
+        self.env = {
+            **os.environ,
+            "EVIDOCK_S3_ACCESS_KEY": server.access_key,
+            "EVIDOCK_S3_SECRET_KEY": server.secret_key,
+        }
+        self.settings = settings_mod.load(self.config, self.env)
+        vkey, _ = init_key(self.settings)
+        now = datetime.now(UTC)
+        self.tokens: dict[str, str] = {}
+        with open_app(self.settings) as evi:
+            evi.log_key(vkey)
+            admin = access.Person("(bench)", access.Role.ADMIN)
+            for name in ("c1", "c2"):
+                with evi.catalog.begin() as conn:
+                    access.add_user(conn, actor=admin, name=name, role=access.Role.CUSTODIAN, time=now)
+                    self.tokens[name] = access.issue_token(conn, actor=admin, name=name, time=now)
+
+    def ingest_case(self, size_gib: int) -> tuple[str, Path]:
+        """FILES_PER_IMAGE files making ``size_gib`` GiB, on disk and ingested, labelled with a new case."""
+        from evidock.app import open_app, retention_context
+        from ingest.watcher import look
+        from retention import labelling
+        from storage import recordings as recordings_db
+
+        case = f"京朝公(治)行罚决字[2026]{size_gib}0{uuid.uuid4().hex[:4]}号"
+        folder = self.work / f"files-{size_gib}g"
+        folder.mkdir()
+        ids = []
+        with open_app(self.settings) as evi:
+            pipeline = evi.pipeline()
+            for n in range(FILES_PER_IMAGE):
+                path = folder / f"CAM0{size_gib}_P0001_2026112009{n:02d}00_{n + 1:04d}.bin"
+                make_file(path, size_gib * GIB // FILES_PER_IMAGE)
+                file = look(folder, path, ())
+                if file is None:
+                    raise BenchError(f"{path} was not seen as a docked file")
+                outcome = pipeline.ingest(file)
+                if outcome is None or outcome.recording is None:
+                    raise BenchError(f"{path} was not ingested: {outcome}")
+                ids.append(outcome.recording)
+            labelling.label(
+                retention_context(evi), ids, case_number=case, parties=["张三"], handler="李四", by="c1", now=evi.now()
+            )
+        self.ids = ids
+        with open_app(self.settings, ensure_bucket=False) as evi, evi.catalog.read() as conn:
+            found = [recordings_db.get(conn, rid) for rid in ids]
+        self.objects = [(r.object_key, r.version_id) for r in found if r is not None]
+        return case, folder
+
+    def approved_request(self) -> int:
+        from evidock.app import open_app
+        from storage import access
+
+        with open_app(self.settings, ensure_bucket=False) as evi:
+            gate = evi.gate()
+            made = gate.request(
+                access.Person("c1", access.Role.CUSTODIAN),
+                self.ids,
+                action=access.Action.EXPORT,
+                reason="benchmark",
+                category=access.Category.INTERNAL,
+                document_ref=None,
+            )
+            gate.decide(access.Person("c2", access.Role.CUSTODIAN), made.id, approve=True, reason="benchmark")
+        return made.id
+
+    def run_baseline(self, folder: Path) -> Run:
+        out = self.work / "baseline.iso"
+        try:
+            run, _ = timed(
+                [
+                    "/usr/bin/xorriso",
+                    "-as",
+                    "mkisofs",
+                    "-quiet",
+                    "-J",
+                    "-joliet-long",
+                    "-R",
+                    "-o",
+                    str(out),
+                    str(folder),
+                ],
+                env=self.env,
+                cwd=self.work,
+                server=self.server,
+                what="xorriso -as mkisofs",
+            )
+        finally:
+            out.unlink(missing_ok=True)
+        return run
+
+    def run_staged(self) -> Run:
+        """The design evidock does not use: download the originals from S3 to a folder, then xorriso."""
+        stage = self.work / "stage"
+        out = self.work / "staged.iso"
+        objects = " ".join(f"{key}={version}" for key, version in self.objects)
+        try:
+            run, _ = timed(
+                [
+                    "/bin/sh",
+                    "-c",
+                    f'"$0" -c "$1" {objects} && exec /usr/bin/xorriso -as mkisofs -quiet -J '
+                    f"-joliet-long -R -o {out} {stage}",
+                    sys.executable,
+                    STAGE_SCRIPT,
+                ],
+                env={
+                    **self.env,
+                    "BENCH_HOST": self.server.host,
+                    "BENCH_STAGE": str(stage),
+                    "BENCH_BUCKET": self.settings.s3.bucket,
+                },
+                cwd=self.work,
+                server=self.server,
+                what="S3 download + xorriso",
+            )
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+            out.unlink(missing_ok=True)
+        return run
+
+    def run_evidock(self, case: str) -> Run:
+        request = self.approved_request()
+        out = Path(tempfile.mkdtemp(prefix="images-", dir=self.work))
+        env = {**self.env, "EVIDOCK_USER": "c1", "EVIDOCK_TOKEN": self.tokens["c1"]}
+        try:
+            run, stdout = timed(
+                [
+                    *(self.evidock, "--config", str(self.config), "export", "disc", "--case", case),
+                    *("--maker", "王五", "--extractor", "赵六", "--request", str(request)),
+                    *("--media", "bd", "--out", str(out), "--json"),
+                ],
+                env=env,
+                cwd=self.work,
+                server=self.server,
+                what="evidock export disc",
+            )
+            discs = json.loads(stdout)["discs"]
+            if len(discs) != 1:
+                raise BenchError(f"expected one disc, got {len(discs)}")
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+        return run
+
+
+def measure(bench: Bench, size_gib: int, rounds: int) -> SizeResult:
+    case, folder = bench.ingest_case(size_gib)
+    result = SizeResult(size_gib)
+    try:
+        for index in range(rounds):
+            order = ("baseline", "evidock", "staged") if index % 2 == 0 else ("staged", "evidock", "baseline")
+            for side in order:
+                if side == "baseline":
+                    result.baseline.append(bench.run_baseline(folder))
+                elif side == "staged":
+                    result.staged.append(bench.run_staged())
+                else:
+                    result.evidock.append(bench.run_evidock(case))
+                print(f"bench: {size_gib} GiB round {index + 1}: {side} done", file=sys.stderr)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        largest = max(args.sizes)
+        check_disk(args.work_dir.parent, 3 * sum(args.sizes) * GIB + largest * GIB + 4 * GIB)
+        args.work_dir.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="bench-export-", dir=args.work_dir))
+        started_at = datetime.now(UTC)
+        load_before = os.getloadavg()
+        try:
+            with throwaway_server(
+                args.s3_dir, args.port, 4 * GIB * (sum(args.sizes) + 4), keep=args.keep_server
+            ) as server:
+                bench = Bench(server, work, args.evidock)
+                results = [measure(bench, size, args.rounds) for size in args.sizes]
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    except BenchError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 1
+    summaries = [r.summary() for r in results]
+    rss = [s["evidock_peak_rss_mib"] for s in summaries]
+    flat = max(rss) <= FLAT_RSS * min(rss)
+    for s in summaries:
+        verdict = "meets" if s["ratio_median"] <= GOAL_RATIO else "misses"
+        print(
+            f"{s['size_gib']} GiB: xorriso {s['baseline_median_s']} s, evidock {s['evidock_median_s']} s, "
+            f"ratio {s['ratio_median']} (rounds {s['ratios']}; {verdict} the {GOAL_RATIO}x goal); "
+            f"peak RSS xorriso {s['baseline_peak_rss_mib']} MiB, evidock {s['evidock_peak_rss_mib']} MiB; "
+            f"S3 download + xorriso {s['staged_median_s']} s (evidock / that: {s['ratio_to_staged_median']})"
+        )
+    print(f"evidock peak RSS across sizes: {rss} MiB -> {'flat' if flat else 'GROWS with size'}")
+    if args.json_out:
+        report = {
+            "benchmark": "export",
+            "started_at": started_at.isoformat(timespec="seconds"),
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine(),
+            "code": code_version(None),
+            "load_average_1_5_15": {"start": load_before, "end": os.getloadavg()},
+            "goal": {"median_ratio_max": GOAL_RATIO, "rss_flat_within": FLAT_RSS},
+            "summaries": summaries,
+            "rounds": [
+                {
+                    "size_gib": r.size_gib,
+                    "baseline": [asdict(x) for x in r.baseline],
+                    "evidock": [asdict(x) for x in r.evidock],
+                    "staged": [asdict(x) for x in r.staged],
+                }
+                for r in results
+            ],
+            "rss_flat": flat,
+        }
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

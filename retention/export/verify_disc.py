@@ -1,0 +1,547 @@
+"""VERIFY.py — checks an evidock evidence disc offline. 检查 evidock 证据光盘（离线）。
+
+This file is copied verbatim onto every disc as ``VERIFY.py``. It uses the
+Python standard library only (Python 3.8 or later, any operating system) and
+does its own Ed25519 signature check (RFC 8032), so a court clerk needs nothing
+but a Python interpreter: ``python3 -I VERIFY.py`` (Windows: ``py -3 -I VERIFY.py``)
+run from the disc, or with the disc's folder as argument.
+
+What it checks, and what each check proves:
+
+1. ``log/checkpoint.txt`` is signed by the verifier key (``log/log.vkey``, or the
+   key given with ``--vkey``): the log's own claim "the first N entries have root R".
+   Compare the key's fingerprint with the one the bureau publishes.
+2. Every ``log/entries/*.json`` is entry *i* of that log (RFC 9162 inclusion proof).
+3. Each recording's entries form its complete custody chain (each ``prev`` link
+   is present) from its INGEST entry on, and an EXPORT entry of this export names
+   this disc's ``MANIFEST.json`` by its SHA-256: the manifest is what was logged.
+4. Every original file has the SHA-256 and size its INGEST entry logged (and the
+   manifest lists): the bytes are the ones received at the dock.
+5. ``VERIFY.py`` and ``README.txt`` have the hashes the manifest lists; every
+   file in ``SHA256SUMS`` (the label sheets too) has its hash there.
+6. Each ``log/consistency/*.json`` proves an earlier checkpoint (e.g. the one of
+   the ingest time, also signed) is a prefix of the export checkpoint: nothing
+   logged in between was rewritten (RFC 9162 consistency proof).
+
+The verdict is printed in Chinese and English; every failing file is named.
+Exit status 0 means every check passed.
+
+Formats: docs/log-format.md of evidock (entries, RFC 9162 proofs, C2SP
+signed notes and ``tlog-checkpoint``, note keys); docs/export.md (the disc).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+# -- the disc's layout (the exporter imports these names, so both sides agree) ---------------
+
+MANIFEST = "MANIFEST.json"
+SUMS = "SHA256SUMS"
+VERIFY_NAME = "VERIFY.py"
+README = "README.txt"
+LABEL_HTML = "LABEL.html"
+LABEL_TEXT = "LABEL.txt"
+ORIGINALS = "原始录像"  # "original recordings"
+CHECKPOINT = "log/checkpoint.txt"
+VKEY = "log/log.vkey"
+ENTRIES = "log/entries"
+CONSISTENCY = "log/consistency"
+FORMAT = "evidock-disc-v1"
+
+_CHUNK = 1 << 20
+
+
+# -- Ed25519 verification, RFC 8032 §5.1 (its §6 reference code, written out) -----------------
+
+_P = 2**255 - 19
+_L = 2**252 + 27742317777372353535851937790883648493
+_D = 37095705934669439343138083508754565189542113879843219016388785533085940283555  # -121665/121666 mod p
+_SQRT_M1 = 19681161376707505956807079304988542015446066515923890162744021073123829784752  # 2^((p-1)/4) mod p
+if TYPE_CHECKING:  # only in annotations: ``tuple[...]`` cannot be subscripted at run time before Python 3.9
+    _Point = tuple[int, int, int, int]  # extended homogeneous coordinates (X, Y, Z, T), x = X/Z, y = Y/Z
+
+
+def _add(a: _Point, b: _Point) -> _Point:
+    x1, y1, z1, t1 = a
+    x2, y2, z2, t2 = b
+    k1 = (y1 - x1) * (y2 - x2) % _P
+    k2 = (y1 + x1) * (y2 + x2) % _P
+    k3 = t1 * 2 * _D * t2 % _P
+    k4 = z1 * 2 * z2 % _P
+    e, f, g, h = k2 - k1, k4 - k3, k4 + k3, k2 + k1
+    return (e * f % _P, g * h % _P, f * g % _P, e * h % _P)
+
+
+def _multiply(scalar: int, point: _Point) -> _Point:
+    result: _Point = (0, 1, 1, 0)  # the neutral element
+    while scalar > 0:
+        if scalar & 1:
+            result = _add(result, point)
+        point = _add(point, point)
+        scalar >>= 1
+    return result
+
+
+def _equal(a: _Point, b: _Point) -> bool:
+    return (a[0] * b[2] - b[0] * a[2]) % _P == 0 and (a[1] * b[2] - b[1] * a[2]) % _P == 0
+
+
+def _recover_x(y: int, sign: int) -> int | None:
+    if y >= _P:
+        return None
+    x2 = (y * y - 1) * pow(_D * y * y + 1, _P - 2, _P) % _P
+    if x2 == 0:
+        return None if sign else 0
+    x = pow(x2, (_P + 3) // 8, _P)
+    if (x * x - x2) % _P != 0:
+        x = x * _SQRT_M1 % _P
+    if (x * x - x2) % _P != 0:
+        return None
+    if (x & 1) != sign:
+        x = _P - x
+    return x
+
+
+def _decompress(encoded: bytes) -> _Point | None:
+    if len(encoded) != 32:
+        return None
+    y = int.from_bytes(encoded, "little")
+    sign = y >> 255
+    y &= (1 << 255) - 1
+    x = _recover_x(y, sign)
+    if x is None:
+        return None
+    return (x, y, 1, x * y % _P)
+
+
+# The base point B of RFC 8032 §5.1 (y = 4/5, x positive), as the RFC writes it out.
+_BASE_X = 15112221349535400772501151409588531511454012693041857206046113283949847762202
+_BASE_Y = 46316835694926478169428394003475163141307993866256225615783033603165251855960
+_BASE: _Point = (_BASE_X, _BASE_Y, 1, _BASE_X * _BASE_Y % _P)
+
+
+def ed25519_verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """RFC 8032 §5.1.7: whether ``signature`` is ``public_key``'s Ed25519 signature of ``message``."""
+    if len(public_key) != 32 or len(signature) != 64:
+        return False
+    a = _decompress(public_key)
+    r = _decompress(signature[:32])
+    if a is None or r is None:
+        return False
+    s = int.from_bytes(signature[32:], "little")
+    if s >= _L:
+        return False
+    h = int.from_bytes(hashlib.sha512(signature[:32] + public_key + message).digest(), "little") % _L
+    return _equal(_multiply(s, _BASE), _add(r, _multiply(h, a)))
+
+
+# -- RFC 9162 Merkle proofs -------------------------------------------------------------------
+
+
+class Failure(Exception):
+    """One check failed; the message says what was expected and what was found."""
+
+
+def leaf_hash(data: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _inclusion_length(index: int, size: int) -> int:
+    length, start, end = 0, 0, size
+    while end - start > 1:
+        k = 1 << ((end - start - 1).bit_length() - 1)
+        if index < start + k:
+            end = start + k
+        else:
+            start += k
+        length += 1
+    return length
+
+
+def verify_inclusion(leaf: bytes, index: int, size: int, proof: list[bytes], root: bytes) -> None:
+    """RFC 9162 §2.1.3.2."""
+    if not 0 <= index < size:
+        raise Failure(f"entry index {index} is outside a tree of size {size}")
+    if len(proof) != _inclusion_length(index, size) or any(len(p) != 32 for p in proof):
+        raise Failure("inclusion proof has the wrong length or a hash that is not 32 bytes")
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0 or r != root:
+        raise Failure("inclusion proof does not lead to the checkpoint's root")
+
+
+def _consistency_length(old: int, new: int) -> int:
+    length, start, end, m, whole = 0, 0, new, old, True
+    while m != end - start:
+        k = 1 << ((end - start - 1).bit_length() - 1)
+        if m <= k:
+            end = start + k
+        else:
+            start += k
+            m -= k
+            whole = False
+        length += 1
+    return length + (0 if whole else 1)
+
+
+def verify_consistency(old: int, new: int, old_root: bytes, new_root: bytes, proof: list[bytes]) -> None:
+    """RFC 9162 §2.1.4.2 (sizes 0 < old <= new)."""
+    if not 0 < old <= new:
+        raise Failure(f"consistency proof needs 0 < old size <= new size, got {old} and {new}")
+    if old == new:
+        if proof or old_root != new_root:
+            raise Failure("equal tree sizes need an empty proof and equal roots")
+        return
+    if len(proof) != _consistency_length(old, new) or any(len(p) != 32 for p in proof):
+        raise Failure("consistency proof has the wrong length or a hash that is not 32 bytes")
+    path = ([old_root] if old & (old - 1) == 0 else []) + list(proof)
+    fn, sn = old - 1, new - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            raise Failure("consistency proof is longer than the path to the new root")
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0 or fr != old_root or sr != new_root:
+        raise Failure("consistency proof does not lead from the old root to the new root")
+
+
+# -- keys and signed checkpoints (C2SP signed-note, tlog-checkpoint) -----------------------------
+
+
+def _b64(text: str, what: str) -> bytes:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise Failure(f"{what} is not base64") from exc
+    if base64.b64encode(raw).decode("ascii") != text:
+        raise Failure(f"{what} is not canonical base64")
+    return raw
+
+
+def parse_vkey(text: str) -> tuple[str, bytes, bytes]:
+    """``name+keyid+base64(0x01 ‖ key)`` -> (name, key id, public key); the key id must match."""
+    name, _, rest = text.strip().partition("+")
+    id_hex, _, encoded = rest.partition("+")
+    typed = _b64(encoded, "verifier key")
+    if not name or len(typed) != 33 or typed[0] != 1 or len(id_hex) != 8:
+        raise Failure("verifier key is not an Ed25519 note key (name+keyid+base64)")
+    public = typed[1:]
+    key_id = hashlib.sha256(name.encode("utf-8") + b"\n\x01" + public).digest()[:4]
+    if key_id.hex() != id_hex.lower():
+        raise Failure(f"verifier key id {id_hex} does not match its name and key ({key_id.hex()})")
+    return name, key_id, public
+
+
+def fingerprint(vkey: str) -> str:
+    """SHA-256 of the verifier key line, in groups of four hex digits (printed on the label sheet)."""
+    digest = hashlib.sha256(vkey.strip().encode("utf-8")).hexdigest()
+    return " ".join(digest[i : i + 4] for i in range(0, 32, 4))
+
+
+def open_checkpoint(note: str, vkey: str) -> tuple[str, int, bytes]:
+    """(origin, size, root) of a signed checkpoint note after checking its signature by ``vkey``."""
+    name, key_id, public = parse_vkey(vkey)
+    split = note.rfind("\n\n")
+    if split < 0 or not note.endswith("\n"):
+        raise Failure("checkpoint is not a signed note (no blank line before signatures)")
+    body, block = note[: split + 1], note[split + 2 :]
+    for line in block[:-1].split("\n"):
+        if not line.startswith("\u2014 "):
+            raise Failure("signature line does not start with an em dash")
+        signer, _, encoded = line[2:].partition(" ")
+        raw = _b64(encoded, "signature")
+        if signer == name and raw[:4] == key_id:
+            if not ed25519_verify(public, body.encode("utf-8"), raw[4:]):
+                raise Failure(f"the signature by {name} does not verify: the checkpoint was altered")
+            return _parse_body(body)
+    raise Failure(f"the checkpoint carries no signature by the verifier key {name} ({key_id.hex()})")
+
+
+def _parse_body(body: str) -> tuple[str, int, bytes]:
+    lines = body[:-1].split("\n")
+    if len(lines) < 3 or not lines[1].isdigit():
+        raise Failure("checkpoint body must be origin, size, root")
+    root = _b64(lines[2], "checkpoint root")
+    if len(root) != 32:
+        raise Failure("checkpoint root is not 32 bytes")
+    return lines[0], int(lines[1]), root
+
+
+# -- the disc -----------------------------------------------------------------------------------
+
+
+class Report:
+    """Collects passed checks and failures, each naming the file concerned."""
+
+    def __init__(self) -> None:
+        self.passed: list[str] = []
+        self.failures: list[tuple[str, str]] = []
+
+    def ok(self, what: str) -> None:
+        self.passed.append(what)
+
+    def fail(self, path: str, message: str) -> None:
+        self.failures.append((path, message))
+
+
+def _read_text(root: str, path: str) -> str:
+    with open(os.path.join(root, *path.split("/")), "rb") as f:
+        return f.read().decode("utf-8")
+
+
+def _read_json(root: str, path: str) -> Any:
+    try:
+        return json.loads(_read_text(root, path))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise Failure(f"cannot be read as JSON: {exc}") from exc
+
+
+def file_sha256(path: str) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        chunk = f.read(_CHUNK)
+        while chunk:
+            digest.update(chunk)
+            size += len(chunk)
+            chunk = f.read(_CHUNK)
+    return digest.hexdigest(), size
+
+
+def _check_file(root: str, path: str, sha256: str, size: int | None, report: Report) -> None:
+    full = os.path.join(root, *path.split("/"))
+    try:
+        found, found_size = file_sha256(full)
+    except OSError as exc:
+        report.fail(path, f"cannot be read: {exc.strerror or exc}")
+        return
+    if found != sha256 or (size is not None and found_size != size):
+        report.fail(path, f"SHA-256 {found} ({found_size} bytes), expected {sha256} ({size} bytes)")
+    else:
+        report.ok(path)
+
+
+class Entry:
+    """A log entry from a proof file, checked to be in the checkpoint's tree."""
+
+    def __init__(self, index: int, value: dict[str, Any], path: str) -> None:
+        self.index = index
+        self.value = value
+        self.path = path
+
+
+def _load_entries(root: str, size: int, tree_root: bytes, report: Report) -> list[Entry]:
+    folder = os.path.join(root, *ENTRIES.split("/"))
+    names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+    if not names:
+        report.fail(ENTRIES, "no log entries on the disc")
+    found = []
+    for name in names:
+        path = ENTRIES + "/" + name
+        try:
+            proof = _read_json(root, path)
+            data = _b64(proof["entry_b64"], "entry")
+            if proof["tree_size"] != size:
+                raise Failure("proof is for tree size {}, the checkpoint has {}".format(proof["tree_size"], size))
+            hashes = [bytes.fromhex(h) for h in proof["inclusion_proof"]]
+            verify_inclusion(leaf_hash(data), int(proof["index"]), size, hashes, tree_root)
+            value = json.loads(data.decode("utf-8"))
+        except (Failure, KeyError, TypeError, ValueError) as exc:
+            report.fail(path, f"not proven: {exc}")
+            continue
+        report.ok(path)
+        found.append(Entry(int(proof["index"]), value, path))
+    return found
+
+
+def _chains(entries: list[Entry], recordings: list[str], report: Report) -> dict[str, list[Entry]]:
+    """Each recording's entries, checked to link back (``prev``) to its INGEST entry with none missing."""
+    chains: dict[str, list[Entry]] = {}
+    for entry in sorted(entries, key=lambda e: e.index):
+        rec = entry.value.get("recording")
+        if isinstance(rec, str):
+            chains.setdefault(rec, []).append(entry)
+    for rec in recordings:
+        chain = chains.get(rec, [])
+        previous: int | None = None
+        broken = not chain or chain[0].value.get("type") != "INGEST"
+        for entry in chain:
+            if entry.value.get("prev") != previous:
+                broken = True
+            previous = entry.index
+        if broken:
+            report.fail(ENTRIES, f"the custody chain of recording {rec} is incomplete or broken")
+        else:
+            report.ok(f"custody chain of {rec[:12]} ({len(chain)} entries)")
+    return chains
+
+
+def _check_manifest_logged(
+    manifest_sha: str, manifest: dict[str, Any], chains: dict[str, list[Entry]], report: Report
+) -> None:
+    for item in manifest["recordings"]:
+        exports = [
+            e.value["body"]
+            for e in chains.get(item["id"], [])
+            if e.value.get("type") == "EXPORT" and e.value["body"].get("export_id") == manifest["export_id"]
+        ]
+        if not exports:
+            report.fail(
+                MANIFEST,
+                "no logged EXPORT entry of export {} for recording {}".format(manifest["export_id"], item["id"]),
+            )
+        elif any(body.get("manifest_sha256") != manifest_sha for body in exports):
+            report.fail(MANIFEST, f"SHA-256 {manifest_sha} is not the manifest the EXPORT entry logged: it was altered")
+        else:
+            report.ok("EXPORT entry names this manifest ({})".format(item["id"][:12]))
+
+
+def _check_originals(root: str, manifest: dict[str, Any], chains: dict[str, list[Entry]], report: Report) -> None:
+    for item in manifest["recordings"]:
+        chain = chains.get(item["id"], [])
+        ingest = chain[0].value["body"] if chain and chain[0].value.get("type") == "INGEST" else None
+        if ingest is None:
+            report.fail(item["path"], "no INGEST entry proves this recording")
+            continue
+        if ingest.get("sha256") != item["sha256"] or ingest.get("size") != item["size"]:
+            report.fail(MANIFEST, "recording {}: hash or size differ from its INGEST entry".format(item["id"]))
+        _check_file(root, item["path"], ingest["sha256"], ingest["size"], report)
+
+
+def _check_sums(root: str, report: Report) -> None:
+    try:
+        lines = _read_text(root, SUMS).splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        report.fail(SUMS, f"cannot be read: {exc}")
+        return
+    for line in lines:
+        sha256, _, path = line.partition("  ")
+        if len(sha256) != 64 or not path:
+            report.fail(SUMS, f"malformed line {line[:80]!r}")
+            continue
+        _check_file(root, path[2:] if path.startswith("./") else path, sha256, None, report)
+
+
+def _check_consistency(root: str, vkey: str, size: int, tree_root: bytes, report: Report) -> None:
+    folder = os.path.join(root, *CONSISTENCY.split("/"))
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        path = CONSISTENCY + "/" + name
+        try:
+            proof = _read_json(root, path)
+            _, old_size, old_root = open_checkpoint(proof["old_checkpoint"], vkey)
+            if proof["new_size"] != size:
+                raise Failure("proof ends at size {}, the checkpoint has {}".format(proof["new_size"], size))
+            hashes = [bytes.fromhex(h) for h in proof["proof"]]
+            verify_consistency(old_size, size, old_root, tree_root, hashes)
+        except (Failure, KeyError, TypeError, ValueError) as exc:
+            report.fail(path, f"not proven: {exc}")
+            continue
+        report.ok(path)
+
+
+def verify_disc(root: str, vkey: str | None = None) -> tuple[Report, dict[str, str]]:
+    """Check the disc whose top folder is ``root``; ``vkey`` overrides the key on the disc."""
+    report = Report()
+    facts: dict[str, str] = {}
+    try:
+        key = vkey or _read_text(root, VKEY).strip()
+        facts["key"] = key
+        facts["fingerprint"] = fingerprint(key)
+        origin, size, tree_root = open_checkpoint(_read_text(root, CHECKPOINT), key)
+    except (OSError, UnicodeDecodeError, Failure) as exc:
+        report.fail(CHECKPOINT, f"not proven: {exc}")
+        return report, facts
+    report.ok(CHECKPOINT)
+    facts.update(origin=origin, size=str(size), root=tree_root.hex())
+    try:
+        manifest = _read_json(root, MANIFEST)
+        if manifest.get("format") != FORMAT:
+            raise Failure("not an evidock disc manifest ({!r})".format(manifest.get("format")))
+        manifest_sha, _ = file_sha256(os.path.join(root, MANIFEST))
+    except (OSError, Failure) as exc:
+        report.fail(MANIFEST, str(exc))
+        return report, facts
+    facts.update(case=str(manifest.get("case_number")), disc="{}/{}".format(manifest["disc"], manifest["discs"]))
+    entries = _load_entries(root, size, tree_root, report)
+    chains = _chains(entries, [r["id"] for r in manifest["recordings"]], report)
+    _check_manifest_logged(manifest_sha, manifest, chains, report)
+    _check_originals(root, manifest, chains, report)
+    for path, sha256 in sorted(manifest.get("files", {}).items()):
+        _check_file(root, path, sha256, None, report)
+    _check_sums(root, report)
+    _check_consistency(root, key, size, tree_root, report)
+    return report, facts
+
+
+def _print_report(report: Report, facts: dict[str, str]) -> None:
+    print("evidock 证据光盘校验 / evidence disc verification")
+    if "case" in facts:
+        print("案号 case number: {}    光盘 disc: {}".format(facts["case"], facts["disc"]))
+    if "fingerprint" in facts:
+        print("验证公钥 verifier key: {}".format(facts["key"]))
+        print(
+            "公钥指纹 key fingerprint: {}  (请与公安机关公布的指纹核对 / compare with the published one)".format(
+                facts["fingerprint"]
+            )
+        )
+    if "root" in facts:
+        print("日志检查点 checkpoint: {} 条 entries, root {}".format(facts["size"], facts["root"]))
+    print(f"通过的检查 checks passed: {len(report.passed)}")
+    for path, message in report.failures:
+        print(f"失败 FAILED  {path}: {message}")
+    if report.failures:
+        names = sorted({path for path, _ in report.failures})
+        print("结论：校验未通过，以下文件有问题：{}".format("、".join(names)))
+        print("VERDICT: FAILED — {} problem(s) in: {}".format(len(report.failures), ", ".join(names)))
+    else:
+        print("结论：校验通过。光盘内容与执法记录仪采集站日志记录一致，未被改动。")
+        print("VERDICT: PASSED — every file matches what the station's signed log recorded.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="replace")  # a console that cannot show Chinese still gets the verdict
+    vkey = None
+    if "--vkey" in args:
+        at = args.index("--vkey")
+        vkey = args[at + 1] if at + 1 < len(args) else ""
+        del args[at : at + 2]
+    root = args[0] if args else os.path.dirname(os.path.abspath(__file__))
+    report, facts = verify_disc(root, vkey)
+    _print_report(report, facts)
+    return 1 if report.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
