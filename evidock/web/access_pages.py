@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse
 
 from evidock.app import App, working_time
 from evidock.web.site import Web
-from storage import access
+from storage import access, cases
 from storage import recordings as recordings_db
 from storage.access import Action, Category, InvalidAccessInput, Permission, Person, RequestStatus
 
@@ -173,6 +173,8 @@ def add_access_pages(router: APIRouter, web: Web) -> None:
             k: v.strip() for k, v in zip(AUDIT_FILTERS, (recording, user, case, since, until), strict=True) if v.strip()
         }
         rows, own = audit_rows(evi, person, given)
+        with evi.catalog.read() as conn:
+            checkpoint = cases.latest_checkpoint(conn)
         return web.render(
             request,
             "audit.html",
@@ -182,6 +184,7 @@ def add_access_pages(router: APIRouter, web: Web) -> None:
             own=own,
             given=given,
             filters=AUDIT_FILTERS,
+            proven_below=checkpoint[0] if checkpoint else 0,
         )
 
     @router.get("/audit.csv")

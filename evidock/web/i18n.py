@@ -70,6 +70,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     # common
     "common.reason": ("事由", "Reason (事由)"),
     "common.reason_hint": ("选填：查询原因", "optional: why you search"),
+    "common.not_given": ("（未填写）", "(not given)"),
     "common.logged_as": ("本次查阅已登记为日志条目 {n}", "This read is registered as log entry {n}"),
     # dashboard
     "dash.title": ("采集站概览", "Station overview"),

@@ -167,6 +167,7 @@ class Web:
             local=self.local,
             may=(lambda p: person is not None and person.may(p)),
             P=Permission,
+            shown_reason=lambda reason: t("common.not_given") if reason == NO_REASON else reason,
             **context,
         )
         return HTMLResponse(page, status_code=status)

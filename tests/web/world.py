@@ -29,6 +29,8 @@ PEOPLE = {
     "root": Role.ADMIN,
 }
 DEVICE = "CAM31"
+CLIP_SECONDS = 40
+STARTS = ("090000", "090050", "090200")  # 40 s each: a 10 s gap, then a 30 s gap
 DAY = "2026-11-20"
 
 
@@ -36,7 +38,7 @@ DAY = "2026-11-20"
 class World:
     settings: Settings
     tmp: Path
-    recordings: list[str]  # CAM31 on 2026-11-20: 09:00, 09:00:30 (a gap before it), 09:10
+    recordings: list[str]  # CAM31 on 2026-11-20 at STARTS; the second has a gap before and after it
 
     def person(self, name: str) -> Person:
         return Person(name, PEOPLE[name])
@@ -51,10 +53,10 @@ def build(tmp: Path, endpoint: str, keys: dict[str, str]) -> World:
     with open_app(settings) as evi:
         evi.log_key(vkey)
         pipeline = evi.pipeline()
-        for n, start in enumerate(("090000", "090030", "091000")):
+        for n, start in enumerate(STARTS):
             clip = media.clip(
                 tmp / "inbox" / f"{DEVICE}_P3101_20261120{start}_{n + 1:04d}.mp4",
-                seconds=2,
+                seconds=CLIP_SECONDS,
                 size="320x240",
                 mark=f"web{n}{uuid.uuid4().hex}",
             )
