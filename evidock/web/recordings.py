@@ -101,8 +101,7 @@ def search(evi: App, wanted: Filters) -> list[Row]:
     if wanted.findings and wanted.findings not in FINDING_FILTERS:
         raise CustodyError(f"findings {wanted.findings[:20]!r} is not one of {', '.join(FINDING_FILTERS)}")
     since, until = _day(wanted.since, "since"), _day(wanted.until, "until")
-    now = evi.now()
-    rctx = retention_context(evi)
+    case = wanted.case.strip()
     with evi.catalog.read() as conn:
         found = recordings_db.listing(
             conn,
@@ -112,31 +111,39 @@ def search(evi: App, wanted: Filters) -> list[Row]:
             until=_local_midnight(until + timedelta(days=1), evi) if until else None,
             limit=SCAN_LIMIT,
         )
-        ids = [r.id for r in found]
-        labels = cases.latest_labels(conn, ids)
+        labels = cases.latest_labels(conn, [r.id for r in found])
         held = cases.held_recordings(conn)
         open_findings = cases.open_findings_by_recording(conn)
+        kept = [
+            r
+            for r in found
+            if (not case or (r.id in labels and labels[r.id].case_number == case))
+            and _custody_matches(wanted.status, labelled=r.id in labels, evidence=r.id in held)
+            and _findings_match(wanted.findings, len(open_findings.get(r.id, ())))
+        ]
+        # Deadlines are computed only for what may be shown (or filtered on): the calendar is not free.
+        due = wanted.status in ("due_soon", "overdue")
+        wanted_ids = [r.id for r in (kept if due else kept[:PAGE_LIMIT])]
         tracked = {
-            t.recording: t for t in compliance_mod.track(rctx, conn, cases.recording_facts(conn, ids=ids), now=now)
+            t.recording: t
+            for t in compliance_mod.track(
+                retention_context(evi), conn, cases.recording_facts(conn, ids=wanted_ids), now=evi.now()
+            )
         }
-    rows = [Row(r, labels.get(r.id), r.id in held, len(open_findings.get(r.id, ())), tracked.get(r.id)) for r in found]
-    case = wanted.case.strip()
-    if case:
-        rows = [r for r in rows if r.label is not None and r.label.case_number == case]
-    status = wanted.status
-    if status == "unlabelled":
-        rows = [r for r in rows if r.label is None]
-    elif status == "labelled":
-        rows = [r for r in rows if r.label is not None]
-    elif status == "evidence":
-        rows = [r for r in rows if r.evidence]
-    elif status in ("due_soon", "overdue"):
-        rows = [r for r in rows if r.tracked is not None and r.tracked.deadline.label.kind.value == status]
-    if wanted.findings == "open":
-        rows = [r for r in rows if r.open_findings]
-    elif wanted.findings == "none":
-        rows = [r for r in rows if not r.open_findings]
+    rows = [
+        Row(r, labels.get(r.id), r.id in held, len(open_findings.get(r.id, ())), tracked.get(r.id))
+        for r in kept
+        if not due or (r.id in tracked and tracked[r.id].deadline.label.kind.value == wanted.status)
+    ]
     return rows[:PAGE_LIMIT]
+
+
+def _custody_matches(status: str, *, labelled: bool, evidence: bool) -> bool:
+    return {"unlabelled": not labelled, "labelled": labelled, "evidence": evidence}.get(status, True)
+
+
+def _findings_match(wanted: str, open_count: int) -> bool:
+    return {"open": open_count > 0, "none": open_count == 0}.get(wanted, True)
 
 
 def _chain(evi: App, recording: str) -> list[dict[str, Any]]:

@@ -19,6 +19,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+MAX_SESSIONS = 10_000  # sessions kept at once; anonymous (login page) ones are dropped first
+
 
 @dataclass
 class Session:
@@ -44,6 +46,11 @@ class SessionStore:
         made = Session(id=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32), created=now, seen=now, user=user)
         with self._lock:
             self._expire(now)
+            if len(self._sessions) >= MAX_SESSIONS:
+                # Anyone can open the login page: the oldest sessions not logged in go first.
+                oldest = sorted(self._sessions.values(), key=lambda x: (x.user is not None, x.seen))
+                for gone in oldest[: len(self._sessions) - MAX_SESSIONS + 1]:
+                    del self._sessions[gone.id]
             self._sessions[made.id] = made
         return made
 

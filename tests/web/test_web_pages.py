@@ -8,24 +8,28 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import io
 import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from chain.entries import EntryType
 from evidock import timelines
-from evidock.app import App
+from evidock.app import App, retention_context
 from evidock.cli import main
 from evidock.web import WebOptions
 from evidock.web.i18n import CATALOGUE
 from evidock.web.recordings import FINDING_FILTERS, SHOWN_BODY_KEYS, STATUSES
 from ingest.findings import FindingKind
 from ingest.timeline import svg
+from retention import evidence as evidence_mod
+from retention import labelling
 from retention.deadlines import StatusKind
 from storage import access, cases
 from storage import findings as findings_db
@@ -331,15 +335,17 @@ def test_no_secret_in_a_page_or_a_url(world: World, evi: App) -> None:
     assert session_id
     rec = world.recordings[0]
     for path in pages(world)[:8]:
-        html = web.get(path).text
-        assert session_id not in html, path
-        assert PASSWORD not in html, path
+        body = web.get(path).text
+        assert session_id not in body, path
+        assert PASSWORD not in body, path
         # The CSRF token appears only as the value of hidden form fields, never in a link.
-        assert all("csrf=" not in link for link in re.findall(r'href="([^"]*)"', html)), path
+        assert all("csrf=" not in link for link in re.findall(r'href="([^"]*)"', body)), path
+        form_token = csrf_of(body)
+        assert body.count(form_token) == body.count(f'<input type="hidden" name="csrf" value="{form_token}">'), path
     token = csrf_of(web.get(f"/recordings/{rec}").text)
     player = web.post(f"/recordings/{rec}/play", data={"reason": "check", "csrf": token})
-    html = web.get(player.headers["location"]).text
-    assert re.search(rf'<video [^>]*src="/recordings/{rec}/stream"', html)  # the stream URL carries no secret
+    body = web.get(player.headers["location"]).text
+    assert re.search(rf'<video [^>]*src="/recordings/{rec}/stream"', body)  # the stream URL carries no secret
     # Redirects after login stay on this site.
     for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
         other = client(evi)
@@ -513,3 +519,41 @@ def test_the_export_page_lists_approved_exports_only(world: World, evi: App) -> 
     assert f"<td>{numbers[0]}</td>" in after
     assert f"<td>{numbers[1]}</td>" not in after  # a download is not a disc export
     assert "evidock export disc" in after
+
+
+def test_the_search_filters_by_device_officer_case_date_status_and_findings(world: World, evi: App) -> None:
+    first = world.recordings[0]
+    ctx = retention_context(evi)
+    case = "京朝公(治)行罚决字[2026]77号"
+    labelling.label(ctx, [first], case_number=case, parties=["张三"], handler="赵六", by="wang.wu", now=evi.now())
+    evidence_mod.add(ctx, [first], case_number=case, period="30", by="wang.wu", now=evi.now())
+    with evi.catalog.read() as conn:
+        labelled = set(cases.latest_labels(conn, world.recordings))
+        with_open = {r for r in world.recordings if cases.open_findings_by_recording(conn).get(r)}
+    web = logged_in(evi, "li.si")
+
+    def found(query: str) -> set[str]:
+        answer = web.get(f"/recordings?{query}")
+        assert answer.status_code == 200, answer.text[:1000]
+        return set(re.findall(r'href="/recordings/([0-9a-f]{64})', answer.text))
+
+    everything = set(world.recordings)
+    assert found(f"device={DEVICE}") == everything
+    assert found("device=CAM99") == set()
+    assert found("officer=P3101") == everything
+    assert found(f"case={quote(case)}") == {first}
+    assert found("status=evidence") == {first}
+    assert found("status=labelled") == labelled
+    assert found("status=unlabelled") == everything - labelled
+    # Art. 26: recordings of 2026-11-20 were due on 2026-11-24; unlabelled ones are overdue now.
+    assert found("status=overdue") == everything - labelled
+    assert found("status=due_soon") == set()
+    assert found("findings=open") == with_open
+    assert found("findings=none") == everything - with_open
+    assert found(f"since={DAY}&until={DAY}") == everything  # dates are local days, both included
+    assert found("since=2026-11-21") == set()
+    assert found("until=2026-11-19") == set()
+    assert found(f"device={DEVICE}&case={quote(case)}&status=evidence&findings=open") == {first} & with_open
+    refused = web.get("/recordings?status=nonsense")
+    assert refused.status_code == 400
+    assert "status 'nonsense' is not one of" in html.unescape(refused.text)
