@@ -23,6 +23,7 @@ from storage import recordings as recordings_db
 from storage.access import Action, Category, InvalidAccessInput, Permission, Person, RequestStatus
 
 AUDIT_FILTERS = ("recording", "user", "case", "since", "until")
+AUDIT_PAGE_ROWS = 1000  # newest rows shown on the page; the CSV has them all
 QUERY_VALUE_LENGTH = 200  # characters of one filter kept in the audit query's own entry
 
 
@@ -185,6 +186,7 @@ def add_access_pages(router: APIRouter, web: Web) -> None:
             given=given,
             filters=AUDIT_FILTERS,
             proven_below=checkpoint[0] if checkpoint else 0,
+            shown_rows=AUDIT_PAGE_ROWS,
         )
 
     @router.get("/audit.csv")

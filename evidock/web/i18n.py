@@ -356,6 +356,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
         "共 {n} 条，均早于本次查询（日志条目 {own}）",
         "{n} access(es) before this query (log entry {own})",
     ),
+    "aud.newest": ("（页面显示最新 {n} 条，CSV 含全部）", "(the newest {n} are shown; the CSV has all)"),
     "aud.none": ("没有符合条件的访问记录。", "No access matches."),
     "aud.user": ("用户", "User"),
     "aud.role": ("角色", "Role"),

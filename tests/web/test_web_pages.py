@@ -97,6 +97,20 @@ def test_every_page_works_in_chinese_and_english_with_shanghai_times(world: Worl
                 assert marker in answer.text, (lang, path)
                 assert UNTRANSLATED.findall(answer.text) == [], (lang, path)
                 assert "Asia/Shanghai" in answer.text  # the footer says which zone times are in
+            # The player (after a reason) and an error page are pages too.
+            if name == "wang.wu":
+                rec = world.recordings[1]
+                token = csrf_of(web.get(f"/recordings/{rec}").text)
+                web.post(f"/recordings/{rec}/play", data={"reason": "language check", "csrf": token})
+                player = web.get(f"/recordings/{rec}/player")
+                assert player.status_code == 200
+                assert "<video" in player.text
+                assert UNTRANSLATED.findall(player.text) == []
+            error = web.get("/recordings/not-an-id")
+            assert error.status_code == 400
+            assert marker in error.text
+            assert UNTRANSLATED.findall(error.text) == []
+            assert ("操作未完成" in error.text) == (lang == "zh")
             listing = web.get(f"/recordings?device={DEVICE}").text
             # 2026-11-20 09:00:00 in Beijing is 01:00:00 UTC, which is stored; the page shows local time.
             assert f"{DAY} 09:00:00" in listing
