@@ -7,13 +7,15 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from evidock import settings as settings_mod
 from evidock.app import App, checkpointer_for, open_app
 from evidock.keys import init_key
 from evidock.settings import Settings
+from ingest.checking import add_clock_report
+from ingest.clock import ClockReport
 from ingest.watcher import look
 from storage import access
 from storage.access import Person, Role
@@ -66,6 +68,18 @@ def build(tmp: Path, endpoint: str, keys: dict[str, str]) -> World:
             assert outcome is not None
             assert outcome.recording is not None
             ids.append(outcome.recording)
+        # The dock read the camera's clock after the last recording: 1.5 s fast (within the 3 s tolerance).
+        docked = datetime(2026, 11, 20, 9, 2, 50, tzinfo=settings.timezone).astimezone(UTC)
+        with evi.catalog.begin() as conn:
+            add_clock_report(
+                conn,
+                evi.journal,
+                ClockReport(device=DEVICE, device_time=docked + timedelta(milliseconds=1500), station_time=docked),
+                station=settings.station_id,
+                source="cli",
+                now=evi.now(),
+                options=settings.checks,
+            )
         hashed = access.hash_password(PASSWORD)
         with evi.catalog.begin() as conn:
             admin = Person("(test)", Role.ADMIN)
