@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -25,6 +24,7 @@ from sqlalchemy import select
 
 from chain.errors import EvidockError
 from evidock.app import App
+from evidock.settings import WebSettings
 from evidock.verify import Report
 from evidock.web.i18n import LANGUAGES, Translator, translator
 from evidock.web.sessions import LoginLimiter, Session, SessionStore
@@ -51,17 +51,6 @@ SECURITY_HEADERS = {
 }
 
 
-@dataclass(frozen=True)
-class WebOptions:
-    """How the pages behave; the defaults suit a station behind a TLS reverse proxy."""
-
-    secure_cookies: bool | None = None  # None: Secure when the request arrived over https (proxy headers honoured)
-    session_idle_minutes: int = 30  # minutes without a request before a session ends
-    session_hours: int = 12  # hours after login a session ends in any case
-    login_attempts: int = 5  # failed logins per address and per user name ...
-    login_window_minutes: int = 15  # ... within this many minutes, then wait
-
-
 class LoginRequired(Exception):
     """No valid session: the handler redirects to the login page."""
 
@@ -73,7 +62,7 @@ class CsrfRefused(Exception):
 class Web:
     """The pages' state: the application, sessions, the login limiter, templates, the last verify report."""
 
-    def __init__(self, evi: App, options: WebOptions) -> None:
+    def __init__(self, evi: App, options: WebSettings) -> None:
         self.evi = evi
         self.options = options
         self.sessions = SessionStore(
@@ -236,4 +225,4 @@ def page_route(web: Web) -> type[APIRoute]:
     return PageRoute
 
 
-__all__ = ["NO_REASON", "Translator", "Web", "WebOptions", "page_route", "safe_next"]
+__all__ = ["NO_REASON", "Translator", "Web", "page_route", "safe_next"]

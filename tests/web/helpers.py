@@ -9,14 +9,15 @@ from sqlalchemy import select
 
 from chain.entries import Entry, EntryType, decode
 from evidock.app import App
-from evidock.web import WebOptions, standalone_app
+from evidock.settings import WebSettings
+from evidock.web import standalone_app
 from storage.catalog import log_entries
 from tests.web.world import PASSWORD
 
 CSRF = re.compile(r'<input type="hidden" name="csrf" value="([^"]+)">')
 
 
-def client(evi: App, options: WebOptions | None = None, *, base_url: str = "http://testserver") -> TestClient:
+def client(evi: App, options: WebSettings | None = None, *, base_url: str = "http://testserver") -> TestClient:
     return TestClient(standalone_app(evi, options), base_url=base_url, follow_redirects=False)
 
 
@@ -32,7 +33,7 @@ def log_in(web: TestClient, name: str, secret: str = PASSWORD) -> None:
     assert answer.status_code == 303, answer.text[:2000]
 
 
-def logged_in(evi: App, name: str, options: WebOptions | None = None) -> TestClient:
+def logged_in(evi: App, name: str, options: WebSettings | None = None) -> TestClient:
     web = client(evi, options)
     log_in(web, name)
     return web

@@ -23,7 +23,7 @@ from chain.entries import EntryType
 from evidock import timelines
 from evidock.app import App, retention_context
 from evidock.cli import main
-from evidock.web import WebOptions
+from evidock.settings import WebSettings
 from evidock.web.i18n import CATALOGUE
 from evidock.web.recordings import FINDING_FILTERS, SHOWN_BODY_KEYS, STATUSES
 from ingest.findings import FindingKind
@@ -275,7 +275,7 @@ def test_session_cookies_are_httponly_strict_and_secure_behind_tls(evi: App) -> 
     assert "Secure" not in plain  # plain http (development): a Secure cookie would never come back
     tls = client(evi, base_url="https://testserver").get("/login").headers["set-cookie"]
     assert "Secure" in tls  # behind a TLS proxy (uvicorn --proxy-headers) the request is https
-    forced = client(evi, WebOptions(secure_cookies=True)).get("/login").headers["set-cookie"]
+    forced = client(evi, WebSettings(secure_cookies=True)).get("/login").headers["set-cookie"]
     assert "Secure" in forced
     page = client(evi).get("/login")
     assert page.headers["x-frame-options"] == "DENY"
@@ -284,7 +284,7 @@ def test_session_cookies_are_httponly_strict_and_secure_behind_tls(evi: App) -> 
 
 
 def test_failed_logins_are_rate_limited(evi: App) -> None:
-    web = client(evi, WebOptions(login_attempts=3, login_window_minutes=15))
+    web = client(evi, WebSettings(login_attempts=3, login_window_minutes=15))
     token = csrf_of(web.get("/login").text)
     for _ in range(3):
         answer = web.post("/login", data={"name": "zhao.liu", "secret": "wrong password!", "csrf": token})
