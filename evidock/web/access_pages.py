@@ -17,6 +17,8 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from evidock.app import App, working_time
+from evidock.cli_access import QUERY_VALUE_LENGTH
+from evidock.cli_common import one_line
 from evidock.web.site import Web
 from storage import access, cases
 from storage import recordings as recordings_db
@@ -24,7 +26,6 @@ from storage.access import Action, Category, InvalidAccessInput, Permission, Per
 
 AUDIT_FILTERS = ("recording", "user", "case", "since", "until")
 AUDIT_PAGE_ROWS = 1000  # newest rows shown on the page; the CSV has them all
-QUERY_VALUE_LENGTH = 200  # characters of one filter kept in the audit query's own entry
 
 
 def _moment(text: str, evi: App, what: str) -> datetime | None:
@@ -55,7 +56,7 @@ def audit_rows(evi: App, person: Person, given: dict[str, str]) -> tuple[list[ac
     own = evi.gate().record_query(
         person,
         command="audit access",
-        query={k: v[:QUERY_VALUE_LENGTH] for k, v in given.items()},
+        query={k: one_line(v)[:QUERY_VALUE_LENGTH] for k, v in given.items()},
         reason="audit",
         action=Action.AUDIT,
         permission=Permission.AUDIT,

@@ -23,6 +23,8 @@ from sqlalchemy import select
 from chain.entries import decode
 from evidock import timelines
 from evidock.app import App, retention_context
+from evidock.cli_access import QUERY_VALUE_LENGTH
+from evidock.cli_common import one_line
 from evidock.web.proofs import inclusion
 from evidock.web.site import NO_REASON, Web, safe_next
 from ingest.checking import explain
@@ -69,7 +71,8 @@ class Filters:
     reason: str = ""
 
     def given(self) -> dict[str, str]:
-        return {k: v for k, v in self.__dict__.items() if v and k != "reason"}
+        """The filters as the search's ACCESS entry keeps them (as the CLI keeps its options)."""
+        return {k: one_line(v)[:QUERY_VALUE_LENGTH] for k, v in self.__dict__.items() if v and k != "reason"}
 
 
 @dataclass(frozen=True)
@@ -317,7 +320,13 @@ def add_recording_pages(router: APIRouter, web: Web) -> None:  # noqa: PLR0915 -
         if device.strip() and day.strip():
             wanted = timelines.local_day(day)
             evi.gate().record_query(
-                person, command="timeline", query={"device": device.strip()[:200], "date": day}, reason=NO_REASON
+                person,
+                command="timeline",
+                query={
+                    "device": one_line(device.strip())[:QUERY_VALUE_LENGTH],
+                    "date": one_line(day)[:QUERY_VALUE_LENGTH],
+                },
+                reason=NO_REASON,
             )
             picture = timelines.device_day(evi, device.strip(), wanted)
             drawing = Markup(svg(picture, lang=web.lang(request)))  # noqa: S704 - ingest.timeline escapes every text

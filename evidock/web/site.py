@@ -29,7 +29,15 @@ from evidock.verify import Report
 from evidock.web.i18n import LANGUAGES, Translator, translator
 from evidock.web.sessions import LoginLimiter, Session, SessionStore
 from storage import access
-from storage.access import AccessDenied, AccessNotRecorded, NotAuthenticated, Permission, Person, Role
+from storage.access import (
+    AccessDenied,
+    AccessNotRecorded,
+    InvalidAccessInput,
+    NotAuthenticated,
+    Permission,
+    Person,
+    Role,
+)
 
 log = logging.getLogger(__name__)
 
@@ -187,8 +195,9 @@ def safe_next(target: str | None) -> str:
     return "/" if parts.scheme or parts.netloc else target
 
 
-ERROR_STATUS: Mapping[type[EvidockError], tuple[int, str]] = {
+ERROR_STATUS: Mapping[type[EvidockError], tuple[int, str]] = {  # the first match wins
     AccessNotRecorded: (503, "error.not_recorded"),
+    InvalidAccessInput: (400, "error.input"),
     NotAuthenticated: (403, "error.denied"),
     AccessDenied: (403, "error.denied"),
 }

@@ -440,7 +440,7 @@ def test_labels_explanations_and_approvals_act_as_the_logged_in_person(world: Wo
     assert f'action="/access/{number}/decide"' in zhao.get("/access").text
     assert (
         zhao.post(f"/access/{number}/decide", data={"decision": "approve", "reason": "", "csrf": ztoken}).status_code
-        == 403
+        == 400
     )
     answer = zhao.post(f"/access/{number}/decide", data={"decision": "approve", "reason": "负责人批准", "csrf": ztoken})
     assert answer.status_code == 303
@@ -571,3 +571,23 @@ def test_the_search_filters_by_device_officer_case_date_status_and_findings(worl
     refused = web.get("/recordings?status=nonsense")
     assert refused.status_code == 400
     assert "status 'nonsense' is not one of" in html.unescape(refused.text)
+
+
+def test_hostile_input_is_bounded_in_the_log_and_refused_cleanly(world: World, evi: App) -> None:
+    web = logged_in(evi, "li.si")
+    before = last_index(evi)
+    answer = web.get(
+        "/recordings", params={"device": "CAM\x1b[31m" + "9" * 5000, "officer": "<script>alert(1)</script>"}
+    )
+    assert answer.status_code == 200
+    assert "<script>alert(1)</script>" not in answer.text  # escaped
+    ((_, entry),) = accesses_after(evi, before)
+    query = entry.body["query"]
+    assert isinstance(query, dict)
+    assert len(str(query["device"])) == 200
+    assert "\x1b" not in str(query["device"])  # the control character is escaped, never kept
+    assert r"\x1b" in str(query["device"])
+    refused = web.get("/recordings", params={"reason": "bad\x00reason"})
+    assert refused.status_code == 400
+    assert "control character U+0000" in refused.text
+    assert accesses_after(evi, before)[1:] == []  # a refused read writes nothing
