@@ -591,3 +591,28 @@ def test_hostile_input_is_bounded_in_the_log_and_refused_cleanly(world: World, e
     assert refused.status_code == 400
     assert "control character U+0000" in refused.text
     assert accesses_after(evi, before)[1:] == []  # a refused read writes nothing
+
+
+def test_the_verify_page_names_a_changed_catalog_row(world: World, evi: App) -> None:
+    rec = world.recordings[2]
+    web = logged_in(evi, "li.si")
+    token = csrf_of(web.get("/verify").text)
+    assert "本服务启动后尚未运行校验" in web.get("/verify").text
+    with evi.catalog.begin() as conn:  # someone edits the catalog behind the log's back
+        conn.exec_driver_sql("UPDATE recordings SET officer = 'P9999' WHERE id = ?", (rec,))
+    try:
+        assert web.post("/verify", data={"csrf": token}).headers["location"] == "/verify"
+        page = html.unescape(web.get("/verify").text)
+        assert "1 项失败" in page
+        assert "catalog_mismatch" in page
+        assert rec in page
+        assert "officer is 'P9999' in the catalog" in page
+    finally:
+        with evi.catalog.begin() as conn:
+            conn.exec_driver_sql("UPDATE recordings SET officer = 'P3101' WHERE id = ?", (rec,))
+    web.post("/verify", data={"csrf": token})
+    assert "全部通过" in web.get("/verify").text
+    officer = logged_in(evi, "zhang.san")
+    refused = officer.post("/verify", data={"csrf": csrf_of(officer.get("/").text)})
+    assert refused.status_code == 403  # officers may not run verify
+    assert "may not run verify" in refused.text
