@@ -1,7 +1,8 @@
 # The conventional entry points; the scripts behind them stay readable.
 #   make run    install, start the local S3 server, run the service on ./inbox
 #   make test   install, start the server, ruff, mypy, import-linter, the whole test suite
-.PHONY: install run test lint s3-up s3-down bench
+#   make screenshots   the web pages in Chromium, saved to docs/screenshots/
+.PHONY: install run test lint s3-up s3-down bench screenshots
 
 VENV := .venv/bin
 
@@ -31,3 +32,6 @@ test: install lint
 bench: install
 	bash scripts/s3-up.sh >/dev/null
 	$(VENV)/python -m bench.ingest
+
+screenshots: install
+	bash scripts/screenshots.sh

@@ -10,14 +10,14 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from evidock import clock_reports, findings_reads
+from evidock import clock_reports, findings_reads, timelines
 from evidock.app import open_app
 from evidock.cli_common import JsonOption, err, local_time, out, person_of, print_json, settings_of
 from evidock.settings import Settings
 from ingest.checking import FindingError
 from ingest.clock import ClockModel, ClockReport, Segment
 from ingest.continuity import incidents
-from ingest.timeline import Mark, build, svg
+from ingest.timeline import svg
 from storage import findings as findings_db
 from storage.catalog import recordings
 
@@ -228,37 +228,11 @@ def timeline(
     Example: evidock timeline --device CAM01 --date 2026-11-20 --svg cam01.svg
     """
     settings = settings_of(ctx)
-    try:
-        local_day = date.fromisoformat(day)
-    except ValueError as exc:
-        raise FindingError(f"--date {day!r} is not YYYY-MM-DD") from exc
+    wanted = timelines.local_day(day)
     if lang not in ("zh", "en"):
         raise FindingError(f"--lang {lang!r}: use zh or en")
-    day_start = datetime.combine(local_day, datetime.min.time(), tzinfo=settings.timezone)
-    lo, hi = day_start.astimezone(UTC), (day_start + timedelta(days=1)).astimezone(UTC)
-    with open_app(settings, ensure_bucket=False) as evi, evi.catalog.read() as conn:
-        rows = conn.execute(
-            select(recordings).where(
-                recordings.c.device == device,
-                recordings.c.start_raw >= lo - timedelta(hours=1),
-                recordings.c.start_raw < hi + timedelta(hours=1),
-            )
-        ).all()
-        reports = [
-            ClockReport(device=device, device_time=r["device_time"], station_time=r["station_time"])
-            for r in findings_db.clock_reports_of(conn, device)
-        ]
-        marks = [
-            Mark(f.kind, f.start, f.end or f.start, f.length_ms, f.id, f.status)
-            for f in findings_db.listing(conn, device=device, since=lo - timedelta(hours=1))
-            if f.start is not None and f.start < hi and f.kind in ("gap", "overlap")
-        ]
-    segments = [
-        Segment(recording=r.id, device=device, seq=r.seq, raw_start=r.start_raw, duration_ms=r.duration_ms or 0)
-        for r in rows
-        if r.start_raw is not None
-    ]
-    picture = build(device, day_start, segments=segments, reports=reports, marks=marks, tz=settings.timezone)
+    with open_app(settings, ensure_bucket=False) as evi:
+        picture = timelines.device_day(evi, device, wanted)
     if svg_file is not None:
         svg_file.write_text(svg(picture, lang=lang), encoding="utf-8")
         err.print(f"wrote {svg_file}")

@@ -113,6 +113,17 @@ class AccessSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """``[web]``: sessions and logins of the web pages (docs/web.md)."""
+
+    secure_cookies: bool | None = None  # None ("auto"): Secure when the request came over https (a TLS proxy)
+    session_idle_minutes: int = 30  # minutes without a request before a session ends
+    session_hours: int = 12  # hours after login a session ends in any case
+    login_attempts: int = 5  # failed logins per client address and per user name ...
+    login_window_minutes: int = 15  # ... within this many minutes, then wait
+
+
+@dataclass(frozen=True)
 class Settings:
     source: Path | None  # the config file, None when built in code
     station_id: str
@@ -129,6 +140,7 @@ class Settings:
     alerts: AlertSettings = AlertSettings()
     purge: PurgeSettings = PurgeSettings()
     access: AccessSettings = AccessSettings()
+    web: WebSettings = WebSettings()
 
     def masked(self) -> dict[str, Any]:
         """The effective configuration with secrets masked, for `evidock config check`."""
@@ -178,6 +190,11 @@ class Settings:
             "alerts.webhook_timeout_seconds": self.alerts.webhook_timeout_seconds,
             "purge.daily_at": self.purge.daily_at.strftime("%H:%M"),
             "purge.apply": self.purge.apply,
+            "web.secure_cookies": "auto" if self.web.secure_cookies is None else self.web.secure_cookies,
+            "web.session_idle_minutes": self.web.session_idle_minutes,
+            "web.session_hours": self.web.session_hours,
+            "web.login_attempts": self.web.login_attempts,
+            "web.login_window_minutes": self.web.login_window_minutes,
             "access.approval_expiry_hours": self.access.approval_expiry_hours,
             "access.bulk_threshold": self.access.bulk_threshold,
             "access.working_hours": (
@@ -337,6 +354,20 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
         alerts=alerts,
         purge=purge,
         access=access,
+        web=_web(r),
+    )
+
+
+def _web(r: _Reader) -> WebSettings:
+    secure = r.raw("web.secure_cookies")
+    if secure is not None and secure != "auto" and not isinstance(secure, bool):
+        r.fail("web.secure_cookies", secure, 'use "auto" (Secure behind TLS), true or false')
+    return WebSettings(
+        secure_cookies=None if secure in (None, "auto") else bool(secure),
+        session_idle_minutes=r.integer("web.session_idle_minutes", default=30, low=1, high=24 * 60),
+        session_hours=r.integer("web.session_hours", default=12, low=1, high=24 * 7),
+        login_attempts=r.integer("web.login_attempts", default=5, low=1, high=1000),
+        login_window_minutes=r.integer("web.login_window_minutes", default=15, low=1, high=24 * 60),
     )
 
 

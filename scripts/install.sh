@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything evidock needs on a fresh Debian 12 machine (run as root):
-# system packages (ffmpeg for probing, xorriso for discs), a virtualenv in
+# system packages (ffmpeg for probing, xorriso for discs, chromium for the browser tests), a virtualenv in
 # .venv with the pinned packages of requirements.lock, and evidock itself.
 # The local S3 server's packages (Ceph) are installed by scripts/s3-up.sh.
 # Idempotent: a second run only checks.
@@ -8,7 +8,8 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 
-APT_PACKAGES=(ffmpeg xorriso python3-venv)
+# chromium + fonts-wqy-zenhei: the browser tests of the web pages (Debian's browser; Chinese glyphs).
+APT_PACKAGES=(ffmpeg xorriso python3-venv chromium fonts-wqy-zenhei)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

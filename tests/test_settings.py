@@ -31,7 +31,11 @@ def test_the_repository_config_loads_with_the_local_server_defaults() -> None:
     assert s.s3.access_key == settings_mod.DEV_ACCESS_KEY
     assert s.retention.minimum_days == 92
     assert s.database_url == f"sqlite:///{repo / 'var' / 'evidock.db'}"
+    assert s.web == settings_mod.WebSettings()  # [web]: Secure cookies behind TLS ("auto"), 30 min idle, ...
+    assert _parse({"web": {"secure_cookies": True}}).web.secure_cookies is True
+    assert _parse({"web": {"secure_cookies": False}}).web.secure_cookies is False
     masked = s.masked()
+    assert masked["web.secure_cookies"] == "auto"
     assert settings_mod.DEV_SECRET_KEY not in str(masked)
     assert masked["s3.secret_key"].endswith("***")
 
@@ -54,6 +58,8 @@ def test_the_repository_config_loads_with_the_local_server_defaults() -> None:
         ({"calendar": {"overrides": {"2027-02-07": "maybe"}}}, "calendar.overrides.\"2027-02-07\" = 'maybe'"),
         ({"names": {"patterns": {"x": {"regex": "(?P<start>\\d{14})"}}}}, "names.patterns.x.regex"),
         ({"retention": {"evidence_years": "forever"}}, "retention.evidence_years = 'forever'"),
+        ({"web": {"secure_cookies": "yes"}}, "web.secure_cookies = 'yes': use \"auto\" (Secure behind TLS)"),
+        ({"web": {"login_attempts": 0}}, "web.login_attempts = 0: use a whole number between 1 and 1000"),
     ],
 )
 def test_bad_values_name_key_value_and_fix(raw: dict[str, Any], expected: str) -> None:

@@ -1,0 +1,131 @@
+"""Server-side web sessions and the login-failure limiter (kept in this process's memory).
+
+A session id is 256 random bits in a cookie (HttpOnly, SameSite=Strict, Secure
+behind TLS); everything else — who is logged in, the CSRF token, the playback
+a person asked for — stays on the server, so logging out really ends it. The
+id is replaced at login (no session fixation). Sessions end after
+``idle`` without a request and after ``lifetime`` in any case; a restart of
+the service ends them all (people log in again; nothing is lost).
+
+Pure bookkeeping: the caller passes ``now``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+MAX_SESSIONS = 10_000  # sessions kept at once; anonymous (login page) ones are dropped first
+
+
+@dataclass
+class Session:
+    id: str
+    csrf: str  # the token every form carries in a hidden field
+    created: datetime
+    seen: datetime
+    user: str | None = None  # None: not logged in yet (the login form's own session)
+    playback: dict[str, str] = field(default_factory=dict)  # recording id -> reason (事由) given, used once
+
+    def csrf_ok(self, given: str | None) -> bool:
+        return given is not None and hmac.compare_digest(self.csrf.encode(), given.encode("utf-8", "replace"))
+
+
+class SessionStore:
+    def __init__(self, *, idle: timedelta, lifetime: timedelta) -> None:
+        self._idle = idle
+        self._lifetime = lifetime
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def new(self, now: datetime, *, user: str | None = None) -> Session:
+        made = Session(id=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32), created=now, seen=now, user=user)
+        with self._lock:
+            self._expire(now)
+            if len(self._sessions) >= MAX_SESSIONS:
+                # Anyone can open the login page: the oldest sessions not logged in go first.
+                oldest = sorted(self._sessions.values(), key=lambda x: (x.user is not None, x.seen))
+                for gone in oldest[: len(self._sessions) - MAX_SESSIONS + 1]:
+                    del self._sessions[gone.id]
+            self._sessions[made.id] = made
+        return made
+
+    def get(self, session_id: str | None, now: datetime) -> Session | None:
+        if not session_id:
+            return None
+        with self._lock:
+            found = self._sessions.get(session_id)
+            if found is None:
+                return None
+            if now - found.seen > self._idle or now - found.created > self._lifetime:
+                del self._sessions[session_id]
+                return None
+            found.seen = now
+            return found
+
+    def end(self, session_id: str) -> None:
+        with self._lock:
+            self._sessions.pop(session_id, None)
+
+    def end_user(self, user: str) -> None:
+        """End every session of ``user`` (disabled, or their role changed)."""
+        with self._lock:
+            for key in [k for k, s in self._sessions.items() if s.user == user]:
+                del self._sessions[key]
+
+    def _expire(self, now: datetime) -> None:
+        for key in [
+            k for k, s in self._sessions.items() if now - s.seen > self._idle or now - s.created > self._lifetime
+        ]:
+            del self._sessions[key]
+
+
+MAX_TRACKED = 10_000  # addresses and names with recent failures kept before the quiet ones are dropped
+
+
+class LoginLimiter:
+    """At most ``attempts`` failed logins per ``window``, counted per client address and per user name.
+
+    Both counts matter: per address stops one machine guessing many names,
+    per name stops many machines guessing one password.
+    """
+
+    def __init__(self, *, attempts: int, window: timedelta) -> None:
+        self._attempts = attempts
+        self._window = window
+        self._failures: dict[str, deque[datetime]] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, keys: list[str], now: datetime) -> timedelta | None:
+        """How long until these keys may try again, or None when they may now."""
+        with self._lock:
+            longest: timedelta | None = None
+            for key in keys:
+                times = self._recent(key, now)
+                if len(times) >= self._attempts:
+                    left = times[0] + self._window - now
+                    longest = left if longest is None else max(longest, left)
+            return longest
+
+    def failed(self, keys: list[str], now: datetime) -> None:
+        with self._lock:
+            for key in keys:
+                self._recent(key, now).append(now)
+
+    def succeeded(self, keys: list[str]) -> None:
+        with self._lock:
+            for key in keys:
+                self._failures.pop(key, None)
+
+    def _recent(self, key: str, now: datetime) -> deque[datetime]:
+        if len(self._failures) > MAX_TRACKED:  # names are attacker-chosen: forget the quiet ones
+            for quiet in [k for k, t in self._failures.items() if not t or now - t[-1] >= self._window]:
+                del self._failures[quiet]
+        times = self._failures.setdefault(key, deque())
+        while times and now - times[0] >= self._window:
+            times.popleft()
+        return times
