@@ -46,5 +46,3 @@ def print_json(value: Any) -> None:
 
 def local_time(moment: datetime | None, settings: Settings) -> str:
     return moment.astimezone(settings.timezone).strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
-
-

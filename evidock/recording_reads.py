@@ -24,9 +24,7 @@ class Listing:
     entry: int  # the ACCESS entry (action "list") that registered this search
 
 
-def list_recordings(
-    evi: App, person: Person, wanted: search.RecordingFilter, *, reason: str, command: str
-) -> Listing:
+def list_recordings(evi: App, person: Person, wanted: search.RecordingFilter, *, reason: str, command: str) -> Listing:
     """A person's search: the matching recordings and the LIST entry naming every id shown."""
     with evi.catalog.read() as conn:
         rows = search.search(conn, wanted)

@@ -242,10 +242,7 @@ def _objects(evi: App, rows: list[Any], report: Report, *, deep: bool) -> None:
     policy = evi.settings.retention
     with evi.catalog.read() as conn:
         purged = {p.recording: p for p in conn.execute(select(purges))}
-        held = {
-            r
-            for (r,) in conn.execute(select(evidence.c.recording).where(evidence.c.released_at.is_(None))).all()
-        }
+        held = {r for (r,) in conn.execute(select(evidence.c.recording).where(evidence.c.released_at.is_(None))).all()}
         purge_entries = {p.purge_entry: _entry_or_none(conn, p.purge_entry) for p in purged.values()}
     for row in rows:
         version = StoredVersion(row.object_key, row.version_id, row.size)

@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -123,6 +124,31 @@ def _size(world: World) -> int:
 
 
 # -- the document, authentication, headers -------------------------------------------------------
+
+
+def test_the_api_and_the_pages_keep_their_own_errors_and_headers(world: World) -> None:
+    """One application (what `evidock run` serves): JSON errors under /api/v1, HTML error pages at the root."""
+    api = world.get("c1", "/api/v1/recordings/ffffffffffff")
+    assert api.status_code == 404
+    assert api.json()["error"] == "NotFound"
+    assert api.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+
+    pages = TestClient(create_app(world.evi), follow_redirects=False)
+    form = pages.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert token is not None
+    logged = pages.post("/login", data={"name": "c1", "secret": world.tokens["c1"], "csrf": token.group(1)})
+    assert logged.status_code == 303, logged.text[:500]
+    for url, status in (("/recordings/ffffffffffff", 404), ("/static/nothing.css", 404)):
+        page = pages.get(url)
+        assert page.status_code == status, (url, page.text[:500])
+        assert page.headers["content-type"].startswith("text/html"), url
+        assert "form-action 'self'" in page.headers["content-security-policy"], url
+        assert "<h1>" in page.text, url
+        assert '"detail"' not in page.text, url
+    # A page that needs a login redirects; the same path's API twin answers 401 JSON.
+    assert TestClient(create_app(world.evi), follow_redirects=False).get("/recordings").status_code == 303
+    assert world.client.get("/api/v1/recordings").status_code == 401
 
 
 def test_the_openapi_document_is_published_and_current(world: World) -> None:

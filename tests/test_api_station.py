@@ -216,7 +216,7 @@ def test_a_port_in_use_is_a_clear_error(evi: App) -> None:
             HttpServer(create_app(evi), Listen("127.0.0.1", port)).start()
 
 
-def test_run_serves_health_and_stops_on_sigterm(config_file: Path, s3_env: dict[str, str]) -> None:
+def test_run_serves_health_api_and_pages_and_stops_on_sigterm(config_file: Path, s3_env: dict[str, str]) -> None:
     port = free_port()
     env = {
         **os.environ,
@@ -244,7 +244,21 @@ def test_run_serves_health_and_stops_on_sigterm(config_file: Path, s3_env: dict[
         assert answer.status_code == 200
         assert answer.json()["status"] == "ok"
         assert "evidock_ingest_queue_length 0.0" in httpx2.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-        assert httpx2.get(f"http://127.0.0.1:{port}/api/v1/recordings", timeout=5).status_code == 401
+        api = httpx2.get(f"http://127.0.0.1:{port}/api/v1/recordings", timeout=5)
+        assert api.status_code == 401
+        assert api.json()["error"] == "NotAuthenticated"
+        assert api.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+        # The same port serves the pages: the login page, in Chinese by default, with the pages' own CSP.
+        page = httpx2.get(f"http://127.0.0.1:{port}/login", timeout=5)
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert '<html lang="zh' in page.text
+        assert "登录" in page.text
+        assert "form-action 'self'" in page.headers["content-security-policy"]
+        assert httpx2.get(f"http://127.0.0.1:{port}/recordings", timeout=5).status_code == 303  # to /login
+        published = httpx2.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5).json()["paths"]
+        assert "/login" not in published
+        assert all(path.startswith("/api/v1/") or path in ("/health", "/metrics") for path in published)
         service.send_signal(signal.SIGTERM)
         _, err = service.communicate(timeout=60)
         assert service.returncode == 0, err.decode()

@@ -1,8 +1,11 @@
 """The ASGI application: routers, error mapping, security headers, and the state routes read.
 
-``create_app(evi)`` returns a FastAPI application; another router (the web
-pages) is mounted with one line, ``app.include_router(web_router)``, and shares
-the same ``app.state.evi``, limiter and error handling.
+``create_app(evi)`` returns the application `evidock run` serves: the JSON
+API under /api/v1, /health and /metrics, and the web pages at the root
+(``install_web``; left out of the OpenAPI document). Each half keeps its own
+errors and headers: the API answers JSON errors and a ``default-src 'none'``
+CSP; a page answers an HTML error page in the person's language and the
+pages' CSP (evidock.web.site), which the API's middleware leaves in place.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from evidock.api.metrics import registry_for
 from evidock.api.routes import access, audit, custody, findings, log, recordings, reports, station
 from evidock.api.security import FailureLimiter, Limits, secure_headers
 from evidock.app import App
+from evidock.web import install_web
 
 API_PREFIX = "/api/v1"
 DEFAULT_LIMITS = Limits()
@@ -45,8 +49,9 @@ def application() -> FastAPI:
 
 
 def create_app(evi: App, *, limits: Limits = DEFAULT_LIMITS) -> FastAPI:
-    """The API over ``evi`` (its catalog, store, journal and settings); mount more routers on the result."""
+    """The API and the pages over ``evi`` (its catalog, store, journal and settings)."""
     app = application()
+    install_web(app, evi)
     app.state.evi = evi
     app.state.limiter = FailureLimiter(limits)
     app.state.metrics = registry_for(evi)

@@ -28,8 +28,8 @@ STATIC = {"style.css": "text/css; charset=utf-8"}
 def web_router(evi: App, options: WebSettings | None = None) -> APIRouter:
     """Every page, its forms and its static files, over ``evi`` (the same gate, log and policies as the CLI).
 
-``options`` default to config.toml's ``[web]`` (``evi.settings.web``).
-"""
+    ``options`` default to config.toml's ``[web]`` (``evi.settings.web``).
+    """
     web = Web(evi, options or evi.settings.web)
     router = APIRouter(route_class=page_route(web), include_in_schema=False)
     add_pages(router, web)

@@ -420,6 +420,13 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "error.input.help": ("请检查输入后重试。", "Check what you entered and try again."),
     "error.reason_needed": ("请填写事由", "A reason is needed"),
     "error.reason_needed.help": ("播放录像前须填写查看事由。", "Give a reason before playing a recording."),
+    "error.not_found": ("页面不存在", "Not found"),
+    "error.not_found.help": ("请检查地址，或从首页进入。", "Check the address, or start from the dashboard."),
+    "error.internal": ("系统错误", "Station error"),
+    "error.internal.help": (
+        "操作未完成；原因已记入采集站日志。请联系管理员。",
+        "Nothing was done; the station's log has the cause. Tell the administrator.",
+    ),
 }
 
 

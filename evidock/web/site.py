@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy import select
+from starlette.exceptions import HTTPException
 
 from chain.errors import EvidockError
 from evidock.app import App
@@ -38,6 +39,7 @@ from storage.access import (
     Person,
     Role,
 )
+from storage.errors import NotFound
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +202,7 @@ ERROR_STATUS: Mapping[type[EvidockError], tuple[int, str]] = {  # the first matc
     InvalidAccessInput: (400, "error.input"),
     NotAuthenticated: (403, "error.denied"),
     AccessDenied: (403, "error.denied"),
+    NotFound: (404, "error.not_found"),  # as the API answers it
 }
 
 
@@ -225,6 +228,12 @@ def page_route(web: Web) -> type[APIRoute]:
                         (v for k, v in ERROR_STATUS.items() if isinstance(exc, k)), (400, "error.refused")
                     )
                     response = web.error(request, status, key, str(exc))
+                except HTTPException as exc:
+                    key = "error.not_found" if exc.status_code == 404 else "error.input"
+                    response = web.error(request, exc.status_code, key)
+                except Exception:  # a page answers a page, never the API's JSON; the cause goes to the log
+                    log.exception("HTTP 500 on page %s %s", request.method, request.url.path)
+                    response = web.error(request, 500, "error.internal")
                 for name, value in SECURITY_HEADERS.items():
                     response.headers.setdefault(name, value)
                 return response

@@ -98,9 +98,7 @@ corruptions = st.builds(
 
 # -- entries -------------------------------------------------------------------
 
-times = st.datetimes(
-    min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(UTC)
-)
+times = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(UTC))
 time_texts = times.map(format_time)
 texts = st.text(min_size=1, max_size=12)
 sha256_hex = st.binary(min_size=1, max_size=8).map(lambda b: hashlib.sha256(b).hexdigest())
@@ -112,9 +110,7 @@ json_values: st.SearchStrategy[JsonValue] = st.recursive(
     | st.booleans()
     | st.integers(min_value=-MAX_SAFE_INTEGER, max_value=MAX_SAFE_INTEGER)
     | st.text(max_size=10),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
-    ),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
     max_leaves=12,
 )
 
@@ -136,9 +132,7 @@ _FIELD_VALUES: dict[str, st.SearchStrategy[JsonValue]] = {
     "requester_category": texts | st.none(),
     "document_ref": texts | st.none(),
     "match": st.booleans(),
-    "original_name_b64": st.binary(min_size=1, max_size=12).map(
-        lambda b: base64.b64encode(b).decode()
-    ),
+    "original_name_b64": st.binary(min_size=1, max_size=12).map(lambda b: base64.b64encode(b).decode()),
 }
 
 

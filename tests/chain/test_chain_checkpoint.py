@@ -33,13 +33,9 @@ from chain.errors import CheckpointError, ProofError
 # golang.org/x/mod/sumdb/note's published example (note_test.go, and the C2SP spec).
 GO_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
 GO_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
-GO_TEXT = (
-    "If you think cryptography is the answer to your problem,\n"
-    "then you don't know what your problem is.\n"
-)
+GO_TEXT = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n"
 GO_SIGNATURE_LINE = (
-    "— PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6"
-    "KE6RyyBwJnAM=\n"
+    "— PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
 )
 
 ORIGIN = "evidock.test/log"
@@ -99,9 +95,7 @@ def test_sign_then_verify() -> None:
 
 @given(
     st.text(
-        alphabet=st.characters(
-            min_codepoint=0x21, exclude_characters="+", exclude_categories=["Cs"]
-        ),
+        alphabet=st.characters(min_codepoint=0x21, exclude_characters="+", exclude_categories=["Cs"]),
         min_size=1,
         max_size=20,
     ).filter(lambda name: not any(ch.isspace() for ch in name)),
@@ -116,9 +110,7 @@ def test_sign_then_verify() -> None:
         max_size=3,
     ),
 )
-def test_any_checkpoint_round_trips(
-    origin: str, size: int, root: bytes, extensions: list[str]
-) -> None:
+def test_any_checkpoint_round_trips(origin: str, size: int, root: bytes, extensions: list[str]) -> None:
     checkpoint = Checkpoint(origin, size, root, tuple(extensions))
     signer = parse_skey(format_skey(origin, Ed25519PrivateKey.from_private_bytes(bytes(32))))
     note = sign_checkpoint(checkpoint, signer)
@@ -195,12 +187,7 @@ def test_flipped_signature_bit_fails() -> None:
 
 def test_other_signatures_are_ignored_but_ours_decides() -> None:
     witness = _other_signer("witness.example")
-    cosigned = (
-        NOTE
-        + sign_note(format_checkpoint(CHECKPOINT), witness.name, witness.private_key).split("\n\n")[
-            1
-        ]
-    )
+    cosigned = NOTE + sign_note(format_checkpoint(CHECKPOINT), witness.name, witness.private_key).split("\n\n")[1]
     assert verify_note(cosigned, VKEY) == CHECKPOINT
     assert verify_note(cosigned, str(witness.verifier())) == CHECKPOINT
     names = [signature.name for signature in split_note(cosigned)[1]]

@@ -23,9 +23,7 @@ def test_the_example_verifies() -> None:
     checkpoint = verify_note(EXAMPLE.note, EXAMPLE.vkey)
     assert checkpoint.root == EXAMPLE.root
     index = EXAMPLE.inclusion_index
-    verify_inclusion(
-        EXAMPLE.leaf_hashes[index], index, checkpoint.size, EXAMPLE.inclusion, checkpoint.root
-    )
+    verify_inclusion(EXAMPLE.leaf_hashes[index], index, checkpoint.size, EXAMPLE.inclusion, checkpoint.root)
     verify_consistency(
         EXAMPLE.consistency_old_size,
         checkpoint.size,

@@ -139,9 +139,7 @@ def test_decode_refuses_non_entries(data: bytes) -> None:
 
 
 def test_decode_refuses_deep_nesting() -> None:
-    data = encode(_label(deep=None)).replace(
-        b'"deep":null', b'"deep":' + b"[" * 100_000 + b"]" * 100_000
-    )
+    data = encode(_label(deep=None)).replace(b'"deep":null', b'"deep":' + b"[" * 100_000 + b"]" * 100_000)
     with pytest.raises(EntryError):
         decode(data)
 
@@ -210,9 +208,7 @@ def test_naive_datetime_is_refused() -> None:
 
 def test_times_are_utc_whole_seconds() -> None:
     beijing = timezone(timedelta(hours=8))
-    assert format_time(datetime(2026, 11, 26, 20, 0, 5, 999_999, tzinfo=beijing)) == (
-        "2026-11-26T12:00:05Z"
-    )
+    assert format_time(datetime(2026, 11, 26, 20, 0, 5, 999_999, tzinfo=beijing)) == ("2026-11-26T12:00:05Z")
     assert format_time(datetime(33, 1, 2, tzinfo=UTC)) == "0033-01-02T00:00:00Z"
     assert parse_time("2026-11-26T12:00:05Z") == datetime(2026, 11, 26, 12, 0, 5, tzinfo=UTC)
 
@@ -361,9 +357,7 @@ def test_utf8_file_names_are_kept_as_text() -> None:
 def test_any_file_name_bytes_survive_the_log(raw: bytes) -> None:
     fields = original_name_fields(raw)
     body = {**_ingest_body(), **fields}
-    entry = decode(
-        encode(Entry(EntryType.INGEST, "2026-11-26T12:00:00Z", "d", RECORDING, None, body))
-    )
+    entry = decode(encode(Entry(EntryType.INGEST, "2026-11-26T12:00:00Z", "d", RECORDING, None, body)))
     assert original_name_bytes(entry.body) == raw
     assert original_name_fields(os.fsdecode(raw)) == fields  # surrogate-escaped str from the OS
 

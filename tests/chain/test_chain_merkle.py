@@ -151,9 +151,7 @@ def test_corrupted_consistency_proofs_fail(sizes: tuple[int, int], corruption: C
 
 @settings(max_examples=300)
 @given(size_and_index(), size_and_index())
-def test_inclusion_proof_fails_for_another_index_or_size(
-    where: tuple[int, int], other: tuple[int, int]
-) -> None:
+def test_inclusion_proof_fails_for_another_index_or_size(where: tuple[int, int], other: tuple[int, int]) -> None:
     """Claiming the proof is for another position, with that tree's true root, fails."""
     size, index = where
     other_size, other_index = other
@@ -177,9 +175,7 @@ def test_inclusion_proof_fails_for_another_leaf(where: tuple[int, int], other: i
 
 @settings(max_examples=300)
 @given(old_and_new_sizes(), old_and_new_sizes())
-def test_consistency_proof_fails_for_other_sizes(
-    sizes: tuple[int, int], other: tuple[int, int]
-) -> None:
+def test_consistency_proof_fails_for_other_sizes(sizes: tuple[int, int], other: tuple[int, int]) -> None:
     old_size, new_size = sizes
     if other == sizes or other[0] == other[1]:
         return
@@ -222,9 +218,7 @@ def test_proof_elements_must_be_32_bytes(bad_size: int) -> None:
         verify_consistency(3, 8, root(3, TREE), root(8, TREE), proof)
 
 
-@pytest.mark.parametrize(
-    ("index", "size"), [(-1, 8), (8, 8), (9, 8), (0, 0), (2**64 - 1, 1), (0, -1)]
-)
+@pytest.mark.parametrize(("index", "size"), [(-1, 8), (8, 8), (9, 8), (0, 0), (2**64 - 1, 1), (0, -1)])
 def test_inclusion_refuses_index_outside_tree(index: int, size: int) -> None:
     with pytest.raises(ProofError, match="outside a tree"):
         verify_inclusion(LEAVES[0], index, size, [], root(1, TREE))
@@ -296,10 +290,7 @@ def test_stored_nodes_are_exactly_the_complete_subtrees(size: int) -> None:
             made[(level, node_index)] = digest
         tree.append(LEAVES[index])
     expected = {
-        (level, i)
-        for level in range(size.bit_length())
-        for i in range(size >> level)
-        if (i + 1) << level <= size
+        (level, i) for level in range(size.bit_length()) for i in range(size >> level) if (i + 1) << level <= size
     }
     assert set(made) == expected
     for (level, i), digest in made.items():

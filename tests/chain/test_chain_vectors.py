@@ -119,9 +119,7 @@ def test_real_ct_log_inclusion_tampered(change: str) -> None:
         verify_inclusion(leaf, index, size, proof, root_hash)
 
 
-@pytest.mark.parametrize(
-    "case", CT["consistency_from_ct"], ids=lambda c: f"{c['size1']}-to-{c['size2']}"
-)
+@pytest.mark.parametrize("case", CT["consistency_from_ct"], ids=lambda c: f"{c['size1']}-to-{c['size2']}")
 def test_real_ct_consistency(case: dict[str, Any]) -> None:
     verify_consistency(
         case["size1"],

@@ -95,10 +95,7 @@ def _note(size: int) -> str:
 def test_checkpoint_series_verifies() -> None:
     sizes = [0, 3, 3, 8, 20]
     notes = [_note(size) for size in sizes]
-    proofs = [
-        [] if old in (0, new) else consistency_proof(old, new, TREE)
-        for old, new in itertools.pairwise(sizes)
-    ]
+    proofs = [[] if old in (0, new) else consistency_proof(old, new, TREE) for old, new in itertools.pairwise(sizes)]
     checkpoints = verify_checkpoints(notes, VKEY, proofs)
     assert [checkpoint.size for checkpoint in checkpoints] == sizes
     assert checkpoints[0].root == EMPTY_ROOT

@@ -25,9 +25,7 @@ local_times = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(20
 )
 
 
-def timeline(
-    device: str, durations: list[int], pauses: list[int], *, first_seq: int = 1
-) -> list[CorrectedSegment]:
+def timeline(device: str, durations: list[int], pauses: list[int], *, first_seq: int = 1) -> list[CorrectedSegment]:
     """Segments of one device with the given durations and pauses, on an exact clock."""
     segments: list[Segment] = []
     moment = SHIFT_START
@@ -57,12 +55,8 @@ def contiguous_takes(draw: st.DrawFn) -> list[CorrectedSegment]:
     """
     device = draw(devices)
     durations = draw(st.lists(durations_ms, min_size=1, max_size=15))
-    splits = draw(
-        st.lists(st.integers(-128, 1_000), min_size=len(durations), max_size=len(durations))
-    )
-    truncations = draw(
-        st.lists(st.integers(-999, 0), min_size=len(durations), max_size=len(durations))
-    )
+    splits = draw(st.lists(st.integers(-128, 1_000), min_size=len(durations), max_size=len(durations)))
+    truncations = draw(st.lists(st.integers(-999, 0), min_size=len(durations), max_size=len(durations)))
     segments: list[Segment] = []
     true_start = SHIFT_START
     for index, duration in enumerate(durations):

@@ -28,9 +28,7 @@ def test_offset_is_device_minus_station() -> None:
 
 
 def test_device_without_reports_is_uncorrected() -> None:
-    assert ClockModel([]).correct("D", local(9)) == Correction(
-        local(9), timedelta(0), ClockBasis.NO_REPORT
-    )
+    assert ClockModel([]).correct("D", local(9)) == Correction(local(9), timedelta(0), ClockBasis.NO_REPORT)
 
 
 def test_between_two_reports_the_offset_is_interpolated_in_device_time() -> None:
@@ -39,19 +37,13 @@ def test_between_two_reports_the_offset_is_interpolated_in_device_time() -> None
     halfway = local(13, 0, 7)  # device time halfway between the two device times
     assert model.correct("D", halfway) == Correction(local(13), 7 * S, ClockBasis.INTERPOLATED)
     # At a report, the corrected time is the station's reading exactly.
-    assert model.correct("D", local(8, 0, 2)) == Correction(
-        local(8), 2 * S, ClockBasis.INTERPOLATED
-    )
-    assert model.correct("D", local(18, 0, 12)) == Correction(
-        local(18), 12 * S, ClockBasis.INTERPOLATED
-    )
+    assert model.correct("D", local(8, 0, 2)) == Correction(local(8), 2 * S, ClockBasis.INTERPOLATED)
+    assert model.correct("D", local(18, 0, 12)) == Correction(local(18), 12 * S, ClockBasis.INTERPOLATED)
 
 
 def test_outside_the_reports_the_nearest_offset_is_used_unchanged() -> None:
     model = ClockModel([report("D", local(8), 2), report("D", local(18), 12)])
-    assert model.correct("D", local(6)) == Correction(
-        local(6) - 2 * S, 2 * S, ClockBasis.BEFORE_FIRST
-    )
+    assert model.correct("D", local(6)) == Correction(local(6) - 2 * S, 2 * S, ClockBasis.BEFORE_FIRST)
     later = local(9, day=22)
     assert model.correct("D", later) == Correction(later - 12 * S, 12 * S, ClockBasis.AFTER_LAST)
 
@@ -102,9 +94,7 @@ def test_to_ms_rounds_half_up_exactly() -> None:
 def test_embedded_time_eight_hours_off_is_a_time_zone_mistake() -> None:
     name_start = datetime(2026, 11, 20, 0, 6, 19, tzinfo=UTC)  # 08:06:19 Shanghai, from the name
     embedded = datetime(2026, 11, 20, 8, 6, 19, tzinfo=UTC)  # local time written as if UTC
-    finding = time_mismatch_finding(
-        "r1", device="D", name_start=name_start, embedded_start=embedded
-    )
+    finding = time_mismatch_finding("r1", device="D", name_start=name_start, embedded_start=embedded)
     assert finding is not None
     assert finding.kind is FindingKind.TIME_MISMATCH
     assert (finding.detail["difference_ms"], finding.detail["whole_hours"]) == (8 * 3_600_000, 8)
@@ -114,10 +104,7 @@ def test_embedded_time_eight_hours_off_is_a_time_zone_mistake() -> None:
 
 def test_embedded_time_within_resolution_is_no_finding() -> None:
     start = datetime(2026, 11, 20, 0, 6, 19, tzinfo=UTC)
-    assert (
-        time_mismatch_finding("r1", device="D", name_start=start, embedded_start=start + 2 * S)
-        is None
-    )
+    assert time_mismatch_finding("r1", device="D", name_start=start, embedded_start=start + 2 * S) is None
     odd = time_mismatch_finding("r1", device="D", name_start=start, embedded_start=start - 100 * S)
     assert odd is not None
     assert (odd.detail["difference_ms"], odd.detail["whole_hours"]) == (-100_000, 0)

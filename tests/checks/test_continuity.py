@@ -23,10 +23,7 @@ def exact(segments: list[Segment]) -> list[CorrectedSegment]:
 def test_counter_wrapping_around_is_no_missing_segment() -> None:
     segments = take("D", local(8), [600] * 4, first_seq=9998)
     wrapped = [
-        Segment(
-            s.recording, s.device, s.seq % 10_000 if s.seq else None, s.raw_start, s.duration_ms
-        )
-        for s in segments
+        Segment(s.recording, s.device, s.seq % 10_000 if s.seq else None, s.raw_start, s.duration_ms) for s in segments
     ]
     assert [s.seq for s in wrapped] == [9998, 9999, 0, 1]
     assert find_gaps(exact(wrapped)) == []
@@ -83,9 +80,7 @@ def test_devices_touching_but_not_overlapping_are_no_incident() -> None:
 
 
 def test_a_chain_of_overlapping_devices_is_one_incident() -> None:
-    segments = (
-        take("A", local(8), [600]) + take("B", local(8, 9), [600]) + take("C", local(8, 18), [600])
-    )
+    segments = take("A", local(8), [600]) + take("B", local(8, 9), [600]) + take("C", local(8, 18), [600])
     [incident] = incidents(exact(segments))
     assert incident.devices == ("A", "B", "C")
     assert (incident.start, incident.end) == (local(8), local(8, 28))

@@ -25,9 +25,7 @@ from .builders import SHANGHAI
 from .strategies import PROPERTY, devices, hostile_names, local_times, officers
 
 START_UTC = datetime(2026, 11, 20, 0, 6, 19, tzinfo=UTC)  # 08:06:19 in Shanghai
-FULL_WIDTH_START = "".join(
-    chr(0xFF10 + int(digit)) for digit in "20261120080619"
-)  # \d must not match
+FULL_WIDTH_START = "".join(chr(0xFF10 + int(digit)) for digit in "20261120080619")  # \d must not match
 
 
 @pytest.mark.parametrize(
@@ -35,9 +33,7 @@ FULL_WIDTH_START = "".join(
     [
         (
             "DSJ0012_010203_20261120080619_0001.mp4",
-            NameFacts(
-                "dock", "DSJ0012", "010203", START_UTC, datetime(2026, 11, 20, 8, 6, 19), 1, "mp4"
-            ),
+            NameFacts("dock", "DSJ0012", "010203", START_UTC, datetime(2026, 11, 20, 8, 6, 19), 1, "mp4"),
         ),
         (
             "DSJ0012_010203_20261120_080619_0017.MP4",
@@ -169,9 +165,7 @@ def test_unmatched_name_finding_is_one_safe_line() -> None:
         ),
     ],
 )
-def test_bad_configured_pattern_says_what_to_fix(
-    regex: str, start_format: str, example: str, says: str
-) -> None:
+def test_bad_configured_pattern_says_what_to_fix(regex: str, start_format: str, example: str, says: str) -> None:
     with pytest.raises(PatternError, match=says) as raised:
         NamePattern.compile("vendor-x", regex, start_format=start_format, example=example)
     assert isinstance(raised.value, EvidockError)
@@ -191,6 +185,4 @@ def test_default_pattern_round_trip(device: str, officer: str, local: datetime, 
     zone = timezone(timedelta(hours=8))
     name = f"{device}_{officer}_{local:%Y%m%d%H%M%S}_{seq:04d}.mp4"
     facts = parse_name(name, BUILTIN_PATTERNS, zone)
-    assert facts == NameFacts(
-        "dock", device, officer, local.replace(tzinfo=zone).astimezone(UTC), local, seq, "mp4"
-    )
+    assert facts == NameFacts("dock", device, officer, local.replace(tzinfo=zone).astimezone(UTC), local, seq, "mp4")

@@ -44,10 +44,7 @@ def test_in_file_findings_are_keyed_by_stream_and_position() -> None:
         check="jump",
     )
     assert jump.key == "internal_gap/r%2F1%2Bx%40y/video:0%2Baudio:1@3000/jump"
-    assert (
-        Finding(FindingKind.INTERNAL_GAP, ("r",), "m", "m", stream="video:0").key
-        == "internal_gap/r/video:0@-"
-    )
+    assert Finding(FindingKind.INTERNAL_GAP, ("r",), "m", "m", stream="video:0").key == "internal_gap/r/video:0@-"
 
 
 def test_times_become_utc_and_naive_times_are_refused() -> None:

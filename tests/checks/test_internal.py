@@ -16,12 +16,8 @@ from ingest.internal import (
 INTERNAL = FindingKind.INTERNAL_GAP
 
 
-def video(
-    pts: list[int], *, duration_ms: int | None = None, frames: int | None = None
-) -> StreamTiming:
-    return StreamTiming(
-        index=0, kind="video", pts_ms=tuple(pts), duration_ms=duration_ms, frame_count=frames
-    )
+def video(pts: list[int], *, duration_ms: int | None = None, frames: int | None = None) -> StreamTiming:
+    return StreamTiming(index=0, kind="video", pts_ms=tuple(pts), duration_ms=duration_ms, frame_count=frames)
 
 
 def audio(pts: list[int], index: int = 1) -> StreamTiming:
@@ -36,9 +32,7 @@ def facts(
     timing: MediaTiming,
 ) -> list[tuple[FindingKind, str | None, int | None, int | None, object]]:
     """What the tests assert: kind, stream, position, length, and which check."""
-    return [
-        (f.kind, f.stream, f.position_ms, f.length_ms, f.check) for f in internal_findings(timing)
-    ]
+    return [(f.kind, f.stream, f.position_ms, f.length_ms, f.check) for f in internal_findings(timing)]
 
 
 # The base clip: 5 s, 25 fps video (40 ms frames), 16 kHz AAC (1024 samples = 64 ms packets).
@@ -56,9 +50,7 @@ def test_clean_clip_has_no_findings() -> None:
 def test_setpts_jump_from_3_to_6_seconds_is_one_internal_gap() -> None:
     # setpts='PTS+gte(T,3)*3/TB' on video only: frames from 3.0 s on are shown 3 s later.
     pts = every(40, 0, 3000) + every(40, 6000, 8000)
-    timing = MediaTiming(
-        "jump", (video(pts, duration_ms=8000, frames=125), audio(every(64, 0, 8000)))
-    )
+    timing = MediaTiming("jump", (video(pts, duration_ms=8000, frames=125), audio(every(64, 0, 8000))))
     findings = internal_findings(timing)
     assert facts(timing) == [(INTERNAL, "video:0", 3000, 3000, "jump")]
     assert findings[0].detail["resumes_at_ms"] == 6000
@@ -102,9 +94,7 @@ def test_b_frame_reordering_is_no_jump() -> None:
     decode += shown[len(decode) :]
     assert sorted(decode) == shown
     assert decode != shown
-    timing = MediaTiming(
-        "ipbb", (video(decode, duration_ms=5000, frames=125), audio(every(64, 0, 5000)))
-    )
+    timing = MediaTiming("ipbb", (video(decode, duration_ms=5000, frames=125), audio(every(64, 0, 5000))))
     assert internal_findings(timing) == []
 
 
@@ -131,12 +121,8 @@ def test_video_without_audio_is_a_finding_unless_not_expected() -> None:
 
 
 def test_still_picture_and_voice_recording_have_no_audio_or_frame_findings() -> None:
-    photo = MediaTiming(
-        "photo", (StreamTiming(0, "video", pts_ms=(0,), frame_count=1, frame_rate=Fraction(25)),)
-    )
-    voice = MediaTiming(
-        "voice", (audio(every(64, 0, 60_000), index=0),), container_duration_ms=60_000
-    )
+    photo = MediaTiming("photo", (StreamTiming(0, "video", pts_ms=(0,), frame_count=1, frame_rate=Fraction(25)),))
+    voice = MediaTiming("voice", (audio(every(64, 0, 60_000), index=0),), container_duration_ms=60_000)
     assert internal_findings(photo) == []
     assert internal_findings(voice) == []
 

@@ -45,12 +45,8 @@ def test_gaps_sum_to_span_minus_durations(segments: list[CorrectedSegment]) -> N
 
 @PROPERTY
 @given(st.lists(durations_ms, min_size=2, max_size=20), st.data())
-def test_each_interruption_is_one_gap_of_its_length(
-    durations: list[int], data: st.DataObject
-) -> None:
-    pauses = data.draw(
-        st.lists(pauses_ms, min_size=len(durations) - 1, max_size=len(durations) - 1)
-    )
+def test_each_interruption_is_one_gap_of_its_length(durations: list[int], data: st.DataObject) -> None:
+    pauses = data.draw(st.lists(pauses_ms, min_size=len(durations) - 1, max_size=len(durations) - 1))
     findings = find_gaps(timeline("DSJ1", durations, pauses))
     assert [f.length_ms for f in findings] == [p for p in pauses if p]
     assert all(f.kind is FindingKind.GAP for f in findings)
@@ -85,9 +81,7 @@ def test_linear_drift_between_reports_is_removed_exactly(
     offset_ms: int, drift_ppm: int, durations: list[int], hours: int
 ) -> None:
     def offset_at(moment_ms: int) -> timedelta:
-        return timedelta(milliseconds=offset_ms) + timedelta(
-            microseconds=moment_ms * drift_ppm / 1000
-        )
+        return timedelta(milliseconds=offset_ms) + timedelta(microseconds=moment_ms * drift_ppm / 1000)
 
     morning = SHIFT_START - timedelta(minutes=30)
     evening = SHIFT_START + timedelta(hours=hours)
@@ -103,10 +97,7 @@ def test_linear_drift_between_reports_is_removed_exactly(
         true_starts.append(true_start)
         at += duration
     corrected = ClockModel(reports).correct_segments(segments)
-    within = [
-        abs(c.start - t) <= timedelta(microseconds=2)
-        for c, t in zip(corrected, true_starts, strict=True)
-    ]
+    within = [abs(c.start - t) <= timedelta(microseconds=2) for c, t in zip(corrected, true_starts, strict=True)]
     assert all(within[i] for i, c in enumerate(corrected) if c.end <= evening)
     assert {f.kind for f in find_gaps(corrected)}.isdisjoint(GAPS_OR_OVERLAPS)
 
@@ -153,16 +144,12 @@ def test_evenly_spaced_packets_have_no_internal_finding(step: int, frames: int) 
 
 @PROPERTY
 @given(frame_steps, st.integers(min_value=4, max_value=600), st.data(), interruptions_ms)
-def test_one_jump_is_one_internal_gap_of_its_length(
-    step: int, frames: int, data: st.DataObject, jump: int
-) -> None:
+def test_one_jump_is_one_internal_gap_of_its_length(step: int, frames: int, data: st.DataObject, jump: int) -> None:
     at = data.draw(st.integers(min_value=1, max_value=frames - 1))
     pts = tuple(i * step + (jump if i >= at else 0) for i in range(frames))
     video = StreamTiming(0, "video", pts, frames * step + jump, frames)
     findings = internal_findings(MediaTiming("r", (video,)), expect_audio=False)
-    assert [(f.stream, f.position_ms, f.length_ms) for f in findings] == [
-        ("video:0", at * step, jump)
-    ]
+    assert [(f.stream, f.position_ms, f.length_ms) for f in findings] == [("video:0", at * step, jump)]
 
 
 stream_timings = st.builds(
@@ -181,9 +168,7 @@ stream_timings = st.builds(
     st.lists(stream_timings, max_size=4, unique_by=lambda s: s.index),
     st.none() | st.integers(0, 200_000),
 )
-def test_any_timing_gives_findings_with_unique_keys(
-    streams: list[StreamTiming], container_ms: int | None
-) -> None:
+def test_any_timing_gives_findings_with_unique_keys(streams: list[StreamTiming], container_ms: int | None) -> None:
     findings = internal_findings(MediaTiming("r", tuple(streams), container_ms))
     assert all(f.kind is FindingKind.INTERNAL_GAP for f in findings)
     keys = [f.key for f in findings]

@@ -116,9 +116,7 @@ def test_fast_device_lines_up_with_second_device_after_correction() -> None:
     segments = fast + right
 
     uncorrected = ClockModel([]).correct_segments(fast)
-    assert [s.start - t.raw_start for s, t in zip(uncorrected, right, strict=True)] == [
-        timedelta(seconds=90)
-    ] * 2
+    assert [s.start - t.raw_start for s, t in zip(uncorrected, right, strict=True)] == [timedelta(seconds=90)] * 2
 
     corrected = ClockModel(reports).correct_segments(segments)
     by_id = {s.recording: s for s in corrected}
@@ -127,9 +125,7 @@ def test_fast_device_lines_up_with_second_device_after_correction() -> None:
 
     findings = run_checks(segments, reports)
     assert summary(findings) == [(DRIFT, ("DSJ-A-0001",), None), (DRIFT, ("DSJ-A-0002",), None)]
-    assert [(f.detail["offset_ms"], f.detail["correction_ms"]) for f in findings] == [
-        (90_000, 90_000)
-    ] * 2
+    assert [(f.detail["offset_ms"], f.detail["correction_ms"]) for f in findings] == [(90_000, 90_000)] * 2
     assert all("快 90 秒" in f.message_zh and "第七条" in f.message_zh for f in findings)
 
     assert incidents(corrected) == [
@@ -158,33 +154,21 @@ def test_two_devices_recording_one_enforcement_are_one_incident() -> None:
         )
     ]
     # The gap between A's morning and afternoon takes is an interruption of its own.
-    assert summary(find_gaps(corrected)) == [
-        (GAP, ("DSJ-A-0002", "DSJ-A-0003"), 5 * 3600 * 1000 + 45 * 60 * 1000)
-    ]
+    assert summary(find_gaps(corrected)) == [(GAP, ("DSJ-A-0002", "DSJ-A-0003"), 5 * 3600 * 1000 + 45 * 60 * 1000)]
 
 
 def test_linear_drift_between_two_calibrations_is_corrected() -> None:
     # 1 s fast per hour: +1 s at 08:00, +11 s at 18:00 (the evening report is out of tolerance).
     reports = [report("DSJ0012", local(8), 1), report("DSJ0012", local(18), 11)]
     true_starts = [local(9) + timedelta(minutes=15 * i) for i in range(4)]
-    fast_by = [
-        timedelta(seconds=1 + (start - local(8)) / timedelta(hours=1)) for start in true_starts
-    ]
-    segments = [
-        Segment(f"r{i}", "DSJ0012", i + 1, start + fast_by[i], 900_000)
-        for i, start in enumerate(true_starts)
-    ]
+    fast_by = [timedelta(seconds=1 + (start - local(8)) / timedelta(hours=1)) for start in true_starts]
+    segments = [Segment(f"r{i}", "DSJ0012", i + 1, start + fast_by[i], 900_000) for i, start in enumerate(true_starts)]
     corrected = ClockModel(reports).correct_segments(segments)
 
     # Corrected to within a millisecond of the truth (the rate is measured in device time).
-    assert all(
-        abs(c.start - t) < timedelta(milliseconds=1)
-        for c, t in zip(corrected, true_starts, strict=True)
-    )
+    assert all(abs(c.start - t) < timedelta(milliseconds=1) for c, t in zip(corrected, true_starts, strict=True))
     assert find_gaps(corrected) == []
-    assert summary(clock_findings(segments, reports)) == [
-        (DRIFT, (f"r{i}",), None) for i in range(4)
-    ]
+    assert summary(clock_findings(segments, reports)) == [(DRIFT, (f"r{i}",), None) for i in range(4)]
 
 
 def test_drift_is_flagged_only_since_the_last_good_calibration() -> None:
@@ -192,9 +176,7 @@ def test_drift_is_flagged_only_since_the_last_good_calibration() -> None:
     reports = [
         report(device, local(12), 1),  # good
         report(device, local(18), 5),  # bad: flags what was recorded since 12:00
-        report(
-            device, local(18, day=21), 6
-        ),  # bad: flags what was recorded since 12:00 on the 20th
+        report(device, local(18, day=21), 6),  # bad: flags what was recorded since 12:00 on the 20th
     ]
     segments = [
         Segment("morning", device, 1, local(9), 60_000),
@@ -224,9 +206,7 @@ def test_no_calibration_near_a_recording_is_unverified() -> None:
         (FindingKind.CLOCK_UNVERIFIED, ("never-docked",), None),
     ]
     weekend, never = findings
-    assert (
-        weekend.detail["nearest_report_ms"] == (2 * 24 + 15) * 3600 * 1000
-    )  # Fri 18:00 -> Mon 09:00
+    assert weekend.detail["nearest_report_ms"] == (2 * 24 + 15) * 3600 * 1000  # Fri 18:00 -> Mon 09:00
     assert never.detail["reports"] == 0
     assert "没有任何时钟校准记录" in never.message_zh
 
@@ -237,12 +217,8 @@ def test_findings_are_idempotent_and_keyed_without_corrected_time() -> None:
     again = run_checks(list(reversed(segments)), [report("DSJ0012", local(18), 0)])
     assert first == again
     # A later calibration moves the corrected times; the finding keeps its key.
-    recalibrated = run_checks(
-        segments, [report("DSJ0012", local(18), 0), report("DSJ0012", local(7), 2)]
-    )
-    assert (
-        [f.key for f in recalibrated] == [f.key for f in first] == ["gap/DSJ0012-0002+DSJ0012-0003"]
-    )
+    recalibrated = run_checks(segments, [report("DSJ0012", local(18), 0), report("DSJ0012", local(7), 2)])
+    assert [f.key for f in recalibrated] == [f.key for f in first] == ["gap/DSJ0012-0002+DSJ0012-0003"]
     assert recalibrated[0].start != first[0].start
 
 

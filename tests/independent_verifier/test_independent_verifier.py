@@ -146,9 +146,7 @@ SIZE = len(LOG)
 
 
 def _note(size: int, signer: SignerKey = SIGNER, origin: str = ORIGIN) -> str:
-    return sign_checkpoint(
-        Checkpoint(origin, size, MemoryNodes.from_entries(LOG[:size]).root()), signer
-    )
+    return sign_checkpoint(Checkpoint(origin, size, MemoryNodes.from_entries(LOG[:size]).root()), signer)
 
 
 NOTE = _note(SIZE)
@@ -163,9 +161,7 @@ def _hex(proof: list[bytes]) -> list[str]:
 
 def test_every_entry_of_a_chain_built_log_verifies() -> None:
     for index, entry in enumerate(LOG):
-        parsed = verifier.verify_entry(
-            entry, index, _hex(inclusion_proof(index, SIZE, TREE)), NOTE, VKEY
-        )
+        parsed = verifier.verify_entry(entry, index, _hex(inclusion_proof(index, SIZE, TREE)), NOTE, VKEY)
         assert parsed["type"] == _bodies()[index][0].value
 
 
@@ -230,9 +226,7 @@ def test_tampered_checkpoint_is_rejected() -> None:
 
 def test_rewritten_history_is_rejected() -> None:
     rewritten = [*LOG[:3], LOG[4], LOG[3], *LOG[5:]]
-    forged = sign_checkpoint(
-        Checkpoint(ORIGIN, SIZE, MemoryNodes.from_entries(rewritten).root()), SIGNER
-    )
+    forged = sign_checkpoint(Checkpoint(ORIGIN, SIZE, MemoryNodes.from_entries(rewritten).root()), SIGNER)
     proof = _hex(consistency_proof(5, SIZE, MemoryNodes.from_entries(rewritten)))
     with pytest.raises(verifier.VerificationError):
         verifier.verify_extension(_note(5), forged, proof, VKEY)
@@ -274,9 +268,7 @@ def test_independent_verifier_accepts_every_chain_entry(entry: Entry) -> None:
 
 @settings(max_examples=200)
 @given(entries(), st.integers(min_value=0), st.binary(min_size=1, max_size=3), st.booleans())
-def test_both_judge_mutated_entries_alike(
-    entry: Entry, position: int, replacement: bytes, insert: bool
-) -> None:
+def test_both_judge_mutated_entries_alike(entry: Entry, position: int, replacement: bytes, insert: bool) -> None:
     data = encode(entry)
     where = position % len(data)
     mutated = data[:where] + replacement + data[where + (0 if insert else len(replacement)) :]

@@ -130,9 +130,7 @@ def check_inclusion(leaf: bytes, m: int, n: int, proof: Sequence[bytes], root: b
         raise VerificationError("inclusion proof does not reach the root")
 
 
-def _check_trivial_consistency(
-    m: int, n: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
-) -> bool:
+def _check_trivial_consistency(m: int, n: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:
     """Steps 1-3 of §5.2; True when they settle it."""
     if m > n:
         raise VerificationError("old size larger than new size")
@@ -145,9 +143,7 @@ def _check_trivial_consistency(
     return False
 
 
-def check_consistency(
-    m: int, n: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
-) -> None:
+def check_consistency(m: int, n: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> None:
     if _check_trivial_consistency(m, n, old_root, new_root, proof):
         return
     if len(proof) != _proof_length(m, n):
@@ -341,11 +337,7 @@ def _is_time(v: Any) -> bool:
 
 def _is_b64(v: Any) -> bool:
     try:
-        return (
-            isinstance(v, str)
-            and bool(v)
-            and base64.b64encode(base64.b64decode(v, validate=True)).decode() == v
-        )
+        return isinstance(v, str) and bool(v) and base64.b64encode(base64.b64decode(v, validate=True)).decode() == v
     except binascii.Error:
         return False
 
@@ -355,12 +347,9 @@ _KINDS = {
     "sha256": lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v) is not None,
     "count": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
     "time": _is_time,
-    "commitment": lambda v: (
-        isinstance(v, str) and re.fullmatch(r"sha256:[0-9a-f]{64}", v) is not None
-    ),
+    "commitment": lambda v: isinstance(v, str) and re.fullmatch(r"sha256:[0-9a-f]{64}", v) is not None,
     "commitments": lambda v: (
-        isinstance(v, list)
-        and all(isinstance(c, str) and re.fullmatch(r"sha256:[0-9a-f]{64}", c) for c in v)
+        isinstance(v, list) and all(isinstance(c, str) and re.fullmatch(r"sha256:[0-9a-f]{64}", c) for c in v)
     ),
     "bool": lambda v: isinstance(v, bool),
     "b64": _is_b64,
@@ -517,9 +506,7 @@ def commitment_opens(commitment: str, value: str, salt: bytes) -> bool:
 # -- putting it together -------------------------------------------------------
 
 
-def verify_entry(
-    entry: bytes, index: int, proof_hex: Sequence[str], note: str, vkey: str
-) -> dict[str, Any]:
+def verify_entry(entry: bytes, index: int, proof_hex: Sequence[str], note: str, vkey: str) -> dict[str, Any]:
     """Entry ``index`` of the log the signed checkpoint ``note`` describes; returns it parsed."""
     claim = verify_checkpoint(note, vkey)
     parsed = check_entry(entry)

@@ -53,9 +53,7 @@ WARNING_2027 = (
 def test_every_day_of_2026_matches_the_state_council_notice() -> None:
     wrong = []
     for day in sorted(_days(D(2026, 1, 1), D(2026, 12, 31))):
-        expected = day in NOTICE_2026_MAKEUP_DAYS or (
-            day.weekday() < 5 and day not in NOTICE_2026_DAYS_OFF
-        )
+        expected = day in NOTICE_2026_MAKEUP_DAYS or (day.weekday() < 5 and day not in NOTICE_2026_DAYS_OFF)
         answer = CALENDAR.day(day)
         if answer.working != expected or answer.provisional:
             wrong.append(answer)
@@ -112,9 +110,7 @@ def test_years_beyond_the_package_fall_back_to_weekends_provisionally() -> None:
 
 
 def test_overrides_win_over_the_package() -> None:
-    calendar = WorkingCalendar(
-        overrides={D(2026, 3, 7): True, D(2026, 3, 9): False, D(2026, 2, 14): False}
-    )
+    calendar = WorkingCalendar(overrides={D(2026, 3, 7): True, D(2026, 3, 9): False, D(2026, 2, 14): False})
     assert calendar.day(D(2026, 3, 7)).working  # a Saturday made a working day
     assert calendar.day(D(2026, 3, 7)).reason == "config override: working day"
     assert not calendar.day(D(2026, 3, 9)).working  # a Monday made a day off
@@ -143,8 +139,7 @@ def test_overrides_alone_do_not_publish_a_year() -> None:
         (
             D(2026, 3, 9),
             "holiday",
-            "calendar override for 2026-03-09 must be True (working day) "
-            "or False (day off), got 'holiday'",
+            "calendar override for 2026-03-09 must be True (working day) or False (day off), got 'holiday'",
         ),
     ],
 )

@@ -111,9 +111,7 @@ def test_overrides_change_the_deadline() -> None:
 
 def test_entering_the_next_years_notice_makes_the_deadline_final() -> None:
     # A hypothetical 2027 notice making Saturday 2 Jan 2027 a make-up working day.
-    with_notice = WorkingCalendar(
-        overrides={dt.date(2027, 1, 2): True}, published_years=frozenset({2027})
-    )
+    with_notice = WorkingCalendar(overrides={dt.date(2027, 1, 2): True}, published_years=frozenset({2027}))
     guessed = storage_deadline(utc("2026-12-31T02:00:00"), CALENDAR)
     final = storage_deadline(utc("2026-12-31T02:00:00"), with_notice)
     assert (guessed.due, guessed.provisional) == (local("2027-01-05T23:59:59"), True)
@@ -185,9 +183,7 @@ def test_due_soon_threshold_is_configurable() -> None:
     on_holiday = local("2026-10-03T10:00:00")
     wider = deadline_status(DUE, None, on_holiday, CALENDAR, due_soon_working_days=2)
     assert wider.kind is StatusKind.DUE_SOON
-    narrow = deadline_status(
-        DUE, None, local("2026-10-08T10:00:00"), CALENDAR, due_soon_working_days=0
-    )
+    narrow = deadline_status(DUE, None, local("2026-10-08T10:00:00"), CALENDAR, due_soon_working_days=0)
     assert narrow.kind is StatusKind.PENDING
 
 
@@ -223,8 +219,6 @@ def test_status_refuses_naive_times_and_negative_thresholds() -> None:
         (dt.date(2028, 1, 31), dt.date(2028, 3, 1), dt.date(2029, 3, 31)),  # leap February
     ],
 )
-def test_case_file_and_archive_dates(
-    closed_on: dt.date, case_file: dt.date, archive: dt.date
-) -> None:
+def test_case_file_and_archive_dates(closed_on: dt.date, case_file: dt.date, archive: dt.date) -> None:
     assert case_file_due(closed_on) == case_file
     assert archive_due(closed_on) == archive

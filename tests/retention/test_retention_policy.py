@@ -57,10 +57,7 @@ def test_minimums_of_92_days_or_more_are_accepted(days: int) -> None:
 
 def test_the_floor_is_the_longest_three_calendar_months() -> None:
     start = dt.datetime(2024, 1, 1, tzinfo=UTC)
-    spans = {
-        (add_months(day, 3) - day).days
-        for day in (start + dt.timedelta(days=n) for n in range(4 * 366))
-    }
+    spans = {(add_months(day, 3) - day).days for day in (start + dt.timedelta(days=n) for n in range(4 * 366))}
     assert max(spans) == MINIMUM_DAYS_FLOOR == 92
     assert min(spans) == 89  # 31 Jan to 30 Apr in a common year
 
@@ -114,9 +111,7 @@ def test_the_permanent_window_must_exceed_the_renewal_margin() -> None:
 def test_add_months_clamps_to_the_end_of_the_month(start: str, months: int, expected: str) -> None:
     moment = dt.datetime.fromisoformat(f"{start}T10:20:30.000040").replace(tzinfo=SHANGHAI)
     result = add_months(moment, months)
-    assert result == dt.datetime.fromisoformat(f"{expected}T10:20:30.000040").replace(
-        tzinfo=SHANGHAI
-    )
+    assert result == dt.datetime.fromisoformat(f"{expected}T10:20:30.000040").replace(tzinfo=SHANGHAI)
     assert result.tzinfo is SHANGHAI
 
 
@@ -255,9 +250,7 @@ def test_every_reason_against_a_purge_is_given() -> None:
         (False, False, True, "linked to an open case"),
     ],
 )
-def test_each_condition_alone_blocks_a_purge(
-    legal_hold: bool, evidence: bool, open_case: bool, reason: str
-) -> None:
+def test_each_condition_alone_blocks_a_purge(legal_hold: bool, evidence: bool, open_case: bool, reason: str) -> None:
     blocked = facts(legal_hold=legal_hold, evidence=evidence, open_case=open_case)
     decision = purge_eligible(blocked, POLICY, now=AFTER)
     assert (decision.eligible, decision.reasons) == (False, (reason,))

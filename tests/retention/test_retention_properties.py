@@ -28,9 +28,7 @@ CALENDAR = WorkingCalendar()  # shared, so each year is asked of the package onc
 ended_times = st.datetimes(
     min_value=dt.datetime(2001, 1, 1), max_value=dt.datetime(2030, 12, 31), timezones=st.just(UTC)
 )
-moments = st.datetimes(
-    min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2100, 1, 1), timezones=st.just(UTC)
-)
+moments = st.datetimes(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2100, 1, 1), timezones=st.just(UTC))
 overrides = st.dictionaries(
     st.dates(min_value=dt.date(2026, 1, 1), max_value=dt.date(2026, 12, 31)),
     st.booleans(),
@@ -50,9 +48,7 @@ def _check_deadline(ended_at: dt.datetime, calendar: WorkingCalendar) -> None:
     assert calendar.is_working_day(due_on)
     assert calendar.count_working_days(ended_on, due_on).days == 2  # exactly the 2nd
     years = {ended_on.year + offset for offset in range(due_on.year - ended_on.year + 1)}
-    touched = {
-        year for year in years if dt.date(year, 12, 31) > ended_on and dt.date(year, 1, 1) <= due_on
-    }
+    touched = {year for year in years if dt.date(year, 12, 31) > ended_on and dt.date(year, 1, 1) <= due_on}
     assert deadline.provisional == any(not calendar.is_published(year) for year in touched)
 
 
@@ -140,9 +136,7 @@ def test_retention_covers_three_months_and_the_minimum(
     evidence = retain_until(ended_at, policy, Category.EVIDENCE, now=now)
     # Beijing kept daylight-saving time 1986-1991: calendar months are wall-clock
     # months there, while minimum_days is absolute time.
-    expected = max(
-        ended_at + dt.timedelta(days=minimum_days), add_months(ended_at.astimezone(SHANGHAI), 3)
-    )
+    expected = max(ended_at + dt.timedelta(days=minimum_days), add_months(ended_at.astimezone(SHANGHAI), 3))
     assert expected <= ordinary < expected + dt.timedelta(seconds=1)
     assert ordinary.microsecond == 0
     assert evidence >= ordinary

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 import uvicorn
 
+from evidock.api.factory import create_app
 from evidock.app import App
-from evidock.web import standalone_app
 from tests.web.world import World, build, opened
 
 
@@ -38,12 +38,12 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, object]) -> dic
 
 @pytest.fixture(scope="module")
 def site(evi: App) -> Iterator[str]:
-    """The pages alone, served by uvicorn on a free port in a thread; yields the base URL."""
+    """What `evidock run` serves (pages and API), by uvicorn on a free port in a thread; yields the base URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    server = uvicorn.Server(uvicorn.Config(standalone_app(evi), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(evi), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

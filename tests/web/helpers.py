@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from chain.entries import Entry, EntryType, decode
+from evidock.api.factory import create_app
 from evidock.app import App
 from evidock.settings import WebSettings
 from evidock.web import standalone_app
@@ -18,7 +19,9 @@ CSRF = re.compile(r'<input type="hidden" name="csrf" value="([^"]+)">')
 
 
 def client(evi: App, options: WebSettings | None = None, *, base_url: str = "http://testserver") -> TestClient:
-    return TestClient(standalone_app(evi, options), base_url=base_url, follow_redirects=False)
+    """The application `evidock run` serves (pages and API); with ``options``, the pages alone with those options."""
+    app = create_app(evi) if options is None else standalone_app(evi, options)
+    return TestClient(app, base_url=base_url, follow_redirects=False)
 
 
 def csrf_of(html: str) -> str:
