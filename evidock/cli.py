@@ -222,6 +222,10 @@ def recordings_list(
     has_findings: Annotated[
         bool | None, typer.Option("--has-findings/--no-findings", help="Only with (or without) findings.")
     ] = None,
+    open_findings: Annotated[
+        bool | None,
+        typer.Option("--open-findings/--no-open-findings", help="Only with (or without) findings still to explain."),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=100000)] = 1000,
     reason: Annotated[str, typer.Option(help="Why (事由); it goes into the log entry.")] = NO_REASON,
     as_json: JsonOption = False,
@@ -239,6 +243,7 @@ def recordings_list(
         until=_aware(until, settings),
         status=status,
         has_findings=has_findings,
+        open_findings=open_findings,
         limit=limit,
     )
     with open_app(settings, ensure_bucket=False) as evi:

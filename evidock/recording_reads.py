@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evidock.app import App
+from evidock.audit_queries import query_values
 from evidock.text import shown
 from storage import recordings as recordings_db
 from storage import search
@@ -29,7 +30,7 @@ def list_recordings(evi: App, person: Person, wanted: search.RecordingFilter, *,
     with evi.catalog.read() as conn:
         rows = search.search(conn, wanted)
     entry = evi.gate().record_listing(
-        person, command=command, query=wanted.as_query(), recordings=[r.id for r in rows], reason=reason
+        person, command=command, query=query_values(wanted.as_query()), recordings=[r.id for r in rows], reason=reason
     )
     return Listing(rows, entry)
 

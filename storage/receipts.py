@@ -37,7 +37,6 @@ class State(StrEnum):
     FAILED = "failed"
 
 
-
 @dataclass(frozen=True)
 class Receipt:
     id: int

@@ -38,6 +38,7 @@ class RecordingFilter:
     until: datetime | None = None  # started before
     status: CustodyStatus | None = None
     has_findings: bool | None = None  # True: a finding not withdrawn is about it; False: none is
+    open_findings: bool | None = None  # True: an open finding (not yet explained) is about it; False: none is
     limit: int = 1000
 
     def as_query(self) -> dict[str, str]:
@@ -50,13 +51,15 @@ class RecordingFilter:
             "until": self.until.isoformat() if self.until else None,
             "status": self.status.value if self.status else None,
             "has_findings": None if self.has_findings is None else str(self.has_findings).lower(),
+            "open_findings": None if self.open_findings is None else str(self.open_findings).lower(),
             "limit": str(self.limit),
         }
         return {k: v for k, v in values.items() if v is not None}
 
 
-def _with_findings(conn: Connection) -> set[str]:
-    rows = conn.execute(select(findings.c.recordings).where(findings.c.status != "withdrawn"))
+def _with_findings(conn: Connection, *, only_open: bool) -> set[str]:
+    status = findings.c.status == "open" if only_open else findings.c.status != "withdrawn"
+    rows = conn.execute(select(findings.c.recordings).where(status))
     return {str(r) for (about,) in rows for r in about or ()}
 
 
@@ -77,9 +80,10 @@ def _conditions(conn: Connection, wanted: RecordingFilter) -> list[ColumnElement
         found.append(recordings.c.id.in_(select(evidence.c.recording).where(evidence.c.released_at.is_(None))))
     elif status is CustodyStatus.PURGED:
         found.append(recordings.c.id.in_(select(purges.c.recording)))
-    if wanted.has_findings is not None:
-        about = sorted(_with_findings(conn))
-        found.append(recordings.c.id.in_(about) if wanted.has_findings else recordings.c.id.not_in(about))
+    for wanted_with, only_open in ((wanted.has_findings, False), (wanted.open_findings, True)):
+        if wanted_with is not None:
+            about = sorted(_with_findings(conn, only_open=only_open))
+            found.append(recordings.c.id.in_(about) if wanted_with else recordings.c.id.not_in(about))
     return found
 
 

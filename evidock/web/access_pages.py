@@ -1,90 +1,32 @@
 """Access requests and approvals, the disc-export list, and the audit trail (art. 27, 29).
 
-The same ``storage.access`` calls as `evidock access …` and `evidock audit …`:
-a request, a decision by another custodian, the trail read back from the log.
+The same functions as `evidock access …` (``storage.access.Gate``) and
+`evidock audit …` (``evidock.audit_queries``): a request, a decision by another
+custodian, the trail read back from the log.
 Every audit query (page or CSV) is itself an ACCESS entry of action ``audit``
 and shows only older entries, as on the command line.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from evidock.app import App, working_time
-from evidock.audit_queries import QUERY_VALUE_LENGTH
-from evidock.text import one_line
+from evidock import audit_queries
+from evidock.app import App
 from evidock.web.site import Web
 from storage import access, cases
-from storage import recordings as recordings_db
-from storage.access import Action, Category, InvalidAccessInput, Permission, Person, RequestStatus
+from storage.access import Action, Category, InvalidAccessInput, Person, RequestStatus
 
 AUDIT_FILTERS = ("recording", "user", "case", "since", "until")
 AUDIT_PAGE_ROWS = 1000  # newest rows shown on the page; the CSV has them all
 
 
-def _moment(text: str, evi: App, what: str) -> datetime | None:
-    if not text.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidAccessInput(
-            f"{what} {text[:40]!r} is not a date or time: use 2026-11-20 or 2026-11-20T08:00"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=evi.settings.timezone)
-    return moment.astimezone(UTC)
-
-
-def audit_rows(evi: App, person: Person, given: dict[str, str]) -> tuple[list[access.AccessRow], int]:
-    """The access trail filtered as `evidock audit access` filters it; the query's own entry comes first."""
-    person.require(Permission.AUDIT)
-    lo, hi = _moment(given.get("since", ""), evi, "since"), _moment(given.get("until", ""), evi, "until")
-    with evi.catalog.read() as conn:
-        wanted: set[str] | None = None
-        if given.get("recording"):
-            wanted = {recordings_db.resolve(conn, given["recording"]).id}
-        if given.get("case"):
-            of_case = access.recordings_of_case(conn, given["case"].strip())
-            wanted = of_case if wanted is None else wanted & of_case
-    own = evi.gate().record_query(
-        person,
-        command="audit access",
-        query={k: one_line(v)[:QUERY_VALUE_LENGTH] for k, v in given.items()},
-        reason="audit",
-        action=Action.AUDIT,
-        permission=Permission.AUDIT,
-    )
-    with evi.catalog.read() as conn:
-        rows = access.audit_trail(
-            conn, recordings=wanted, user=given.get("user") or None, since=lo, until=hi, before=own
-        )
-    return rows, own
-
-
-def anomalies(evi: App, person: Person) -> tuple[list[access.Anomaly], int]:
-    """What `evidock audit anomalies` reports, over the whole trail."""
-    person.require(Permission.AUDIT)
-    own = evi.gate().record_query(
-        person, command="audit anomalies", query={}, reason="audit", action=Action.AUDIT, permission=Permission.AUDIT
-    )
-    with evi.catalog.read() as conn:
-        everything = access.audit_trail(conn, before=own)
-        facts = access.anomaly_facts(conn, everything, before=own)
-    found = access.find_anomalies(
-        everything,
-        facts,
-        is_working_time=working_time(evi.settings),
-        bulk_threshold=evi.settings.access.bulk_threshold,
-        bulk_window=timedelta(hours=1),
-    )
-    return found, own
+def _audit_trail(evi: App, person: Person, given: dict[str, str]) -> audit_queries.AccessTrail:
+    """`evidock audit access` with the page's filters (only those filled in)."""
+    return audit_queries.access_trail(evi, person, **given)
 
 
 def add_access_pages(router: APIRouter, web: Web) -> None:
@@ -174,7 +116,7 @@ def add_access_pages(router: APIRouter, web: Web) -> None:
         given = {
             k: v.strip() for k, v in zip(AUDIT_FILTERS, (recording, user, case, since, until), strict=True) if v.strip()
         }
-        rows, own = audit_rows(evi, person, given)
+        trail = _audit_trail(evi, person, given)
         with evi.catalog.read() as conn:
             checkpoint = cases.latest_checkpoint(conn)
         return web.render(
@@ -182,8 +124,8 @@ def add_access_pages(router: APIRouter, web: Web) -> None:
             "audit.html",
             person=person,
             session=session,
-            rows=rows,
-            own=own,
+            rows=trail.rows,
+            own=trail.entry,
             given=given,
             filters=AUDIT_FILTERS,
             proven_below=checkpoint[0] if checkpoint else 0,
@@ -203,22 +145,16 @@ def add_access_pages(router: APIRouter, web: Web) -> None:
         given = {
             k: v.strip() for k, v in zip(AUDIT_FILTERS, (recording, user, case, since, until), strict=True) if v.strip()
         }
-        rows, own = audit_rows(evi, person, given)
-        listed = [r.as_json() for r in rows]
-        columns = list(listed[0]) if listed else list(access.AccessRow.__dataclass_fields__)
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        for row in listed:
-            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+        trail = _audit_trail(evi, person, given)
+        text = audit_queries.csv_text([r.as_json() for r in trail.rows], audit_queries.ACCESS_COLUMNS)
         return Response(
-            "\ufeff" + text.getvalue(),  # a BOM: spreadsheet programs then read the Chinese as UTF-8
+            "\ufeff" + text,  # a BOM: spreadsheet programs then read the Chinese as UTF-8
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="evidock-audit-before-{own}.csv"'},
+            headers={"Content-Disposition": f'attachment; filename="evidock-audit-before-{trail.entry}.csv"'},
         )
 
     @router.get("/audit/anomalies")
     def anomalies_page(request: Request) -> Response:
         person, session = web.person(request)
-        found, own = anomalies(evi, person)
-        return web.render(request, "anomalies.html", person=person, session=session, found=found, own=own)
+        found = audit_queries.anomalies(evi, person)
+        return web.render(request, "anomalies.html", person=person, session=session, found=found.found, own=found.entry)

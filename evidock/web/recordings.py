@@ -21,11 +21,9 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from chain.entries import decode
-from evidock import timelines
+from evidock import log_queries, timelines
 from evidock.app import App, retention_context
-from evidock.audit_queries import QUERY_VALUE_LENGTH
-from evidock.text import one_line
-from evidock.web.proofs import inclusion
+from evidock.audit_queries import query_values
 from evidock.web.site import NO_REASON, Web, safe_next
 from ingest.checking import explain
 from ingest.timeline import svg
@@ -38,10 +36,12 @@ from storage import findings as findings_db
 from storage import recordings as recordings_db
 from storage.access import Action, ApprovalError, Permission
 from storage.catalog import log_entries
+from storage.search import MAX_LIMIT, CustodyStatus, RecordingFilter
+from storage.search import search as recording_search
 
-SCAN_LIMIT = 100_000  # recordings read before the label, custody and finding filters apply
 PAGE_LIMIT = 500  # recordings shown by one search
-STATUSES = ("unlabelled", "labelled", "evidence", "due_soon", "overdue")
+DEADLINE_STATUSES = ("due_soon", "overdue")  # art. 26 label deadline states, from the working-day calendar
+STATUSES = ("unlabelled", "labelled", "evidence", *DEADLINE_STATUSES)
 FINDING_FILTERS = ("open", "none")
 SHOWN_BODY_KEYS = (  # what a custody-chain row shows of an entry's body (never a commitment)
     "actor",
@@ -70,10 +70,6 @@ class Filters:
     findings: str = ""
     reason: str = ""
 
-    def given(self) -> dict[str, str]:
-        """The filters as the search's ACCESS entry keeps them (as the CLI keeps its options)."""
-        return {k: one_line(v)[:QUERY_VALUE_LENGTH] for k, v in self.__dict__.items() if v and k != "reason"}
-
 
 @dataclass(frozen=True)
 class Row:
@@ -97,56 +93,47 @@ def _local_midnight(day: date, evi: App) -> datetime:
     return datetime.combine(day, datetime.min.time(), tzinfo=evi.settings.timezone).astimezone(UTC)
 
 
-def search(evi: App, wanted: Filters) -> list[Row]:
-    """The recordings matching every filter: ``recordings_db.listing`` (as `recordings list`), then custody filters."""
+def search(evi: App, wanted: Filters) -> tuple[list[Row], RecordingFilter]:
+    """The recordings matching every filter, and the shared filter that found them.
+
+    ``storage.search`` (the search of `evidock recordings list` and the API)
+    applies every filter but the art. 26 deadline states (due soon, overdue),
+    which need the working-day calendar: those are applied here, to its result.
+    """
     if wanted.status and wanted.status not in STATUSES:
         raise CustodyError(f"status {wanted.status[:20]!r} is not one of {', '.join(STATUSES)}")
     if wanted.findings and wanted.findings not in FINDING_FILTERS:
         raise CustodyError(f"findings {wanted.findings[:20]!r} is not one of {', '.join(FINDING_FILTERS)}")
     since, until = _day(wanted.since, "since"), _day(wanted.until, "until")
-    case = wanted.case.strip()
+    due = wanted.status in DEADLINE_STATUSES
+    shared = RecordingFilter(
+        device=wanted.device.strip() or None,
+        officer=wanted.officer.strip() or None,
+        case_number=wanted.case.strip() or None,
+        since=_local_midnight(since, evi) if since else None,
+        until=_local_midnight(until + timedelta(days=1), evi) if until else None,
+        status=CustodyStatus(wanted.status) if wanted.status and not due else None,
+        open_findings={"open": True, "none": False}.get(wanted.findings),
+        limit=MAX_LIMIT if due else PAGE_LIMIT,
+    )
     with evi.catalog.read() as conn:
-        found = recordings_db.listing(
-            conn,
-            device=wanted.device.strip() or None,
-            officer=wanted.officer.strip() or None,
-            since=_local_midnight(since, evi) if since else None,
-            until=_local_midnight(until + timedelta(days=1), evi) if until else None,
-            limit=SCAN_LIMIT,
-        )
+        found = recording_search(conn, shared)
         labels = cases.latest_labels(conn, [r.id for r in found])
         held = cases.held_recordings(conn)
         open_findings = cases.open_findings_by_recording(conn)
-        kept = [
-            r
-            for r in found
-            if (not case or (r.id in labels and labels[r.id].case_number == case))
-            and _custody_matches(wanted.status, labelled=r.id in labels, evidence=r.id in held)
-            and _findings_match(wanted.findings, len(open_findings.get(r.id, ())))
-        ]
         # Deadlines are computed only for what may be shown (or filtered on): the calendar is not free.
-        due = wanted.status in ("due_soon", "overdue")
-        wanted_ids = [r.id for r in (kept if due else kept[:PAGE_LIMIT])]
         tracked = {
             t.recording: t
             for t in compliance_mod.track(
-                retention_context(evi), conn, cases.recording_facts(conn, ids=wanted_ids), now=evi.now()
+                retention_context(evi), conn, cases.recording_facts(conn, ids=[r.id for r in found]), now=evi.now()
             )
         }
     rows = [
         Row(r, labels.get(r.id), r.id in held, len(open_findings.get(r.id, ())), tracked.get(r.id))
-        for r in kept
+        for r in found
         if not due or (r.id in tracked and tracked[r.id].deadline.label.kind.value == wanted.status)
     ]
-    return rows[:PAGE_LIMIT]
-
-
-def _custody_matches(status: str, *, labelled: bool, evidence: bool) -> bool:
-    return {"unlabelled": not labelled, "labelled": labelled, "evidence": evidence}.get(status, True)
-
-
-def _findings_match(wanted: str, open_count: int) -> bool:
-    return {"open": open_count > 0, "none": open_count == 0}.get(wanted, True)
+    return rows[:PAGE_LIMIT], shared
 
 
 def _chain(evi: App, recording: str) -> list[dict[str, Any]]:
@@ -184,11 +171,12 @@ def add_recording_pages(router: APIRouter, web: Web) -> None:  # noqa: PLR0915 -
     ) -> Response:
         person, session = web.person(request)
         wanted = Filters(device, officer, case, since, until, status, findings, reason)
-        rows = search(evi, wanted)
+        rows, shared = search(evi, wanted)
+        deadline = {"status": wanted.status} if wanted.status in DEADLINE_STATUSES else {}
         entry = evi.gate().record_listing(
             person,
             command="web recordings",
-            query=wanted.given(),
+            query=query_values({**shared.as_query(), **deadline}),
             recordings=[r.recording.id for r in rows],
             reason=reason.strip() or NO_REASON,
         )
@@ -306,9 +294,9 @@ def add_recording_pages(router: APIRouter, web: Web) -> None:  # noqa: PLR0915 -
     @router.get("/log/proof/{index}")
     def proof(request: Request, index: int) -> Response:
         person, _ = web.person(request)
-        evi.gate().record_query(person, command="log proof", query={"entry": str(index)}, reason=NO_REASON)
+        evi.gate().record_query(person, command="log proof", query=query_values({"entry": index}), reason=NO_REASON)
         return JSONResponse(
-            inclusion(evi, index),
+            log_queries.inclusion(evi, index),
             headers={"Content-Disposition": f'attachment; filename="evidock-proof-{index}.json"'},
         )
 
@@ -322,10 +310,7 @@ def add_recording_pages(router: APIRouter, web: Web) -> None:  # noqa: PLR0915 -
             evi.gate().record_query(
                 person,
                 command="timeline",
-                query={
-                    "device": one_line(device.strip())[:QUERY_VALUE_LENGTH],
-                    "date": one_line(day)[:QUERY_VALUE_LENGTH],
-                },
+                query=query_values({"device": device.strip(), "date": day}),
                 reason=NO_REASON,
             )
             picture = timelines.device_day(evi, device.strip(), wanted)

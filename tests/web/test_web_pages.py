@@ -535,7 +535,10 @@ def test_the_export_page_lists_approved_exports_only(world: World, evi: App) -> 
     assert "evidock export disc" in after
 
 
-def test_the_search_filters_by_device_officer_case_date_status_and_findings(world: World, evi: App) -> None:
+@pytest.mark.usefixtures("cli")
+def test_the_search_filters_by_device_officer_case_date_status_and_findings(
+    world: World, evi: App, capsys: pytest.CaptureFixture[str]
+) -> None:
     first = world.recordings[0]
     ctx = retention_context(evi)
     case = "京朝公(治)行罚决字[2026]77号"
@@ -568,6 +571,10 @@ def test_the_search_filters_by_device_officer_case_date_status_and_findings(worl
     assert found("since=2026-11-21") == set()
     assert found("until=2026-11-19") == set()
     assert found(f"device={DEVICE}&case={quote(case)}&status=evidence&findings=open") == {first} & with_open
+    # The page, `recordings list` and the API run one search (storage.search): they agree.
+    for page, option in (("findings=open", "--open-findings"), ("status=labelled", "--status=labelled")):
+        listed = json.loads(run_cli(world, capsys, "recordings", "list", option, "--json"))
+        assert {r["id"] for r in listed} == found(page), option
     refused = web.get("/recordings?status=nonsense")
     assert refused.status_code == 400
     assert "status 'nonsense' is not one of" in html.unescape(refused.text)

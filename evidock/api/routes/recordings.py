@@ -36,6 +36,7 @@ def recordings_list(
     until: Annotated[datetime | None, Query(description="Started before; local time unless offset.")] = None,
     status: CustodyStatus | None = None,
     has_findings: bool | None = None,
+    open_findings: Annotated[bool | None, Query(description="A finding still to explain (open) is about it.")] = None,
     limit: Annotated[int, Query(ge=1, le=search.MAX_LIMIT)] = 1000,
     reason: Reason = NO_REASON,
 ) -> dict[str, Any]:
@@ -47,6 +48,7 @@ def recordings_list(
         until=_utc(until, evi),
         status=status,
         has_findings=has_findings,
+        open_findings=open_findings,
         limit=limit,
     )
     found = list_recordings(evi, person, wanted, reason=reason, command="GET /api/v1/recordings")
