@@ -1,57 +1,31 @@
 """``evidock export disc``: recordings of a case to self-verifying disc images (art. 27), optionally burned.
 
-Thin: it builds the ``retention.export`` context (the gate, the checkpointer,
-the verifier key, the clock model that corrects device times) and shows
-progress; the work is ``retention.export.job.export_disc``.
+Thin: it shows progress; the work is ``evidock.disc_export.export_disc``, which
+the web pages and the API call too.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-from evidock.app import App, checkpointer_for, open_app
+from evidock.app import open_app
 from evidock.auth import acting_person
 from evidock.cli_common import JsonOption, err, out, print_json, settings_of
-from evidock.keys import load_vkey
-from ingest.clock import ClockModel, ClockReport, to_ms
+from evidock.disc_export import configured_out_dir, export_disc
 from retention.export import burn as burning
-from retention.export.job import CorrectedTimes, Corrector, DiscOrder, ExportContext, export_disc
+from retention.export.job import DiscOrder
 from retention.export.job import Progress as ExportProgress
 from retention.export.layout import MEDIA
-from storage import findings as findings_db
-from storage.recordings import Recording
 
 export_app = typer.Typer(
     help="Evidence to disc (作为证据使用, art. 27).\n\n"
     "Example: evidock export disc --case 京朝公(治)行罚决字[2026]1号 --maker 王五 --extractor 赵六 --request 7",
     no_args_is_help=True,
 )
-
-
-def _corrector(evi: App) -> Corrector:
-    """Corrected times from the device's clock reports (ingest.clock), one model per device."""
-    models: dict[str, ClockModel] = {}
-
-    def correct(rec: Recording) -> CorrectedTimes:
-        if rec.device is None or rec.start_raw is None:
-            return CorrectedTimes(None, None, None, "no_start_time")
-        if rec.device not in models:
-            with evi.catalog.read() as conn:
-                rows = findings_db.clock_reports_of(conn, rec.device)
-            models[rec.device] = ClockModel(
-                ClockReport(device=rec.device, device_time=r["device_time"], station_time=r["station_time"])
-                for r in rows
-            )
-        fixed = models[rec.device].correct(rec.device, rec.start_raw)
-        end = fixed.corrected + timedelta(milliseconds=rec.duration_ms) if rec.duration_ms is not None else None
-        return CorrectedTimes(fixed.corrected, end, to_ms(fixed.offset_used), fixed.basis.value)
-
-    return correct
 
 
 @export_app.command("disc")
@@ -69,7 +43,9 @@ def disc(
     capacity: Annotated[
         int | None, typer.Option("--capacity", min=1, help="Bytes per disc, instead of --media's size.")
     ] = None,
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the image files.")] = Path(),
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder for the image files (default: config.toml [export] out_dir).")
+    ] = None,
     device: Annotated[
         str | None, typer.Option("--burn", help="Optical drive to burn to and read back, e.g. /dev/sr0.")
     ] = None,
@@ -86,29 +62,18 @@ def disc(
     settings = settings_of(ctx)
     with open_app(settings, ensure_bucket=False) as evi:
         person = acting_person(evi)
-        context = ExportContext(
-            catalog=evi.catalog,
-            journal=evi.journal,
-            gate=evi.gate(),
-            checkpointer=checkpointer_for(evi),
-            vkey=load_vkey(settings),
-            tz=settings.timezone,
-            station=settings.station_id,
-            correct=_corrector(evi),
-            clock=evi.now,
-        )
         order = DiscOrder(
             case_number=case,
             recordings=tuple(recordings or ()),
             maker=maker,
             extractor=extractor,
             request=request,
-            out_dir=out_dir,
+            out_dir=out_dir if out_dir is not None else configured_out_dir(evi),
             media=media,
             capacity=capacity,
         )
         if as_json:
-            outcome = export_disc(context, person, order, now=evi.now(), progress=ExportProgress())
+            outcome = export_disc(evi, person, order, progress=ExportProgress())
         else:
             with Progress(
                 TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=err
@@ -119,7 +84,7 @@ def disc(
                     start=lambda total: bar.update(task, total=total),
                     advance=lambda n: bar.advance(task, n),
                 )
-                outcome = export_disc(context, person, order, now=evi.now(), progress=steps)
+                outcome = export_disc(evi, person, order, progress=steps)
     burns = [burning.burn(d.image, device) for d in outcome.discs] if device else []
     if as_json:
         result = outcome.as_json()

@@ -124,6 +124,13 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class ExportSettings:
+    """``[export]``: where disc images go when the web pages start an export (docs/export.md)."""
+
+    out_dir: Path = Path("var/exports")  # created on first use; never inside a watched folder
+
+
+@dataclass(frozen=True)
 class Settings:
     source: Path | None  # the config file, None when built in code
     station_id: str
@@ -141,6 +148,7 @@ class Settings:
     purge: PurgeSettings = PurgeSettings()
     access: AccessSettings = AccessSettings()
     web: WebSettings = WebSettings()
+    export: ExportSettings = ExportSettings()
 
     def masked(self) -> dict[str, Any]:
         """The effective configuration with secrets masked, for `evidock config check`."""
@@ -195,6 +203,7 @@ class Settings:
             "web.session_hours": self.web.session_hours,
             "web.login_attempts": self.web.login_attempts,
             "web.login_window_minutes": self.web.login_window_minutes,
+            "export.out_dir": str(self.export.out_dir),
             "access.approval_expiry_hours": self.access.approval_expiry_hours,
             "access.bulk_threshold": self.access.bulk_threshold,
             "access.working_hours": (
@@ -355,7 +364,16 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
         purge=purge,
         access=access,
         web=_web(r),
+        export=_export(r, base, watch),
     )
+
+
+def _export(r: _Reader, base: Path, watch: WatchSettings) -> ExportSettings:
+    out_dir = _resolve(base, r.text("export.out_dir", default="var/exports"))
+    for folder in watch.folders:
+        if out_dir.resolve().is_relative_to(folder.resolve()):
+            r.fail("export.out_dir", str(out_dir), f"choose a folder outside the watched folder {folder}")
+    return ExportSettings(out_dir=out_dir)
 
 
 def _web(r: _Reader) -> WebSettings:

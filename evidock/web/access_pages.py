@@ -1,4 +1,4 @@
-"""Access requests and approvals, the disc-export list, and the audit trail (art. 27, 29).
+"""Access requests and approvals, and the audit trail (art. 27, 29).
 
 The same functions as `evidock access …` (``storage.access.Gate``) and
 `evidock audit …` (``evidock.audit_queries``): a request, a decision by another
@@ -18,7 +18,7 @@ from evidock import audit_queries
 from evidock.app import App
 from evidock.web.site import Web
 from storage import access, cases
-from storage.access import Action, Category, InvalidAccessInput, Person, RequestStatus
+from storage.access import Action, Category, InvalidAccessInput, Person
 
 AUDIT_FILTERS = ("recording", "user", "case", "since", "until")
 AUDIT_PAGE_ROWS = 1000  # newest rows shown on the page; the CSV has them all
@@ -91,17 +91,6 @@ def add_access_pages(router: APIRouter, web: Web) -> None:
             raise InvalidAccessInput("decision must be approve or deny")
         evi.gate().decide(person, number, approve=decision == "approve", reason=reason)
         return RedirectResponse(f"/access?done={decision}#r{number}", status_code=303)
-
-    @router.get("/export")
-    def export_page(request: Request) -> Response:
-        person, session = web.person(request)
-        now = evi.now()
-        approved = [
-            r
-            for r in evi.gate().list_requests(person)
-            if r.action is Action.EXPORT and r.status is RequestStatus.APPROVED and not r.expired(now)
-        ]
-        return web.render(request, "export.html", person=person, session=session, requests=approved, now=now)
 
     @router.get("/audit")
     def audit_page(

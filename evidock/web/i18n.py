@@ -40,6 +40,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "nav.verify": ("完整性校验", "Verify"),
     "nav.logout": ("退出", "Log out"),
     "action.search": ("查询", "Search"),
+    "action.export": ("开始刻录", "Start the export"),
     "action.reset": ("清除条件", "Clear"),
     "action.show": ("显示", "Show"),
     "action.label": ("保存标注", "Save label"),
@@ -332,15 +333,56 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     ),
     "exp.step2": ("由另一名档案管理员批准。", "Another custodian approves it."),
     "exp.step3": (
-        "在采集站上运行刻录命令 evidock export disc，生成含原始文件、清单、证明和校验程序的光盘映像。",
-        "On the station, run evidock export disc: it makes the disc image with the originals, manifest, proofs "
-        "and verifier.",
+        "在本页选择您已获批准的申请，填写案号、制作人、提取人，开始刻录：生成含原始文件、清单、证明和校验程序的光盘映像"
+        "（与采集站命令 evidock export disc 相同）。",
+        "Choose your approved request on this page with the case number, maker and extractor: it makes the disc "
+        "images with the originals, manifest, proofs and verifier (the same as evidock export disc on the station).",
     ),
-    "exp.pending_feature": (
-        "说明：刻录命令正在并行开发，合并后本页将直接发起刻录；目前请在采集站上操作。",
-        "Note: the disc export command is being added in parallel; once merged, this page will start the export. "
-        "Until then, run it on the station.",
+    "exp.new": ("开始刻录", "Start an export"),
+    "exp.request": ("刻录申请", "Export request"),
+    "exp.recordings_unit": ("段录像", "recording(s)"),
+    "exp.case": ("案号", "Case number (案号)"),
+    "exp.maker": ("制作人", "Maker (制作人)"),
+    "exp.extractor": ("提取人", "Extractor (提取人)"),
+    "exp.media": ("光盘类型", "Medium"),
+    "exp.where": (
+        "光盘映像保存在采集站的 {folder}（config.toml [export] out_dir）。",
+        "Images are written to {folder} on the station (config.toml [export] out_dir).",
     ),
+    "exp.none_own": (
+        "您没有可用的已批准刻录申请：请先在「调阅申请」中提出，并由另一名档案管理员批准。",
+        "You have no usable approved export request: ask on the access requests page; another custodian approves it.",
+    ),
+    "exp.job_title": ("刻录进度", "Export status"),
+    "exp.started": ("开始时间", "Started"),
+    "exp.running": ("正在刻录…", "Exporting…"),
+    "exp.refreshing": ("本页每 {seconds} 秒自动刷新。", "This page refreshes every {seconds} s."),
+    "exp.failed": ("刻录未完成", "The export failed"),
+    "exp.nothing_written": (
+        "未写入任何内容：没有日志条目，没有光盘映像，审批未被使用。",
+        "Nothing was written: no log entry, no image, the approval is not used.",
+    ),
+    "exp.partly_logged": (
+        "失败前已记入 {n} 条日志（已发生的读取）；已封存的光盘映像仍然有效。见 docs/export.md。",
+        "{n} log entries were written before the failure (the reads that happened); sealed images stay valid. "
+        "See docs/export.md.",
+    ),
+    "exp.done": ("刻录完成：{n} 张光盘映像", "Done: {n} disc image(s)"),
+    "exp.export_id": ("导出编号", "Export id"),
+    "exp.checkpoint": ("签名检查点 {size}", "signed checkpoint {size}"),
+    "exp.disc": ("光盘", "Disc"),
+    "exp.image": ("映像文件", "Image file"),
+    "exp.size": ("字节", "Bytes"),
+    "exp.entries": ("日志条目", "Log entries"),
+    "exp.burn": ("如何刻录", "How to burn"),
+    "exp.burn_then": (
+        "刻录后在任意电脑上运行光盘中的 VERIFY.py（Python 3.8 及以上）进行校验。",
+        "After burning, run VERIFY.py from the disc on any computer with Python 3.8 or later.",
+    ),
+    "media.cd": ("CD-R（700 MB）", "CD-R (700 MB)"),
+    "media.dvd": ("DVD±R（4.7 GB）", "DVD±R (4.7 GB)"),
+    "media.dvd-dl": ("DVD-R DL（8.5 GB）", "DVD-R DL (8.5 GB)"),
+    "media.bd": ("BD-R（25 GB）", "BD-R (25 GB)"),
     "exp.approved": ("已批准的刻录申请", "Approved export requests"),
     "exp.none": ("暂无有效的刻录申请。", "No usable export request."),
     # audit

@@ -1,0 +1,146 @@
+"""The 光盘刻录 page runs `evidock export disc`'s function: a form, a background thread, a status page, the result.
+
+Against the real S3 server, with the export test's station (tests/test_export_disc.py): a request by
+c1 approved by c2, the export from the page, then the image extracted by xorriso and its VERIFY.py run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from chain.entries import EntryType, decode
+from evidock.api.factory import create_app
+from evidock.app import App, open_app
+from storage.catalog import log_entries
+from tests.test_export_disc import CASE, World, _extract, _log_size, _request, _verify
+from tests.test_export_disc import world as world  # noqa: PLC0414 - the export test's station, as a fixture here
+
+pytestmark = [pytest.mark.s3, pytest.mark.slow]
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+JOB = re.compile(r"/export/jobs/([A-Za-z0-9_-]+)$")
+
+
+@pytest.fixture(scope="module")
+def evi(world: World) -> Iterator[App]:
+    with open_app(world.settings, ensure_bucket=False) as app:
+        yield app
+
+
+def _logged_in(evi: App, world: World, name: str) -> TestClient:
+    pages = TestClient(create_app(evi), follow_redirects=False)
+    token = CSRF.search(pages.get("/login").text)
+    assert token is not None
+    answer = pages.post("/login", data={"name": name, "secret": world.tokens[name], "csrf": token.group(1)})
+    assert answer.status_code == 303, answer.text[:500]
+    return pages
+
+
+def _csrf(pages: TestClient) -> str:
+    found = CSRF.search(pages.get("/export").text)
+    assert found is not None
+    return found.group(1)
+
+
+def _start(pages: TestClient, request: int, csrf: str) -> str:
+    form = {"number": str(request), "case_number": CASE, "maker": "王五", "extractor": "赵六", "media": "cd"}
+    answer = pages.post("/export", data={**form, "csrf": csrf})
+    assert answer.status_code == 303, answer.text[:1000]
+    found = JOB.search(answer.headers["location"])
+    assert found is not None, answer.headers["location"]
+    return found.group(0)
+
+
+def _finished(pages: TestClient, url: str) -> str:
+    """The status page once the export's thread is done (it refreshes itself until then)."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        page = pages.get(url)
+        assert page.status_code == 200, page.text[:1000]
+        if 'http-equiv="refresh"' not in page.text:
+            return html.unescape(page.text)
+        time.sleep(0.5)
+    pytest.fail("the export did not finish within 300 s")
+
+
+def _images(world: World) -> set[Path]:
+    return set(world.settings.export.out_dir.glob("*.iso")) if world.settings.export.out_dir.exists() else set()
+
+
+def test_the_page_exports_a_disc_that_verifies_offline(world: World, evi: App, tmp_path: Path) -> None:
+    request = _request(world, world.recordings)  # by c1, approved by c2
+    pages = _logged_in(evi, world, "c1")
+    form = pages.get("/export").text
+    assert f'<option value="{request}">' in form
+    before, images_before = _log_size(world), _images(world)
+
+    page = _finished(pages, _start(pages, request, _csrf(pages)))
+
+    assert "刻录完成：1 张光盘映像" in page, page  # noqa: RUF001 - the page's Chinese colon
+    (image,) = _images(world) - images_before
+    assert image.parent == world.settings.export.out_dir
+    digest = hashlib.sha256(image.read_bytes()).hexdigest()
+    assert str(image) in page
+    assert digest in page
+    assert "xorriso -as cdrecord" in page  # how to burn it
+    assert "VERIFY.py" in page
+    # The log: one ACCESS (export) and one EXPORT entry per recording, then EXPORT_SEALED naming the image.
+    with evi.catalog.read() as conn:
+        rows = conn.execute(select(log_entries.c.idx, log_entries.c.data).where(log_entries.c.idx >= before)).all()
+    entries = {int(i): decode(bytes(d)) for i, d in rows}
+    exports = [i for i, e in entries.items() if e.type is EntryType.EXPORT]
+    (sealed,) = [e for e in entries.values() if e.type is EntryType.EXPORT_SEALED]
+    assert len(exports) == len(world.recordings)
+    assert {entries[i].body["maker"] for i in exports} == {"王五"}
+    assert sealed.body["image_sha256"] == digest
+    for index in exports:
+        assert f"<td>{index}</td>" in page
+    # The image is a disc that verifies offline, as the command's does.
+    disc = _extract(image, tmp_path / "disc")
+    done = _verify(disc, tmp_path / "empty")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "VERDICT: PASSED" in done.stdout
+
+
+def test_a_forged_post_is_refused_and_writes_nothing(world: World, evi: App) -> None:
+    request = _request(world, world.recordings)
+    pages = _logged_in(evi, world, "c1")
+    before, images = _log_size(world), _images(world)
+    form = {"number": str(request), "case_number": CASE, "maker": "王五", "extractor": "赵六", "media": "cd"}
+    for forged in ({**form}, {**form, "csrf": "not-the-session-token"}):
+        answer = pages.post("/export", data=forged)
+        assert answer.status_code == 403
+        assert "表单已失效" in answer.text
+    # A session from elsewhere (a forged cross-site post carries no session cookie) goes to the login page.
+    stranger = TestClient(create_app(evi), follow_redirects=False)
+    assert stranger.post("/export", data={**form, "csrf": "x"}).status_code == 303
+    time.sleep(1)  # a thread, had one started, would have written by now
+    assert _log_size(world) == before
+    assert _images(world) == images
+
+
+def test_an_unapproved_request_is_refused_on_the_status_page_and_writes_nothing(world: World, evi: App) -> None:
+    request = _request(world, world.recordings, approve=False)
+    pages = _logged_in(evi, world, "c1")
+    before, images = _log_size(world), _images(world)
+    url = _start(pages, request, _csrf(pages))
+    page = _finished(pages, url)
+    assert "刻录未完成" in page
+    assert "未写入任何内容" in page
+    assert f"request {request}" in page  # the gate's own reason
+    assert _log_size(world) == before
+    assert _images(world) == images
+    # The status page is the person's own: another custodian gets a 404 page.
+    other = _logged_in(evi, world, "c2")
+    refused = other.get(url)
+    assert refused.status_code == 404
+    assert refused.headers["content-type"].startswith("text/html")
