@@ -32,6 +32,8 @@ def test_the_repository_config_loads_with_the_local_server_defaults() -> None:
     assert s.retention.minimum_days == 92
     assert s.database_url == f"sqlite:///{repo / 'var' / 'evidock.db'}"
     assert s.web == settings_mod.WebSettings()  # [web]: Secure cookies behind TLS ("auto"), 30 min idle, ...
+    assert s.export.out_dir == repo / "var" / "exports"
+    assert _parse({"export": {"out_dir": "/media/discs"}}).export.out_dir == Path("/media/discs")
     assert _parse({"web": {"secure_cookies": True}}).web.secure_cookies is True
     assert _parse({"web": {"secure_cookies": False}}).web.secure_cookies is False
     masked = s.masked()
@@ -60,6 +62,10 @@ def test_the_repository_config_loads_with_the_local_server_defaults() -> None:
         ({"retention": {"evidence_years": "forever"}}, "retention.evidence_years = 'forever'"),
         ({"web": {"secure_cookies": "yes"}}, "web.secure_cookies = 'yes': use \"auto\" (Secure behind TLS)"),
         ({"web": {"login_attempts": 0}}, "web.login_attempts = 0: use a whole number between 1 and 1000"),
+        (
+            {"export": {"out_dir": "inbox/discs"}},
+            "export.out_dir = '/srv/evidock/inbox/discs': choose a folder outside the watched folder",
+        ),
     ],
 )
 def test_bad_values_name_key_value_and_fix(raw: dict[str, Any], expected: str) -> None:

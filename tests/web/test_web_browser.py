@@ -133,7 +133,20 @@ def test_custodians_and_an_auditor_at_work(browser: Browser, site: str, world: W
     shot(zhao, "zh-access-approved")
     zhao.click("nav >> text=光盘刻录")
     expect(zhao.locator("main table tbody tr")).to_have_count(1)
-    shot(zhao, "zh-export")
+    expect(zhao.locator("main")).to_contain_text("您没有可用的已批准刻录申请")  # the request is wang.wu's
+
+    # The requester makes the disc from the page: the function `evidock export disc` runs, in a thread.
+    wang.click("nav >> text=光盘刻录")
+    wang.fill("input[name=case_number]", "京朝公(治)行罚决字[2026]12号")
+    wang.fill("input[name=extractor]", "赵六")
+    wang.select_option("select[name=media]", "cd")
+    shot(wang, "zh-export")
+    wang.click("form[action='/export'] button[type=submit]")
+    expect(wang.locator("h1")).to_have_text("刻录进度")
+    expect(wang.locator("main h2").first).to_have_text("刻录完成：1 张光盘映像", timeout=120000)
+    expect(wang.locator("main")).to_contain_text("xorriso -as cdrecord")
+    export_status = wang.url
+    shot(wang, "zh-export-done")
 
     # The auditor reads the trail of this recording, and its CSV.
     li = login(browser, site, "li.si")
@@ -188,6 +201,7 @@ def test_custodians_and_an_auditor_at_work(browser: Browser, site: str, world: W
         (f"/recordings/{gap_after}", "en-recording"),
         ("/access", "en-access"),
         ("/export", "en-export"),
+        (export_status.removeprefix(site), "en-export-done"),
     ):
         wang.goto(site + path)
         expect(wang.locator("html")).to_have_attribute("lang", "en")
