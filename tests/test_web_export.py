@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -144,3 +145,52 @@ def test_an_unapproved_request_is_refused_on_the_status_page_and_writes_nothing(
     refused = other.get(url)
     assert refused.status_code == 404
     assert refused.headers["content-type"].startswith("text/html")
+
+
+def _followed(api: TestClient, url: str, headers: dict[str, str]) -> dict[str, Any]:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        answer = api.get(url, headers=headers)
+        assert answer.status_code == 200, answer.text
+        job: dict[str, Any] = answer.json()
+        if job["finished"]:
+            return job
+        time.sleep(0.5)
+    pytest.fail("the export did not finish within 300 s")
+
+
+def test_the_api_starts_the_same_export_and_reports_it(world: World, evi: App, tmp_path: Path) -> None:
+    def auth(name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {world.tokens[name]}", "X-Evidock-User": name}
+
+    api = TestClient(create_app(evi))
+    body = {"case_number": CASE, "maker": "王五", "extractor": "赵六", "media": "cd"}
+    # Refused (the request is not approved): the job says why, and nothing was written.
+    before, images = _log_size(world), _images(world)
+    pending = _request(world, world.recordings, approve=False)
+    started = api.post("/api/v1/exports", headers=auth("c1"), json={**body, "request": pending})
+    assert started.status_code == 202, started.text
+    refused = _followed(api, started.json()["status_url"], auth("c1"))
+    assert f"request {pending}" in refused["error"]
+    assert refused["log_entries_before_failure"] == 0
+    assert refused["result"] is None
+    assert (_log_size(world), _images(world)) == (before, images)
+    assert (
+        api.post("/api/v1/exports", headers=auth("c1"), json={**body, "request": 1, "media": "tape"}).status_code == 400
+    )
+
+    request = _request(world, world.recordings)
+    started = api.post("/api/v1/exports", headers=auth("c1"), json={**body, "request": request})
+    assert started.status_code == 202, started.text
+    url = started.json()["status_url"]
+    assert started.headers["location"] == url
+    job = _followed(api, url, auth("c1"))
+    assert job["error"] is None, job
+    (disc,) = job["result"]["discs"]
+    image = Path(disc["image"])
+    assert hashlib.sha256(image.read_bytes()).hexdigest() == disc["sha256"]
+    assert set(job["result"]["export_entries"]) == set(world.recordings)
+    assert "xorriso -as cdrecord" in job["result"]["how_to_burn"][0]
+    done = _verify(_extract(image, tmp_path / "disc"), tmp_path / "empty")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert api.get(url, headers=auth("c2")).status_code == 404  # another person's export is not shown

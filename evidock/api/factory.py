@@ -14,9 +14,10 @@ from fastapi import APIRouter, FastAPI
 
 from evidock.api import errors
 from evidock.api.metrics import registry_for
-from evidock.api.routes import access, audit, custody, findings, log, recordings, reports, station
+from evidock.api.routes import access, audit, custody, exports, findings, log, recordings, reports, station
 from evidock.api.security import FailureLimiter, Limits, secure_headers
 from evidock.app import App
+from evidock.disc_export import ExportJobs
 from evidock.web import install_web
 
 API_PREFIX = "/api/v1"
@@ -33,7 +34,7 @@ DESCRIPTION = (
 def api_router() -> APIRouter:
     """Every API route under /api/v1 (the station's /health and /metrics sit at the root)."""
     router = APIRouter(prefix=API_PREFIX)
-    for area in (recordings, findings, custody, access, audit, log, reports):
+    for area in (recordings, findings, custody, access, exports, audit, log, reports):
         router.include_router(area.router)
     return router
 
@@ -55,4 +56,5 @@ def create_app(evi: App, *, limits: Limits = DEFAULT_LIMITS) -> FastAPI:
     app.state.evi = evi
     app.state.limiter = FailureLimiter(limits)
     app.state.metrics = registry_for(evi)
+    app.state.export_jobs = ExportJobs()
     return app
