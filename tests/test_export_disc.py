@@ -531,3 +531,23 @@ def test_a_station_public_key_that_is_not_the_signing_key_is_refused_before_anyt
     assert "is not the log's signing key's" in err
     assert _log_size(world) == before
     assert not list((tmp_path / "out").iterdir())
+
+
+def test_without_out_the_images_go_to_the_configured_export_folder(
+    world: World, act: Callable[[str], None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    act("c1")
+    request = _request(world, world.recordings)
+    capsys.readouterr()
+    code = main(
+        [
+            *world.cfg,
+            *("export", "disc", "--case", CASE, "--maker", "王五", "--extractor", "赵六"),
+            *("--request", str(request), "--media", "cd", "--json"),
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    (disc,) = json.loads(captured.out)["discs"]
+    assert Path(disc["image"]).parent == world.settings.export.out_dir  # [export] out_dir, created on first use
+    assert Path(disc["image"]).is_file()
