@@ -99,7 +99,7 @@ from chain.merkle import (
     verify_inclusion,
 )
 from storage.catalog import Catalog, log_entries, log_head, log_nodes
-from storage.journal import Journal, SqlNodes
+from storage.journal import Journal, NewEntry, SqlNodes
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -295,16 +295,25 @@ class AppendResult:
     goal_met: bool
 
 
-def append_specs(catalog: Catalog, journal: Journal, specs: Sequence[Spec], batch: int) -> list[float]:
-    """Append in transactions of ``batch`` entries; the wall time of each transaction."""
+def append_specs(
+    catalog: Catalog, journal: Journal, specs: Sequence[Spec], batch: int, *, each: bool = False
+) -> list[float]:
+    """Append in transactions of ``batch`` entries; the wall time of each transaction.
+
+    One ``Journal.append_many`` call per transaction, or (``each``) one ``Journal.append`` per entry.
+    """
     times = []
     for start in range(0, len(specs), batch):
+        items = [NewEntry(EntryType.ACCESS, s.recording, s.body, s.time, s.personal) for s in specs[start : start + batch]]
         began = time.perf_counter()
         with catalog.begin() as conn:
-            for s in specs[start : start + batch]:
-                journal.append(
-                    conn, EntryType.ACCESS, recording=s.recording, body=s.body, time=s.time, personal=s.personal
-                )
+            if each:
+                for item in items:
+                    journal.append(
+                        conn, item.kind, recording=item.recording, body=item.body, time=item.time, personal=item.personal
+                    )
+            else:
+                journal.append_many(conn, items)
         times.append(time.perf_counter() - began)
     return times
 
