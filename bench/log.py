@@ -304,13 +304,19 @@ def append_specs(
     """
     times = []
     for start in range(0, len(specs), batch):
-        items = [NewEntry(EntryType.ACCESS, s.recording, s.body, s.time, s.personal) for s in specs[start : start + batch]]
+        chunk = specs[start : start + batch]
+        items = [NewEntry(EntryType.ACCESS, s.recording, s.body, s.time, s.personal) for s in chunk]
         began = time.perf_counter()
         with catalog.begin() as conn:
             if each:
                 for item in items:
                     journal.append(
-                        conn, item.kind, recording=item.recording, body=item.body, time=item.time, personal=item.personal
+                        conn,
+                        item.kind,
+                        recording=item.recording,
+                        body=item.body,
+                        time=item.time,
+                        personal=item.personal,
                     )
             else:
                 journal.append_many(conn, items)

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from chain import entries as chain_entries
 from chain.entries import Entry, EntryType, JsonValue
@@ -61,7 +61,7 @@ class SqlNodes:
     compiling that expression anew took most of a proof's time.
     """
 
-    _compiled: dict[tuple[str, int], tuple[Compiled, list[str]]] = {}  # noqa: RUF012 - a shared cache
+    _compiled: dict[tuple[str, int], tuple[SQLCompiler, list[str]]] = {}  # noqa: RUF012 - a shared cache
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -72,7 +72,7 @@ class SqlNodes:
         for start in range(0, len(wanted), NODE_CHUNK):
             chunk = wanted[start : start + NODE_CHUNK]
             compiled, names = self._statement(self._conn.dialect, len(chunk))
-            values = {name: value for name, value in zip(names, (v for key in chunk for v in key), strict=True)}
+            values = dict(zip(names, (v for key in chunk for v in key), strict=True))
             params: Any = values
             if compiled.positiontup is not None:
                 params = tuple(values[name] for name in compiled.positiontup)
@@ -84,7 +84,7 @@ class SqlNodes:
         return [found[k] for k in keys]
 
     @classmethod
-    def _statement(cls, dialect: Dialect, count: int) -> tuple[Compiled, list[str]]:
+    def _statement(cls, dialect: Dialect, count: int) -> tuple[SQLCompiler, list[str]]:
         cached = cls._compiled.get((dialect.name, count))
         if cached is None:
             names = [name for k in range(count) for name in (f"l{k}", f"i{k}")]
@@ -95,7 +95,10 @@ class SqlNodes:
                 )
             )
             statement = select(log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash).where(condition)
-            cached = (statement.compile(dialect=dialect), names)
+            compiled = statement.compile(dialect=dialect)
+            if not isinstance(compiled, SQLCompiler):  # a Core SELECT always compiles to one
+                raise TypeError(f"unexpected compiler {type(compiled).__name__}")
+            cached = (compiled, names)
             cls._compiled[(dialect.name, count)] = cached
         return cached
 

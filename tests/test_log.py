@@ -73,7 +73,9 @@ def logged(settings: Settings, config_file: Path, tmp_path: Path) -> Iterator[Lo
 
 
 def _failures(log: Log, *, deep: bool = False) -> set[tuple[str, str]]:
+    """What verify finds; decoding in worker processes must find exactly the same (a small log decodes in-process)."""
     report = verify(log.evi, log.vkey, deep=deep)
+    assert verify(log.evi, log.vkey, deep=deep, workers=2).as_json() == report.as_json()
     return {(f.check, f.subject) for f in report.failures}
 
 
@@ -82,6 +84,7 @@ def test_a_clean_log_verifies(
 ) -> None:
     report = verify(logged.evi, logged.vkey, deep=True)
     assert report.ok, report.failures
+    assert verify(logged.evi, logged.vkey, deep=True, workers=2).as_json() == report.as_json()
     with logged.evi.catalog.read() as conn:
         assert report.checked["entries"] == journal.size(conn) >= 4  # KEY, 3 INGEST, their FINDINGs
     assert report.checked["checkpoints"] == 2
@@ -214,6 +217,7 @@ def test_a_changed_catalog_row_is_caught(logged: Log) -> None:
     with logged.evi.catalog.begin() as conn:
         conn.execute(update(recordings).where(recordings.c.id == logged.recordings[2]).values(device="CAM99"))
     report = verify(logged.evi, logged.vkey)
+    assert verify(logged.evi, logged.vkey, workers=2).as_json() == report.as_json()
     assert [(f.check, f.subject) for f in report.failures] == [("catalog_mismatch", logged.recordings[2])]
     assert f"device is 'CAM99' in the catalog, 'CAM07' in entry {logged.ingests[2]}" in report.failures[0].message
 
