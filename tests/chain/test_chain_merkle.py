@@ -325,10 +325,10 @@ def test_memory_append_stores_what_nodes_completed_by_append_makes(size: int) ->
     for index in range(size):
         for level, node_index, digest in nodes_completed_by_append(index, LEAVES[index], reference):
             made[(level, node_index)] = digest
-            reference._nodes[(level, node_index)] = digest  # noqa: SLF001 - grow the reference by hand
-        reference._size = index + 1  # noqa: SLF001
+            reference._nodes[(level, node_index)] = digest
+        reference._size = index + 1
     tree = MemoryNodes.from_leaf_hashes(LEAVES[:size])
-    assert tree._nodes == made  # noqa: SLF001 - the whole stored set, nothing more
+    assert tree._nodes == made
     assert tree.size == size
 
 
