@@ -145,12 +145,14 @@ def _entry_chunks(conn: Connection) -> Iterator[list[Row]]:
         last = int(rows[-1][0])
 
 
-def _worker_count(head: int, workers: int | None) -> int:
+def decode_workers(entries: int, workers: int | None = None) -> int:
+    """How many processes decode a log of ``entries`` entries (``workers`` if given; 0: this process alone)."""
     if workers is not None:
         return workers
-    if head < PARALLEL_FROM:
+    if entries < PARALLEL_FROM:
         return 0
-    return min(MAX_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(MAX_WORKERS, cpus)
 
 
 def _pool(workers: int) -> Executor | nullcontext[None]:
@@ -195,7 +197,7 @@ def _log(
     last_about: dict[str, int] = {}
     ingests: dict[str, tuple[int, Entry]] = {}
     expected = 0
-    for rows, summaries in _summaries(conn, _worker_count(head, workers)):
+    for rows, summaries in _summaries(conn, decode_workers(head, workers)):
         report.count("entries", len(rows))
         for (idx, data, kind, recording), (leaf, summary) in zip(rows, summaries, strict=True):
             if idx != expected:

@@ -12,12 +12,13 @@ per entry batch" is this, for callers that log several entries together.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -30,8 +31,8 @@ from storage.errors import StorageError
 NODE_CHUNK = 200
 """Keys per node query: SQLite limits the bound parameters of one statement."""
 
-RECORDING_CHUNK = 500
-"""Recordings per custody-chain query in a batch (the same limit)."""
+RECORDING_CHUNK = 100
+"""Recordings per custody-chain query in a batch (one result column each)."""
 
 # Built once: SQLAlchemy then finds their compiled form in its cache instead of
 # building and compiling a statement per entry (that was most of an append's CPU).
@@ -40,11 +41,6 @@ _BUMP_HEAD = (
     .where(log_head.c.id == 1)
     .values(size=log_head.c.size + bindparam("count"))
     .returning(log_head.c.size)
-)
-_LAST_ABOUT = (
-    select(log_entries.c.recording, func.max(log_entries.c.idx))
-    .where(log_entries.c.recording.in_(bindparam("recordings", expanding=True)))
-    .group_by(log_entries.c.recording)
 )
 _INSERT_ENTRY = insert(log_entries)
 _INSERT_NODE = insert(log_nodes)
@@ -203,9 +199,27 @@ def _last_entries(conn: Connection, about: set[str]) -> dict[str, int]:
     wanted = sorted(about)
     found: dict[str, int] = {}
     for start in range(0, len(wanted), RECORDING_CHUNK):
-        rows = conn.execute(_LAST_ABOUT, {"recordings": wanted[start : start + RECORDING_CHUNK]})
-        found.update({str(recording): int(idx) for recording, idx in rows})
+        chunk = wanted[start : start + RECORDING_CHUNK]
+        row = conn.execute(_last_about(len(chunk)), {f"r{k}": r for k, r in enumerate(chunk)}).one()
+        found.update({recording: int(idx) for recording, idx in zip(chunk, row, strict=True) if idx is not None})
     return found
+
+
+@functools.cache
+def _last_about(count: int) -> Select[Any]:
+    """One row: ``max(idx)`` about each of ``count`` recordings, as scalar subqueries.
+
+    Each is answered from the ``(recording, idx)`` index with one seek; a
+    ``GROUP BY recording`` over ``recording IN (...)`` would read every entry of
+    a much-accessed recording instead (measured: 84 ms against 0.005 ms for a
+    recording with 100,000 entries).
+    """
+    return select(
+        *(
+            select(func.max(log_entries.c.idx)).where(log_entries.c.recording == bindparam(f"r{k}")).scalar_subquery()
+            for k in range(count)
+        )
+    )
 
 
 def size(conn: Connection) -> int:
