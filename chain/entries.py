@@ -492,19 +492,14 @@ class Entry:
         return parse_time(self.time)
 
     def as_json(self) -> dict[str, JsonValue]:
-        """The entry as the JSON object that :func:`encode` canonicalises."""
-        return {
-            "v": FORMAT_VERSION,
-            "type": self.type.value,
-            "time": self.time,
-            "station": self.station,
-            "recording": self.recording,
-            "prev": self.prev,
-            "body": _json_copy(self.body, "body")[0],
-        }
+        """The entry as the JSON object that :func:`encode` canonicalises; the caller's own copy."""
+        value = self._canonical_value()
+        value["body"] = _json_copy(self.body, "body")[0]
+        return value
 
     def _canonical_value(self) -> dict[str, JsonValue]:
-        """:meth:`as_json` without copying the body again: it is a private copy made on construction."""
+        """What :func:`encode` serialises. The body's nested values are shared, not copied again:
+        they are the private copy made on construction, and encoding only reads them."""
         return {
             "v": FORMAT_VERSION,
             "type": self.type.value,
