@@ -199,6 +199,15 @@ def test_a_deleted_entry_is_caught(logged: Log) -> None:
     assert ("checkpoint_root_mismatch", logged.key(0)) in failures
 
 
+def test_stray_nodes_are_caught_at_any_level(logged: Log) -> None:
+    with logged.evi.catalog.begin() as conn:
+        conn.execute(
+            log_nodes.insert(),
+            [{"level": 40, "idx": 0, "hash": b"\1" * 32}, {"level": 0, "idx": -3, "hash": b"\2" * 32}],
+        )
+    assert _failures(logged) == {("log_node_mismatch", "node 0/-3"), ("log_node_mismatch", "node 40/0")}
+
+
 def test_swapped_entries_are_caught(logged: Log) -> None:
     with logged.evi.catalog.begin() as conn:
         a, b = logged.ingests[0], logged.ingests[1]
