@@ -5,9 +5,12 @@ from __future__ import annotations
 import base64
 import io
 import json
+import multiprocessing
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from sqlalchemy import delete, select, update
@@ -93,6 +96,24 @@ def test_a_clean_log_verifies(
     act_as(settings, monkeypatch, "sun.qi", "auditor")  # verify is run by a person (docs/access.md)
     assert main(["--config", str(logged.config), "verify", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
+
+
+def test_verify_spawns_its_workers_when_another_thread_runs(logged: Log) -> None:
+    """Forking beside a running thread could copy a held lock into the child; then the workers are spawned."""
+    with logged.evi.catalog.begin() as conn:  # something to find, so the comparison means more than "ok"
+        conn.execute(update(recordings).where(recordings.c.id == logged.recordings[0]).values(device="CAM99"))
+    alone = verify(logged.evi, logged.vkey, workers=0)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        with mock.patch.object(multiprocessing, "get_context", wraps=multiprocessing.get_context) as context:
+            assert verify(logged.evi, logged.vkey, workers=2).as_json() == alone.as_json()
+    finally:
+        stop.set()
+        other.join()
+    context.assert_called_once_with("spawn")
+    assert [f.check for f in alone.failures] == ["catalog_mismatch"]
 
 
 def test_checkpoints_are_locked_in_the_object_store(logged: Log) -> None:
