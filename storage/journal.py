@@ -57,7 +57,7 @@ class SqlNodes:
     compiling that expression anew took most of a proof's time.
     """
 
-    _compiled: dict[tuple[str, int], tuple[SQLCompiler, list[str]]] = {}  # noqa: RUF012 - a shared cache
+    _compiled: dict[tuple[str, str, str, int], tuple[SQLCompiler, list[str]]] = {}  # noqa: RUF012 - a shared cache
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -81,7 +81,8 @@ class SqlNodes:
 
     @classmethod
     def _statement(cls, dialect: Dialect, count: int) -> tuple[SQLCompiler, list[str]]:
-        cached = cls._compiled.get((dialect.name, count))
+        key = (dialect.name, dialect.driver, dialect.paramstyle, count)  # the SQL text depends on all three
+        cached = cls._compiled.get(key)
         if cached is None:
             names = [name for k in range(count) for name in (f"l{k}", f"i{k}")]
             condition = or_(
@@ -95,7 +96,7 @@ class SqlNodes:
             if not isinstance(compiled, SQLCompiler):  # a Core SELECT always compiles to one
                 raise TypeError(f"unexpected compiler {type(compiled).__name__}")
             cached = (compiled, names)
-            cls._compiled[(dialect.name, count)] = cached
+            cls._compiled[key] = cached
         return cached
 
 
@@ -141,7 +142,7 @@ class Journal:
         The bytes, leaf hashes, nodes and custody chain are exactly those of
         appending the items one by one (an item's ``prev`` may be an earlier
         item of the same batch), but the head is bumped once, the previous
-        entries of all the batch's recordings are read with one query, the
+        entries of all the batch's recordings are read with one query (per 100), the
         Merkle nodes are computed in memory from at most one node query, and the
         rows go in with one multi-row insert per table. If anything fails the
         caller's transaction rolls back and none of the batch remains.
