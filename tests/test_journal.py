@@ -28,7 +28,7 @@ from chain.merkle import MemoryNodes, leaf_hash, root
 from storage.catalog import Catalog, log_entries, log_head, log_nodes, log_salts
 from storage.errors import StorageError
 from storage.journal import Journal, NewEntry, SqlNodes
-from tests.chain.strategies import LogItem, log_items
+from tests.chain.strategies import log_items
 
 STATION = "dock-test"
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -52,10 +52,6 @@ def counted_salts() -> Iterator[None]:
         yield
 
 
-def as_new(item: LogItem) -> NewEntry:
-    return NewEntry(item.kind, item.recording, item.body, item.time, item.personal)
-
-
 Rows = list[tuple[Any, ...]]
 
 
@@ -68,7 +64,7 @@ def dump(catalog: Catalog) -> tuple[Rows, Rows, Rows, int]:
     return entries, nodes, salts, size
 
 
-def one_by_one(catalog: Catalog, items: Sequence[LogItem], batches: Sequence[int]) -> list[int]:
+def one_by_one(catalog: Catalog, items: Sequence[NewEntry], batches: Sequence[int]) -> list[int]:
     """``Journal.append`` per entry, in transactions of the same sizes as the batches."""
     journal, indexes, start = Journal(STATION), [], 0
     for size in batches:
@@ -88,17 +84,17 @@ def one_by_one(catalog: Catalog, items: Sequence[LogItem], batches: Sequence[int
     return indexes
 
 
-def batched(catalog: Catalog, items: Sequence[LogItem], batches: Sequence[int]) -> list[int]:
+def batched(catalog: Catalog, items: Sequence[NewEntry], batches: Sequence[int]) -> list[int]:
     journal, indexes, start = Journal(STATION), [], 0
     for size in batches:
         with catalog.begin() as conn:
-            indexes += journal.append_many(conn, [as_new(i) for i in items[start : start + size]])
+            indexes += journal.append_many(conn, list(items[start : start + size]))
         start += size
     return indexes
 
 
 @st.composite
-def items_in_batches(draw: st.DrawFn) -> tuple[list[LogItem], list[int]]:
+def items_in_batches(draw: st.DrawFn) -> tuple[list[NewEntry], list[int]]:
     items = draw(st.lists(log_items(), max_size=40))
     batches, left = [], len(items)
     while left:
@@ -110,7 +106,7 @@ def items_in_batches(draw: st.DrawFn) -> tuple[list[LogItem], list[int]]:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(items_in_batches())
-def test_a_batch_leaves_what_appending_one_by_one_leaves(drawn: tuple[list[LogItem], list[int]]) -> None:
+def test_a_batch_leaves_what_appending_one_by_one_leaves(drawn: tuple[list[NewEntry], list[int]]) -> None:
     items, batches = drawn
     with fresh_catalog() as each, fresh_catalog() as many:
         with counted_salts():

@@ -23,6 +23,7 @@ from chain.entries import (
     commit,
     format_time,
 )
+from storage.journal import NewEntry
 
 MAX_TREE = 64
 """Largest tree the exhaustive and property tests build."""
@@ -179,19 +180,8 @@ RECORDING_POOL = tuple(hashlib.sha256(b"recording %d" % i).hexdigest() for i in 
 """A few recordings, so that generated logs hold several entries about each (custody chains)."""
 
 
-@dataclass(frozen=True)
-class LogItem:
-    """What a caller gives the journal for one entry (``storage.journal.NewEntry``'s fields)."""
-
-    kind: EntryType
-    recording: str | None
-    body: dict[str, JsonValue]
-    time: datetime
-    personal: dict[str, str] | None
-
-
 @st.composite
-def log_items(draw: st.DrawFn) -> LogItem:
+def log_items(draw: st.DrawFn) -> NewEntry:
     """An entry to append: any type, about one of ``RECORDING_POOL`` where the type allows it."""
     kind = draw(st.sampled_from(list(EntryType)))
     if kind in RECORDING_FORBIDDEN:
@@ -204,4 +194,4 @@ def log_items(draw: st.DrawFn) -> LogItem:
         st.none()
         | st.dictionaries(st.sampled_from(["p-name", "p-id"]), st.text(max_size=8), min_size=1)
     )
-    return LogItem(kind, recording, draw(bodies(kind)), draw(times), personal)
+    return NewEntry(kind, recording, draw(bodies(kind)), draw(times), personal)
