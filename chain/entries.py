@@ -43,7 +43,7 @@ import json
 import re
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
@@ -113,7 +113,8 @@ def parse_time(text: str) -> datetime:
             f"time must look like 2026-11-26T12:00:00Z (UTC, whole seconds), got {text!r}"
         )
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        # The pattern above fixes the form; fromisoformat only has to reject impossible dates.
+        return datetime.fromisoformat(text)
     except ValueError as exc:
         raise EntryError(f"time {text!r} is not a real date and time: {exc}") from exc
 
@@ -381,6 +382,51 @@ def _frozen_json(value: object, where: str) -> JsonValue:
     _fail(f"{where}: {type(value).__name__} is not a JSON value")
 
 
+class _Unusual(Exception):
+    """The fast copy met something it leaves to :func:`_frozen_json` (which decides, and words the error)."""
+
+
+def _plain_copy(value: object) -> JsonValue:
+    """:func:`_frozen_json` for the common case, much faster: exact built-in types and ASCII keys.
+
+    Anything else (a float, a big integer, a lone surrogate, a tuple, a
+    non-ASCII key, a subclass) raises ``_Unusual`` and takes the careful path.
+    """
+    kind = type(value)
+    if kind is str:
+        if not value.isascii():  # type: ignore[attr-defined]  # kind is str
+            try:
+                value.encode("utf-8")  # type: ignore[attr-defined]
+            except UnicodeEncodeError:
+                raise _Unusual from None
+        return value  # type: ignore[return-value]
+    if kind is int:
+        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:  # type: ignore[operator]
+            return value  # type: ignore[return-value]
+        raise _Unusual
+    if value is None or kind is bool:
+        return value  # type: ignore[return-value]
+    if kind is dict or kind is MappingProxyType:
+        copied: dict[str, JsonValue] = {}
+        for key, item in value.items():  # type: ignore[attr-defined]
+            if type(key) is not str or not key.isascii():
+                raise _Unusual
+            copied[key] = _plain_copy(item)
+        return copied
+    if kind is list:
+        return [_plain_copy(item) for item in value]  # type: ignore[attr-defined]
+    raise _Unusual
+
+
+def _json_copy(value: object, where: str) -> tuple[JsonValue, bool]:
+    """A deep copy of ``value`` as JSON data (see :func:`_frozen_json`), and whether all its keys are ASCII."""
+    try:
+        return _plain_copy(value), True
+    except _Unusual:
+        copied = _frozen_json(value, where)
+        return copied, _ascii_keys(copied)
+
+
 @dataclass(frozen=True)
 class Entry:
     """One log entry. Construct it directly or with :func:`new_entry`; it checks itself.
@@ -395,6 +441,8 @@ class Entry:
     recording: str | None
     prev: int | None
     body: Mapping[str, JsonValue]
+    _plain_keys: bool = field(init=False, repr=False, compare=False, default=True)
+    """Every body key is ASCII: :func:`encode` may take the fast path (set on construction)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.type, EntryType):
@@ -406,7 +454,7 @@ class Entry:
             _fail(f"entry station must be a non-empty string, got {self.station!r}")
         _frozen_json(self.station, "station")
         self._check_custody()
-        body = _frozen_json(self.body, "body")
+        body, ascii_keys = _json_copy(self.body, "body")
         if not isinstance(body, dict):
             _fail(f"entry body must be an object, got {type(self.body).__name__}")
         for key, spec in BODY_FIELDS[self.type].items():
@@ -418,6 +466,7 @@ class Entry:
             if problem is not None:
                 _fail(f"{self.type} body {key!r} must be {problem}, got {body[key]!r}")
         object.__setattr__(self, "body", MappingProxyType(body))
+        object.__setattr__(self, "_plain_keys", ascii_keys)
 
     def _check_custody(self) -> None:
         if self.recording is not None and (
@@ -443,7 +492,14 @@ class Entry:
         return parse_time(self.time)
 
     def as_json(self) -> dict[str, JsonValue]:
-        """The entry as the JSON object that :func:`encode` canonicalises."""
+        """The entry as the JSON object that :func:`encode` canonicalises; the caller's own copy."""
+        value = self._canonical_value()
+        value["body"] = _json_copy(self.body, "body")[0]
+        return value
+
+    def _canonical_value(self) -> dict[str, JsonValue]:
+        """What :func:`encode` serialises. The body's nested values are shared, not copied again:
+        they are the private copy made on construction, and encoding only reads them."""
         return {
             "v": FORMAT_VERSION,
             "type": self.type.value,
@@ -451,7 +507,7 @@ class Entry:
             "station": self.station,
             "recording": self.recording,
             "prev": self.prev,
-            "body": _frozen_json(self.body, "body"),
+            "body": dict(self.body),
         }
 
 
@@ -491,8 +547,8 @@ def _ascii_keys(value: JsonValue) -> bool:
 
 def encode(entry: Entry) -> bytes:
     """The canonical bytes of an entry: RFC 8785 JSON, UTF-8. These are the leaf's data."""
-    value = entry.as_json()
-    if _ascii_keys(value):
+    value = entry._canonical_value()
+    if entry._plain_keys:
         return _sorted_json(value)
     try:
         return rfc8785.dumps(value)
@@ -567,8 +623,29 @@ def _entry_from_json(raw: dict[str, JsonValue]) -> Entry:
     return Entry(EntryType(type_name), time, station, recording, prev, body)
 
 
+def _decode_canonical(data: bytes) -> Entry | None:
+    """The entry if ``data`` is its canonical encoding, by the C JSON parser alone; else ``None``.
+
+    Without :func:`_parse_json`'s hooks: they exist to word the error for bad
+    input, and canonical bytes cannot repeat a key or hold a float (re-encoding
+    would differ). So this accepts exactly what :func:`decode` accepts, and
+    :func:`decode` takes the careful path only for bytes that fail here.
+    """
+    try:
+        raw = json.loads(data.decode("utf-8"))
+        if not isinstance(raw, dict):
+            return None
+        entry = _entry_from_json(raw)
+        return entry if encode(entry) == data else None
+    except (ValueError, EntryError, RecursionError):
+        return None
+
+
 def decode(data: bytes) -> Entry:
     """The entry whose canonical encoding is exactly ``data``; else raise ``EntryError``."""
+    fast = _decode_canonical(data)
+    if fast is not None:
+        return fast
     entry = _entry_from_json(_parse_json(data))
     canonical = encode(entry)
     if canonical != data:

@@ -176,6 +176,46 @@ def nodes_completed_by_append(
     return made
 
 
+def nodes_completed_by_appends(
+    first: int, leaves: Sequence[bytes], source: NodeSource
+) -> list[tuple[int, int, bytes]]:
+    """The nodes to store when ``leaves`` are appended at indexes ``first, first + 1, ...``.
+
+    The same nodes, in the same order, as calling :func:`nodes_completed_by_append`
+    for each leaf in turn, but ``source`` (which must hold the tree of ``first``
+    leaves) is read with at most one ``source.nodes`` call for the whole batch:
+    a left sibling made inside the batch is taken from the batch itself. The
+    ones read are among the ``log2(first)`` roots of the complete subtrees of
+    the tree of ``first`` leaves.
+    """
+    if first < 0:
+        raise ValueError(f"leaf index must be >= 0, got {first}")
+    outside: dict[NodeKey, None] = {}
+    for index in range(first, first + len(leaves)):
+        completed_parents = (~index & (index + 1)).bit_length() - 1
+        for level in range(completed_parents):
+            sibling = (index >> level) - 1
+            if ((sibling + 1) << level) <= first:  # its last leaf comes before the batch
+                outside[(level, sibling)] = None
+    known = _fetch(list(outside), source)
+    made: list[tuple[int, int, bytes]] = []
+    for offset, leaf in enumerate(leaves):
+        completed = nodes_completed_by_append(first + offset, leaf, _Lookup(known))
+        known.update(((level, index), digest) for level, index, digest in completed)
+        made += completed
+    return made
+
+
+class _Lookup:
+    """A :class:`NodeSource` over a dict the caller keeps filling."""
+
+    def __init__(self, known: dict[NodeKey, bytes]) -> None:
+        self._known = known
+
+    def nodes(self, keys: Sequence[NodeKey]) -> list[bytes]:
+        return [self._known[key] for key in keys]
+
+
 class MemoryNodes:
     """A dict-backed :class:`NodeSource` that can grow: for tests and offline tools."""
 
@@ -209,10 +249,22 @@ class MemoryNodes:
             ) from None
 
     def append(self, leaf: bytes) -> int:
-        """Append a leaf hash; return its index."""
+        """Append a leaf hash; return its index.
+
+        :func:`nodes_completed_by_append` inlined on the dict (``verify``
+        rebuilds whole logs with this); the tests check the two agree.
+        """
+        if len(leaf) != HASH_SIZE:
+            raise ValueError(f"leaf hash must be {HASH_SIZE} bytes, got {len(leaf)}")
         index = self._size
-        for level, node_index, digest in nodes_completed_by_append(index, leaf, self):
-            self._nodes[(level, node_index)] = digest
+        nodes = self._nodes
+        nodes[(0, index)] = leaf
+        current, level, position = leaf, 0, index
+        while position & 1:  # a right child: its parent is now complete
+            current = node_hash(nodes[(level, position - 1)], current)
+            level += 1
+            position >>= 1
+            nodes[(level, position)] = current
         self._size = index + 1
         return index
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
+from typing import TypeAlias
 
 from chain.checkpoint import Checkpoint, VerifierKey, parse_vkey, verify_note
 from chain.entries import Entry, decode
@@ -61,6 +62,27 @@ def _check_empty(old: Checkpoint, proof: Sequence[bytes]) -> None:
         raise ProofError(f"root of the empty tree must be {EMPTY_ROOT.hex()}, got {old.root.hex()}")
     if proof:
         raise ProofError(f"proof from the empty tree must be empty, got {len(proof)} hashes")
+
+
+EntrySummary: TypeAlias = "tuple[bytes, tuple[str, str | None, int | None] | str]"
+"""``(leaf hash, (type, recording, prev))`` of an entry, or ``(leaf hash, why it is malformed)``."""
+
+
+def summarise_entries(entries: Sequence[bytes]) -> list[EntrySummary]:
+    """Leaf-hash and decode each entry (canonical form checked): what a log-wide check needs of it.
+
+    Plain tuples and strings, so a verifier can run this on chunks of a long log
+    in other processes and receive the results cheaply.
+    """
+    summaries: list[EntrySummary] = []
+    for data in entries:
+        try:
+            entry = decode(data)
+        except ProofError as exc:
+            summaries.append((leaf_hash(data), str(exc)))
+            continue
+        summaries.append((leaf_hash(data), (entry.type.value, entry.recording, entry.prev)))
+    return summaries
 
 
 def decode_all(entries: Sequence[bytes]) -> list[Entry]:

@@ -7,21 +7,34 @@ the catalog rows and the objects are then compared with what the log says.
 
 Each failure carries a check name and its subject (an entry index, a
 recording id or an object key), so the report says exactly what to look at.
+
+Decoding every entry (and proving its bytes canonical) is most of the work on a
+long log, and each entry decodes on its own: from ``PARALLEL_FROM`` entries on,
+chunks go to worker processes while this one reads the next chunk and does the
+checks that need the log's order (density, custody chains, the rebuilt tree).
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from chain.checkpoint import Checkpoint, verify_note
 from chain.entries import Entry, EntryType, decode, parse_time
 from chain.errors import ProofError
-from chain.merkle import MemoryNodes, leaf_hash
+from chain.merkle import MemoryNodes
+from chain.verify import EntrySummary, summarise_entries
 from evidock.app import App
 from retention.policy import Category, retain_until
 from storage.cases import PurgeState, evidence, purges
@@ -31,6 +44,8 @@ from storage.errors import StorageError
 from storage.objects import StoredVersion
 
 LOG_BATCH = 5000  # entries read per query: memory stays flat on long logs
+PARALLEL_FROM = 20_000  # entries; below this, starting worker processes costs more than it saves
+MAX_WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -62,14 +77,22 @@ class Report:
         return {"ok": self.ok, "checked": self.checked, "failures": [f.as_json() for f in self.failures]}
 
 
-def verify(evi: App, vkey: str, *, deep: bool = False, progress: Callable[[str], None] | None = None) -> Report:
+def verify(
+    evi: App,
+    vkey: str,
+    *,
+    deep: bool = False,
+    progress: Callable[[str], None] | None = None,
+    workers: int | None = None,
+) -> Report:
+    """Check everything; ``workers``: processes decoding entries (default: by log size and CPUs; 0: none)."""
     report = Report()
     say = progress or (lambda _msg: None)
     say("checkpoints in the object store")
     anchored = _stored_checkpoints(evi, vkey, report)
     say("log entries against the checkpoints")
     with evi.catalog.read() as conn:
-        ingests = _log(conn, anchored, report)
+        ingests = _log(conn, anchored, report, workers=workers)
         say("catalog against the log")
         rows = _catalog(conn, ingests, report)
     say("stored objects and their retention")
@@ -103,7 +126,11 @@ def _stored_checkpoints(evi: App, vkey: str, report: Report) -> list[tuple[str, 
     return sorted(found, key=lambda kc: kc[1].size)
 
 
-def _entries(conn: Connection) -> Iterator[tuple[int, bytes, str, str | None]]:
+Row: TypeAlias = tuple[int, bytes, str, str | None]
+"""A log entry's row: index, bytes, and the ``type`` and ``recording`` columns."""
+
+
+def _entry_chunks(conn: Connection) -> Iterator[list[Row]]:
     last = -1
     while True:
         rows = conn.execute(
@@ -114,12 +141,55 @@ def _entries(conn: Connection) -> Iterator[tuple[int, bytes, str, str | None]]:
         ).all()
         if not rows:
             return
-        for idx, data, kind, recording in rows:
-            yield int(idx), bytes(data), kind, recording
+        yield [(int(idx), bytes(data), kind, recording) for idx, data, kind, recording in rows]
         last = int(rows[-1][0])
 
 
-def _log(conn: Connection, anchored: list[tuple[str, Checkpoint]], report: Report) -> dict[str, tuple[int, Entry]]:
+def decode_workers(entries: int, workers: int | None = None) -> int:
+    """How many processes decode a log of ``entries`` entries (``workers`` if given; 0: this process alone)."""
+    if workers is not None:
+        return workers
+    if entries < PARALLEL_FROM:
+        return 0
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(MAX_WORKERS, cpus)
+
+
+def _pool(workers: int) -> Executor | nullcontext[None]:
+    """Worker processes, forked when that is safe (no other thread could hold a lock), else spawned."""
+    if workers <= 0:
+        return nullcontext()
+    forkable = "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+    context = multiprocessing.get_context("fork" if forkable else "spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+
+def _summaries(conn: Connection, workers: int) -> Iterator[tuple[list[Row], list[EntrySummary]]]:
+    """Each chunk of rows with its entries' summaries, in log order; decoded in ``workers`` processes if any."""
+    with _pool(workers) as pool:
+        if pool is None:
+            for rows in _entry_chunks(conn):
+                yield rows, summarise_entries([data for _, data, _, _ in rows])
+            return
+        ahead: deque[tuple[list[Row], Future[list[EntrySummary]]]] = deque()
+        for rows in _entry_chunks(conn):
+            ahead.append((rows, pool.submit(summarise_entries, [data for _, data, _, _ in rows])))
+            if len(ahead) > 2 * workers:  # bounded: memory stays flat however long the log
+                yield _result(*ahead.popleft())
+        while ahead:
+            yield _result(*ahead.popleft())
+
+
+def _result(rows: list[Row], future: Future[list[EntrySummary]]) -> tuple[list[Row], list[EntrySummary]]:
+    try:
+        return rows, future.result()
+    except (BrokenProcessPool, OSError):  # a worker died (e.g. killed for memory): do its chunk here
+        return rows, summarise_entries([data for _, data, _, _ in rows])
+
+
+def _log(
+    conn: Connection, anchored: list[tuple[str, Checkpoint]], report: Report, *, workers: int | None = None
+) -> dict[str, tuple[int, Entry]]:
     """Entries: dense, canonical, custody-linked, reproducing every checkpoint. Returns INGEST by recording."""
     head = int(conn.execute(select(log_head.c.size)).scalar_one())
     tree = MemoryNodes()
@@ -127,33 +197,31 @@ def _log(conn: Connection, anchored: list[tuple[str, Checkpoint]], report: Repor
     last_about: dict[str, int] = {}
     ingests: dict[str, tuple[int, Entry]] = {}
     expected = 0
-    for idx, data, kind, recording in _entries(conn):
-        report.count("entries")
-        if idx != expected:
-            report.fail("log_entry_missing", expected, f"entries {expected}..{idx - 1} are missing from the log")
-        expected = idx + 1
-        tree.append(leaf_hash(data))
-        while pending and pending[0][1].size == tree.size:
-            _check_root(pending.pop(0), tree, report)
-        try:
-            entry = decode(data)
-        except ProofError as exc:
-            report.fail("log_entry_malformed", idx, str(exc))
-            continue
-        if entry.type.value != kind or entry.recording != recording:
-            report.fail(
-                "log_entry_columns", idx, f"columns say {kind}/{recording}, the entry {entry.type}/{entry.recording}"
-            )
-        if entry.recording is not None:
-            if entry.prev != last_about.get(entry.recording):
-                report.fail(
-                    "custody_chain",
-                    idx,
-                    f"recording {entry.recording}: prev is {entry.prev}, expected {last_about.get(entry.recording)}",
-                )
-            last_about[entry.recording] = idx
-        if entry.type is EntryType.INGEST and entry.recording is not None:
-            ingests[entry.recording] = (idx, entry)
+    for rows, summaries in _summaries(conn, decode_workers(head, workers)):
+        report.count("entries", len(rows))
+        for (idx, data, kind, recording), (leaf, summary) in zip(rows, summaries, strict=True):
+            if idx != expected:
+                report.fail("log_entry_missing", expected, f"entries {expected}..{idx - 1} are missing from the log")
+            expected = idx + 1
+            tree.append(leaf)
+            while pending and pending[0][1].size == tree.size:
+                _check_root(pending.pop(0), tree, report)
+            if isinstance(summary, str):
+                report.fail("log_entry_malformed", idx, summary)
+                continue
+            entry_type, about, prev = summary
+            if entry_type != kind or about != recording:
+                report.fail("log_entry_columns", idx, f"columns say {kind}/{recording}, the entry {entry_type}/{about}")
+            if about is not None:
+                if prev != last_about.get(about):
+                    report.fail(
+                        "custody_chain",
+                        idx,
+                        f"recording {about}: prev is {prev}, expected {last_about.get(about)}",
+                    )
+                last_about[about] = idx
+            if entry_type == EntryType.INGEST and about is not None:
+                ingests[about] = (idx, decode(data))  # the catalog check needs its body; few entries are INGEST
     if head != tree.size:
         report.fail("log_head", head, f"the log head says {head} entries, the table holds {tree.size}")
     for key, checkpoint in pending:
@@ -174,33 +242,61 @@ def _check_root(anchored: tuple[str, Checkpoint], tree: MemoryNodes, report: Rep
         )
 
 
+_FIRST_LEVEL = select(func.min(log_nodes.c.level))
+_NEXT_LEVEL = select(func.min(log_nodes.c.level)).where(log_nodes.c.level > bindparam("level"))
+_NODES_FROM = (
+    select(log_nodes.c.idx, log_nodes.c.hash)
+    .where(log_nodes.c.level == bindparam("level"), log_nodes.c.idx > bindparam("after"))
+    .order_by(log_nodes.c.idx)
+    .limit(LOG_BATCH)
+)
+
+
 def _stored_nodes(conn: Connection, tree: MemoryNodes, report: Report) -> None:
-    """The node table serves proofs; every node must equal the one rebuilt from the entries."""
+    """The node table serves proofs; every node must equal the one rebuilt from the entries.
+
+    Read level by level, each in primary-key order from the last index seen:
+    every page is one index seek (a keyset over both columns made SQLite scan
+    from the start for every page, quadratic in the log's length).
+    """
     bad = 0
-    last = (-1, -1)
-    while True:
-        rows = conn.execute(
-            select(log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash)
-            .where((log_nodes.c.level > last[0]) | ((log_nodes.c.level == last[0]) & (log_nodes.c.idx > last[1])))
-            .order_by(log_nodes.c.level, log_nodes.c.idx)
-            .limit(LOG_BATCH)
-        ).all()
-        if not rows:
-            break
-        keys = [(int(level), int(idx)) for level, idx, _ in rows]
-        try:
-            rebuilt = tree.nodes(keys)
-        except KeyError:
-            rebuilt = [b""] * len(keys)
-        for (level, idx, digest), want in zip(rows, rebuilt, strict=True):
-            report.count("log_nodes")
-            if bytes(digest) != want:
-                bad += 1
-                if bad <= 10:
-                    report.fail(
-                        "log_node_mismatch", f"node {level}/{idx}", "differs from the tree rebuilt from the entries"
-                    )
-        last = keys[-1]
+    level = conn.execute(_FIRST_LEVEL).scalar()
+    while level is not None:
+        after: int | None = None
+        while True:
+            if after is None:  # the level's first page: no lower bound, so stray negative indexes are seen too
+                query = select(log_nodes.c.idx, log_nodes.c.hash).where(log_nodes.c.level == level)
+                rows = conn.execute(query.order_by(log_nodes.c.idx).limit(LOG_BATCH)).all()
+            else:
+                rows = conn.execute(_NODES_FROM, {"level": level, "after": after}).all()
+            if not rows:
+                break
+            keys = [(int(level), int(idx)) for idx, _ in rows]
+            stored = [bytes(digest) for _, digest in rows]
+            report.count("log_nodes", len(rows))
+            after = keys[-1][1]
+            rebuilt: list[bytes | None]
+            try:
+                rebuilt = list(tree.nodes(keys))
+            except KeyError:  # a stored node the rebuilt tree does not have: name just those
+                rebuilt = [_rebuilt_or_none(tree, key) for key in keys]
+            if stored == rebuilt:  # the usual case: one comparison for the page
+                continue
+            for (at, idx), digest, want in zip(keys, stored, rebuilt, strict=True):
+                if digest != want:
+                    bad += 1
+                    if bad <= 10:
+                        report.fail(
+                            "log_node_mismatch", f"node {at}/{idx}", "differs from the tree rebuilt from the entries"
+                        )
+        level = conn.execute(_NEXT_LEVEL, {"level": level}).scalar()
+
+
+def _rebuilt_or_none(tree: MemoryNodes, key: tuple[int, int]) -> bytes | None:
+    try:
+        return tree.nodes([key])[0]
+    except KeyError:
+        return None
 
 
 def _catalog(conn: Connection, ingests: dict[str, tuple[int, Entry]], report: Report) -> list[Any]:

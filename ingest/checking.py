@@ -38,7 +38,7 @@ from ingest.internal import MediaTiming, StreamTiming, corrupt_finding, internal
 from ingest.probe import MediaFacts
 from storage import findings as findings_db
 from storage.catalog import recordings
-from storage.journal import Journal
+from storage.journal import Journal, NewEntry
 
 log = logging.getLogger(__name__)
 
@@ -192,30 +192,33 @@ def record(
     """
     found = list({f.key: f for f in found}.values())
     existing = findings_db.by_key(conn, [f.key for f in found])
+    fresh = [f for f in found if f.key not in existing or existing[f.key].status == "withdrawn"]
+    facts = [f.as_json() for f in fresh]
+    indexes = journal.append_many(  # one batch: the entries are those of appending them one by one
+        conn,
+        [
+            NewEntry(
+                EntryType.FINDING,
+                finding.recordings[0] if finding.recordings else None,
+                {
+                    "finding_id": finding.key,
+                    "kind": finding.kind.value,
+                    "status": "open",
+                    "recordings": list(finding.recordings),
+                    "start": fact["start"],
+                    "end": fact["end"],
+                    "length_ms": finding.length_ms,
+                    "detail": dict(finding.detail),
+                },
+                now,
+            )
+            for finding, fact in zip(fresh, facts, strict=True)
+        ],
+    )
     added = []
-    for finding in found:
-        if finding.key in existing and existing[finding.key].status != "withdrawn":
-            continue
-        facts = finding.as_json()
-        recording = finding.recordings[0] if finding.recordings else None
-        index = journal.append(
-            conn,
-            EntryType.FINDING,
-            recording=recording,
-            body={
-                "finding_id": finding.key,
-                "kind": finding.kind.value,
-                "status": "open",
-                "recordings": list(finding.recordings),
-                "start": facts["start"],
-                "end": facts["end"],
-                "length_ms": finding.length_ms,
-                "detail": dict(finding.detail),
-            },
-            time=now,
-        )
+    for finding, fact, index in zip(fresh, facts, indexes, strict=True):
         if finding.key in existing:
-            findings_db.change(conn, existing[finding.key].id, status="open", entry=index, facts=facts)
+            findings_db.change(conn, existing[finding.key].id, status="open", entry=index, facts=fact)
             added.append(existing[finding.key].id)
             continue
         added.append(
@@ -229,7 +232,7 @@ def record(
                     "start": finding.start,
                     "end": finding.end,
                     "length_ms": finding.length_ms,
-                    "facts": json.loads(json.dumps(facts)),
+                    "facts": json.loads(json.dumps(fact)),
                     "status": "open",
                     "found_at": now,
                     "entry": index,
@@ -239,19 +242,28 @@ def record(
     if withdraw_scope is not None:
         device, around = withdraw_scope
         keys = {f.key for f in found}
-        for stale in findings_db.about_device(conn, device, [k.value for k in DEVICE_KINDS]):
-            # Only well inside the recomputed window: near its edges a neighbour may lie outside it.
-            in_window = stale.start is None or abs(stale.start - around) <= WINDOW / 2
-            if stale.key in keys or stale.status != "open" or not in_window:
-                continue
-            journal.append(
-                conn,
-                EntryType.FINDING,
-                recording=stale.recordings[0] if stale.recordings else None,
-                body={"finding_id": stale.key, "kind": stale.kind, "status": "withdrawn"},
-                time=now,
-            )
-            findings_db.change(conn, stale.id, status="withdrawn")
+        # Only well inside the recomputed window: near its edges a neighbour may lie outside it.
+        stale = [
+            old
+            for old in findings_db.about_device(conn, device, [k.value for k in DEVICE_KINDS])
+            if old.key not in keys
+            and old.status == "open"
+            and (old.start is None or abs(old.start - around) <= WINDOW / 2)
+        ]
+        journal.append_many(
+            conn,
+            [
+                NewEntry(
+                    EntryType.FINDING,
+                    old.recordings[0] if old.recordings else None,
+                    {"finding_id": old.key, "kind": old.kind, "status": "withdrawn"},
+                    now,
+                )
+                for old in stale
+            ],
+        )
+        for old in stale:
+            findings_db.change(conn, old.id, status="withdrawn")
     return added
 
 

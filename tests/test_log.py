@@ -5,9 +5,12 @@ from __future__ import annotations
 import base64
 import io
 import json
+import multiprocessing
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from sqlalchemy import delete, select, update
@@ -73,7 +76,9 @@ def logged(settings: Settings, config_file: Path, tmp_path: Path) -> Iterator[Lo
 
 
 def _failures(log: Log, *, deep: bool = False) -> set[tuple[str, str]]:
+    """What verify finds; decoding in worker processes must find exactly the same (a small log decodes in-process)."""
     report = verify(log.evi, log.vkey, deep=deep)
+    assert verify(log.evi, log.vkey, deep=deep, workers=2).as_json() == report.as_json()
     return {(f.check, f.subject) for f in report.failures}
 
 
@@ -82,6 +87,7 @@ def test_a_clean_log_verifies(
 ) -> None:
     report = verify(logged.evi, logged.vkey, deep=True)
     assert report.ok, report.failures
+    assert verify(logged.evi, logged.vkey, deep=True, workers=2).as_json() == report.as_json()
     with logged.evi.catalog.read() as conn:
         assert report.checked["entries"] == journal.size(conn) >= 4  # KEY, 3 INGEST, their FINDINGs
     assert report.checked["checkpoints"] == 2
@@ -90,6 +96,24 @@ def test_a_clean_log_verifies(
     act_as(settings, monkeypatch, "sun.qi", "auditor")  # verify is run by a person (docs/access.md)
     assert main(["--config", str(logged.config), "verify", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
+
+
+def test_verify_spawns_its_workers_when_another_thread_runs(logged: Log) -> None:
+    """Forking beside a running thread could copy a held lock into the child; then the workers are spawned."""
+    with logged.evi.catalog.begin() as conn:  # something to find, so the comparison means more than "ok"
+        conn.execute(update(recordings).where(recordings.c.id == logged.recordings[0]).values(device="CAM99"))
+    alone = verify(logged.evi, logged.vkey, workers=0)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        with mock.patch.object(multiprocessing, "get_context", wraps=multiprocessing.get_context) as context:
+            assert verify(logged.evi, logged.vkey, workers=2).as_json() == alone.as_json()
+    finally:
+        stop.set()
+        other.join()
+    context.assert_called_once_with("spawn")
+    assert [f.check for f in alone.failures] == ["catalog_mismatch"]
 
 
 def test_checkpoints_are_locked_in_the_object_store(logged: Log) -> None:
@@ -196,6 +220,15 @@ def test_a_deleted_entry_is_caught(logged: Log) -> None:
     assert ("checkpoint_root_mismatch", logged.key(0)) in failures
 
 
+def test_stray_nodes_are_caught_at_any_level(logged: Log) -> None:
+    with logged.evi.catalog.begin() as conn:
+        conn.execute(
+            log_nodes.insert(),
+            [{"level": 40, "idx": 0, "hash": b"\1" * 32}, {"level": 0, "idx": -3, "hash": b"\2" * 32}],
+        )
+    assert _failures(logged) == {("log_node_mismatch", "node 0/-3"), ("log_node_mismatch", "node 40/0")}
+
+
 def test_swapped_entries_are_caught(logged: Log) -> None:
     with logged.evi.catalog.begin() as conn:
         a, b = logged.ingests[0], logged.ingests[1]
@@ -214,6 +247,7 @@ def test_a_changed_catalog_row_is_caught(logged: Log) -> None:
     with logged.evi.catalog.begin() as conn:
         conn.execute(update(recordings).where(recordings.c.id == logged.recordings[2]).values(device="CAM99"))
     report = verify(logged.evi, logged.vkey)
+    assert verify(logged.evi, logged.vkey, workers=2).as_json() == report.as_json()
     assert [(f.check, f.subject) for f in report.failures] == [("catalog_mismatch", logged.recordings[2])]
     assert f"device is 'CAM99' in the catalog, 'CAM07' in entry {logged.ingests[2]}" in report.failures[0].message
 

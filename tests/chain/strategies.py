@@ -23,6 +23,7 @@ from chain.entries import (
     commit,
     format_time,
 )
+from storage.journal import NewEntry
 
 MAX_TREE = 64
 """Largest tree the exhaustive and property tests build."""
@@ -167,3 +168,24 @@ def entries(draw: st.DrawFn, entry_type: EntryType | None = None) -> Entry:
         prev=prev,
         body=draw(bodies(kind)),
     )
+
+
+RECORDING_POOL = tuple(hashlib.sha256(b"recording %d" % i).hexdigest() for i in range(3))
+"""A few recordings, so that generated logs hold several entries about each (custody chains)."""
+
+
+@st.composite
+def log_items(draw: st.DrawFn) -> NewEntry:
+    """An entry to append: any type, about one of ``RECORDING_POOL`` where the type allows it."""
+    kind = draw(st.sampled_from(list(EntryType)))
+    if kind in RECORDING_FORBIDDEN:
+        recording = None
+    elif kind in RECORDING_REQUIRED:
+        recording = draw(st.sampled_from(RECORDING_POOL))
+    else:
+        recording = draw(st.sampled_from(RECORDING_POOL) | st.none())
+    personal = draw(
+        st.none()
+        | st.dictionaries(st.sampled_from(["p-name", "p-id"]), st.text(max_size=8), min_size=1)
+    )
+    return NewEntry(kind, recording, draw(bodies(kind)), draw(times), personal)

@@ -19,6 +19,7 @@ from chain.merkle import (
     leaf_hash,
     node_hash,
     nodes_completed_by_append,
+    nodes_completed_by_appends,
     root,
     subtree_hash,
     verify_consistency,
@@ -306,6 +307,48 @@ def test_append_reads_left_siblings_in_at_most_one_batch() -> None:
         trailing_ones = len(made) - 1
         assert len(counting.calls) - before == (1 if trailing_ones else 0)
         tree.append(LEAVES[index])
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 8, 13, 64])
+def test_memory_append_stores_what_nodes_completed_by_append_makes(size: int) -> None:
+    reference = MemoryNodes()
+    made: dict[NodeKey, bytes] = {}
+    for index in range(size):
+        for level, node_index, digest in nodes_completed_by_append(index, LEAVES[index], reference):
+            made[(level, node_index)] = digest
+            reference._nodes[(level, node_index)] = digest
+        reference._size = index + 1
+    tree = MemoryNodes.from_leaf_hashes(LEAVES[:size])
+    assert tree._nodes == made
+    assert tree.size == size
+
+
+def test_memory_append_refuses_a_short_leaf() -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        MemoryNodes().append(b"short")
+
+
+@settings(max_examples=300)
+@given(st.integers(0, MAX_TREE), st.integers(0, MAX_TREE))
+def test_a_batch_append_makes_the_same_nodes_with_one_read(first: int, count: int) -> None:
+    leaves = [leaf_hash(b"batch %d" % i) for i in range(first + count)]
+    before = MemoryNodes.from_leaf_hashes(leaves[:first])
+    one_by_one = []
+    tree = MemoryNodes.from_leaf_hashes(leaves[:first])
+    for index in range(first, first + count):
+        one_by_one += nodes_completed_by_append(index, leaves[index], tree)
+        tree.append(leaves[index])
+    counting = CountingSource(before)
+    assert nodes_completed_by_appends(first, leaves[first:], counting) == one_by_one
+    assert len(counting.calls) <= 1
+    read = [key for call in counting.calls for key in call]
+    assert len(read) == len(set(read)) <= max(first.bit_length(), 0)
+    assert all((index + 1) << level <= first for level, index in read)  # only nodes before the batch
+
+
+def test_a_batch_append_refuses_a_negative_start() -> None:
+    with pytest.raises(ValueError, match=">= 0"):
+        nodes_completed_by_appends(-1, [LEAVES[0]], MemoryNodes())
 
 
 @settings(max_examples=300)
