@@ -41,7 +41,7 @@ def device_day(evi: App, device: str, day: date) -> Timeline:
             for r in findings_db.clock_reports_of(conn, device)
         ]
         marks = [
-            Mark(f.kind, f.start, f.end or f.start, f.length_ms, f.id, f.status)
+            Mark(f.kind, f.start, f.end or f.start, f.length_ms, f.id, f.status, tuple(f.recordings))
             for f in findings_db.listing(conn, device=device, since=lo - timedelta(hours=1))
             if f.start is not None and f.start < hi and f.kind in MARKED
         ]

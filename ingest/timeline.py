@@ -8,7 +8,7 @@ their offsets. Pure: values in, a string out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from html import escape
 
@@ -34,6 +34,7 @@ class Mark:
     length_ms: int | None
     finding: int  # finding id
     status: str
+    recordings: tuple[str, ...] = ()  # the two recordings a gap or overlap lies between, in order
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,25 @@ def build(
                 offset_ms=round(corrected.offset.total_seconds() * 1000),
             )
         )
-    return Timeline(device, day_start, tuple(bars), tuple(marks), tuple(reports))
+    placed = {b.recording: b for b in bars}
+    return Timeline(device, day_start, tuple(bars), tuple(_placed(m, placed) for m in marks), tuple(reports))
+
+
+def _placed(mark: Mark, bars: dict[str, Bar]) -> Mark:
+    """A gap or overlap drawn between the bars of the two recordings it names.
+
+    A finding keeps the times of the corrected timeline *when it was found*; a clock
+    report that arrives later moves the bars, and the mark must move with them or the
+    picture shows a gap beside the place where the recording stopped.
+    """
+    if len(mark.recordings) != 2 or not all(r in bars for r in mark.recordings):
+        return mark
+    before, after = (bars[r] for r in mark.recordings)
+    if mark.kind == FindingKind.GAP.value:
+        return replace(mark, start=before.end, end=after.start)
+    if mark.kind == FindingKind.OVERLAP.value:
+        return replace(mark, start=after.start, end=min(before.end, after.end))
+    return mark
 
 
 COLORS = {FindingKind.GAP.value: "#d62728", FindingKind.OVERLAP.value: "#ff7f0e"}
