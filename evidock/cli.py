@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 from typer.core import TyperGroup as TyperCommandGroup
 from typer.exceptions import TyperException
@@ -58,7 +57,6 @@ from evidock.cli_retention import (
     purge,
     status,
 )
-from evidock.runner import serve
 from evidock.settings import Settings
 from ingest.pipeline import AfterVerify, Outcome, Pipeline
 from ingest.watcher import DockedFile, look, scan
@@ -127,6 +125,8 @@ def run(
 
     Example: evidock --config config.toml run
     """
+    from evidock.runner import serve  # noqa: PLC0415 - the scheduler and watcher: start-up of other commands
+
     serve(settings_of(ctx), once=once)
 
 
@@ -181,6 +181,14 @@ def _targets(path: Path, settings: Settings) -> list[DockedFile]:
 def _ingest_one(pipeline: Pipeline, file: DockedFile, *, quiet: bool) -> Outcome | None:
     if quiet or file.size < 64 * 1024 * 1024:
         return pipeline.ingest(file)
+    from rich.progress import (  # noqa: PLC0415 - only with a bar to show: start-up of scripted ingests
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TransferSpeedColumn,
+    )
+
     with Progress(
         TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=err
     ) as bar:
