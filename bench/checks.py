@@ -12,7 +12,7 @@ the upload runs) takes at most 1.15x the time of the same ingest without it,
 and the metadata checks alone (``probe`` + ``file_findings`` without packets)
 take at most 1 s per file.
 
-Method, as in ``bench/ingest.py`` (whose helpers this reuses):
+Method, as in ``bench/ingest.py`` (both use ``bench/harness.py``):
 
 * the test recording is a camera-like H.264/AAC MP4 made once with ffmpeg and
   cached under ``.local/bench-media/<key of its parameters>/``; making it is
@@ -30,7 +30,7 @@ Method, as in ``bench/ingest.py`` (whose helpers this reuses):
   checks in the INGEST transaction), and the pieces alone (packet scan, read +
   SHA-256, metadata checks) with no upload beside them;
 * ``--ref HEAD`` measures a commit exported with ``git archive`` (this file
-  and ``bench/ingest.py`` copied in), as ``bench/ingest.py --ref`` does: the
+  and ``bench/harness.py`` copied in), as ``bench/ingest.py --ref`` does: the
   working tree may change while a run of several minutes goes on.
 
 The deep scan's cost is a few per cent of a ~25 s ingest; on a shared 2-core
@@ -58,28 +58,35 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any, TypeVar
 from unittest import mock
 
 from sqlalchemy import Connection
 
 import ingest.pipeline as pipeline_module
-from bench.ingest import (
+from bench.harness import (
     GIB,
+    MARGIN_BYTES,
     MIB,
     REPO,
     BenchError,
     Run,
     Server,
+    add_run_options,
+    bench_client,
     block_file_bytes,
     check_disk,
     code_version,
+    compile_bytecode,
     cpu_seconds,
+    evidock_env,
     export_commit,
+    load_now,
     machine,
+    purge_on_sigterm,
     throwaway_server,
     timed,
+    write_config,
 )
 from ingest.checking import CheckOptions, file_findings
 from ingest.filenames import BUILTIN_PATTERNS, parse_name
@@ -97,7 +104,6 @@ CAMERA_NAME = "CAM01_P1001_20261120080000_0001.mp4"  # dock pattern; 08:00:00 As
 CREATION_TIME = "2026-11-20T00:00:00Z"  # the same moment in UTC, as a camera embeds it
 TIMEZONE = "Asia/Shanghai"
 WARM_UP_MINUTES = 0.25
-MARGIN_BYTES = 4 * GIB  # Ceph's own metadata, logs, SQLite files, slack
 READ_CHUNK = 16 * MIB
 BESIDE = "beside the upload"
 
@@ -245,10 +251,6 @@ def media_facts_of(path: Path) -> dict[str, Any]:
 
 
 # -- timing helpers ---------------------------------------------------------------------
-
-
-def load_now() -> float:
-    return round(os.getloadavg()[0], 2)
 
 
 def timed_call(fn: Callable[[], T]) -> tuple[T, float]:
@@ -453,33 +455,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=REPO / ".local" / "bench-media",
         help="cache of generated test recordings (default: .local/bench-media; kept)",
     )
-    p.add_argument(
-        "--work-dir",
-        type=Path,
-        default=REPO / ".local" / "bench-checks",
-        help="per-run configs and catalogs (default: .local/bench-checks; removed at the end)",
-    )
-    p.add_argument(
-        "--s3-dir",
-        type=Path,
-        default=REPO / ".local" / "s3-bench-checks",
-        help="data dir of the throwaway S3 server (default: .local/s3-bench-checks; purged at the end)",
-    )
-    p.add_argument("--port", type=int, default=7600, help="S3 port of the throwaway server (default: 7600)")
-    p.add_argument(
-        "--evidock",
-        default=str(Path(sys.executable).parent / "evidock"),
-        help="the evidock executable (default: the one next to this Python)",
-    )
-    p.add_argument(
-        "--ref",
-        default=None,
-        help="measure this commit (exported with git archive; this benchmark's own files are copied in) instead "
-        "of the working tree, e.g. HEAD: immune to edits made while the benchmark runs",
-    )
     p.add_argument("--measured-code", default=None, help=argparse.SUPPRESS)  # set by --ref for the re-run
-    p.add_argument("--keep-server", action="store_true", help="leave the throwaway server running (not purged)")
-    p.add_argument("--strict", action="store_true", help="exit 2 if a goal is missed")
+    add_run_options(p, name="checks", port=7600)
     args = p.parse_args(argv)
     if args.minutes <= 0:
         p.error("--minutes must be positive")
@@ -507,12 +484,10 @@ def catalog_counts(db: Path) -> tuple[dict[str, int], dict[str, int]]:
 
 class ChecksBench:
     def __init__(self, server: Server, work: Path, evidock: str) -> None:
-        from minio import Minio
-
         self.server = server
         self.work = work
         self.evidock = evidock
-        self.client = Minio(server.host, access_key=server.access_key, secret_key=server.secret_key, secure=False)
+        self.client = bench_client(server)
         self.tag = uuid.uuid4().hex[:8]
         self.buckets = 0
 
@@ -525,27 +500,13 @@ class ChecksBench:
 
     def config(self, bucket: str, *, deep_scan: bool) -> Path:
         """A fresh config (and so a fresh SQLite catalog) in its own directory."""
-        run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=self.work))
-        path = run_dir / "config.toml"
-        path.write_text(
-            "# written by bench/checks.py for one run\n"
-            f'[station]\nid = "bench"\ntimezone = "{TIMEZONE}"\n\n'
-            '[watch]\nfolders = ["inbox"]\nafter_verify = "keep"\n\n'
-            f'[s3]\nendpoint = "{self.server.endpoint}"\nbucket = "{bucket}"\nregion = "us-east-1"\n\n'
-            '[database]\nurl = "sqlite:///evidock.db"\n\n'
-            "[retention]\nminimum_days = 92\n\n"
-            f"[checks]\ndeep_scan = {'true' if deep_scan else 'false'}\n",
-            encoding="utf-8",
+        return write_config(
+            self.work,
+            self.server,
+            bucket,
+            written_by="bench/checks.py",
+            more=f"[checks]\ndeep_scan = {'true' if deep_scan else 'false'}\n",
         )
-        return path
-
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env["EVIDOCK_S3_ACCESS_KEY"] = self.server.access_key
-        env["EVIDOCK_S3_SECRET_KEY"] = self.server.secret_key
-        env.pop("EVIDOCK_CONFIG", None)
-        env.pop("EVIDOCK_LOG_LEVEL", None)
-        return env
 
     def run_cli(self, path: Path, *, deep_scan: bool) -> CliRun:
         config = self.config(self.fresh_bucket(), deep_scan=deep_scan)
@@ -553,7 +514,7 @@ class ChecksBench:
             before = load_now()
             run, stdout = timed(
                 [self.evidock, "--config", str(config), "ingest", "--json", str(path)],
-                env=self.env(),
+                env=evidock_env(self.server),
                 cwd=config.parent,
                 server=self.server,
                 what=f"evidock ingest (deep scan {'on' if deep_scan else 'off'})",
@@ -572,7 +533,7 @@ class ChecksBench:
 
         config = self.config(self.fresh_bucket(), deep_scan=deep_scan)
         try:
-            settings = settings_module.load(config, environ=self.env())
+            settings = settings_module.load(config, environ=evidock_env(self.server))
             docked = look(path.parent, path, ())
             if docked is None:
                 raise BenchError(f"{path} is not a regular file")
@@ -940,10 +901,6 @@ def pieces_json(p: Pieces) -> dict[str, Any]:
 # -- main -----------------------------------------------------------------------------------------
 
 
-def _terminate(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the finally blocks: the server is purged
-
-
 def run_rounds(bench: ChecksBench, path: Path, rounds: int) -> list[CliRound]:
     result: list[CliRound] = []
     for index in range(rounds):
@@ -964,7 +921,7 @@ def run_at_ref(args: argparse.Namespace) -> int:
     try:
         src = export_commit(args.ref, snapshot / "src")
         (src / "bench").mkdir(exist_ok=True)
-        for name in ("__init__.py", "ingest.py", "checks.py"):  # the harness as it is here
+        for name in ("__init__.py", "harness.py", "checks.py"):  # the harness as it is here
             shutil.copy2(REPO / "bench" / name, src / "bench" / name)
         argv = [
             *("--minutes", f"{args.minutes:g}", "--rounds", str(args.rounds)),
@@ -1009,6 +966,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     print(f"bench: test recording {path} ({size / GIB:.2f} GiB): {recording}", file=sys.stderr)
     args.work_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench-", dir=args.work_dir))
+    compile_bytecode(REPO)  # the measured tree: this one, or the --ref export this re-run lives in
     steps: list[StepTimes] = []
     try:
         block_bytes = max(64 * GIB, 2 * server_bytes)  # sparse: only what is written takes space
@@ -1042,7 +1000,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
+    purge_on_sigterm()
     try:
         if args.ref is not None:
             return run_at_ref(args)

@@ -50,7 +50,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.ingest import (
+from bench.harness import (
     GIB,
     BenchError,
     Run,
@@ -59,10 +59,10 @@ from bench.ingest import (
     check_disk,
     code_version,
     machine,
-    make_file,
     throwaway_server,
     timed,
 )
+from bench.ingest import make_file
 
 REPO = Path(__file__).resolve().parent.parent
 GOAL_RATIO = 1.3

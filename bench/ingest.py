@@ -15,8 +15,10 @@ ratios** evidock / baseline: machines are noisy, absolute seconds are only
 reported, never judged.
 
 Everything runs against a separate, throwaway Ceph RGW instance
-(``.local/s3-bench``, port 7590) that is purged at the end: every evidock run
-leaves its file COMPLIANCE-locked for three months, which no one can delete.
+(``.local/s3-bench-ingest``, port 7590; ``bench/harness.py``) that is purged
+at the end: every evidock run leaves its file COMPLIANCE-locked for three
+months, which no one can delete. evidock's packages are byte-compiled first,
+as an installed package is (the baseline's minio is).
 Each evidock run first overwrites the file's first 32 bytes with fresh random
 bytes, so it really uploads (content addressing would otherwise skip the
 upload as a duplicate). The baseline uploads to a bucket without Object Lock
@@ -30,26 +32,40 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
-from typing import Any
 
-GIB = 1024**3
-MIB = 1024**2
-REPO = Path(__file__).resolve().parent.parent
+from bench.harness import (
+    GIB,
+    MARGIN_BYTES,
+    MIB,
+    REPO,
+    BenchError,
+    Run,
+    Server,
+    add_run_options,
+    bench_client,
+    block_file_bytes,
+    check_disk,
+    code_version,
+    compile_bytecode,
+    evidock_env,
+    export_commit,
+    machine,
+    purge_on_sigterm,
+    throwaway_server,
+    timed,
+    write_config,
+)
 
 # The goal (issue "ingest benchmark"): with verification included.
 GOAL_RATIO = 1.6
@@ -57,23 +73,6 @@ GOAL_RSS_MIB = 150.0
 
 DEFAULT_ROUNDS = {1: 3, 4: 2}  # sizes not listed get 2
 FILL_BLOCK = 64 * MIB  # the test file is one random block repeated, each copy with its own counter
-MARGIN_BYTES = 4 * GIB  # Ceph's own metadata, logs, SQLite files, slack
-
-# Starts one measured command and reports its wall time and rusage as JSON to
-# argv[1]; its stdout/stderr pass through. Run with -I -S: no site packages,
-# so the launcher stays at ~10 MiB, which bounds the smallest RSS it can report.
-LAUNCHER = """\
-import json, os, sys, time
-report, cmd = sys.argv[1], sys.argv[2:]
-started = time.perf_counter()
-pid = os.posix_spawn(cmd[0], cmd, os.environ)
-_, status, usage = os.wait4(pid, 0)
-seconds = time.perf_counter() - started
-with open(report, "w") as f:
-    json.dump({"seconds": seconds, "maxrss_kib": usage.ru_maxrss, "utime": usage.ru_utime,
-               "stime": usage.ru_stime}, f)
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
 
 # evidock from an exported commit (--ref): the same entry point as the console script.
 SNAPSHOT_MAIN = "import sys; sys.path.insert(0, sys.argv.pop(1)); from evidock.cli import main; sys.exit(main())"
@@ -98,10 +97,6 @@ client.fput_object(bucket, key, path)
 """
 
 
-class BenchError(Exception):
-    """The benchmark cannot run or a run failed; the message says why."""
-
-
 # -- results ----------------------------------------------------------------------------
 
 
@@ -119,17 +114,6 @@ class Variant:
         part = f"{self.part_size_mib}" if self.part_size_mib is not None else "dflt"
         par = f"{self.parallel_uploads}" if self.parallel_uploads is not None else "dflt"
         return f"{part}MiB x {par}"
-
-
-@dataclass(frozen=True)
-class Run:
-    """One subprocess: wall seconds, peak RSS, its own CPU and the S3 server's CPU while it ran."""
-
-    seconds: float
-    peak_rss_mib: float
-    cpu_user_s: float
-    cpu_sys_s: float
-    server_cpu_s: float | None
 
 
 @dataclass
@@ -224,32 +208,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "Default: one variant with the settings' defaults",
     )
     p.add_argument("--json-out", type=Path, default=None, help="write the results as JSON to this file")
-    p.add_argument(
-        "--work-dir",
-        type=Path,
-        default=REPO / ".local" / "bench",
-        help="where the test files and per-run configs go (default: .local/bench; removed at the end)",
-    )
-    p.add_argument(
-        "--s3-dir",
-        type=Path,
-        default=REPO / ".local" / "s3-bench",
-        help="data dir of the throwaway S3 server (default: .local/s3-bench; purged at the end)",
-    )
-    p.add_argument("--port", type=int, default=7590, help="S3 port of the throwaway server (default: 7590)")
-    p.add_argument(
-        "--evidock",
-        default=str(Path(sys.executable).parent / "evidock"),
-        help="the evidock executable (default: the one next to this Python)",
-    )
-    p.add_argument(
-        "--ref",
-        default=None,
-        help="measure this commit (exported with git archive) instead of the working tree, e.g. HEAD: "
-        "immune to edits made while the benchmark runs",
-    )
-    p.add_argument("--keep-server", action="store_true", help="leave the throwaway server running (not purged)")
-    p.add_argument("--strict", action="store_true", help="exit 2 if a goal is missed")
+    add_run_options(p, name="ingest", port=7590)
     args = p.parse_args(argv)
     try:
         args.sizes = sorted({int(s) for s in str(args.sizes).split(",") if s.strip()})
@@ -300,97 +259,7 @@ def needed_bytes(sizes: Sequence[int], rounds: dict[int, int], variants: int) ->
     return server, server + max(sizes) * GIB + MARGIN_BYTES
 
 
-def check_disk(path: Path, need: int) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(path).free
-    if free < need:
-        raise BenchError(
-            f"not enough free disk at {path}: {free / GIB:.1f} GiB free, this run needs up to "
-            f"{need / GIB:.1f} GiB (the data really is written, and evidock's objects stay COMPLIANCE-locked "
-            "until the throwaway server is purged at the end). Free space, or run fewer --sizes / --rounds"
-        )
-
-
 # -- the throwaway S3 server -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Server:
-    endpoint: str  # http://127.0.0.1:7590
-    host: str  # 127.0.0.1:7590
-    access_key: str
-    secret_key: str
-    data_dir: Path
-
-
-def _s3_env(data_dir: Path, port: int, block_bytes: int) -> dict[str, str]:
-    env = dict(os.environ)
-    env["EVIDOCK_S3_DIR"] = str(data_dir)
-    env["EVIDOCK_S3_PORT"] = str(port)
-    env["EVIDOCK_S3_BLOCK_SIZE"] = str(block_bytes)
-    for name in ("EVIDOCK_S3_MON_PORT", "EVIDOCK_S3_ACCESS_KEY", "EVIDOCK_S3_SECRET_KEY"):
-        env.pop(name, None)  # the throwaway server uses its own defaults
-    return env
-
-
-@contextmanager
-def throwaway_server(data_dir: Path, port: int, block_bytes: int, *, keep: bool) -> Iterator[Server]:
-    env = _s3_env(data_dir, port, block_bytes)
-    scripts = REPO / "scripts"
-    if data_dir.exists():
-        print(f"bench: purging a leftover benchmark server in {data_dir}", file=sys.stderr)
-        subprocess.run(["bash", str(scripts / "s3-down.sh"), "--purge"], env=env, check=True, stdout=sys.stderr)
-    print(f"bench: starting a throwaway S3 server in {data_dir} on :{port}", file=sys.stderr)
-    try:
-        up = subprocess.run(["bash", str(scripts / "s3-up.sh")], env=env, check=True, stdout=subprocess.PIPE, text=True)
-        lines = dict(line.split("=", 1) for line in up.stdout.splitlines() if "=" in line)
-        endpoint = lines["S3_ENDPOINT"]
-        yield Server(
-            endpoint=endpoint,
-            host=endpoint.split("://", 1)[1].rstrip("/"),
-            access_key=lines["S3_ACCESS_KEY"],
-            secret_key=lines["S3_SECRET_KEY"],
-            data_dir=data_dir,
-        )
-    except subprocess.CalledProcessError as exc:
-        raise BenchError(f"{exc.cmd} failed with exit code {exc.returncode}; see its messages above") from exc
-    finally:
-        if keep:
-            print(f"bench: leaving the server in {data_dir} running (--keep-server)", file=sys.stderr)
-        else:
-            print(f"bench: stopping and purging the server in {data_dir}", file=sys.stderr)
-            subprocess.run(["bash", str(scripts / "s3-down.sh"), "--purge"], env=env, check=False, stdout=sys.stderr)
-
-
-def server_pids(data_dir: Path) -> list[int]:
-    pids = []
-    for name in ("client.rgw.a", "osd.0"):
-        try:
-            pids.append(int((data_dir / "run" / f"{name}.pid").read_text().strip()))
-        except (OSError, ValueError):
-            continue
-    return pids
-
-
-def cpu_seconds(pids: Sequence[int]) -> float | None:
-    """User + system CPU seconds of these processes so far (from /proc), or None if unreadable."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    try:
-        for pid in pids:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
-    except (OSError, ValueError, IndexError):
-        return None
-    return total / ticks
-
-
-def block_file_bytes(data_dir: Path) -> int | None:
-    """Bytes the OSD's sparse block file really occupies on disk."""
-    try:
-        return (data_dir / "osd" / "block").stat().st_blocks * 512
-    except OSError:
-        return None
 
 
 # -- test file -------------------------------------------------------------------------
@@ -427,59 +296,13 @@ def fresh_head(path: Path) -> None:
 # -- timed subprocesses --------------------------------------------------------------------
 
 
-def timed(cmd: Sequence[str], *, env: dict[str, str], cwd: Path, server: Server, what: str) -> tuple[Run, str]:
-    """Run ``cmd`` to completion; its wall time, peak RSS and CPU (from ``wait4``), and its stdout.
-
-    ``cmd`` is started by a small launcher process (see ``LAUNCHER``), not by
-    this one: Linux carries the RSS high-water mark of the forking process's
-    address space into the child's ``ru_maxrss`` across ``exec``, so a child of
-    this (large) process would report at least this process's peak.
-    """
-    pids = server_pids(server.data_dir)
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as tmp:
-        report = Path(tmp) / "usage.json"
-        server_before = cpu_seconds(pids)
-        done = subprocess.run(
-            [sys.executable, "-I", "-S", "-c", LAUNCHER, str(report), *cmd],
-            env=env,
-            cwd=cwd,
-            stdout=out,
-            stderr=err,
-            check=False,
-        )
-        server_after = cpu_seconds(pids)
-        out.seek(0)
-        err.seek(0)
-        stdout = out.read().decode("utf-8", "replace")
-        stderr = err.read().decode("utf-8", "replace")
-        try:
-            usage = json.loads(report.read_text())
-        except (OSError, ValueError) as exc:
-            raise BenchError(f"{what}: the launcher reported nothing (exit {done.returncode}): {stderr}") from exc
-    if done.returncode != 0:
-        raise BenchError(f"{what} exited with {done.returncode}:\n{stderr.strip() or stdout.strip()}")
-    server_cpu = None
-    if server_before is not None and server_after is not None:
-        server_cpu = round(server_after - server_before, 2)
-    run = Run(
-        seconds=float(usage["seconds"]),
-        peak_rss_mib=int(usage["maxrss_kib"]) / 1024,  # ru_maxrss is in KiB on Linux
-        cpu_user_s=round(float(usage["utime"]), 2),
-        cpu_sys_s=round(float(usage["stime"]), 2),
-        server_cpu_s=server_cpu,
-    )
-    return run, stdout
-
-
 class Bench:
     def __init__(self, server: Server, work: Path, evidock: Sequence[str], source: Path | None) -> None:
-        from minio import Minio
-
         self.server = server
         self.work = work
         self.evidock = list(evidock)  # the command that is `evidock`
         self.source = source  # an exported commit, or None for the installed working tree
-        self.client = Minio(server.host, access_key=server.access_key, secret_key=server.secret_key, secure=False)
+        self.client = bench_client(server)
         self.tag = uuid.uuid4().hex[:8]
         self.baseline_bucket = f"bench-base-{self.tag}"
         self.client.make_bucket(self.baseline_bucket)  # no versioning, no Object Lock: objects can be deleted
@@ -493,23 +316,12 @@ class Bench:
 
     def config(self, bucket: str, variant: Variant) -> Path:
         """A fresh config (and so a fresh SQLite catalog) in its own directory."""
-        run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=self.work))
-        s3_extra = ""
+        s3 = ""
         if variant.part_size_mib is not None:
-            s3_extra += f"part_size_mib = {variant.part_size_mib}\n"
+            s3 += f"part_size_mib = {variant.part_size_mib}\n"
         if variant.parallel_uploads is not None:
-            s3_extra += f"parallel_uploads = {variant.parallel_uploads}\n"
-        path = run_dir / "config.toml"
-        path.write_text(
-            "# written by bench/ingest.py for one run\n"
-            '[station]\nid = "bench"\ntimezone = "Asia/Shanghai"\n\n'
-            '[watch]\nfolders = ["inbox"]\nafter_verify = "keep"\n\n'
-            f'[s3]\nendpoint = "{self.server.endpoint}"\nbucket = "{bucket}"\nregion = "us-east-1"\n{s3_extra}\n'
-            '[database]\nurl = "sqlite:///evidock.db"\n\n'
-            "[retention]\nminimum_days = 92\n",
-            encoding="utf-8",
-        )
-        return path
+            s3 += f"parallel_uploads = {variant.parallel_uploads}\n"
+        return write_config(self.work, self.server, bucket, written_by="bench/ingest.py", s3=s3)
 
     def effective(self, variant: Variant) -> tuple[int, int]:
         """The part size (MiB) and parallel uploads evidock really uses for this variant."""
@@ -517,7 +329,7 @@ class Bench:
         try:
             done = subprocess.run(
                 [sys.executable, "-c", EFFECTIVE_SCRIPT, str(path), str(self.source or "")],
-                env=self._evidock_env(),
+                env=evidock_env(self.server),
                 capture_output=True,
                 text=True,
                 check=False,
@@ -529,21 +341,13 @@ class Bench:
         part, parallel = done.stdout.split()
         return int(part), int(parallel)
 
-    def _evidock_env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env["EVIDOCK_S3_ACCESS_KEY"] = self.server.access_key
-        env["EVIDOCK_S3_SECRET_KEY"] = self.server.secret_key
-        env.pop("EVIDOCK_CONFIG", None)
-        env.pop("EVIDOCK_LOG_LEVEL", None)
-        return env
-
     def run_evidock(self, path: Path, bucket: str, variant: Variant) -> Run:
         fresh_head(path)
         config = self.config(bucket, variant)
         try:
             run, stdout = timed(
                 [*self.evidock, "--config", str(config), "ingest", "--json", str(path)],
-                env=self._evidock_env(),
+                env=evidock_env(self.server),
                 cwd=config.parent,
                 server=self.server,
                 what=f"evidock ingest ({variant.label})",
@@ -651,73 +455,12 @@ def table(summaries: Sequence[Summary], results: Sequence[SizeResult]) -> str:
     return "\n".join(lines)
 
 
-def export_commit(ref: str, target: Path) -> Path:
-    """The tree of ``ref`` extracted to ``target`` (read-only use of the repository: git archive)."""
-    target.mkdir(parents=True)
-    try:
-        archive = subprocess.run(["git", "archive", "--format=tar", ref], cwd=REPO, capture_output=True, check=True)
-    except subprocess.CalledProcessError as exc:
-        raise BenchError(f"--ref {ref}: git archive failed: {exc.stderr.decode(errors='replace').strip()}") from exc
-    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
-    return target
-
-
-def code_version(ref: str | None) -> dict[str, Any]:
-    """The commit measured and, for the working tree, which of its files were modified."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", f"{ref or 'HEAD'}^{{commit}}"], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        if ref is not None:
-            return {"commit": commit, "ref": ref, "modified": []}
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return {"commit": None, "modified": None}
-    return {"commit": commit, "modified": [line[3:] for line in status.splitlines()]}
-
-
-def machine() -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "kernel": platform.release(),
-    }
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                info["memory_gib"] = round(int(line.split()[1]) / 1024**2, 1)
-                break
-    except OSError:
-        pass
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        info["minio"] = version("minio")
-    except PackageNotFoundError:
-        info["minio"] = None
-    return info
-
-
 # -- main ----------------------------------------------------------------------------------
-
-
-def _terminate(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the finally blocks: the server is purged
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
+    purge_on_sigterm()
     rounds = {size: rounds_for(size, args.rounds) for size in args.sizes}
     server_bytes, need = needed_bytes(args.sizes, rounds, len(args.variants))
     block_bytes = max(64 * GIB, 2 * server_bytes)  # sparse: only what is written takes space
@@ -738,6 +481,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.ref is not None:
                 source = export_commit(args.ref, work / "src")
                 evidock = [sys.executable, "-c", SNAPSHOT_MAIN, str(source)]
+            compile_bytecode(source or REPO)
             with throwaway_server(args.s3_dir, args.port, block_bytes, keep=args.keep_server) as server:
                 bench = Bench(server, work, evidock, source)
                 effective = {v.label: bench.effective(v) for v in args.variants}

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 from typer.core import TyperGroup as TyperCommandGroup
 from typer.exceptions import TyperException
@@ -58,7 +57,6 @@ from evidock.cli_retention import (
     status,
 )
 from evidock.recording_reads import NO_REASON, list_recordings, show_recording
-from evidock.runner import serve
 from evidock.settings import Settings
 from evidock.text import one_line, shown
 from ingest.pipeline import AfterVerify, Outcome, Pipeline
@@ -132,6 +130,8 @@ def run(
 
     Example: evidock --config config.toml run --http-port 8080
     """
+    from evidock.runner import serve  # noqa: PLC0415 - the scheduler, watcher and web server: start-up of other commands
+
     http = None if once or no_http else Listen(http_host, http_port)
     serve(settings_of(ctx), once=once, http=http)
 
@@ -187,6 +187,14 @@ def _targets(path: Path, settings: Settings) -> list[DockedFile]:
 def _ingest_one(pipeline: Pipeline, file: DockedFile, *, quiet: bool) -> Outcome | None:
     if quiet or file.size < 64 * 1024 * 1024:
         return pipeline.ingest(file)
+    from rich.progress import (  # noqa: PLC0415 - only with a bar to show: start-up of scripted ingests
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TransferSpeedColumn,
+    )
+
     with Progress(
         TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=err
     ) as bar:

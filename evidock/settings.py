@@ -302,7 +302,7 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
         access_key=access_key,
         secret_key=secret_key,
         part_size=part_mib * 1024 * 1024,
-        parallel_uploads=r.integer("s3.parallel_uploads", default=2, low=1, high=16),
+        parallel_uploads=r.integer("s3.parallel_uploads", default=3, low=1, high=16),
     )
 
     db_url = r.text("database.url", default="sqlite:///var/evidock.db")

@@ -29,7 +29,10 @@ notice made 29 and 30 Dec 2001 working days). The notice comes out weeks before;
 if the ``holidays`` package lags, enter those dates as overrides.
 
 Everything here is pure: no clock, no I/O. The ``holidays`` package is asked
-once per year and its answer kept as plain frozen data.
+once per year and its answer kept as plain frozen data. It is imported on that
+first question, not with this module: loading its country tables takes longer
+than the rest of a command's start-up, and most commands (``evidock ingest``
+among them) never ask for a working day.
 """
 
 from __future__ import annotations
@@ -38,12 +41,12 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final
-
-from holidays import HolidayBase
-from holidays.countries.china import China
+from typing import TYPE_CHECKING, Final
 
 from retention.errors import CalendarError
+
+if TYPE_CHECKING:
+    from holidays import HolidayBase
 
 __all__ = [
     "CalendarDay",
@@ -55,7 +58,6 @@ __all__ = [
 
 MAX_DAYS_OFF_IN_A_ROW: Final = 366  # days; more means the overrides are broken
 _WEEKEND: Final = frozenset({5, 6})  # date.weekday() of Saturday and Sunday
-_PACKAGE_YEARS: Final = range(China.start_year, China.end_year + 1)
 
 
 def unpublished_year_warning(year: int) -> str:
@@ -104,21 +106,22 @@ class _YearSchedule:
     published: bool  # the holidays package carries the State Council notice for the year
 
 
-def _china(year: int, *, observed: bool) -> HolidayBase:
-    # China.__init__ is declared with untyped *args/**kwargs; what it builds is
-    # a fully typed HolidayBase.
-    return China(years=year, language="zh_CN", observed=observed)  # type: ignore[no-untyped-call]
-
-
 def _package_schedule(year: int) -> _YearSchedule:
     """Ask the holidays package about one year and keep the answer as plain data."""
-    if year not in _PACKAGE_YEARS:
+    from holidays.countries.china import China  # noqa: PLC0415 - on first use: see the module docstring
+
+    def china(*, observed: bool) -> HolidayBase:
+        # China.__init__ is declared with untyped *args/**kwargs; what it builds is
+        # a fully typed HolidayBase.
+        return China(years=year, language="zh_CN", observed=observed)  # type: ignore[no-untyped-call]
+
+    if not China.start_year <= year <= China.end_year:
         return _YearSchedule(MappingProxyType({}), frozenset(), published=False)
-    package = _china(year, observed=True)
+    package = china(observed=True)
     makeup = frozenset(day for day in package.weekend_workdays if day.year == year)
     # No notice in the package: keep only the statutory days (no guessed days
     # off in lieu); the caller marks these answers provisional.
-    source = package if makeup else _china(year, observed=False)
+    source = package if makeup else china(observed=False)
     days_off = {day: name for day, name in source.items() if day.year == year}
     return _YearSchedule(MappingProxyType(days_off), makeup, published=bool(makeup))
 

@@ -202,7 +202,10 @@ bdev_aio_poll_ms = 10
 bluestore_fsck_on_mkfs = false
 
 [client.rgw.a]
-rgw_frontends = beast endpoint=127.0.0.1:$PORT
+# tcp_nodelay: without it every response with a body (XML: retention, legal
+# hold, versioning, listings, multipart create/complete) waits ~40 ms for the
+# client's delayed ACK of the header segment (Nagle), 2 ms with it.
+rgw_frontends = beast endpoint=127.0.0.1:$PORT tcp_nodelay=1
 # Object Lock is on by default in 16.2; pools are created on first use.
 # New buckets get a single index shard instead of 11: bucket creation, which
 # the tests do a lot (unique bucket per test), needs fewer RADOS objects.

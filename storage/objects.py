@@ -84,7 +84,7 @@ class ObjectStore:
         bucket: str,
         *,
         part_size: int = 8 * 1024 * 1024,
-        parallel_uploads: int = 2,
+        parallel_uploads: int = 3,
     ) -> None:
         self._client = client
         self.bucket = bucket
@@ -102,7 +102,7 @@ class ObjectStore:
         region: str = "us-east-1",
         secure: bool = False,
         part_size: int = 8 * 1024 * 1024,
-        parallel_uploads: int = 2,
+        parallel_uploads: int = 3,
         timeout_seconds: float = 60.0,
     ) -> ObjectStore:
         http = urllib3.PoolManager(

@@ -67,6 +67,11 @@ def test_purge_waits_for_the_lock_skips_held_and_open_case_recordings_and_keeps_
     evidence.add(ctx, [held], case_number="京朝公(治)行罚决字[2025]7号", period="30", by="c", now=real_now)
 
     # Today: art. 27 (3 months from ingest) has not passed, whatever the server's lock says.
+    # Wait for the one-second locks to pass: only then does the catalog list the recordings as due
+    # (three ingests may well take less than a second).
+    with evi.catalog.read() as conn:
+        locks = [row.retain_until for r in (ordinary, open_case, held) if (row := recordings_db.get(conn, r))]
+    time.sleep(max(0.0, (max(locks) - datetime.now(UTC)).total_seconds()) + 0.05)
     today = purge(ctx, now=datetime.now(UTC), apply=True)
     assert {action for action, _ in _actions(today).values()} == {"skipped"}
     assert "art. 27" in _actions(today)[ordinary][1][0]
