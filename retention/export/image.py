@@ -15,8 +15,7 @@ Chinese included.
 Memory stays flat: each original is read in the object store's chunks through
 a small bounded queue filled by one background thread (so the network read and
 the gate's hashing overlap with writing the image); the image's SHA-256 is
-taken by re-reading the file as it is written (``_HashingSink``), so the
-bytes hashed are the bytes on disk.
+taken in the same pass, as the image is written (``_HashingSink``).
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ log = logging.getLogger(__name__)
 
 _BLOCK = 1 << 20  # bytes copied per step while writing the image
 _QUEUE_DEPTH = 16  # chunks read ahead from the object store (a few MiB)
-_LAG = 8 << 20  # bytes the image hasher stays behind the writer
+_STREAMED = 64 << 10  # a write this large is file data: the image is hashed up to its end
 _ASCII_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 
 
@@ -204,6 +203,18 @@ class _Tree:
         return f"{self.directory(parent)}/{_iso_name(name, self._taken.setdefault(parent, set()), directory=False)};1"
 
 
+def _extent_order(iso_path: str) -> tuple[int, list[bytes]]:
+    """Where pycdlib will put this file's data: it walks the tree breadth first, names in byte order.
+
+    pycdlib writes the files' data in the order they were added; adding them
+    in the order of their extents makes those writes ascend through the image,
+    which lets ``_HashingSink`` hash it in the same pass (any other order is
+    still hashed correctly, by reading the image again at the end).
+    """
+    parts = iso_path.strip("/").split("/")
+    return len(parts), [part.encode("ascii") for part in parts]
+
+
 def build_image(
     files: Sequence[ImageFile],
     target: Path,
@@ -222,16 +233,14 @@ def build_image(
     iso = pycdlib.PyCdlib()
     iso.new(interchange_level=3, joliet=3, rock_ridge="1.09", vol_ident=volume_id[:32])
     tree = _Tree(iso)
-    readers = []
-    for item in files:
-        iso_path = tree.file_path(item.path)
+    placed = sorted(((tree.file_path(item.path), item) for item in files), key=lambda pair: _extent_order(pair[0]))
+    for iso_path, item in placed:
         joliet = "/" + item.path
         name = item.path.rpartition("/")[2]
         if item.data is not None:
             iso.add_fp(io.BytesIO(item.data), len(item.data), iso_path, rr_name=name, joliet_path=joliet)
         elif item.stream is not None:
             reader = _Reader(item.path, item.size, item.stream)
-            readers.append(reader)
             # pycdlib only calls seek, tell and read on it (its BinaryIO annotation asks for more)
             iso.add_fp(cast(BinaryIO, reader), item.size, iso_path, rr_name=name, joliet_path=joliet)
         else:
@@ -248,11 +257,10 @@ def build_image(
         done[0] = total_done
 
     try:
-        with part.open("x+b") as raw, _HashingSink(raw) as sink:  # read too: the hasher re-reads
+        with part.open("x+b") as raw, _HashingSink(raw) as sink:  # read too: the hasher reads back
             iso.write_fp(cast(BinaryIO, sink), blocksize=_BLOCK, progress_cb=written)
-            raw.flush()
-            os.fsync(raw.fileno())
             digest, length = sink.result()
+            os.fsync(raw.fileno())
         iso.close()
         if length != size:
             raise ExportError(f"{part.name}: wrote {length} bytes, expected {size}")
@@ -263,39 +271,45 @@ def build_image(
 
 
 class _HashingSink:
-    """The image file, hashed while it is written: a second thread re-reads what is written and hashes it.
+    """The image file, hashed as it is written, in one pass and in file order, on a second thread.
 
-    pycdlib writes the volume descriptors and directories first, going back
-    and forth near the start, and then the file data in ascending order. The
-    hashing thread trails the highest byte written by ``_LAG`` bytes, so it
-    reads only what is finished (from the page cache, on the other core). A
-    write below what the thread may already have read marks the digest stale,
-    and ``result`` then hashes the whole file again: the digest is always of
-    the bytes on disk, the overlap only saves time.
+    A SHA-256 must see the bytes in order, and pycdlib writes out of order:
+    the volume descriptors and directories first, going back and forth near
+    the start, then each file's data, in ascending order when the files were
+    added in the order of their extents (``build_image`` does that). So the
+    sink keeps a *frontier*: everything below it is handed to the hasher. A
+    large write at or above the frontier means everything below it is
+    finished (the metadata, the padding, the small files before it): the
+    hasher reads that stretch back from the file (it is small, and its holes
+    read as zeros) and then hashes the written bytes themselves, which it is
+    handed by reference, so the originals are never read a second time.
+    ``result`` hashes what is left after the frontier.
+
+    If a write ever lands below the frontier (a layout this reasoning does not
+    cover), or the hasher fails, ``result`` hashes the whole file again from
+    the start: the digest is always of the file, the frontier only saves time.
     """
 
     def __init__(self, raw: BinaryIO) -> None:
         self._raw = raw
         self._fd = raw.fileno()
-        self._lock = threading.Condition()
-        self._end = 0  # highest byte written + 1
-        self._allowed = 0  # the hasher may read below this
-        self._done = False
-        self._stale = False
         self._digest = hashlib.sha256()
-        self._hashed = 0
+        self._frontier = 0  # written bytes below this are handed to the hasher
+        self._hashed = 0  # the hasher's own position
+        self._stale = False
         self._error: BaseException | None = None
+        self._work: queue.Queue[tuple[int, bytes] | None] = queue.Queue(maxsize=_QUEUE_DEPTH)
         self._thread = threading.Thread(target=self._run, name="disc-image-hash", daemon=True)
+        self.rehashed = False  # True when ``result`` had to hash the whole file again
 
     def __enter__(self) -> _HashingSink:
         self._thread.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        with self._lock:
-            self._done = True
-            self._lock.notify()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._work.put(None)
+            self._thread.join()
 
     # -- the file object pycdlib writes to --
 
@@ -307,46 +321,49 @@ class _HashingSink:
 
     def write(self, data: bytes) -> int:
         at = self._raw.tell()
-        with self._lock:
-            if at < self._allowed:
-                self._stale = True
+        if at < self._frontier:
+            self._stale = True
         written = self._raw.write(data)
-        self._raw.flush()  # the hasher reads the file by descriptor
-        with self._lock:
-            self._end = max(self._end, at + written)
-            self._allowed = max(self._allowed, self._end - _LAG)
-            self._lock.notify()
+        if written != len(data):
+            raise ExportError(f"the image took {written} of {len(data)} bytes at offset {at}")
+        if not self._stale and len(data) >= _STREAMED and at >= self._frontier:
+            self._raw.flush()  # the hasher reads the stretch below by descriptor
+            self._work.put((at, bytes(data)))  # no copy for bytes, which pycdlib writes
+            self._frontier = at + written
         return written
 
     # -- the hashing thread --
 
     def _run(self) -> None:
-        try:
-            while True:
-                with self._lock:
-                    while self._hashed >= self._allowed and not self._done:
-                        self._lock.wait()
-                    if self._done:
-                        return
-                    limit = self._allowed
-                self._hash_up_to(limit)
-        except BaseException as exc:  # reported by result()
-            self._error = exc
+        while (item := self._work.get()) is not None:
+            if self._error is not None:
+                continue  # keep taking work, so that the writer never blocks on a full queue
+            at, data = item
+            try:
+                self._hash_file(at)
+                self._digest.update(data)
+                self._hashed += len(data)
+            except BaseException as exc:  # reported by result(), which hashes the file again
+                self._error = exc
 
-    def _hash_up_to(self, limit: int) -> None:
-        while self._hashed < limit:
-            chunk = os.pread(self._fd, min(_BLOCK, limit - self._hashed), self._hashed)
+    def _hash_file(self, end: int) -> None:
+        """Hash the file's bytes from what is hashed up to ``end``."""
+        while self._hashed < end:
+            chunk = os.pread(self._fd, min(_BLOCK, end - self._hashed), self._hashed)
             if not chunk:
                 raise ExportError(f"the image ended at {self._hashed} bytes while hashing")
             self._digest.update(chunk)
             self._hashed += len(chunk)
 
     def result(self) -> tuple[str, int]:
-        """SHA-256 and size of the whole file, once pycdlib is done writing (call before closing)."""
+        """SHA-256 and size of the whole file, once pycdlib is done writing."""
         self.__exit__()
+        self._raw.flush()
         size = os.fstat(self._fd).st_size
-        if self._error is not None or self._stale:
-            log.info("image hash: hashing the whole image again (%s)", self._error or "a write went back")
+        if self._stale or self._error is not None:
+            why = self._error or "a write went back below what was hashed"
+            log.info("image hash: hashing the whole image again (%s)", why)
+            self.rehashed = True
             self._digest, self._hashed = hashlib.sha256(), 0
-        self._hash_up_to(size)
+        self._hash_file(size)
         return self._digest.hexdigest(), self._hashed
