@@ -20,7 +20,7 @@ from rich.table import Table
 from evidock import audit_queries
 from evidock.app import open_app
 from evidock.auth import acting_person, new_password
-from evidock.cli_common import PERSON_KEY, JsonOption, local_time, out, print_json, settings_of
+from evidock.cli_common import PERSON_KEY, CsvOption, JsonOption, local_time, out, print_json, settings_of
 from evidock.recording_reads import NO_REASON
 from evidock.settings import Settings
 from evidock.text import one_line
@@ -44,7 +44,6 @@ audit_app = typer.Typer(
     no_args_is_help=True,
 )
 
-CsvOption = Annotated[bool, typer.Option("--csv", help="Print CSV for spreadsheets.")]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why (事由); it goes into the log entry.")]
 
 F = TypeVar("F", bound=Callable[..., Any])

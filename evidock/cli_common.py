@@ -23,6 +23,7 @@ ConfigOption = Annotated[
     typer.Option("--config", "-c", help="config.toml to use (default: $EVIDOCK_CONFIG, then ./config.toml)."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print plain JSON for scripts.")]
+CsvOption = Annotated[bool, typer.Option("--csv", help="Print CSV for spreadsheets.")]
 
 
 def settings_of(ctx: typer.Context) -> Settings:

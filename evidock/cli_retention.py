@@ -16,7 +16,7 @@ from rich.table import Table
 
 from evidock import custody
 from evidock.app import open_app, retention_context, working_calendar
-from evidock.cli_common import JsonOption, err, local_time, out, person_of, print_json, settings_of
+from evidock.cli_common import CsvOption, JsonOption, err, local_time, out, person_of, print_json, settings_of
 from evidock.settings import Settings
 from retention import alerts as alerts_mod
 from retention import compliance as compliance_mod
@@ -42,8 +42,6 @@ case_app = typer.Typer(
     "Example: evidock case close 京朝公(治)行罚决字[2026]1号 --date 2026-11-20",
     no_args_is_help=True,
 )
-
-CsvOption = Annotated[bool, typer.Option("--csv", help="Print CSV for spreadsheets.")]
 
 
 def _now() -> datetime:

@@ -79,14 +79,18 @@ def config_file(tmp_path: Path, s3_env: dict[str, str], bucket: str) -> Path:
     return write_config(tmp_path / "config.toml", raw_config(tmp_path, bucket, s3_env["S3_ENDPOINT"]))
 
 
-@pytest.fixture
-def settings(config_file: Path, s3_env: dict[str, str]) -> Settings:
-    env = {
+def station_env(s3_env: dict[str, str]) -> dict[str, str]:
+    """This process's environment plus the local server's S3 keys: what a station's evidock reads."""
+    return {
         **os.environ,
         "EVIDOCK_S3_ACCESS_KEY": s3_env["S3_ACCESS_KEY"],
         "EVIDOCK_S3_SECRET_KEY": s3_env["S3_SECRET_KEY"],
     }
-    return settings_mod.load(config_file, env)
+
+
+@pytest.fixture
+def settings(config_file: Path, s3_env: dict[str, str]) -> Settings:
+    return settings_mod.load(config_file, station_env(s3_env))
 
 
 @pytest.fixture
@@ -105,6 +109,27 @@ def add_person(settings: Settings, name: str, role: Role | str, *, officer_id: s
         now = datetime.now(UTC)
         access.add_user(conn, actor=admin, name=name, role=Role(role), officer_id=officer_id, time=now)
         return access.issue_token(conn, actor=admin, name=name, time=now)
+
+
+def staff(officer_id: str) -> dict[str, tuple[Role, str | None]]:
+    """One person of each role, by name: (role, officer id).
+
+    root (admin), c1 and c2 (custodians: one asks, the other approves), o1 (the officer ``officer_id``
+    who made the recordings), a1 (auditor) and s1 (a dock station).
+    """
+    return {
+        "root": (Role.ADMIN, None),
+        "c1": (Role.CUSTODIAN, None),
+        "c2": (Role.CUSTODIAN, None),
+        "o1": (Role.OFFICER, officer_id),
+        "a1": (Role.AUDITOR, None),
+        "s1": (Role.STATION, None),
+    }
+
+
+def add_people(settings: Settings, people: dict[str, tuple[Role, str | None]]) -> dict[str, str]:
+    """Add ``people`` (as ``staff`` gives them); returns each one's API token by name."""
+    return {name: add_person(settings, name, role, officer_id=officer) for name, (role, officer) in people.items()}
 
 
 def act_as(

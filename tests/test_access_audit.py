@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,7 +24,6 @@ from evidock.app import checkpointer_for, open_app, retention_context, working_c
 from evidock.cli import main
 from evidock.keys import init_key
 from evidock.settings import Settings
-from ingest.watcher import look
 from retention import evidence, labelling
 from storage.access import (
     AccessRow,
@@ -40,7 +38,7 @@ from storage.access import (
     find_anomalies,
 )
 from tests import media
-from tests.conftest import add_person, raw_config, write_config
+from tests.conftest import add_person, dock, raw_config, station_env, write_config
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CASE_A = "京朝公(治)行罚决字[2026]21号"
@@ -82,12 +80,7 @@ def planted(tmp_path_factory: pytest.TempPathFactory, s3_env: dict[str, str]) ->
     (tmp / "inbox").mkdir()
     raw = raw_config(tmp, f"t-{uuid.uuid4().hex[:20]}", s3_env["S3_ENDPOINT"], access={"bulk_threshold": 3})
     config = write_config(tmp / "config.toml", raw)
-    env = {
-        **os.environ,
-        "EVIDOCK_S3_ACCESS_KEY": s3_env["S3_ACCESS_KEY"],
-        "EVIDOCK_S3_SECRET_KEY": s3_env["S3_SECRET_KEY"],
-    }
-    settings = settings_mod.load(config, env)
+    settings = settings_mod.load(config, station_env(s3_env))
     calendar = working_calendar(settings)
     assert calendar.is_working_day(local(17, 9).date())
     assert not calendar.is_working_day(local(21, 10).date())  # a Saturday
@@ -105,12 +98,7 @@ def planted(tmp_path_factory: pytest.TempPathFactory, s3_env: dict[str, str]) ->
                 size="320x240",
                 mark=f"a{n}",
             )
-            file = look(clip.parent, clip, ())
-            assert file is not None
-            outcome = evi.pipeline().ingest(file)
-            assert outcome is not None
-            assert outcome.recording is not None
-            ids.append(outcome.recording)
+            ids.append(dock(evi, clip))
         ctx = retention_context(evi)
         labelling.label(ctx, ids[:2], case_number=CASE_A, parties=["张三"], handler="c1", by="c1", now=local(16, 9))
         labelling.label(ctx, [ids[2]], case_number=CASE_B, parties=["李四"], handler="c1", by="c1", now=local(16, 9))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import random
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,16 +24,15 @@ from evidock.app import open_app, retention_context
 from evidock.cli import main
 from evidock.keys import init_key
 from evidock.settings import Settings
-from ingest.watcher import look
 from retention import labelling
 from storage import access, journal
-from storage.access import AccessNotRecorded, Action, NotPermitted, Person, Role
+from storage.access import AccessNotRecorded, Action, NotPermitted, Person
 from storage.catalog import log_entries
 from storage.errors import StorageError
 from storage.journal import Journal
 from storage.objects import ObjectStore
 from tests import media
-from tests.conftest import REPO, add_person, raw_config, write_config
+from tests.conftest import REPO, add_people, dock, raw_config, staff, station_env, write_config
 
 pytestmark = pytest.mark.s3
 
@@ -42,14 +40,7 @@ Act = Callable[[str], None]  # make the CLI act as this user
 
 CASE_A = "京朝公(治)行罚决字[2026]7号"
 CASE_B = "京朝公(治)行罚决字[2026]8号"
-PEOPLE = {
-    "root": (Role.ADMIN, None),
-    "c1": (Role.CUSTODIAN, None),
-    "c2": (Role.CUSTODIAN, None),
-    "o1": (Role.OFFICER, "P3101"),
-    "a1": (Role.AUDITOR, None),
-    "s1": (Role.STATION, None),
-}
+PEOPLE = staff("P3101")  # root, c1, c2, o1 (officer P3101), a1, s1
 
 
 @dataclass
@@ -71,19 +62,11 @@ def world(tmp_path_factory: pytest.TempPathFactory, s3_env: dict[str, str]) -> W
     (tmp / "inbox").mkdir()
     (tmp / "out").mkdir()
     config = write_config(tmp / "config.toml", raw_config(tmp, f"t-{uuid.uuid4().hex[:20]}", s3_env["S3_ENDPOINT"]))
-    settings = settings_mod.load(
-        config,
-        {
-            **os.environ,
-            "EVIDOCK_S3_ACCESS_KEY": s3_env["S3_ACCESS_KEY"],
-            "EVIDOCK_S3_SECRET_KEY": s3_env["S3_SECRET_KEY"],
-        },
-    )
+    settings = settings_mod.load(config, station_env(s3_env))
     ids = []
     vkey, _ = init_key(settings)
     with open_app(settings) as evi:
         evi.log_key(vkey)
-        pipeline = evi.pipeline()
         for n in range(4):
             clip = media.clip(
                 tmp / "inbox" / f"CAM31_P3101_2026112009{n:02d}00_{n + 1:04d}.mp4",
@@ -91,12 +74,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, s3_env: dict[str, str]) -> W
                 size="320x240",
                 mark=f"gate{n}",
             )
-            file = look(clip.parent, clip, ())
-            assert file is not None
-            outcome = pipeline.ingest(file)
-            assert outcome is not None
-            assert outcome.recording is not None
-            ids.append(outcome.recording)
+            ids.append(dock(evi, clip))
         ctx = retention_context(evi)
         for rec, case, parties in (
             (ids[0], CASE_A, ["张三", "李四"]),
@@ -104,7 +82,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, s3_env: dict[str, str]) -> W
             (ids[2], CASE_A, ["王五", "张三"]),
         ):
             labelling.label(ctx, [rec], case_number=case, parties=parties, handler="赵六", by="c1", now=evi.now())
-    tokens = {name: add_person(settings, name, role, officer_id=officer) for name, (role, officer) in PEOPLE.items()}
+    tokens = add_people(settings, PEOPLE)
     return World(settings, ["--config", str(config)], tmp, tokens, ids)
 
 

@@ -8,7 +8,6 @@ import base64
 import csv
 import io
 import json
-import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -39,20 +38,13 @@ from storage.catalog import log_entries
 from storage.errors import StorageError
 from storage.journal import Journal
 from tests import media
-from tests.conftest import add_person, dock, raw_config, use, write_config
+from tests.conftest import add_people, add_person, dock, raw_config, staff, station_env, use, write_config
 
 pytestmark = pytest.mark.s3
 
 DAY = datetime(2026, 11, 20, tzinfo=UTC)  # 08:00 in Shanghai
 CASE = "京朝公(治)行罚决字[2026]41号"
-PEOPLE = {
-    "root": (Role.ADMIN, None),
-    "c1": (Role.CUSTODIAN, None),
-    "c2": (Role.CUSTODIAN, None),
-    "o1": (Role.OFFICER, "P4101"),
-    "a1": (Role.AUDITOR, None),
-    "s1": (Role.STATION, None),
-}
+PEOPLE = staff("P4101")  # root, c1, c2, o1 (officer P4101), a1, s1
 
 
 @dataclass
@@ -85,14 +77,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, s3_env: dict[str, str]) -> I
     inbox = tmp / "inbox"
     inbox.mkdir()
     config = write_config(tmp / "config.toml", raw_config(tmp, f"t-{uuid.uuid4().hex[:20]}", s3_env["S3_ENDPOINT"]))
-    settings = settings_mod.load(
-        config,
-        {
-            **os.environ,
-            "EVIDOCK_S3_ACCESS_KEY": s3_env["S3_ACCESS_KEY"],
-            "EVIDOCK_S3_SECRET_KEY": s3_env["S3_SECRET_KEY"],
-        },
-    )
+    settings = settings_mod.load(config, station_env(s3_env))
     vkey, _ = init_key(settings)
     with open_app(settings) as evi:
         evi.log_key(vkey)
@@ -105,9 +90,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, s3_env: dict[str, str]) -> I
         labelling.label(
             retention_context(evi), [ids[0]], case_number=CASE, parties=["张三"], handler="赵六", by="c1", now=evi.now()
         )
-        tokens = {
-            name: add_person(settings, name, role, officer_id=officer) for name, (role, officer) in PEOPLE.items()
-        }
+        tokens = add_people(settings, PEOPLE)
         client = TestClient(create_app(evi, limits=Limits(failures=1000)))
         yield World(settings, ["--config", str(config)], evi, client, tokens, ids, files)
 

@@ -5,7 +5,6 @@ metrics read from the catalog, and `evidock run` serving HTTP beside the loop un
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -29,7 +28,7 @@ from storage import receipts as receipts_db
 from storage.access import Role
 from storage.objects import ObjectStore
 from tests import media
-from tests.conftest import add_person, dock, free_port
+from tests.conftest import add_person, dock, free_port, station_env
 from tests.test_api import DAY, _name
 
 pytestmark = pytest.mark.s3
@@ -218,11 +217,7 @@ def test_a_port_in_use_is_a_clear_error(evi: App) -> None:
 
 def test_run_serves_health_api_and_pages_and_stops_on_sigterm(config_file: Path, s3_env: dict[str, str]) -> None:
     port = free_port()
-    env = {
-        **os.environ,
-        "EVIDOCK_S3_ACCESS_KEY": s3_env["S3_ACCESS_KEY"],
-        "EVIDOCK_S3_SECRET_KEY": s3_env["S3_SECRET_KEY"],
-    }
+    env = station_env(s3_env)
     service = subprocess.Popen(
         [sys.executable, "-m", "evidock.cli", "--config", str(config_file), "run", "--http-port", str(port)],
         env=env,

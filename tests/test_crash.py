@@ -22,7 +22,7 @@ from evidock import settings as settings_mod
 from evidock.app import connect_store
 from storage.catalog import log_entries, receipts, recordings
 from storage.objects import content_key
-from tests.conftest import free_port, raw_config, write_config
+from tests.conftest import free_port, raw_config, station_env, write_config
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
 
@@ -74,11 +74,7 @@ def test_kill_9_during_ingest_then_restart(tmp_path: Path, s3_env: dict[str, str
             s3={"part_size_mib": 8},
         ),
     )
-    env = {
-        **os.environ,
-        "EVIDOCK_S3_ACCESS_KEY": s3_env["S3_ACCESS_KEY"],
-        "EVIDOCK_S3_SECRET_KEY": s3_env["S3_SECRET_KEY"],
-    }
+    env = station_env(s3_env)
     digests = []
     interrupted: list[str] = []
     for n, (state, delay) in enumerate(KILL_AT):

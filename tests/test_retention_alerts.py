@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from evidock.settings import Settings
 from retention import alerts, lifecycle
 from retention.jobs import ALERTS_JOB, DAILY_JOB, JOBS_TABLE, JOBSTORE
 from storage import cases
-from tests.conftest import act_as, raw_config, write_config
+from tests.conftest import act_as, raw_config, station_env, write_config
 from tests.test_retention_labels import CASE, ingest, local
 
 pytestmark = pytest.mark.s3
@@ -67,12 +66,7 @@ def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 def _settings(tmp_path: Path, bucket: str, s3_env: dict[str, str], **sections: dict[str, Any]) -> tuple[Path, Settings]:
     (tmp_path / "inbox").mkdir(exist_ok=True)
     path = write_config(tmp_path / "config.toml", raw_config(tmp_path, bucket, s3_env["S3_ENDPOINT"], **sections))
-    env = {
-        **os.environ,
-        "EVIDOCK_S3_ACCESS_KEY": s3_env["S3_ACCESS_KEY"],
-        "EVIDOCK_S3_SECRET_KEY": s3_env["S3_SECRET_KEY"],
-    }
-    return path, settings_mod.load(path, env)
+    return path, settings_mod.load(path, station_env(s3_env))
 
 
 def test_the_alert_check_notifies_the_log_the_webhook_and_status(

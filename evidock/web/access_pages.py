@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from evidock import audit_queries
@@ -22,6 +22,17 @@ from storage.access import Action, Category, InvalidAccessInput, Person
 
 AUDIT_FILTERS = ("recording", "user", "case", "since", "until")
 AUDIT_PAGE_ROWS = 1000  # newest rows shown on the page; the CSV has them all
+
+
+def _audit_filters(
+    recording: str = "", user: str = "", case: str = "", since: str = "", until: str = ""
+) -> dict[str, str]:
+    """The audit pages' filters from the query string: only those filled in."""
+    values = (recording, user, case, since, until)
+    return {k: v.strip() for k, v in zip(AUDIT_FILTERS, values, strict=True) if v.strip()}
+
+
+AuditFilters = Annotated[dict[str, str], Depends(_audit_filters)]
 
 
 def _audit_trail(evi: App, person: Person, given: dict[str, str]) -> audit_queries.AccessTrail:
@@ -93,18 +104,8 @@ def add_access_pages(router: APIRouter, web: Web) -> None:
         return RedirectResponse(f"/access?done={decision}#r{number}", status_code=303)
 
     @router.get("/audit")
-    def audit_page(
-        request: Request,
-        recording: str = "",
-        user: str = "",
-        case: str = "",
-        since: str = "",
-        until: str = "",
-    ) -> Response:
+    def audit_page(request: Request, given: AuditFilters) -> Response:
         person, session = web.person(request)
-        given = {
-            k: v.strip() for k, v in zip(AUDIT_FILTERS, (recording, user, case, since, until), strict=True) if v.strip()
-        }
         trail = _audit_trail(evi, person, given)
         with evi.catalog.read() as conn:
             checkpoint = cases.latest_checkpoint(conn)
@@ -122,18 +123,8 @@ def add_access_pages(router: APIRouter, web: Web) -> None:
         )
 
     @router.get("/audit.csv")
-    def audit_csv(
-        request: Request,
-        recording: str = "",
-        user: str = "",
-        case: str = "",
-        since: str = "",
-        until: str = "",
-    ) -> Response:
+    def audit_csv(request: Request, given: AuditFilters) -> Response:
         person, _ = web.person(request)
-        given = {
-            k: v.strip() for k, v in zip(AUDIT_FILTERS, (recording, user, case, since, until), strict=True) if v.strip()
-        }
         trail = _audit_trail(evi, person, given)
         text = audit_queries.csv_text([r.as_json() for r in trail.rows], audit_queries.ACCESS_COLUMNS)
         return Response(

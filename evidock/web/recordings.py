@@ -21,11 +21,10 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from chain.entries import decode
-from evidock import log_queries, timelines
+from evidock import findings_reads, log_queries, timelines
 from evidock.app import App, retention_context
 from evidock.audit_queries import query_values
 from evidock.web.site import NO_REASON, Web, safe_next
-from ingest.checking import explain
 from ingest.timeline import svg
 from retention import compliance as compliance_mod
 from retention import labelling
@@ -250,9 +249,7 @@ def add_recording_pages(router: APIRouter, web: Web) -> None:  # noqa: PLR0915 -
         csrf: Annotated[str, Form()] = "",
     ) -> Response:
         person, _ = web.posted(request, csrf)
-        person.require(Permission.EXPLAIN)
-        with evi.catalog.begin() as conn:
-            explain(conn, evi.journal, finding, text=text, author=person.name, now=evi.now())
+        findings_reads.explain(evi, person, finding, text=text)
         target = safe_next(back)
         return RedirectResponse(target + ("&" if "?" in target else "?") + "done=explain", status_code=303)
 

@@ -17,8 +17,7 @@ from tests.web.world import World, build, opened
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, s3_env: dict[str, str]) -> World:
-    keys = {"EVIDOCK_S3_ACCESS_KEY": s3_env["S3_ACCESS_KEY"], "EVIDOCK_S3_SECRET_KEY": s3_env["S3_SECRET_KEY"]}
-    return build(tmp_path_factory.mktemp("web"), s3_env["S3_ENDPOINT"], keys)
+    return build(tmp_path_factory.mktemp("web"), s3_env)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,11 +15,10 @@ from evidock.keys import init_key
 from evidock.settings import Settings
 from ingest.checking import add_clock_report
 from ingest.clock import ClockReport
-from ingest.watcher import look
 from storage import access
 from storage.access import Person, Role
 from tests import media
-from tests.conftest import raw_config, write_config
+from tests.conftest import dock, raw_config, station_env, write_config
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a test user's password
 PEOPLE = {
@@ -46,15 +44,14 @@ class World:
         return Person(name, PEOPLE[name])
 
 
-def build(tmp: Path, endpoint: str, keys: dict[str, str]) -> World:
+def build(tmp: Path, s3_env: dict[str, str]) -> World:
     (tmp / "inbox").mkdir()
-    config = write_config(tmp / "config.toml", raw_config(tmp, f"t-{uuid.uuid4().hex[:20]}", endpoint))
-    settings = settings_mod.load(config, {**os.environ, **keys})
+    config = write_config(tmp / "config.toml", raw_config(tmp, f"t-{uuid.uuid4().hex[:20]}", s3_env["S3_ENDPOINT"]))
+    settings = settings_mod.load(config, station_env(s3_env))
     vkey, _ = init_key(settings)
     ids = []
     with open_app(settings) as evi:
         evi.log_key(vkey)
-        pipeline = evi.pipeline()
         for n, start in enumerate(STARTS):
             clip = media.clip(
                 tmp / "inbox" / f"{DEVICE}_P3101_20261120{start}_{n + 1:04d}.mp4",
@@ -62,12 +59,7 @@ def build(tmp: Path, endpoint: str, keys: dict[str, str]) -> World:
                 size="320x240",
                 mark=f"web{n}{uuid.uuid4().hex}",
             )
-            file = look(clip.parent, clip, ())
-            assert file is not None
-            outcome = pipeline.ingest(file)
-            assert outcome is not None
-            assert outcome.recording is not None
-            ids.append(outcome.recording)
+            ids.append(dock(evi, clip))
         # The dock read the camera's clock after the last recording: 1.5 s fast (within the 3 s tolerance).
         docked = datetime(2026, 11, 20, 9, 2, 50, tzinfo=settings.timezone).astimezone(UTC)
         with evi.catalog.begin() as conn:
