@@ -338,6 +338,7 @@ def measure(bench: Bench, size_gib: int, rounds: int) -> SizeResult:
         for index in range(rounds):
             order = ("baseline", "image", "evidock", "staged")
             for side in order if index % 2 == 0 else reversed(order):
+                os.sync()  # the last side's image is on disk: no side pays for another's writeback
                 if side == "baseline":
                     result.baseline.append(bench.run_baseline(folder))
                 elif side == "image":
@@ -407,6 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 {
                     "size_gib": r.size_gib,
                     "baseline": [asdict(x) for x in r.baseline],
+                    "image": [asdict(x) for x in r.image],
                     "evidock": [asdict(x) for x in r.evidock],
                     "staged": [asdict(x) for x in r.staged],
                 }
