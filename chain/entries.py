@@ -85,6 +85,7 @@ class EntryType(StrEnum):
     FIXITY = "FIXITY"  # a stored object re-read and its hash compared
     PURGE = "PURGE"  # a recording deleted after its retention ended
     KEY = "KEY"  # a checkpoint signing key added or retired
+    USER = "USER"  # a person's rights changed: user added, role changed, user disabled, API token issued
 
 
 # -- times ---------------------------------------------------------------------
@@ -325,6 +326,13 @@ BODY_FIELDS: Mapping[EntryType, Mapping[str, BodyField]] = MappingProxyType(
         EntryType.FIXITY: _fields(sha256=_sha256_hex, match=_boolean),
         EntryType.PURGE: _fields(object_key=_text, version_id=_text, reason=_text),
         EntryType.KEY: _fields(action=_text, vkey=_text),  # action: add | retire
+        EntryType.USER: _fields(
+            action=_text,  # add | set-role | disable | token
+            user=_text,  # the user name (login) changed
+            actor=_text,  # who changed it; "(bootstrap)" for the first admin
+            role=_or_null(_text),  # the user's role after the change
+            detail=_text,  # "custodian -> admin", the disable reason, ...; never a secret or its hash
+        ),
     }
 )
 
@@ -343,8 +351,8 @@ RECORDING_REQUIRED = frozenset(
 )
 """Types that are always about one recording. ACCESS and APPROVAL may or may not be."""
 
-RECORDING_FORBIDDEN = frozenset({EntryType.EXPORT_SEALED, EntryType.KEY})
-"""Types about no single recording (an export image covers several; a key covers the log)."""
+RECORDING_FORBIDDEN = frozenset({EntryType.EXPORT_SEALED, EntryType.KEY, EntryType.USER})
+"""Types about no single recording (an export image covers several; a key covers the log; a user, people)."""
 
 
 # -- the entry -----------------------------------------------------------------

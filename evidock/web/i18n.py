@@ -249,6 +249,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "entry.FIXITY": ("固定性核查", "FIXITY"),
     "entry.PURGE": ("到期删除", "PURGE"),
     "entry.KEY": ("签名密钥", "KEY"),
+    "entry.USER": ("人员权限变更", "USER"),
     "state.received": ("已接收", "received"),
     "state.stored": ("已上传", "stored"),
     "state.locked": ("已锁定", "locked"),

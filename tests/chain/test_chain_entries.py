@@ -315,6 +315,27 @@ def test_recording_rules() -> None:
         )
 
 
+def _user_body() -> dict[str, JsonValue]:
+    return {"action": "set-role", "user": "wang.wu", "actor": "root", "role": "admin", "detail": "custodian -> admin"}
+
+
+def test_user_entry_is_about_no_recording_and_needs_every_field() -> None:
+    entry = new_entry(EntryType.USER, time=NOW, station="s", recording=None, prev=None, body=_user_body())
+    assert decode(encode(entry)).body == _user_body()
+    with pytest.raises(EntryError, match="USER entry is about no single recording; recording must be null"):
+        new_entry(EntryType.USER, time=NOW, station="s", recording=RECORDING, prev=None, body=_user_body())
+    for key in _user_body():
+        body = _user_body()
+        del body[key]
+        with pytest.raises(EntryError, match=f"USER body lacks required key '{key}'"):
+            new_entry(EntryType.USER, time=NOW, station="s", recording=None, prev=None, body=body)
+    disabled = {**_user_body(), "action": "disable", "role": None, "detail": "left the unit"}
+    assert new_entry(EntryType.USER, time=NOW, station="s", recording=None, prev=None, body=disabled).body == disabled
+    for key in ("action", "user", "actor", "detail"):
+        with pytest.raises(EntryError, match=f"USER body '{key}' must be a non-empty string, got"):
+            new_entry(EntryType.USER, time=NOW, station="s", recording=None, prev=None, body={**_user_body(), key: ""})
+
+
 # -- commitments ---------------------------------------------------------------------
 
 

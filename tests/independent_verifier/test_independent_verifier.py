@@ -118,6 +118,11 @@ def _bodies() -> list[tuple[EntryType, str | None, dict[str, JsonValue]]]:
             RECORDING,
             {"object_key": f"originals/{RECORDING}", "version_id": "v-1", "reason": "expired"},
         ),
+        (
+            EntryType.USER,
+            None,
+            {"action": "set-role", "user": "王五", "actor": "root", "role": "admin", "detail": "custodian -> admin"},
+        ),
     ]
 
 

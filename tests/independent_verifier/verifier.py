@@ -443,6 +443,16 @@ _SCHEMA: dict[str, tuple[str, dict[str, tuple[str, bool, bool]]]] = {
         },
     ),
     "KEY": ("no", {"action": ("text", False, _R), "vkey": ("text", False, _R)}),
+    "USER": (
+        "no",
+        {
+            "action": ("text", False, _R),
+            "user": ("text", False, _R),
+            "actor": ("text", False, _R),
+            "role": ("text", True, _R),
+            "detail": ("text", False, _R),
+        },
+    ),
 }
 
 
