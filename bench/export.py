@@ -172,8 +172,10 @@ class Bench:
             admin = access.Person("(bench)", access.Role.ADMIN)
             for name in ("c1", "c2"):
                 with evi.catalog.begin() as conn:
-                    access.add_user(conn, actor=admin, name=name, role=access.Role.CUSTODIAN, time=now)
-                    self.tokens[name] = access.issue_token(conn, actor=admin, name=name, time=now)
+                    access.add_user(
+                        conn, journal=evi.journal, actor=admin, name=name, role=access.Role.CUSTODIAN, time=now
+                    )
+                    self.tokens[name] = access.issue_token(conn, journal=evi.journal, actor=admin, name=name, time=now)
 
     def ingest_case(self, size_gib: int) -> tuple[str, Path]:
         """FILES_PER_IMAGE files making ``size_gib`` GiB, on disk and ingested, labelled with a new case."""

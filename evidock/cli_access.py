@@ -145,6 +145,7 @@ def users_add(
         with evi.catalog.begin() as conn:
             stored = access.add_user(
                 conn,
+                journal=evi.journal,
                 actor=actor,
                 name=name,
                 role=wanted,
@@ -153,7 +154,9 @@ def users_add(
                 password_hash=hashed,
                 time=now,
             )
-            token = None if password else access.issue_token(conn, actor=actor, name=stored, time=now)
+            token = (
+                None if password else access.issue_token(conn, journal=evi.journal, actor=actor, name=stored, time=now)
+            )
     if as_json:
         print_json({"name": stored, "role": wanted.value, "token": token})
         return
@@ -206,7 +209,7 @@ def users_disable(
     with open_app(settings_of(ctx), ensure_bucket=False) as evi:
         person = acting_person(evi)
         with evi.catalog.begin() as conn:
-            access.disable_user(conn, actor=person, name=name, reason=reason, time=evi.now())
+            access.disable_user(conn, journal=evi.journal, actor=person, name=name, reason=reason, time=evi.now())
     out.print(f"disabled user {name}", markup=False)
 
 
@@ -224,7 +227,7 @@ def users_set_role(
     with open_app(settings_of(ctx), ensure_bucket=False) as evi:
         person = acting_person(evi)
         with evi.catalog.begin() as conn:
-            access.set_role(conn, actor=person, name=name, role=wanted, time=evi.now())
+            access.set_role(conn, journal=evi.journal, actor=person, name=name, role=wanted, time=evi.now())
     out.print(f"{name} is now {wanted.value}", markup=False)
 
 
@@ -241,7 +244,7 @@ def users_token(
     with open_app(settings_of(ctx), ensure_bucket=False) as evi:
         person = acting_person(evi)
         with evi.catalog.begin() as conn:
-            token = access.issue_token(conn, actor=person, name=name, time=evi.now())
+            token = access.issue_token(conn, journal=evi.journal, actor=person, name=name, time=evi.now())
     if as_json:
         print_json({"name": name, "token": token})
     else:

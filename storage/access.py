@@ -22,6 +22,11 @@ who is not the requester (two-person rule), used before it expires, once per
 recording. Each decision is one APPROVAL entry per recording, so it sits in the
 recording's custody chain.
 
+Every change to people and their rights (a user added, a role changed, a user
+disabled, an API token issued) appends a USER entry in the change's own
+transaction, so the signed log proves who was given which role, by whom and
+when; it never holds a token, a password or a hash of either.
+
 The same gate will serve the HTTP API; the CLI only says who is acting. The
 audit trail is read back from the log itself (:func:`audit_trail`), and
 :func:`find_anomalies` is pure: values in, anomalies out.
@@ -264,6 +269,7 @@ user_events = Table(
     Column("event", String(16), nullable=False),  # add, set-role, disable, token
     Column("detail", Text, nullable=False),
 )
+"""Changes to users, for listing; each row is also a USER log entry (:func:`_event`), which is what proves it."""
 
 access_requests = Table(
     "access_requests",
@@ -409,13 +415,32 @@ def _user_row(conn: Connection, name: str) -> Any:
     return conn.execute(select(users).where(users.c.name == name)).first()
 
 
-def _event(conn: Connection, *, time: datetime, actor: str, user: str, event: str, detail: str) -> None:
+def _event(
+    conn: Connection,
+    journal: Journal,
+    *,
+    time: datetime,
+    actor: str,
+    user: str,
+    event: str,
+    role: str,
+    detail: str,
+) -> int:
+    """Record a change to a user: a ``user_events`` row and a USER log entry, in ``conn``'s transaction.
+
+    Both commit with the change or neither does. ``detail`` goes into the log
+    as it is: never pass a token, a password or a hash of one. Returns the
+    entry's log index.
+    """
     conn.execute(insert(user_events).values(time=time, actor=actor, user=user, event=event, detail=detail))
+    body = {"action": event, "user": user, "actor": actor, "role": role, "detail": detail}
+    return journal.append(conn, EntryType.USER, recording=None, body=body, time=time)
 
 
 def add_user(
     conn: Connection,
     *,
+    journal: Journal,
     actor: Person | None,
     name: str,
     role: Role,
@@ -455,18 +480,21 @@ def add_user(
             created_by=actor.name if actor else "(bootstrap)",
         )
     )
+    detail = f"role={role.value}" + (f", officer id {officer_id}" if officer_id else "")
     _event(
         conn,
+        journal,
         time=time,
         actor=actor.name if actor else "(bootstrap)",
         user=name,
         event="add",
-        detail=f"role={role.value}",
+        role=role.value,
+        detail=detail,
     )
     return name
 
 
-def issue_token(conn: Connection, *, actor: Person | None, name: str, time: datetime) -> str:
+def issue_token(conn: Connection, *, journal: Journal, actor: Person | None, name: str, time: datetime) -> str:
     """A new API token for ``name`` (by an admin, the user themself, or the bootstrap); shown once."""
     row = _user_row(conn, name)
     if row is None:
@@ -478,7 +506,7 @@ def issue_token(conn: Connection, *, actor: Person | None, name: str, time: date
     token = new_token()
     by = actor.name if actor else "(bootstrap)"
     conn.execute(insert(user_tokens).values(user=name, digest=_token_digest(token), created_at=time, created_by=by))
-    _event(conn, time=time, actor=by, user=name, event="token", detail="new API token")
+    _event(conn, journal, time=time, actor=by, user=name, event="token", role=row.role, detail="new API token")
     return token
 
 
@@ -489,7 +517,7 @@ def _active_admins(conn: Connection) -> int:
     return int(conn.execute(query).scalar_one())
 
 
-def set_role(conn: Connection, *, actor: Person, name: str, role: Role, time: datetime) -> None:
+def set_role(conn: Connection, *, journal: Journal, actor: Person, name: str, role: Role, time: datetime) -> None:
     actor.require(Permission.MANAGE_USERS)
     row = _user_row(conn, name)
     if row is None:
@@ -497,11 +525,23 @@ def set_role(conn: Connection, *, actor: Person, name: str, role: Role, time: da
     if row.role == Role.ADMIN.value and role is not Role.ADMIN and _active_admins(conn) <= 1:
         raise NotPermitted(f"{name} is the last active admin; add another admin first")
     conn.execute(update(users).where(users.c.name == name).values(role=role.value))
-    _event(conn, time=time, actor=actor.name, user=name, event="set-role", detail=f"{row.role} -> {role.value}")
+    _event(
+        conn,
+        journal,
+        time=time,
+        actor=actor.name,
+        user=name,
+        event="set-role",
+        role=role.value,
+        detail=f"{row.role} -> {role.value}",
+    )
 
 
-def disable_user(conn: Connection, *, actor: Person, name: str, reason: str, time: datetime) -> None:
-    """Disable a user and revoke their tokens; the row stays (the log names them)."""
+def disable_user(conn: Connection, *, journal: Journal, actor: Person, name: str, reason: str, time: datetime) -> None:
+    """Disable a user and revoke their tokens; the row stays (the log names them).
+
+    The USER entry's ``role`` is the role the user held; ``detail`` is the reason.
+    """
     actor.require(Permission.MANAGE_USERS)
     reason = checked_text("reason", reason, limit=REASON_LENGTH)
     row = _user_row(conn, name)
@@ -517,7 +557,7 @@ def disable_user(conn: Connection, *, actor: Person, name: str, reason: str, tim
         .where(user_tokens.c.user == name, user_tokens.c.revoked_at.is_(None))
         .values(revoked_at=time)
     )
-    _event(conn, time=time, actor=actor.name, user=name, event="disable", detail=reason)
+    _event(conn, journal, time=time, actor=actor.name, user=name, event="disable", role=row.role, detail=reason)
 
 
 def list_users(conn: Connection) -> list[User]:

@@ -107,8 +107,10 @@ def add_person(settings: Settings, name: str, role: Role | str, *, officer_id: s
     with open_app(settings, ensure_bucket=False) as evi, evi.catalog.begin() as conn:
         admin = access.Person("(test)", Role.ADMIN)
         now = datetime.now(UTC)
-        access.add_user(conn, actor=admin, name=name, role=Role(role), officer_id=officer_id, time=now)
-        return access.issue_token(conn, actor=admin, name=name, time=now)
+        access.add_user(
+            conn, journal=evi.journal, actor=admin, name=name, role=Role(role), officer_id=officer_id, time=now
+        )
+        return access.issue_token(conn, journal=evi.journal, actor=admin, name=name, time=now)
 
 
 def staff(officer_id: str) -> dict[str, tuple[Role, str | None]]:

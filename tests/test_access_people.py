@@ -6,17 +6,28 @@ as someone with ``tests.conftest.act_as``.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Connection, func, select
 
+from chain.entries import Entry, EntryType, JsonValue, decode, format_time
+from chain.errors import EntryError
 from evidock import settings as settings_mod
-from evidock.app import open_app
+from evidock.app import App, open_app
 from evidock.cli import main
+from evidock.keys import init_key
 from evidock.settings import ConfigError, Settings
-from storage import access
+from storage import access, journal
+from storage.access import NotPermitted, Person, Role
+from storage.catalog import log_entries
+from storage.journal import Journal
 from tests.conftest import act_as, use
 
 pytestmark = pytest.mark.s3
@@ -248,3 +259,146 @@ def test_access_settings_defaults() -> None:
     access_settings = settings_mod.parse({}, base=Path("/tmp"), source=None, environ={}).access
     assert (access_settings.approval_expiry_hours, access_settings.bulk_threshold) == (72, 20)
     assert str(access_settings.working_start) == "08:30:00"
+
+
+# -- user changes are in the log (USER entries, docs/log-format.md §2.4) ----------------------------
+
+
+def _log_state(evi: App) -> tuple[int, int]:
+    """The log's size and the number of ``user_events`` rows."""
+    with evi.catalog.read() as conn:
+        events = conn.execute(select(func.count()).select_from(access.user_events)).scalar_one()
+        return journal.size(conn), int(events)
+
+
+def _changes_since(evi: App, state: tuple[int, int]) -> tuple[list[Entry], list[dict[str, Any]]]:
+    """The log entries and ``user_events`` rows written after ``state``."""
+    size, events = state
+    with evi.catalog.read() as conn:
+        data = conn.execute(select(log_entries.c.data).where(log_entries.c.idx >= size).order_by(log_entries.c.idx))
+        rows = conn.execute(select(access.user_events).order_by(access.user_events.c.id).offset(events))
+        return [decode(bytes(d)) for (d,) in data], [dict(r._mapping) for r in rows]
+
+
+def test_every_user_change_is_one_user_entry_in_the_same_transaction(settings: Settings) -> None:
+    moments = iter(datetime(2026, 11, 26, 1, minute, 7, 250_000, tzinfo=UTC) for minute in range(10))
+    admin = Person("root", Role.ADMIN)
+    with open_app(settings, ensure_bucket=False) as evi:
+
+        def change(write: Callable[[Connection, datetime], object], body: dict[str, JsonValue]) -> None:
+            """``write`` appends exactly one USER entry with ``body`` and one matching ``user_events`` row."""
+            state, now = _log_state(evi), next(moments)
+            with evi.catalog.begin() as conn:
+                write(conn, now)
+            (entry,), (row,) = _changes_since(evi, state)
+            assert entry.type is EntryType.USER
+            assert (entry.recording, entry.prev, entry.station) == (None, None, settings.station_id)
+            assert dict(entry.body) == body
+            assert entry.time == format_time(now)  # the event time is the entry time
+            assert row["time"] == now
+            assert (row["actor"], row["user"], row["event"], row["detail"]) == (
+                body["actor"],
+                body["user"],
+                body["action"],
+                body["detail"],
+            )
+
+        j = evi.journal
+        change(
+            lambda conn, now: access.add_user(conn, journal=j, actor=None, name="root", role=Role.ADMIN, time=now),
+            {"action": "add", "user": "root", "actor": "(bootstrap)", "role": "admin", "detail": "role=admin"},
+        )
+        change(
+            lambda conn, now: access.add_user(
+                conn, journal=j, actor=admin, name="王五", role=Role.CUSTODIAN, officer_id="P1001", time=now
+            ),
+            {
+                "action": "add",
+                "user": "王五",
+                "actor": "root",
+                "role": "custodian",
+                "detail": "role=custodian, officer id P1001",
+            },
+        )
+        change(
+            lambda conn, now: access.issue_token(conn, journal=j, actor=admin, name="王五", time=now),
+            {"action": "token", "user": "王五", "actor": "root", "role": "custodian", "detail": "new API token"},
+        )
+        change(
+            lambda conn, now: access.set_role(conn, journal=j, actor=admin, name="王五", role=Role.ADMIN, time=now),
+            {"action": "set-role", "user": "王五", "actor": "root", "role": "admin", "detail": "custodian -> admin"},
+        )
+        change(
+            lambda conn, now: access.disable_user(
+                conn, journal=j, actor=admin, name="王五", reason="transferred to another unit", time=now
+            ),
+            {
+                "action": "disable",
+                "user": "王五",
+                "actor": "root",
+                "role": "admin",
+                "detail": "transferred to another unit",
+            },
+        )
+
+        # A refused change writes neither the event row nor an entry: root is the last active admin now.
+        state = _log_state(evi)
+        with pytest.raises(NotPermitted, match="last active admin"), evi.catalog.begin() as conn:
+            access.set_role(conn, journal=j, actor=admin, name="root", role=Role.CUSTODIAN, time=next(moments))
+        with pytest.raises(NotPermitted, match="last active admin"), evi.catalog.begin() as conn:
+            access.disable_user(conn, journal=j, actor=admin, name="root", reason="test", time=next(moments))
+        assert _changes_since(evi, state) == ([], [])
+
+        # The entry fails after the change and its event row were written: all of it rolls back.
+        with pytest.raises(EntryError, match="station"), evi.catalog.begin() as conn:
+            access.add_user(conn, journal=Journal(""), actor=admin, name="zhao", role=Role.OFFICER, time=next(moments))
+        assert _changes_since(evi, state) == ([], [])
+        with evi.catalog.read() as conn:
+            assert [u.name for u in access.list_users(conn)] == ["root", "王五"]
+
+
+def test_no_token_reaches_the_log_and_a_log_with_user_entries_verifies(
+    cli: list[str], settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vkey, _ = init_key(settings)
+    with open_app(settings) as evi:  # makes the bucket the checkpoints go to
+        evi.log_key(vkey)
+    assert main([*cli, "users", "add", "root", "--role", "admin", "--json"]) == 0
+    tokens = [str(_json(capsys)["token"])]
+    use(monkeypatch, "root", tokens[0])
+    assert main([*cli, "users", "add", "zhao", "--role", "officer", "--json"]) == 0
+    tokens.append(str(_json(capsys)["token"]))
+    assert main([*cli, "log", "checkpoint", "--new"]) == 0
+    capsys.readouterr()
+    assert main([*cli, "users", "token", "zhao", "--json"]) == 0
+    tokens.append(str(_json(capsys)["token"]))
+    assert main([*cli, "users", "set-role", "zhao", "auditor"]) == 0
+    assert main([*cli, "users", "disable", "zhao", "--reason", "left the unit"]) == 0
+    capsys.readouterr()
+
+    with open_app(settings, ensure_bucket=False) as evi, evi.catalog.read() as conn:
+        logged = [bytes(d) for (d,) in conn.execute(select(log_entries.c.data).order_by(log_entries.c.idx))]
+        details = list(conn.execute(select(access.user_events.c.detail)).scalars())
+    users = [decode(d) for d in logged if decode(d).type is EntryType.USER]
+    # The CLI's `users add` issues the new user's token in the same transaction: add, then token.
+    assert [(e.body["action"], e.body["user"], e.body["actor"], e.body["role"]) for e in users] == [
+        ("add", "root", "(bootstrap)", "admin"),
+        ("token", "root", "(bootstrap)", "admin"),
+        ("add", "zhao", "root", "officer"),
+        ("token", "zhao", "root", "officer"),
+        ("token", "zhao", "root", "officer"),
+        ("set-role", "zhao", "root", "auditor"),
+        ("disable", "zhao", "root", "auditor"),
+    ]
+    for token in tokens:
+        digest = hashlib.sha256(token.encode()).digest()
+        for secret in (token, digest.hex(), digest.hex().upper(), base64.b64encode(digest).decode()):
+            assert not any(secret.encode() in data for data in logged)
+            assert not any(secret in detail for detail in details)
+        assert not any(digest in data for data in logged)
+
+    # `evidock verify` over a log holding USER entries (some after the last checkpoint), run by the admin.
+    assert main([*cli, "verify", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is True
+    assert report["checked"]["entries"] == len(logged)

@@ -323,6 +323,7 @@ def test_logout_ends_the_session_and_a_disabled_user_is_out_at_once(world: World
         admin = Person("(test)", Role.ADMIN)
         access.add_user(
             conn,
+            journal=evi.journal,
             actor=admin,
             name="temp.user",
             role=Role.OFFICER,
@@ -333,7 +334,12 @@ def test_logout_ends_the_session_and_a_disabled_user_is_out_at_once(world: World
     assert temp.get("/recordings").status_code == 200
     with evi.catalog.begin() as conn:
         access.disable_user(
-            conn, actor=Person("(test)", Role.ADMIN), name="temp.user", reason="left", time=datetime.now(UTC)
+            conn,
+            journal=evi.journal,
+            actor=Person("(test)", Role.ADMIN),
+            name="temp.user",
+            reason="left",
+            time=datetime.now(UTC),
         )
     assert temp.get("/recordings").status_code == 303
 

@@ -78,6 +78,7 @@ def build(tmp: Path, s3_env: dict[str, str]) -> World:
             for name, role in PEOPLE.items():
                 access.add_user(
                     conn,
+                    journal=evi.journal,
                     actor=admin,
                     name=name,
                     role=role,
