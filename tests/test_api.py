@@ -143,7 +143,16 @@ def test_the_openapi_document_is_published_and_current(world: World) -> None:
     schemes = published.json()["components"]["securitySchemes"]
     assert schemes["HTTPBearer"]["scheme"] == "bearer"
     assert schemes["APIKeyHeader"]["name"] == "X-Evidock-User"
-    assert world.client.get("/docs").status_code == 200
+    docs = world.client.get("/docs")
+    assert docs.status_code == 200
+    assert "/docs/assets/swagger-ui-bundle.js" in docs.text
+    assert "https://" not in docs.text, "nothing from the internet: a station's network is often closed"
+    script = world.client.get("/docs/assets/swagger-ui-bundle.js")
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]
+    assert len(script.content) > 100_000
+    assert world.client.get("/docs/assets/swagger-ui.css").status_code == 200
+    assert world.client.get("/redoc").status_code == 404, "ReDoc would load from a CDN"
 
 
 def test_without_or_with_bad_credentials_it_is_401(world: World) -> None:
