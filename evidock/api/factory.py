@@ -11,10 +11,7 @@ pages' CSP (evidock.web.site), which the API's middleware leaves in place.
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
+from fastapi_offline import FastAPIOffline
 
 from evidock.api import errors
 from evidock.api.metrics import registry_for
@@ -44,33 +41,18 @@ def api_router() -> APIRouter:
 
 
 def application() -> FastAPI:
-    """The application without state: for the OpenAPI document (evidock.api.spec)."""
-    app = FastAPI(title=TITLE, description=DESCRIPTION, version="1", docs_url=None, redoc_url=None)
-    install_docs(app)
+    """The application without state: for the OpenAPI document (evidock.api.spec).
+
+    FastAPIOffline serves /docs (Swagger UI) and /redoc with their scripts from
+    the package, not from a CDN: a station's network is often closed to the
+    Internet, where FastAPI's own pages stay blank.
+    """
+    app = FastAPIOffline(title=TITLE, description=DESCRIPTION, version="1", static_url="/docs/assets")
     app.include_router(api_router())
     app.include_router(station.router)
     errors.install(app)
     app.middleware("http")(secure_headers)
     return app
-
-
-def install_docs(app: FastAPI) -> None:
-    """The interactive API document at /docs, with Swagger UI served from the package, not from a CDN.
-
-    A station's network is often closed to the internet: FastAPI's own /docs
-    page would load its script from cdn.jsdelivr.net and stay blank there.
-    """
-    app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title=f"{TITLE} (Swagger UI)",
-            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs/assets/swagger-ui.css",
-            swagger_favicon_url="/docs/assets/favicon-32x32.png",
-        )
 
 
 def create_app(evi: App, *, limits: Limits = DEFAULT_LIMITS) -> FastAPI:
