@@ -296,11 +296,10 @@ def _stored_nodes(conn: Connection, tree: MemoryNodes, report: Report) -> None:
         level = conn.execute(_NEXT_LEVEL, {"level": level}).scalar()
     for at in range(tree.size.bit_length()):
         expected = tree.size >> at
-        if held.get(at, 0) < expected:
+        missing = expected - held.get(at, 0)
+        if missing > 0:
             report.fail(
-                "log_node_missing",
-                f"level {at}",
-                f"{expected - held.get(at, 0)} of its {expected} nodes are not stored: proofs that need them fail",
+                "log_node_missing", f"level {at}", f"{missing} of its {expected} nodes are not stored: proofs fail"
             )
 
 

@@ -20,8 +20,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from chain.entries import decode
-from evidock import findings_reads, log_queries, timelines
-from evidock.api import content as content_http
+from evidock import content_http, findings_reads, log_queries, timelines
 from evidock.app import App, retention_context
 from evidock.audit_queries import query_values
 from evidock.web.sessions import Playback, Session
