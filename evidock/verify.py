@@ -2,7 +2,7 @@
 
 Trust starts from the verifier key and the checkpoints locked in the object
 store, never from the database: the entries are re-hashed into a fresh tree
-and must reproduce every stored checkpoint's root; the stored Merkle nodes,
+and must reproduce every stored checkpoint's root; the stored Merkle nodes (each one, and none missing),
 the catalog rows and the objects are then compared with what the log says.
 
 Each failure carries a check name and its subject (an entry index, a
@@ -253,13 +253,16 @@ _NODES_FROM = (
 
 
 def _stored_nodes(conn: Connection, tree: MemoryNodes, report: Report) -> None:
-    """The node table serves proofs; every node must equal the one rebuilt from the entries.
+    """The node table serves proofs; every node must equal the one rebuilt from the entries, and none may be missing.
 
     Read level by level, each in primary-key order from the last index seen:
     every page is one index seek (a keyset over both columns made SQLite scan
-    from the start for every page, quadratic in the log's length).
+    from the start for every page, quadratic in the log's length). A tree of
+    ``n`` leaves has ``n >> level`` complete nodes at each level; a level
+    holding fewer (a deleted row) could not serve some proofs.
     """
     bad = 0
+    held: dict[int, int] = {}  # level -> stored nodes the rebuilt tree has too
     level = conn.execute(_FIRST_LEVEL).scalar()
     while level is not None:
         after: int | None = None
@@ -280,6 +283,7 @@ def _stored_nodes(conn: Connection, tree: MemoryNodes, report: Report) -> None:
                 rebuilt = list(tree.nodes(keys))
             except KeyError:  # a stored node the rebuilt tree does not have: name just those
                 rebuilt = [_rebuilt_or_none(tree, key) for key in keys]
+            held[int(level)] = held.get(int(level), 0) + sum(want is not None for want in rebuilt)
             if stored == rebuilt:  # the usual case: one comparison for the page
                 continue
             for (at, idx), digest, want in zip(keys, stored, rebuilt, strict=True):
@@ -290,6 +294,13 @@ def _stored_nodes(conn: Connection, tree: MemoryNodes, report: Report) -> None:
                             "log_node_mismatch", f"node {at}/{idx}", "differs from the tree rebuilt from the entries"
                         )
         level = conn.execute(_NEXT_LEVEL, {"level": level}).scalar()
+    for at in range(tree.size.bit_length()):
+        expected = tree.size >> at
+        missing = expected - held.get(at, 0)
+        if missing > 0:
+            report.fail(
+                "log_node_missing", f"level {at}", f"{missing} of its {expected} nodes are not stored: proofs fail"
+            )
 
 
 def _rebuilt_or_none(tree: MemoryNodes, key: tuple[int, int]) -> bytes | None:

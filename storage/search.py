@@ -7,7 +7,7 @@ gate (``Gate.record_listing``) by whoever calls this.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import ColumnElement, Connection, func, select
@@ -42,13 +42,18 @@ class RecordingFilter:
     limit: int = 1000
 
     def as_query(self) -> dict[str, str]:
-        """The filter as the ACCESS entry of the search records it (only what was given)."""
+        """The filter as the ACCESS entry of the search records it (only what was given; times in UTC).
+
+        Times are converted to UTC so that the same search reads the same in
+        the log whether it came with the station's offset (the API, the web
+        pages) or was already in UTC (the CLI).
+        """
         values = {
             "device": self.device,
             "officer": self.officer,
             "case": self.case_number,
-            "since": self.since.isoformat() if self.since else None,
-            "until": self.until.isoformat() if self.until else None,
+            "since": self.since.astimezone(UTC).isoformat() if self.since else None,
+            "until": self.until.astimezone(UTC).isoformat() if self.until else None,
             "status": self.status.value if self.status else None,
             "has_findings": None if self.has_findings is None else str(self.has_findings).lower(),
             "open_findings": None if self.open_findings is None else str(self.open_findings).lower(),

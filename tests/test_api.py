@@ -143,7 +143,19 @@ def test_the_openapi_document_is_published_and_current(world: World) -> None:
     schemes = published.json()["components"]["securitySchemes"]
     assert schemes["HTTPBearer"]["scheme"] == "bearer"
     assert schemes["APIKeyHeader"]["name"] == "X-Evidock-User"
-    assert world.client.get("/docs").status_code == 200
+    docs = world.client.get("/docs")
+    assert docs.status_code == 200
+    assert "/docs/assets/swagger-ui-bundle.js" in docs.text
+    assert "https://" not in docs.text, "nothing from the internet: a station's network is often closed"
+    script = world.client.get("/docs/assets/swagger-ui-bundle.js")
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]
+    assert len(script.content) > 100_000
+    assert world.client.get("/docs/assets/swagger-ui.css").status_code == 200
+    redoc = world.client.get("/redoc")
+    assert redoc.status_code == 200
+    assert "/docs/assets/redoc.standalone.js" in redoc.text
+    assert "https://" not in redoc.text
 
 
 def test_without_or_with_bad_credentials_it_is_401(world: World) -> None:
@@ -250,6 +262,11 @@ def test_a_search_is_one_list_entry_and_agrees_with_the_cli(
         "o1", "/api/v1/recordings", params={"since": "2026-11-20T08:00:02", "until": "2026-11-20T08:00:10"}
     ).json()
     assert [r["id"] for r in window["recordings"]] == [world.recordings[1]], "local (Shanghai) times"
+    assert _entry(world, window["access_entry"])[2]["query"] == {
+        "since": "2026-11-20T00:00:02+00:00",
+        "until": "2026-11-20T00:00:10+00:00",
+        "limit": "1000",
+    }, "the log keeps the times in UTC"
     assert world.get("o1", "/api/v1/recordings", params={"status": "lost"}).status_code == 422
 
     # The CLI's search is the same function: the same answer.
@@ -259,12 +276,18 @@ def test_a_search_is_one_list_entry_and_agrees_with_the_cli(
         (["--status", "unlabelled"], {"status": "unlabelled"}),
         (["--has-findings"], {"has_findings": "true"}),
         (["--no-findings"], {"has_findings": "false"}),
+        (
+            ["--since", "2026-11-20T08:00:02", "--until", "2026-11-20T09:00:00+09:00"],
+            {"since": "2026-11-20T08:00:02", "until": "2026-11-20T09:00:00+09:00"},
+        ),
     ):
         capsys.readouterr()
         assert main([*world.cfg, "recordings", "list", *flags, "--json"]) == 0
         cli = [r["id"] for r in json.loads(capsys.readouterr().out)]
-        api = [r["id"] for r in world.get("o1", "/api/v1/recordings", params=params).json()["recordings"]]
-        assert cli == api, flags
+        cli_query = _entry(world, _size(world) - 1)[2]["query"]
+        found = world.get("o1", "/api/v1/recordings", params=params).json()
+        assert cli == [r["id"] for r in found["recordings"]], flags
+        assert cli_query == _entry(world, found["access_entry"])[2]["query"], f"{flags}: logged the same way"
 
 
 def test_showing_a_recording_is_a_metadata_entry_written_first(world: World) -> None:

@@ -220,6 +220,15 @@ def test_a_deleted_entry_is_caught(logged: Log) -> None:
     assert ("checkpoint_root_mismatch", logged.key(0)) in failures
 
 
+def test_deleted_nodes_are_caught_level_by_level(logged: Log) -> None:
+    size = logged.sizes[-1]
+    top = size.bit_length() - 1  # the leftmost complete subtree: every level below has nodes too
+    with logged.evi.catalog.begin() as conn:
+        conn.execute(delete(log_nodes).where(log_nodes.c.level == 0, log_nodes.c.idx == 1))
+        conn.execute(delete(log_nodes).where(log_nodes.c.level == top))
+    assert _failures(logged) == {("log_node_missing", "level 0"), ("log_node_missing", f"level {top}")}
+
+
 def test_stray_nodes_are_caught_at_any_level(logged: Log) -> None:
     with logged.evi.catalog.begin() as conn:
         conn.execute(

@@ -86,13 +86,14 @@ def test_the_page_exports_a_disc_that_verifies_offline(world: World, evi: App, t
 
     page = _finished(pages, _start(pages, request, _csrf(pages)))
 
-    assert "刻录完成：1 张光盘映像" in page, page  # noqa: RUF001 - the page's Chinese colon
+    assert "已生成 1 个光盘映像" in page, page
     (image,) = _images(world) - images_before
     assert image.parent == world.settings.export.out_dir
     digest = hashlib.sha256(image.read_bytes()).hexdigest()
     assert str(image) in page
     assert digest in page
-    assert "xorriso -as cdrecord" in page  # how to burn it
+    assert f"xorriso -as cdrecord -v dev=/dev/sr0 blank=as_needed {image}" in page  # how to burn it
+    assert f"在 Windows 上：右键单击 {image.name}，选择“刻录光盘映像”。" in page  # noqa: RUF001 - Chinese punctuation
     assert "VERIFY.py" in page
     # The log: one ACCESS (export) and one EXPORT entry per recording, then EXPORT_SEALED naming the image.
     with evi.catalog.read() as conn:
@@ -135,7 +136,7 @@ def test_an_unapproved_request_is_refused_on_the_status_page_and_writes_nothing(
     before, images = _log_size(world), _images(world)
     url = _start(pages, request, _csrf(pages))
     page = _finished(pages, url)
-    assert "刻录未完成" in page
+    assert "导出失败" in page
     assert "未写入任何内容" in page
     assert f"request {request}" in page  # the gate's own reason
     assert _log_size(world) == before

@@ -11,6 +11,7 @@ pages' CSP (evidock.web.site), which the API's middleware leaves in place.
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from evidock.api import errors
 from evidock.api.metrics import registry_for
@@ -40,8 +41,13 @@ def api_router() -> APIRouter:
 
 
 def application() -> FastAPI:
-    """The application without state: for the OpenAPI document (evidock.api.spec)."""
-    app = FastAPI(title=TITLE, description=DESCRIPTION, version="1")
+    """The application without state: for the OpenAPI document (evidock.api.spec).
+
+    FastAPIOffline serves /docs (Swagger UI) and /redoc with their scripts from
+    the package, not from a CDN: a station's network is often closed to the
+    Internet, where FastAPI's own pages stay blank.
+    """
+    app = FastAPIOffline(title=TITLE, description=DESCRIPTION, version="1", static_url="/docs/assets")
     app.include_router(api_router())
     app.include_router(station.router)
     errors.install(app)

@@ -12,6 +12,7 @@ anything was logged before a failure.
 
 from __future__ import annotations
 
+import shlex
 from datetime import datetime
 from typing import Annotated
 
@@ -94,6 +95,7 @@ def add_export_pages(router: APIRouter, web: Web) -> None:
     def export_status(request: Request, job_id: str) -> Response:
         person, session = web.person(request)
         job = jobs.of(person, job_id)
+        discs = job.outcome.discs if job.outcome else []
         return web.render(
             request,
             "export_job.html",
@@ -101,5 +103,5 @@ def add_export_pages(router: APIRouter, web: Web) -> None:
             session=session,
             job=job,
             refresh=REFRESH_SECONDS,
-            how_to_burn=[burning.instructions(d.image.path) for d in job.outcome.discs] if job.outcome else [],
+            how_to_burn=[(d.image.path, shlex.join(burning.burn_command(d.image.path))) for d in discs],
         )

@@ -358,7 +358,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "exp.started": ("开始时间", "Started"),
     "exp.running": ("正在刻录…", "Exporting…"),
     "exp.refreshing": ("本页每 {seconds} 秒自动刷新。", "This page refreshes every {seconds} s."),
-    "exp.failed": ("刻录未完成", "The export failed"),
+    "exp.failed": ("导出失败", "The export failed"),
     "exp.nothing_written": (
         "未写入任何内容：没有日志条目，没有光盘映像，审批未被使用。",
         "Nothing was written: no log entry, no image, the approval is not used.",
@@ -368,7 +368,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
         "{n} log entries were written before the failure (the reads that happened); sealed images stay valid. "
         "See docs/export.md.",
     ),
-    "exp.done": ("刻录完成：{n} 张光盘映像", "Done: {n} disc image(s)"),
+    "exp.done": ("已生成 {n} 个光盘映像", "Done: {n} disc image(s)"),
     "exp.export_id": ("导出编号", "Export id"),
     "exp.checkpoint": ("签名检查点 {size}", "signed checkpoint {size}"),
     "exp.disc": ("光盘", "Disc"),
@@ -376,6 +376,11 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "exp.size": ("字节", "Bytes"),
     "exp.entries": ("日志条目", "Log entries"),
     "exp.burn": ("如何刻录", "How to burn"),
+    "exp.burn_linux": ("在有刻录机的 Linux 电脑上：", "On a Linux computer with a burner:"),
+    "exp.burn_windows": (
+        "在 Windows 上：右键单击 {name}，选择“刻录光盘映像”。",
+        "On Windows: right-click {name} and choose “Burn disc image”.",
+    ),
     "exp.burn_then": (
         "刻录后在任意电脑上运行光盘中的 VERIFY.py（Python 3.8 及以上）进行校验。",
         "After burning, run VERIFY.py from the disc on any computer with Python 3.8 or later.",

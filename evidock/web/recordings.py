@@ -10,20 +10,20 @@ the first byte); its URL carries no secret, the session cookie authorises it.
 
 from __future__ import annotations
 
-import mimetypes
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from markupsafe import Markup
 from sqlalchemy import select
 
 from chain.entries import decode
-from evidock import findings_reads, log_queries, timelines
+from evidock import content_http, findings_reads, log_queries, timelines
 from evidock.app import App, retention_context
 from evidock.audit_queries import query_values
+from evidock.web.sessions import Playback, Session
 from evidock.web.site import NO_REASON, Web, safe_next
 from ingest.timeline import svg
 from retention import compliance as compliance_mod
@@ -39,6 +39,7 @@ from storage.search import MAX_LIMIT, CustodyStatus, RecordingFilter
 from storage.search import search as recording_search
 
 PAGE_LIMIT = 500  # recordings shown by one search
+PLAYBACK_WINDOW = timedelta(hours=2)  # how long a reason given to play a recording covers the player's requests
 DEADLINE_STATUSES = ("due_soon", "overdue")  # art. 26 label deadline states, from the working-day calendar
 STATUSES = ("unlabelled", "labelled", "evidence", *DEADLINE_STATUSES)
 FINDING_FILTERS = ("open", "none")
@@ -263,30 +264,33 @@ def add_recording_pages(router: APIRouter, web: Web) -> None:  # noqa: PLR0915 -
             return web.error(request, 400, "error.reason_needed")
         with evi.catalog.read() as conn:
             rid = recordings_db.resolve(conn, recording).id
-        session.playback[rid] = reason.strip()
+        session.playback[rid] = Playback(reason.strip(), evi.now() + PLAYBACK_WINDOW)
         return RedirectResponse(f"/recordings/{rid}/player", status_code=303)
+
+    def playing(session: Session, recording: str) -> Playback | None:
+        given = session.playback.get(recording)
+        if given is not None and given.until <= evi.now():
+            del session.playback[recording]
+            return None
+        return given
 
     @router.get("/recordings/{recording}/player")
     def player(request: Request, recording: str) -> Response:
         person, session = web.person(request)
         person.require(Permission.VIEW_CONTENT)
-        if recording not in session.playback:
+        if playing(session, recording) is None:
             return RedirectResponse(f"/recordings/{recording}", status_code=303)
         return web.render(request, "player.html", person=person, session=session, rid=recording)
 
     @router.get("/recordings/{recording}/stream")
     def stream(request: Request, recording: str) -> Response:
+        """The player's request (the whole file or one byte range): each one an ACCESS entry, then its bytes."""
         person, session = web.person(request)
-        reason = session.playback.pop(recording, None)
-        if reason is None:
+        given = playing(session, recording)
+        if given is None:
             raise ApprovalError("playback needs a reason (事由) first: open the recording and press play")
-        content = evi.gate().open_content(person, recording, action=Action.STREAM, reason=reason)
-        kind = mimetypes.guess_type(content.recording.original_name)[0] or "application/octet-stream"
-        return StreamingResponse(
-            content.chunks(),
-            media_type=kind,
-            headers={"Content-Length": str(content.recording.size), "X-Access-Entry": str(content.entry)},
-        )
+        content = evi.gate().open_content(person, recording, action=Action.STREAM, reason=given.reason)
+        return content_http.respond(content, range_header=request.headers.get("range"), attachment=False)
 
     @router.get("/log/proof/{index}")
     def proof(request: Request, index: int) -> Response:

@@ -22,6 +22,19 @@ from datetime import datetime, timedelta
 MAX_SESSIONS = 10_000  # sessions kept at once; anonymous (login page) ones are dropped first
 
 
+@dataclass(frozen=True)
+class Playback:
+    """A reason given to play one recording, good for the player's requests until ``until``.
+
+    A player asks for the file in several byte ranges (to start, to seek);
+    each request is still its own read through the gate, an ACCESS entry with
+    this reason written before its bytes, as in the API.
+    """
+
+    reason: str
+    until: datetime
+
+
 @dataclass
 class Session:
     id: str
@@ -29,7 +42,7 @@ class Session:
     created: datetime
     seen: datetime
     user: str | None = None  # None: not logged in yet (the login form's own session)
-    playback: dict[str, str] = field(default_factory=dict)  # recording id -> reason (事由) given, used once
+    playback: dict[str, Playback] = field(default_factory=dict)  # recording id -> the reason (事由) given to play it
 
     def csrf_ok(self, given: str | None) -> bool:
         return given is not None and hmac.compare_digest(self.csrf.encode(), given.encode("utf-8", "replace"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 import shutil
 import stat
 import subprocess
@@ -31,12 +32,17 @@ class BurnOutcome:
     message: str  # what happened, or how to burn the image elsewhere
 
 
+def burn_command(image: Path, device: str = "/dev/sr0") -> list[str]:
+    """The xorriso command that burns ``image`` to ``device`` (blanking a rewritable disc if needed)."""
+    return ["xorriso", "-as", "cdrecord", "-v", f"dev={device}", "blank=as_needed", str(image)]
+
+
 def instructions(image: Path) -> str:
     """How to burn ``image`` at a burning station (Linux and Windows)."""
     return (
-        f"burn {image} at a station with a drive: on Linux `xorriso -as cdrecord -v dev=/dev/sr0 "
-        f"blank=as_needed {image}`; on Windows right-click the .iso file and choose "
-        "'Burn disc image' (刻录光盘映像); then run VERIFY.py on the burned disc"
+        f"burn {image} at a station with a drive: on Linux `{shlex.join(burn_command(image))}`; "
+        "on Windows right-click the .iso file and choose 'Burn disc image' (刻录光盘映像); "
+        "then run VERIFY.py on the burned disc"
     )
 
 
@@ -69,7 +75,7 @@ def burn(image: Image, device: str) -> BurnOutcome:
             f"{device} is not a writable optical drive ({seen}); {instructions(image.path)}",
         )
     done = subprocess.run(
-        ["xorriso", "-as", "cdrecord", "-v", f"dev={device}", "blank=as_needed", str(image.path)],
+        burn_command(image.path, device),
         capture_output=True,
         text=True,
         check=False,

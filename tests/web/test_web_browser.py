@@ -143,7 +143,7 @@ def test_custodians_and_an_auditor_at_work(browser: Browser, site: str, world: W
     shot(wang, "zh-export")
     wang.click("form[action='/export'] button[type=submit]")
     expect(wang.locator("h1")).to_have_text("刻录进度")
-    expect(wang.locator("main h2").first).to_have_text("刻录完成：1 张光盘映像", timeout=120000)
+    expect(wang.locator("main h2").first).to_have_text("已生成 1 个光盘映像", timeout=120000)
     expect(wang.locator("main")).to_contain_text("xorriso -as cdrecord")
     export_status = wang.url
     shot(wang, "zh-export-done")

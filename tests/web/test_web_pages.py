@@ -13,7 +13,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -377,7 +377,9 @@ def test_no_secret_in_a_page_or_a_url(world: World, evi: App) -> None:
 # -- playback through the gate -------------------------------------------------------------------------------
 
 
-def test_playback_needs_a_reason_and_streams_the_original_through_the_gate(world: World, evi: App) -> None:
+def test_playback_needs_a_reason_and_streams_the_original_through_the_gate(
+    world: World, evi: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rec = world.recordings[0]
     web = logged_in(evi, "wang.wu")
     refused = web.get(f"/recordings/{rec}/stream")
@@ -389,11 +391,35 @@ def test_playback_needs_a_reason_and_streams_the_original_through_the_gate(world
     answer = web.get(f"/recordings/{rec}/stream")
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "video/mp4"
-    assert hashlib.sha256(answer.content).hexdigest() == rec  # the unchanged original
+    assert answer.headers["accept-ranges"] == "bytes"
+    original = answer.content
+    assert hashlib.sha256(original).hexdigest() == rec  # the unchanged original
     made = accesses_after(evi, before)
     assert [(e.body["action"], e.body["reason"], e.recording) for _, e in made] == [("stream", "复核", rec)]
-    assert answer.headers["x-access-entry"] == str(made[0][0])
-    assert web.get(f"/recordings/{rec}/stream").status_code == 403  # one reason, one playback
+    assert answer.headers["x-evidock-access-entry"] == str(made[0][0])
+
+    # The player seeks: each byte range is its own read through the gate, under the same reason.
+    before = last_index(evi)
+    middle = web.get(f"/recordings/{rec}/stream", headers={"Range": "bytes=1000-1999"})
+    assert middle.status_code == 206
+    assert middle.headers["content-range"] == f"bytes 1000-1999/{len(original)}"
+    assert middle.content == original[1000:2000]
+    tail = web.get(f"/recordings/{rec}/stream", headers={"Range": "bytes=-100"})
+    assert (tail.status_code, tail.content) == (206, original[-100:])
+    outside = web.get(f"/recordings/{rec}/stream", headers={"Range": f"bytes={len(original)}-"})
+    assert outside.status_code == 416
+    made = accesses_after(evi, before)
+    assert [(e.body["action"], e.body["reason"]) for _, e in made] == [("stream", "复核")] * 3
+    assert [middle.headers["x-evidock-access-entry"], tail.headers["x-evidock-access-entry"]] == [
+        str(i) for i, _ in made[:2]
+    ]
+
+    # A reason covers the player for PLAYBACK_WINDOW only; after it, nothing is read and nothing is written.
+    monkeypatch.setattr("evidock.web.recordings.PLAYBACK_WINDOW", timedelta(0))
+    assert web.post(f"/recordings/{rec}/play", data={"reason": "复核", "csrf": token}).status_code == 303
+    before = last_index(evi)
+    assert web.get(f"/recordings/{rec}/stream").status_code == 403
+    assert last_index(evi) == before
     auditor = logged_in(evi, "li.si")  # an auditor never sees content
     token = csrf_of(auditor.get(f"/recordings/{rec}").text)
     assert auditor.post(f"/recordings/{rec}/play", data={"reason": "look", "csrf": token}).status_code == 403

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 
-from evidock.api import content as content_http
+from evidock import content_http
 from evidock.api.deps import Caller, Evi, Reason
 from evidock.recording_reads import NO_REASON, list_recordings, show_recording
 from storage import search

@@ -1,4 +1,4 @@
-"""Content over HTTP: the gate opens it (ACCESS entry committed first), then the bytes stream.
+"""Content over HTTP, for the API and the web player: the gate opens it (ACCESS entry first), then the bytes stream.
 
 One ``Range: bytes=first-last`` (or ``bytes=first-``, ``bytes=-suffix``) is
 served as 206 so a player can seek; each HTTP request is its own read through
