@@ -86,6 +86,8 @@ class EntryType(StrEnum):
     PURGE = "PURGE"  # a recording deleted after its retention ended
     KEY = "KEY"  # a checkpoint signing key added or retired
     USER = "USER"  # a person's rights changed: user added, role changed, user disabled, API token issued
+    CLOCK = "CLOCK"  # a device clock read against the station's NTP clock at docking (art. 7)
+    CASE = "CASE"  # a case (案号) closed, its case file formed or handed to the archive (art. 26)
 
 
 # -- times ---------------------------------------------------------------------
@@ -217,6 +219,25 @@ def _count(value: JsonValue) -> str | None:
     return None if ok else "an integer >= 0"
 
 
+_TIME_MS_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{3})?Z")
+
+
+def _time_ms(value: JsonValue) -> str | None:
+    """A measured instant: RFC 3339 UTC with ``Z``, milliseconds when not zero (``2026-11-20T00:06:19.250Z``)."""
+    if isinstance(value, str) and _TIME_MS_PATTERN.fullmatch(value):
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return None
+    return "a UTC time like 2026-11-20T00:06:19.250Z (milliseconds optional)"
+
+
+def _integer(value: JsonValue) -> str | None:
+    return None if _is_int(value) else "an integer"
+
+
 def _time(value: JsonValue) -> str | None:
     if isinstance(value, str) and _TIME_PATTERN.fullmatch(value):
         try:
@@ -333,6 +354,19 @@ BODY_FIELDS: Mapping[EntryType, Mapping[str, BodyField]] = MappingProxyType(
             role=_or_null(_text),  # the user's role after the change
             detail=_text,  # "custodian -> admin", the disable reason, ...; never a secret or its hash
         ),
+        EntryType.CLOCK: _fields(
+            device=_text,
+            device_time=_time_ms,  # what the device's clock said
+            station_time=_time_ms,  # the station's NTP clock at that moment
+            offset_ms=_integer,  # device - station, whole milliseconds (negative: the device is behind)
+            source=_text,  # sidecar, cli or api
+            by=_text,  # who reported it: the user, or the station for a docked sidecar
+        ),
+        EntryType.CASE: _fields(
+            case_number=_text,  # 案号
+            action=_text,  # close | done
+            by=_text,
+        ),
     }
 )
 
@@ -349,10 +383,11 @@ RECORDING_REQUIRED = frozenset(
         EntryType.PURGE,
     }
 )
-"""Types that are always about one recording. ACCESS and APPROVAL may or may not be."""
+"""Types that are always about one recording. ACCESS, APPROVAL and CLOCK (a docked sidecar or not) may or may not be."""
 
-RECORDING_FORBIDDEN = frozenset({EntryType.EXPORT_SEALED, EntryType.KEY, EntryType.USER})
-"""Types about no single recording (an export image covers several; a key covers the log; a user, people)."""
+RECORDING_FORBIDDEN = frozenset({EntryType.EXPORT_SEALED, EntryType.KEY, EntryType.USER, EntryType.CASE})
+"""Types about no single recording (an export image covers several; a key covers the log; a user, people;
+a case, all its recordings)."""
 
 
 # -- the entry -----------------------------------------------------------------

@@ -136,7 +136,7 @@ def clock_report(
     reading = _local_moment(device_time, settings, default_day=station_time.astimezone(settings.timezone).date())
     report = ClockReport(device=device, device_time=reading, station_time=station_time)
     with open_app(settings, ensure_bucket=False) as evi:
-        outcome = clock_reports.enter(evi, report, source="cli")
+        outcome = clock_reports.enter(evi, report, source="cli", by=person_of(ctx).name)
     if as_json:
         print_json(outcome.as_json())
     else:

@@ -35,8 +35,8 @@ class ClockOutcome:
         }
 
 
-def enter(evi: App, report: ClockReport, *, source: str) -> ClockOutcome:
-    """Store the report and re-check the device's recordings (one transaction)."""
+def enter(evi: App, report: ClockReport, *, source: str, by: str) -> ClockOutcome:
+    """Log and store the report (``by``: who reported it) and re-check the device's recordings (one transaction)."""
     checks = evi.settings.checks
     with evi.catalog.begin() as conn:
         report_id = add_clock_report(
@@ -45,6 +45,7 @@ def enter(evi: App, report: ClockReport, *, source: str) -> ClockOutcome:
             report,
             station=evi.settings.station_id,
             source=source,
+            by=by,
             now=evi.now(),
             options=checks,
         )

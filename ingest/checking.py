@@ -33,7 +33,7 @@ from ingest.clock import (
 )
 from ingest.continuity import find_gaps
 from ingest.filenames import NameFacts, NamePattern, unmatched_name_finding
-from ingest.findings import Finding, FindingKind
+from ingest.findings import Finding, FindingKind, rfc3339
 from ingest.internal import MediaTiming, StreamTiming, corrupt_finding, internal_findings, not_media_finding
 from ingest.probe import MediaFacts
 from storage import findings as findings_db
@@ -200,16 +200,7 @@ def record(
             NewEntry(
                 EntryType.FINDING,
                 finding.recordings[0] if finding.recordings else None,
-                {
-                    "finding_id": finding.key,
-                    "kind": finding.kind.value,
-                    "status": "open",
-                    "recordings": list(finding.recordings),
-                    "start": fact["start"],
-                    "end": fact["end"],
-                    "length_ms": finding.length_ms,
-                    "detail": dict(finding.detail),
-                },
+                {"finding_id": finding.key, "status": "open"} | {k: v for k, v in fact.items() if k != "key"},
                 now,
             )
             for finding, fact in zip(fresh, facts, strict=True)
@@ -344,23 +335,64 @@ def add_clock_report(
     *,
     station: str,
     source: str,
+    by: str,
     now: datetime,
     options: CheckOptions,
 ) -> int:
-    """Store a clock report and re-check the device's recordings around it."""
-    report_id = findings_db.add_clock_report(
-        conn,
-        device=report.device,
-        device_time=report.device_time,
-        station_time=report.station_time,
-        offset_ms=round(report.offset.total_seconds() * 1000),
-        source=source,
-        station=station,
-        recording=None,
-        received_at=now,
-    )
+    """Log and store a clock report, then re-check the device's recordings around it."""
+    report_id = log_clock_report(conn, journal, report, station=station, source=source, by=by, recording=None, now=now)
     recheck_device(conn, journal, report.device, report.station_time, now=now, options=options)
     return report_id
+
+
+def log_clock_report(
+    conn: Connection,
+    journal: Journal,
+    report: ClockReport,
+    *,
+    station: str,
+    source: str,
+    by: str,
+    recording: str | None,
+    now: datetime,
+) -> int:
+    """A CLOCK entry and its catalog row (one transaction): the corrected timeline rests on proven reports.
+
+    ``recording``: the docked sidecar file the report came in, if any. Returns the row's id.
+    """
+    device_time, station_time = _to_ms(report.device_time), _to_ms(report.station_time)
+    offset_ms = (device_time - station_time) // timedelta(milliseconds=1)
+    index = journal.append(
+        conn,
+        EntryType.CLOCK,
+        recording=recording,
+        body={
+            "device": report.device,
+            "device_time": rfc3339(device_time),
+            "station_time": rfc3339(station_time),
+            "offset_ms": offset_ms,
+            "source": source,
+            "by": by,
+        },
+        time=now,
+    )
+    return findings_db.add_clock_report(
+        conn,
+        device=report.device,
+        device_time=device_time,
+        station_time=station_time,
+        offset_ms=offset_ms,
+        source=source,
+        station=station,
+        recording=recording,
+        received_at=now,
+        entry=index,
+    )
+
+
+def _to_ms(moment: datetime) -> datetime:
+    """Clock reports are kept to the millisecond: the precision their CLOCK entry holds."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def recheck_device(

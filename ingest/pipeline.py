@@ -37,7 +37,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection
 
 from chain.entries import EntryType, original_name_fields
-from ingest.checking import CheckOptions, device_findings, file_findings, record
+from ingest.checking import CheckOptions, device_findings, file_findings, log_clock_report, record
 from ingest.clock import ClockReport
 from ingest.clock_sidecar import CLOCK_SIDECAR_SUFFIX, parse_clock_sidecar
 from ingest.filenames import NameFacts, NamePattern, parse_name
@@ -45,7 +45,6 @@ from ingest.hashing import HashingReader
 from ingest.probe import MediaFacts, PacketScan, probe
 from ingest.watcher import DockedFile
 from storage import cases as cases_db
-from storage import findings as findings_db
 from storage import receipts as receipts_db
 from storage import recordings as recordings_db
 from storage.catalog import Catalog
@@ -363,6 +362,7 @@ class Pipeline:
         """Findings of the new recording and its device, in the INGEST transaction. Never blocks storage."""
         identity = self._identify(receipt)
         now = recording.ingested_at
+        savepoint = conn.begin_nested()  # a failed check leaves no half-written entry in the INGEST transaction
         try:
             device = recording.device
             around = recording.start_raw or now
@@ -386,7 +386,9 @@ class Pipeline:
             if scope is not None:
                 found += device_findings(conn, scope[0], scope[1], self.options.checks)
             record(conn, self.journal, found, now=now, withdraw_scope=scope)
+            savepoint.commit()
         except Exception:
+            savepoint.rollback()
             log.exception("checks of recording %s failed; it is stored and logged without findings", recording.id)
 
     def _clock_sidecar(
@@ -398,16 +400,15 @@ class Pipeline:
         except (OSError, ValueError) as exc:
             log.warning("clock sidecar %r is not readable (%s); stored as a file only", receipt.path.name, exc)
             return None
-        findings_db.add_clock_report(
+        log_clock_report(
             conn,
-            device=report.device,
-            device_time=report.device_time,
-            station_time=report.station_time,
-            offset_ms=round(report.offset.total_seconds() * 1000),
-            source="sidecar",
+            self.journal,
+            report,
             station=receipt.station,
+            source="sidecar",
+            by=receipt.station,
             recording=recording.id,
-            received_at=recording.ingested_at,
+            now=recording.ingested_at,
         )
         return report
 
@@ -486,6 +487,8 @@ class Pipeline:
             "end_raw": end,
             "duration_ms": media.duration_ms,
             "kind": media.kind,
+            "media": recording.media,
+            "notes": notes,
             "retain_until": retain.retain_until,
             "received_at": receipt.received_at,
             "receipt": receipt.id,

@@ -183,6 +183,7 @@ def _start(ctx: RetentionContext, facts: RecordingFacts, *, now: dt.datetime, li
                     "sha256": facts.id,
                     "size": facts.size,
                     "retain_until": facts.retain_until,
+                    "ended_at": retention_basis(facts),
                     "cases": linked,
                 },
                 time=now,

@@ -19,6 +19,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
+    ForeignKey,
     Integer,
     String,
     Table,
@@ -66,6 +67,7 @@ clock_reports = Table(
     Column("station", String(64), nullable=False),
     Column("recording", String(64), nullable=True),  # the sidecar file, stored like any docked file
     Column("received_at", UTCDateTime(), nullable=False),
+    Column("entry", BigInteger, ForeignKey("log_entries.idx"), nullable=False, unique=True),  # its CLOCK entry
 )
 
 

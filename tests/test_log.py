@@ -182,7 +182,10 @@ def test_an_edited_entry_is_caught(logged: Log) -> None:
     failures = _failures(logged)
     assert ("checkpoint_root_mismatch", logged.key(0)) in failures
     assert ("checkpoint_root_mismatch", logged.key(1)) in failures
-    assert ("catalog_mismatch", logged.recordings[1]) in failures  # officer differs from the catalog now
+    assert (
+        "catalog_mismatch",
+        f"recordings id={logged.recordings[1]}",
+    ) in failures  # officer differs from the catalog now
     assert ("log_node_mismatch", f"node 0/{index}") in failures
 
 
@@ -215,7 +218,7 @@ def test_a_deleted_entry_is_caught(logged: Log) -> None:
         size = journal.size(conn)
     failures = _failures(logged)
     assert ("log_entry_missing", str(index)) in failures
-    assert ("catalog_without_ingest", logged.recordings[0]) in failures
+    assert ("catalog_row_unexplained", f"recordings id={logged.recordings[0]}") in failures
     assert ("log_head", str(size)) in failures
     assert ("checkpoint_root_mismatch", logged.key(0)) in failures
 
@@ -257,8 +260,10 @@ def test_a_changed_catalog_row_is_caught(logged: Log) -> None:
         conn.execute(update(recordings).where(recordings.c.id == logged.recordings[2]).values(device="CAM99"))
     report = verify(logged.evi, logged.vkey)
     assert verify(logged.evi, logged.vkey, workers=2).as_json() == report.as_json()
-    assert [(f.check, f.subject) for f in report.failures] == [("catalog_mismatch", logged.recordings[2])]
-    assert f"device is 'CAM99' in the catalog, 'CAM07' in entry {logged.ingests[2]}" in report.failures[0].message
+    wanted = [("catalog_mismatch", f"recordings id={logged.recordings[2]}")]
+    assert [(f.check, f.subject) for f in report.failures] == wanted
+    said = f"column device: the catalog has 'CAM99', entry {logged.ingests[2]} says 'CAM07'"
+    assert said in report.failures[0].message
 
 
 def test_a_new_version_over_a_stored_recording_is_caught(logged: Log) -> None:

@@ -122,6 +122,7 @@ def test_evidence_add_holds_and_extends_and_release_needs_a_second_person(
         designations = cases.designations(conn, recording)
     assert entry.body == {
         "action": "release",
+        "cases": [OTHER_CASE],
         "reason": "判决生效, case closed",
         "case_number": OTHER_CASE,
         "by": CUSTODIAN,

@@ -127,12 +127,15 @@ _FIELD_VALUES: dict[str, st.SearchStrategy[JsonValue]] = {
     "start_raw": time_texts | st.none(),
     "parties": st.lists(commitments, max_size=3),
     "requester": commitments | st.none(),
-    "device": texts | st.none(),
+    "device": texts | st.none(),  # CLOCK's device is required text: see bodies()
     "officer": texts | st.none(),
     "approver": texts | st.none(),
     "requester_category": texts | st.none(),
     "document_ref": texts | st.none(),
     "match": st.booleans(),
+    "device_time": time_texts | times.map(lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"),
+    "station_time": time_texts,
+    "offset_ms": st.integers(min_value=-MAX_SAFE_INTEGER, max_value=MAX_SAFE_INTEGER),
     "original_name_b64": st.binary(min_size=1, max_size=12).map(lambda b: base64.b64encode(b).decode()),
 }
 
@@ -143,7 +146,10 @@ def bodies(draw: st.DrawFn, entry_type: EntryType) -> dict[str, JsonValue]:
     body: dict[str, JsonValue] = {}
     for key, spec in BODY_FIELDS[entry_type].items():
         if spec.required or draw(st.booleans()):
-            nullable_here = not (entry_type is EntryType.APPROVAL and key == "approver")
+            nullable_here = not (
+                (entry_type is EntryType.APPROVAL and key == "approver")
+                or (entry_type is EntryType.CLOCK and key == "device")
+            )
             body[key] = draw(_FIELD_VALUES.get(key, texts) if nullable_here else texts)
     extras = draw(st.dictionaries(st.text(max_size=6).map("x-".__add__), json_values, max_size=3))
     return {**extras, **body}

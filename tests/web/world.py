@@ -69,6 +69,7 @@ def build(tmp: Path, s3_env: dict[str, str]) -> World:
                 ClockReport(device=DEVICE, device_time=docked + timedelta(milliseconds=1500), station_time=docked),
                 station=settings.station_id,
                 source="cli",
+                by="li.si",
                 now=evi.now(),
                 options=settings.checks,
             )

@@ -43,7 +43,7 @@ def station_clock(evi: Evi, person: Caller, body: ClockBody) -> dict[str, Any]:
         report = parse_clock_sidecar(json.dumps(body.model_dump()).encode("utf-8"))
     except ValueError as exc:
         raise FindingError(str(exc)) from exc
-    return clock_reports.enter(evi, report, source="api").as_json()
+    return clock_reports.enter(evi, report, source="api", by=person.name).as_json()
 
 
 @router.get("/health", summary="Database, object store and checkpoint; 503 if the station cannot store")

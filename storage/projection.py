@@ -1,0 +1,620 @@
+"""The catalog as a projection of the log: rebuild the tables from the entries alone, and compare.
+
+Every fact a person sees, searches or exports is written in the same
+transaction as the entry that records it. This module replays the entries in
+log order and says what each table must therefore hold; :func:`differences`
+compares that with the rows and names table, row, column, entry index and
+both values for each difference. ``evidock verify`` runs it over the whole
+log; a disc export runs it before it uses a fact.
+
+Completeness is by construction, not by a list to remember: ``TABLES`` names
+every table on the catalog's metadata, and each column is either *proven*
+(rebuilt here and compared) or *operational* with the reason it is not
+evidence (never shown as fact nor exported). A column added to a table
+without a place in ``TABLES`` fails ``tests/test_projection.py``, and the
+tamper suite changes every proven column of a real catalog and expects
+``verify`` to name it.
+
+Times: entries carry whole seconds, while some rows keep the microseconds of
+the same moment; a time is compared to the precision the log gives it.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, select
+
+from chain.entries import Entry, EntryType, JsonValue, commit, parse_time
+from storage import access, cases, findings
+from storage.catalog import (
+    checkpoints,
+    log_entries,
+    log_head,
+    log_nodes,
+    log_salts,
+    metadata,
+    receipts,
+    recordings,
+    schema_info,
+)
+
+# -- what each table is ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Projected:
+    """A table rebuilt from entries: ``key`` identifies a row; ``operational`` columns are not evidence."""
+
+    table: Table
+    key: tuple[str, ...]
+    operational: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def proven(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.table.columns if c.name not in self.operational)
+
+
+SURROGATE = "a row number the database assigns; the row is matched by its entry, not by this"
+
+PROJECTED: tuple[Projected, ...] = (
+    Projected(recordings, ("id",)),
+    Projected(cases.labels, ("entry",), {"id": SURROGATE}),
+    Projected(cases.cases, ("case_number",)),
+    Projected(cases.evidence, ("hold_entry",), {"id": SURROGATE}),
+    Projected(
+        cases.purges,
+        ("recording",),
+        {
+            "state": "progress of the deletion; whether versions are left is checked against the object store",
+            "purged_at": "when the deletion finished; checked against the object store, not a logged fact",
+            "error": "the object store's last refusal, for the operator",
+        },
+    ),
+    Projected(findings.findings, ("key",), {"id": SURROGATE}),
+    Projected(findings.clock_reports, ("entry",), {"id": SURROGATE}),
+)
+
+NOT_PROJECTED: Mapping[str, str] = {
+    schema_info.name: "the schema version of this database",
+    log_head.name: "the log itself: its size is checked against the entries",
+    log_entries.name: "the log itself: entries are checked against the signed checkpoints",
+    log_nodes.name: "the log's Merkle nodes: each is rebuilt from the entries and compared",
+    log_salts.name: "salts of commitments: a wrong salt fails the commitment it opens",
+    checkpoints.name: "a local copy of the signed checkpoints; verify trusts only those locked in the object store",
+    receipts.name: "ingest progress of each docked file (a state machine); the recording it made is proven",
+    cases.alert_runs.name: "a record of each alert check run, for `evidock status`; not evidence",
+    access.users.name: "pending: people are proven by USER entries, the projection of their tables is not built yet",
+    access.user_tokens.name: "pending: see users",
+    access.user_events.name: "pending: see users",
+    access.access_requests.name: "pending: requests are proven by APPROVAL entries; projection not built yet",
+    access.access_grants.name: "pending: see access_requests",
+    access.access_results.name: "pending: see access_requests",
+}
+
+
+def unclassified() -> list[str]:
+    """Tables and columns with no place in the projection: each is a gap in what verify proves."""
+    known = {p.table.name: p for p in PROJECTED}
+    gaps = []
+    for table in metadata.sorted_tables:
+        if table.name in NOT_PROJECTED:
+            continue
+        projected = known.get(table.name)
+        if projected is None:
+            gaps.append(table.name)
+            continue
+        gaps += [f"{table.name}.{name}" for name in projected.operational if name not in table.columns]
+    return gaps
+
+
+# -- values the log gives only as a commitment -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Committed:
+    """Personal data the entry holds as salted commitments (``parties[i]`` of entry ``entry``)."""
+
+    entry: int
+    commitments: tuple[str, ...]
+
+
+@dataclass(frozen=True, order=True)
+class Second:
+    """A time the log holds in whole seconds (an entry's time, a body time): compared to the second."""
+
+    moment: datetime
+
+
+# -- the replay -------------------------------------------------------------------------
+
+
+@dataclass
+class Expected:
+    values: dict[str, Any]
+    entry: int  # the last entry that shaped the row
+
+
+class Replay:
+    """Feed entries in log order with :meth:`apply`; ``rows`` then holds every projected table's rows."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[tuple[Any, ...], Expected]] = {p.table.name: {} for p in PROJECTED}
+        self._labels: dict[str, list[Expected]] = {}  # recording -> its labels, oldest first
+        self._handlers: dict[EntryType, Callable[[int, Entry], None]] = {
+            EntryType.INGEST: self._ingest,
+            EntryType.LABEL: self._label,
+            EntryType.HOLD: self._hold,
+            EntryType.RETENTION: self._retention,
+            EntryType.PURGE: self._purge,
+            EntryType.FINDING: self._finding,
+            EntryType.EXPLANATION: self._explanation,
+            EntryType.CLOCK: self._clock,
+            EntryType.CASE: self._case,
+        }
+
+    @property
+    def types(self) -> frozenset[EntryType]:
+        """The entry types that shape some table (the others need not be decoded)."""
+        return frozenset(self._handlers)
+
+    def apply(self, index: int, entry: Entry) -> None:
+        handler = self._handlers.get(entry.type)
+        if handler is not None:
+            handler(index, entry)
+
+    def _put(self, table: Table, key: tuple[Any, ...], index: int, values: dict[str, Any]) -> None:
+        self.rows[table.name][key] = Expected(values, index)
+
+    def _change(self, table: Table, key: tuple[Any, ...], index: int, **values: Any) -> bool:
+        row = self.rows[table.name].get(key)
+        if row is None:
+            return False
+        row.values.update(values)
+        row.entry = index
+        return True
+
+    def _ingest(self, index: int, entry: Entry) -> None:
+        body = entry.body
+        self._put(
+            recordings,
+            (entry.recording,),
+            index,
+            {
+                "id": entry.recording,
+                "size": body.get("size"),
+                "object_key": body.get("object_key"),
+                "version_id": body.get("version_id"),
+                "retain_until": _time(body.get("retain_until")),
+                "original_name": display_name(body),
+                "station": entry.station,
+                "device": body.get("device"),
+                "officer": body.get("officer"),
+                "seq": body.get("sequence"),
+                "start_raw": _time(body.get("start_raw")),
+                "end_raw": _time(body.get("end_raw")),
+                "duration_ms": body.get("duration_ms"),
+                "kind": body.get("kind"),
+                "media": body.get("media"),
+                "notes": body.get("notes"),
+                "ingested_at": Second(entry.timestamp),
+                "ingest_entry": index,
+            },
+        )
+
+    def _label(self, index: int, entry: Entry) -> None:
+        body = entry.body
+        parties = body.get("parties")
+        row = Expected(
+            {
+                "recording": entry.recording,
+                "case_number": body.get("case_number"),
+                "parties": Committed(index, tuple(str(p) for p in parties) if isinstance(parties, list) else ()),
+                "handler": body.get("handler"),
+                "labelled_by": body.get("by"),
+                "labelled_at": Second(entry.timestamp),
+                "entry": index,
+            },
+            index,
+        )
+        self.rows[cases.labels.name][(index,)] = row
+        self._labels.setdefault(str(entry.recording), []).append(row)
+        self._open_case(index, entry)
+
+    def _open_case(self, index: int, entry: Entry) -> None:
+        number = entry.body.get("case_number")
+        if (number,) not in self.rows[cases.cases.name]:
+            moment = Second(entry.timestamp)
+            by = entry.body.get("by")
+            self._put(
+                cases.cases,
+                (number,),
+                index,
+                {"case_number": number, "opened_at": moment, "updated_at": moment, "updated_by": by}
+                | dict.fromkeys(_CASE_DATES),
+            )
+
+    def _case(self, index: int, entry: Entry) -> None:
+        body = entry.body
+        self._open_case(index, entry)
+        wanted = _CASE_DATES if body.get("action") == "close" else ("case_file_done_on", "archived_on")
+        dates = {name: _day(body.get(name)) for name in wanted if body.get(name) is not None}
+        self._change(
+            cases.cases,
+            (body.get("case_number"),),
+            index,
+            updated_at=Second(entry.timestamp),
+            updated_by=body.get("by"),
+            **dates,
+        )
+
+    def _hold(self, index: int, entry: Entry) -> None:
+        body = entry.body
+        if body.get("action") == "set":
+            self._put(
+                cases.evidence,
+                (index,),
+                index,
+                {
+                    "recording": entry.recording,
+                    "case_number": body.get("case_number"),
+                    "period": body.get("period"),
+                    "retain_until": _time(body.get("retain_until")),
+                    "added_at": Second(entry.timestamp),
+                    "added_by": body.get("by"),
+                    "hold_entry": index,
+                }
+                | dict.fromkeys(("released_at", "released_by", "approved_by", "release_reason", "release_entry")),
+            )
+            self._open_case(index, entry)
+            return
+        released = body.get("cases")
+        names = set(released) if isinstance(released, list) else set()
+        for row in self._active_holds(entry.recording):
+            if row.values["case_number"] in names:
+                row.values.update(
+                    released_at=Second(entry.timestamp),
+                    released_by=body.get("by"),
+                    approved_by=body.get("approved_by"),
+                    release_reason=body.get("reason"),
+                    release_entry=index,
+                )
+                row.entry = index
+
+    def _active_holds(self, recording: str | None) -> list[Expected]:
+        return [
+            row
+            for row in self.rows[cases.evidence.name].values()
+            if row.values["recording"] == recording and row.values["released_at"] is None
+        ]
+
+    def _retention(self, index: int, entry: Entry) -> None:
+        until = _time(entry.body.get("retain_until"))
+        for row in self._active_holds(entry.recording):
+            if until is not None and (
+                row.values["retain_until"] is None or row.values["retain_until"] < until
+            ):  # Second orders
+                row.values["retain_until"] = until
+                row.entry = index
+
+    def _purge(self, index: int, entry: Entry) -> None:
+        body = entry.body
+        self._put(
+            cases.purges,
+            (entry.recording,),
+            index,
+            {
+                "recording": entry.recording,
+                "object_key": body.get("object_key"),
+                "version_id": body.get("version_id"),
+                "size": body.get("size"),
+                "ended_at": _time(body.get("ended_at")),
+                "retain_until": _time(body.get("retain_until")),
+                "labels": [_label_json(row.values) for row in self._labels.get(str(entry.recording), [])],
+                "reason": body.get("reason"),
+                "purge_entry": index,
+                "decided_at": Second(entry.timestamp),
+            },
+        )
+
+    def _finding(self, index: int, entry: Entry) -> None:
+        body = entry.body
+        key = (body.get("finding_id"),)
+        if body.get("status") == "withdrawn":
+            self._change(findings.findings, key, index, status="withdrawn")
+            return
+        facts = {name: body.get(name) for name in _FINDING_FACTS} | {"key": body.get("finding_id")}
+        values = {
+            "kind": body.get("kind"),
+            "device": body.get("device"),
+            "recordings": body.get("recordings"),
+            "start": _moment(body.get("start")),
+            "end": _moment(body.get("end")),
+            "length_ms": body.get("length_ms"),
+            "facts": facts,
+            "status": "open",
+            "entry": index,
+        }
+        if not self._change(findings.findings, key, index, **values):
+            self._put(
+                findings.findings,
+                key,
+                index,
+                {"key": key[0], "found_at": Second(entry.timestamp)} | values | dict.fromkeys(_EXPLANATION_COLUMNS),
+            )
+
+    def _explanation(self, index: int, entry: Entry) -> None:
+        body = entry.body
+        self._change(
+            findings.findings,
+            (body.get("finding_id"),),
+            index,
+            status="explained",
+            explained_at=Second(entry.timestamp),
+            explained_by=body.get("author"),
+            explanation=body.get("explanation"),
+            voice_in=body.get("voice_in"),
+            voice_at_ms=body.get("voice_at_ms"),
+            explanation_entry=index,
+        )
+
+    def _clock(self, index: int, entry: Entry) -> None:
+        body = entry.body
+        self._put(
+            findings.clock_reports,
+            (index,),
+            index,
+            {
+                "device": body.get("device"),
+                "device_time": _moment(body.get("device_time")),
+                "station_time": _moment(body.get("station_time")),
+                "offset_ms": body.get("offset_ms"),
+                "source": body.get("source"),
+                "station": entry.station,
+                "recording": entry.recording,
+                "received_at": Second(entry.timestamp),
+                "entry": index,
+            },
+        )
+
+
+_CASE_DATES = ("closed_on", "case_file_due", "archive_due", "case_file_done_on", "archived_on")
+_FINDING_FACTS = (
+    "kind",
+    "recordings",
+    "device",
+    "start",
+    "end",
+    "length_ms",
+    "stream",
+    "position_ms",
+    "check",
+    "detail",
+    "message",
+    "message_zh",
+)
+_EXPLANATION_COLUMNS = (
+    "explained_at",
+    "explained_by",
+    "explanation",
+    "voice_in",
+    "voice_at_ms",
+    "explanation_entry",
+)
+
+
+def display_name(body: Mapping[str, JsonValue]) -> str | None:
+    """The file name as the catalog shows it: the exact bytes, undecodable ones as ``\\xff`` escapes."""
+    raw = body.get("original_name_b64")
+    if isinstance(raw, str):
+        return base64.b64decode(raw).decode("utf-8", "backslashreplace")
+    name = body.get("original_name")
+    return name if isinstance(name, str) else None
+
+
+def _label_json(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A label as the purge tombstone keeps it (``storage.cases.Label.as_json``)."""
+    return {
+        "recording": values["recording"],
+        "case_number": values["case_number"],
+        "parties": values["parties"],
+        "handler": values["handler"],
+        "labelled_by": values["labelled_by"],
+        "labelled_at": values["labelled_at"].moment.isoformat(),
+        "entry": values["entry"],
+    }
+
+
+def _time(value: object) -> Second | None:
+    return Second(parse_time(value)) if isinstance(value, str) else None
+
+
+def _moment(value: object) -> datetime | None:
+    """A finding's time: RFC 3339 UTC, milliseconds when not zero."""
+    if not isinstance(value, str):
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _day(value: object) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else None
+
+
+# -- the comparison -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One way the catalog is not what the log says."""
+
+    kind: str  # "mismatch", "missing" (the log has the row, the table not) or "unexplained" (no entry made it)
+    table: str
+    row: str  # the row's key, e.g. "entry=12"
+    column: str | None
+    entry: int | None  # the entry index that shaped the row, if any
+    catalog: object = None
+    logged: object = None
+
+    @property
+    def message(self) -> str:
+        where = f"table {self.table}, row {self.row}"
+        if self.kind == "missing":
+            return f"{where}: entry {self.entry} says this row exists; the catalog has no such row"
+        if self.kind == "unexplained":
+            return f"{where}: no entry in the log made this row"
+        return (
+            f"{where}, column {self.column}: the catalog has {_shown(self.catalog)}, "
+            f"entry {self.entry} says {_shown(self.logged)}"
+        )
+
+
+def differences(
+    conn: Connection, replay: Replay, *, only: Mapping[str, set[tuple[Any, ...]]] | None = None
+) -> Iterator[Difference]:
+    """Compare the catalog with the replay; ``only``: per table, just these keys (e.g. one export's rows)."""
+    salts = _Salts(conn)
+    for projected in PROJECTED:
+        name = projected.table.name
+        wanted = replay.rows[name]
+        keys = None if only is None else only.get(name, set())
+        columns = projected.proven
+        actual: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for row in conn.execute(select(projected.table)):
+            mapping = row._mapping
+            key = tuple(mapping[k] for k in projected.key)
+            if keys is None or key in keys:
+                actual[key] = dict(mapping)
+        for key in sorted(set(wanted) | set(actual), key=repr):
+            if keys is not None and key not in keys:
+                continue
+            label = ", ".join(f"{k}={v}" for k, v in zip(projected.key, key, strict=True))
+            expected = wanted.get(key)
+            found = actual.get(key)
+            if expected is None:
+                yield Difference("unexplained", name, label, None, None)
+                continue
+            if found is None:
+                yield Difference("missing", name, label, None, expected.entry)
+                continue
+            for column in columns:
+                logged = expected.values.get(column)
+                stored = found[column]
+                if not _same(logged, stored, salts):
+                    shown = "(names withheld: the entry holds commitments)" if _committed(logged) else stored
+                    yield Difference("mismatch", name, label, column, expected.entry, shown, _visible(logged))
+
+
+class _Salts:
+    """The salts of LABEL commitments, read once per entry when a comparison needs them."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._cache: dict[int, dict[str, bytes]] = {}
+
+    def of(self, entry: int) -> dict[str, bytes]:
+        if entry not in self._cache:
+            rows = self._conn.execute(select(log_salts.c.field, log_salts.c.salt).where(log_salts.c.entry == entry))
+            self._cache[entry] = {f: bytes(s) for f, s in rows}
+        return self._cache[entry]
+
+
+def _same(logged: object, stored: object, salts: _Salts) -> bool:
+    compare = _COMPARE.get(type(logged))
+    if compare is not None:
+        return compare(logged, stored, salts)
+    if isinstance(logged, bool) or isinstance(stored, bool):
+        return type(logged) is type(stored) and logged == stored
+    return logged == stored
+
+
+def _same_parties(logged: Any, stored: object, salts: _Salts) -> bool:
+    """Each clear name opens its commitment with the salt kept beside the entry."""
+    if not isinstance(stored, list) or len(stored) != len(logged.commitments):
+        return False
+    opened = salts.of(logged.entry)
+    for position, (name, commitment) in enumerate(zip(stored, logged.commitments, strict=True)):
+        salt = opened.get(cases.party_field(position))
+        if not isinstance(name, str) or salt is None or len(salt) != 32 or commit(name, salt) != commitment:
+            return False
+    return True
+
+
+def _same_second(logged: Any, stored: object, _salts: _Salts) -> bool:
+    return isinstance(stored, datetime) and stored.replace(microsecond=0) == logged.moment
+
+
+def _same_moment(logged: Any, stored: object, _salts: _Salts) -> bool:
+    """A measured time, kept to the millisecond."""
+    return isinstance(stored, datetime) and _to_ms(stored) == _to_ms(logged)
+
+
+def _same_day(logged: Any, stored: object, _salts: _Salts) -> bool:
+    return isinstance(stored, date) and not isinstance(stored, datetime) and stored == logged
+
+
+def _same_object(logged: Any, stored: object, salts: _Salts) -> bool:
+    return (
+        isinstance(stored, dict)
+        and set(logged) == set(stored)
+        and all(_same(logged[k], stored[k], salts) for k in logged)
+    )
+
+
+def _same_list(logged: Any, stored: object, salts: _Salts) -> bool:
+    return (
+        isinstance(stored, list | tuple)
+        and len(stored) == len(logged)
+        and all(_same(a, b, salts) for a, b in zip(logged, stored, strict=True))
+    )
+
+
+_COMPARE: Mapping[type, Callable[[Any, object, _Salts], bool]] = {
+    Committed: _same_parties,
+    Second: _same_second,
+    datetime: _same_moment,
+    date: _same_day,
+    dict: _same_object,
+    list: _same_list,
+    tuple: _same_list,
+}
+
+
+def _to_ms(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _committed(value: object) -> bool:
+    """Whether a logged value holds personal data as commitments (then the catalog's clear value is not printed)."""
+    if isinstance(value, Committed):
+        return True
+    if isinstance(value, dict):
+        return any(_committed(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_committed(v) for v in value)
+    return False
+
+
+def _visible(value: object) -> object:
+    """What to print for a logged value: a commitment is shown as such, never as a name."""
+    if isinstance(value, Committed):
+        return [f"committed {c[:15]}…" for c in value.commitments]
+    if isinstance(value, Second):
+        return value.moment
+    if isinstance(value, dict):
+        return {k: _visible(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_visible(v) for v in value]
+    return value
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "…"

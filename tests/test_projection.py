@@ -1,0 +1,203 @@
+"""The catalog as a projection of the log: complete by construction, and every proven column tamper-checked.
+
+One real station (real S3 server, real ffmpeg clips, SQLite) is built once with
+at least one row in every projected table. Then each proven column of each
+projected table (read from ``storage.projection.PROJECTED``, so a new column is
+a new case here) is changed in a copy of the catalog, as someone with database
+access would, and ``evidock verify`` must name the table and the column.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import JSON, BigInteger, Date, Integer, String, Text, func, select
+
+from chain.entries import EntryType
+from evidock import settings as settings_mod
+from evidock.app import checkpointer_for, open_app, retention_context
+from evidock.keys import init_key
+from evidock.settings import Settings
+from evidock.verify import Report, verify
+from ingest.checking import add_clock_report, explain
+from ingest.clock import ClockReport
+from retention import evidence, labelling, lifecycle
+from retention.purge import purge
+from storage import findings as findings_db
+from storage import journal
+from storage.catalog import UTCDateTime, metadata
+from storage.projection import NOT_PROJECTED, PROJECTED, unclassified
+from tests.conftest import raw_config, station_env, write_config
+from tests.test_retention_labels import ingest
+
+pytestmark = pytest.mark.s3
+
+CASE = "京朝公(治)行罚决字[2026]31号"
+
+
+@dataclass
+class World:
+    settings: Settings
+    vkey: str
+    db: Path
+    kept: str  # labelled, evidence set and released, its case closed and done
+    purged: str
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, s3_env: dict[str, str]) -> World:
+    tmp = tmp_path_factory.mktemp("projection")
+    (tmp / "inbox").mkdir()
+    config = write_config(tmp / "config.toml", raw_config(tmp, f"t-{uuid.uuid4().hex[:20]}", s3_env["S3_ENDPOINT"]))
+    settings = settings_mod.load(config, station_env(s3_env))
+    vkey, _ = init_key(settings)
+    with open_app(settings) as evi:
+        evi.log_key(vkey)
+        kept = ingest(evi, tmp, "CAM01_P1001_20250110080000_0001.mp4", retain_for=timedelta(seconds=1))
+        purged = ingest(evi, tmp, "CAM01_P1001_20250110090000_0002.mp4", retain_for=timedelta(seconds=1))
+        ctx = retention_context(evi)
+        now = datetime.now(UTC)
+        labelling.label(ctx, [kept], case_number=CASE, parties=["张三", "王五"], handler="李四", by="c", now=now)
+        evidence.add(ctx, [kept], case_number=CASE, period="30", by="c", now=now)
+        evidence.release(ctx, kept, reason="判决生效", by="c", approved_by="d", now=now)
+        lifecycle.close(ctx, CASE, closed_on=date(2025, 3, 1), by="c", now=now)
+        lifecycle.done(ctx, CASE, case_file_on=date(2025, 3, 10), archived_on=None, by="c", now=now)
+        docked = datetime(2025, 1, 10, 1, 0, 5, 250_000, tzinfo=UTC)
+        report = ClockReport(device="CAM01", device_time=docked + timedelta(seconds=5), station_time=docked)
+        with evi.catalog.begin() as conn:
+            add_clock_report(
+                conn,
+                evi.journal,
+                report,
+                station=settings.station_id,
+                source="cli",
+                by="c",
+                now=evi.now(),
+                options=settings.checks,
+            )
+            first = findings_db.listing(conn, open_only=True)[0]
+            explain(conn, evi.journal, first.id, text="电池更换", author="li.si", now=evi.now())
+        time.sleep(1.2)  # the one-second locks pass on the server's own clock
+        purge(ctx, now=datetime.now(UTC) + timedelta(days=100), apply=True)
+        checkpointer_for(evi).make(evi.now())
+    return World(settings, vkey, Path(settings.database_url.removeprefix("sqlite:///")), kept, purged)
+
+
+def _verify_copy(world: World, tmp_path: Path, tamper: str, *params: object) -> Report:
+    """``tamper`` (SQL) run on a copy of the catalog, as a database user would (no foreign keys), then verify."""
+    copy = tmp_path / "tampered.db"
+    with sqlite3.connect(world.db) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    with sqlite3.connect(copy) as raw:
+        changed = raw.execute(tamper, params).rowcount
+    assert changed == 1, f"the tampering {tamper!r} changed {changed} rows"
+    settings = replace(world.settings, database_url=f"sqlite:///{copy}")
+    with open_app(settings, ensure_bucket=False) as evi:
+        return verify(evi, world.vkey)
+
+
+def test_the_untouched_world_verifies_and_fills_every_projected_table(world: World) -> None:
+    with open_app(world.settings, ensure_bucket=False) as evi:
+        report = verify(evi, world.vkey)
+        with evi.catalog.read() as conn:
+            counts = {
+                p.table.name: conn.execute(select(func.count()).select_from(p.table)).scalar_one() for p in PROJECTED
+            }
+    assert report.ok, report.failures
+    assert all(counts.values()), f"every projected table needs a row for the tamper suite: {counts}"
+    assert report.checked["catalog_labels"] == 1
+    assert report.checked["catalog_clock_reports"] == 1
+
+
+def test_every_table_and_column_has_a_place_in_the_projection() -> None:
+    """A new table or column fails here until it is proven from an entry or declared operational (with why)."""
+    assert unclassified() == []
+    names = {t.name for t in metadata.sorted_tables}
+    assert {p.table.name for p in PROJECTED} | set(NOT_PROJECTED) == names
+    assert not {p.table.name for p in PROJECTED} & set(NOT_PROJECTED)
+    for projected in PROJECTED:
+        assert set(projected.key) <= set(projected.proven), f"{projected.table.name}: the key must be proven"
+
+
+def _forged(column: object, current: object) -> object:
+    """A different value of the column's kind, as SQLite holds it."""
+    kind = column.type  # type: ignore[attr-defined]
+    if isinstance(kind, UTCDateTime):
+        return "2001-02-03 04:05:06.000000"
+    if isinstance(kind, Date):
+        return "2001-02-03"
+    if isinstance(kind, JSON):
+        value = json.loads(current) if isinstance(current, str) else None
+        if isinstance(value, dict):
+            return json.dumps(value | {"forged": 1})
+        return json.dumps([*(value if isinstance(value, list) else []), "forged"])
+    if isinstance(kind, Integer | BigInteger):
+        return (current if isinstance(current, int) else 0) + 1
+    assert isinstance(kind, String | Text), f"no forgery for {kind!r}: add one"
+    return f"{current or ''}X"
+
+
+CASES = [(p.table.name, column, column in p.key) for p in PROJECTED for column in p.proven]
+
+
+@pytest.mark.parametrize(("table", "column", "is_key"), CASES, ids=[f"{t}.{c}" for t, c, _ in CASES])
+def test_a_changed_column_is_named_by_verify(
+    world: World, tmp_path: Path, table: str, column: str, is_key: bool
+) -> None:
+    with sqlite3.connect(world.db) as raw:
+        query = f'SELECT rowid, "{column}" FROM "{table}" ORDER BY rowid LIMIT 1'  # noqa: S608  # names from the schema
+        rowid, current = raw.execute(query).fetchone()
+    forged = _forged(metadata.tables[table].c[column], current)
+    tamper = f'UPDATE "{table}" SET "{column}" = ? WHERE rowid = ?'  # noqa: S608  # names from the schema
+    report = _verify_copy(world, tmp_path, tamper, forged, rowid)
+    named = [f for f in report.failures if f.subject.startswith(f"{table} ")]
+    if is_key:  # the row no longer matches its entry: one row missing, one unexplained
+        assert {f.check for f in named} >= {"catalog_row_missing", "catalog_row_unexplained"}, report.failures
+    else:
+        assert any(f.check == "catalog_mismatch" and f", column {column}:" in f.message for f in named), report.failures
+
+
+def test_a_deleted_label_row_is_named(world: World, tmp_path: Path) -> None:
+    report = _verify_copy(world, tmp_path, "DELETE FROM labels WHERE recording = ?", world.kept)
+    (failure,) = [f for f in report.failures if f.subject.startswith("labels ")]
+    assert failure.check == "catalog_row_missing"
+    assert "says this row exists" in failure.message
+
+
+def test_a_deleted_clock_report_is_named(world: World, tmp_path: Path) -> None:
+    report = _verify_copy(world, tmp_path, "DELETE FROM clock_reports")
+    assert [f.check for f in report.failures if f.subject.startswith("clock_reports ")] == ["catalog_row_missing"]
+
+
+def test_a_forged_label_row_no_entry_made_is_named(world: World, tmp_path: Path) -> None:
+    report = _verify_copy(
+        world,
+        tmp_path,
+        "INSERT INTO labels (recording, case_number, parties, handler, labelled_by, labelled_at, entry) "
+        "VALUES (?, 'forged', '[]', 'x', 'x', '2026-01-01 00:00:00.000000', 9999)",
+        world.purged,
+    )
+    assert ("catalog_row_unexplained", "labels entry=9999") in {(f.check, f.subject) for f in report.failures}
+
+
+def test_a_party_name_changed_is_caught_without_printing_it(world: World, tmp_path: Path) -> None:
+    report = _verify_copy(world, tmp_path, """UPDATE labels SET parties = '["赵六", "王五"]'""")
+    (failure,) = [f for f in report.failures if f.subject.startswith("labels ")]
+    assert ", column parties:" in failure.message
+    assert "赵六" not in failure.message
+    assert "names withheld" in failure.message
+
+
+def test_the_log_entries_hold_what_the_new_columns_need(world: World) -> None:
+    """CLOCK and CASE entries exist and carry their facts (the timeline and the case dates rest on them)."""
+    with open_app(world.settings, ensure_bucket=False) as evi, evi.catalog.read() as conn:
+        kinds = [journal.entry_at(conn, i).type for i in range(journal.size(conn))]
+    assert kinds.count(EntryType.CLOCK) == 1
+    assert kinds.count(EntryType.CASE) == 2
