@@ -49,7 +49,8 @@ from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: clock reports are CLOCK entries (``clock_reports.entry``); cases change by CASE entries."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -235,6 +236,12 @@ class Catalog:
                     raise StorageError(
                         f"the catalog database has schema {found}, this evidock knows {SCHEMA_VERSION}; "
                         "upgrade evidock before using this database"
+                    )
+                elif found < SCHEMA_VERSION:
+                    raise StorageError(
+                        f"the catalog database has schema {found}, made by an earlier evidock; this one needs "
+                        f"schema {SCHEMA_VERSION} and has no migration for it yet: keep the earlier evidock for "
+                        "this database, or start a new catalog"
                     )
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot open the catalog database: {exc}") from exc
