@@ -335,6 +335,16 @@ def _is_time(v: Any) -> bool:
     return True
 
 
+def _is_time_ms(v: Any) -> bool:
+    if not isinstance(v, str) or not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z", v, re.ASCII):
+        return False
+    try:
+        datetime.strptime(v[:19], "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return False
+    return True
+
+
 def _is_b64(v: Any) -> bool:
     try:
         return isinstance(v, str) and bool(v) and base64.b64encode(base64.b64decode(v, validate=True)).decode() == v
@@ -347,6 +357,8 @@ _KINDS = {
     "sha256": lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v) is not None,
     "count": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
     "time": _is_time,
+    "time-ms": _is_time_ms,
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
     "commitment": lambda v: isinstance(v, str) and re.fullmatch(r"sha256:[0-9a-f]{64}", v) is not None,
     "commitments": lambda v: (
         isinstance(v, list) and all(isinstance(c, str) and re.fullmatch(r"sha256:[0-9a-f]{64}", c) for c in v)
@@ -453,6 +465,18 @@ _SCHEMA: dict[str, tuple[str, dict[str, tuple[str, bool, bool]]]] = {
             "detail": ("text", False, _R),
         },
     ),
+    "CLOCK": (
+        "either",
+        {
+            "device": ("text", False, _R),
+            "device_time": ("time-ms", False, _R),
+            "station_time": ("time-ms", False, _R),
+            "offset_ms": ("integer", False, _R),
+            "source": ("text", False, _R),
+            "by": ("text", False, _R),
+        },
+    ),
+    "CASE": ("no", {"case_number": ("text", False, _R), "action": ("text", False, _R), "by": ("text", False, _R)}),
 }
 
 
