@@ -22,14 +22,14 @@ the same moment; a time is compared to the precision the log gives it.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
-from chain.entries import Entry, EntryType, JsonValue, commit, parse_time
+from chain.entries import Entry, EntryType, JsonValue, commit, decode, parse_time
 from storage import access, cases, findings
 from storage.catalog import (
     checkpoints,
@@ -42,6 +42,9 @@ from storage.catalog import (
     recordings,
     schema_info,
 )
+
+Keep = Callable[[str, Mapping[str, Any]], bool]
+"""Which rows a comparison looks at: ``keep(table name, row)``."""
 
 # -- what each table is ------------------------------------------------------------------
 
@@ -444,6 +447,56 @@ def _day(value: object) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) else None
 
 
+def replay_log(conn: Connection, *, batch: int = 5000) -> Replay:
+    """The projection of the whole log as the database holds it (only the entry types that shape tables are read).
+
+    For a check before use (a disc export): the entries themselves are proven
+    against the signed checkpoints by ``evidock verify`` and on the disc.
+    """
+    replay = Replay()
+    types = [t.value for t in replay.types]
+    last = -1
+    while True:
+        rows = conn.execute(
+            select(log_entries.c.idx, log_entries.c.data)
+            .where(log_entries.c.type.in_(types), log_entries.c.idx > last)
+            .order_by(log_entries.c.idx)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return replay
+        for idx, data in rows:
+            replay.apply(int(idx), decode(bytes(data)))
+        last = int(rows[-1][0])
+
+
+def case_members(replay: Replay, case_number: str) -> set[str]:
+    """Every recording a LABEL entry ever put in ``case_number`` (as ``storage.access.recordings_of_case`` reads it)."""
+    return {
+        str(row.values["recording"])
+        for row in replay.rows[cases.labels.name].values()
+        if row.values["case_number"] == case_number
+    }
+
+
+def about_recordings(recording_ids: Collection[str], devices: Collection[str | None], case_number: str) -> Keep:
+    """A ``keep`` for :func:`differences`: the rows about these recordings, their devices' clocks and the case."""
+    ids, clocks = set(recording_ids), {d for d in devices if d is not None}
+
+    def keep(table: str, row: Mapping[str, Any]) -> bool:
+        if table == recordings.name:
+            return bool(row["id"] in ids)
+        if table == findings.findings.name:
+            return bool(ids & set(row["recordings"] or ()))
+        if table == findings.clock_reports.name:
+            return bool(row["device"] in clocks)
+        if table == cases.cases.name:
+            return bool(row["case_number"] == case_number)
+        return bool(row.get("recording") in ids)
+
+    return keep
+
+
 # -- the comparison -----------------------------------------------------------------------
 
 
@@ -473,24 +526,25 @@ class Difference:
 
 
 def differences(
-    conn: Connection, replay: Replay, *, only: Mapping[str, set[tuple[Any, ...]]] | None = None
+    conn: Connection,
+    replay: Replay,
+    *,
+    keep: Callable[[str, Mapping[str, Any]], bool] | None = None,
 ) -> Iterator[Difference]:
-    """Compare the catalog with the replay; ``only``: per table, just these keys (e.g. one export's rows)."""
+    """Compare the catalog with the replay; ``keep(table, row)``: only rows it accepts (e.g. one export's)."""
     salts = _Salts(conn)
     for projected in PROJECTED:
         name = projected.table.name
         wanted = replay.rows[name]
-        keys = None if only is None else only.get(name, set())
         columns = projected.proven
         actual: dict[tuple[Any, ...], dict[str, Any]] = {}
         for row in conn.execute(select(projected.table)):
-            mapping = row._mapping
-            key = tuple(mapping[k] for k in projected.key)
-            if keys is None or key in keys:
-                actual[key] = dict(mapping)
+            mapping = dict(row._mapping)
+            actual[tuple(mapping[k] for k in projected.key)] = mapping
+        if keep is not None:
+            wanted = {k: v for k, v in wanted.items() if keep(name, v.values)}
+            actual = {k: v for k, v in actual.items() if keep(name, v)}
         for key in sorted(set(wanted) | set(actual), key=repr):
-            if keys is not None and key not in keys:
-                continue
             label = ", ".join(f"{k}={v}" for k, v in zip(projected.key, key, strict=True))
             expected = wanted.get(key)
             found = actual.get(key)

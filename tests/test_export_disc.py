@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import stat
 import subprocess
 import uuid
@@ -76,6 +77,11 @@ def world(tmp_path_factory: pytest.TempPathFactory, s3_env: dict[str, str]) -> W
     people = {"c1": Role.CUSTODIAN, "c2": Role.CUSTODIAN, "a1": Role.AUDITOR}
     tokens = {name: add_person(settings, name, role) for name, role in people.items()}
     return World(settings, ["--config", str(config)], tmp, tokens, ids)
+
+
+@pytest.fixture
+def act_c1(act: Callable[[str], None]) -> None:
+    act("c1")
 
 
 @pytest.fixture
@@ -551,3 +557,46 @@ def test_without_out_the_images_go_to_the_configured_export_folder(
     (disc,) = json.loads(captured.out)["discs"]
     assert Path(disc["image"]).parent == world.settings.export.out_dir  # [export] out_dir, created on first use
     assert Path(disc["image"]).is_file()
+
+
+FORGERIES = {  # name: (SQL a database user runs, which recording it names, what the refusal says)
+    "deleted label": ("DELETE FROM labels WHERE recording = ?", 2, "left out: {id}"),
+    "edited duration": (
+        "UPDATE recordings SET duration_ms = 1 WHERE id = ?",
+        0,
+        "column duration_ms: the catalog has 1",
+    ),
+    "edited handler": (
+        "UPDATE labels SET handler = '王五' WHERE recording = ?",
+        1,
+        "column handler: the catalog has '王五'",
+    ),
+}
+
+
+@pytest.mark.parametrize("forgery", list(FORGERIES))
+@pytest.mark.usefixtures("act_c1")
+def test_an_export_from_a_forged_catalog_is_refused_naming_the_difference(
+    world: World, capsys: pytest.CaptureFixture[str], tmp_path: Path, forgery: str
+) -> None:
+    request = _request(world, world.recordings)
+    sql, which, said = FORGERIES[forgery]
+    target = world.recordings[which]
+    copy = tmp_path / "before.db"
+    db = world.settings.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(db) as raw, sqlite3.connect(copy) as saved:
+        raw.backup(saved)
+    with sqlite3.connect(db) as raw:
+        assert raw.execute(sql, (target,)).rowcount == 1
+    try:
+        before = _log_size(world)
+        out = tmp_path / "out"
+        code, _, err = _export(world, capsys, request, out)
+        assert code != 0
+        assert said.format(id=target) in err
+        assert "nothing was exported" in err
+        assert not list(out.iterdir())
+        assert _log_size(world) == before, "a refused export writes nothing"
+    finally:
+        with sqlite3.connect(copy) as saved, sqlite3.connect(db) as raw:
+            saved.backup(raw)  # the module's world as it was

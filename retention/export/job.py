@@ -39,7 +39,7 @@ from retention.context import checked_case_number, checked_text
 from retention.export import evidence, layout, sheets, verify_disc
 from retention.export.image import Image, ImageFile, build_image
 from retention.export.layout import ExportError, Item
-from storage import cases, custody
+from storage import cases, custody, projection
 from storage import findings as findings_db
 from storage import recordings as recordings_db
 from storage.access import Action, Content, Gate, Person, recordings_of_case
@@ -238,6 +238,7 @@ def _check(ctx: ExportContext, person: Person, order: DiscOrder, *, now: datetim
         recording, _, _ = ctx.gate.check_grant(person, rec, action=Action.EXPORT, request_id=order.request)
         found[recording.id] = recording
     chosen = sorted(found.values(), key=lambda r: (r.device or "", r.start_raw or r.ingested_at, r.seq or 0, r.id))
+    _check_facts(ctx, order, chosen, named=bool(order.recordings))
     with ctx.catalog.read() as conn:
         counts = {r.id: len(custody.chain_indexes(conn, r.id, below=2**62)) for r in chosen}
     items = [Item(r.id, r.size, counts[r.id] + 4) for r in chosen]  # + the ACCESS, EXPORT and a few others
@@ -246,6 +247,37 @@ def _check(ctx: ExportContext, person: Person, order: DiscOrder, *, now: datetim
     images = [order.out_dir / f"evidence-{export_id}-disc{n}of{len(plan)}.iso" for n in range(1, len(plan) + 1)]
     _check_out_dir(order.out_dir, images)
     return _Checked(order, chosen, plan, export_id, images)
+
+
+def _check_facts(
+    ctx: ExportContext, order: DiscOrder, chosen: Sequence[recordings_db.Recording], *, named: bool
+) -> None:
+    """Every catalog fact the disc will carry must be what the log's entries say (storage.projection).
+
+    The case's recordings are those the LABEL entries put in it, so a deleted
+    or edited label row cannot drop a recording from the disc unnoticed.
+    """
+    with ctx.catalog.read() as conn:
+        replay = projection.replay_log(conn)
+        members = projection.case_members(replay, order.case_number)
+        keep = projection.about_recordings(
+            {r.id for r in chosen} | members, {r.device for r in chosen}, order.case_number
+        )
+        found = list(projection.differences(conn, replay, keep=keep))
+    if not named and members != {r.id for r in chosen}:
+        missing = sorted(members - {r.id for r in chosen})
+        extra = sorted({r.id for r in chosen} - members)
+        raise ExportError(
+            f"the catalog's recordings of case {order.case_number} differ from its LABEL entries "
+            f"(left out: {', '.join(missing) or 'none'}; not labelled so: {', '.join(extra) or 'none'}); "
+            "nothing was exported: run `evidock verify` and restore the catalog"
+        )
+    if found:
+        shown = "; ".join(d.message for d in found[:5]) + (f"; and {len(found) - 5} more" if len(found) > 5 else "")
+        raise ExportError(
+            f"the catalog does not match the log for this export, nothing was exported: {shown}. "
+            "Run `evidock verify` and restore the catalog"
+        )
 
 
 def _check_out_dir(out_dir: Path, images: Sequence[Path]) -> None:
