@@ -112,8 +112,7 @@ def test_the_untouched_world_verifies_and_fills_every_projected_table(world: Wor
             }
     assert report.ok, report.failures
     assert all(counts.values()), f"every projected table needs a row for the tamper suite: {counts}"
-    assert report.checked["catalog_labels"] == 1
-    assert report.checked["catalog_clock_reports"] == 1
+    assert report.checked["catalog_rows"] == sum(counts.values())
 
 
 def test_every_table_and_column_has_a_place_in_the_projection() -> None:

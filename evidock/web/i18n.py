@@ -439,6 +439,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "ver.checked_checkpoint_roots": ("检查点根哈希", "checkpoint roots"),
     "ver.checked_log_nodes": ("Merkle 节点", "Merkle nodes"),
     "ver.checked_recordings": ("录像", "recordings"),
+    "ver.checked_catalog_rows": ("与日志比对的目录行", "catalog rows compared with the log"),
     "ver.checked_purged": ("已删除录像", "purged recordings"),
     "ver.checked_objects": ("存储对象", "stored objects"),
     "ver.checked_bytes_rehashed": ("重新计算哈希的字节", "bytes re-hashed"),

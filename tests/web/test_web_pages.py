@@ -645,7 +645,8 @@ def test_the_verify_page_names_a_changed_catalog_row(world: World, evi: App) -> 
         assert "1 项失败" in page
         assert "catalog_mismatch" in page
         assert rec in page
-        assert "officer is 'P9999' in the catalog" in page
+        assert "column officer: the catalog has" in page
+        assert "P9999" in page
     finally:
         with evi.catalog.begin() as conn:
             conn.exec_driver_sql("UPDATE recordings SET officer = 'P3101' WHERE id = ?", (rec,))
