@@ -250,6 +250,8 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "entry.PURGE": ("到期删除", "PURGE"),
     "entry.KEY": ("签名密钥", "KEY"),
     "entry.USER": ("人员权限变更", "USER"),
+    "entry.CLOCK": ("设备时钟校验", "CLOCK"),
+    "entry.CASE": ("案件办结/归档", "CASE"),
     "state.received": ("已接收", "received"),
     "state.stored": ("已上传", "stored"),
     "state.locked": ("已锁定", "locked"),
