@@ -28,6 +28,7 @@ from minio.commonconfig import COMPLIANCE, ComposeSource
 from minio.error import MinioException, S3Error
 from minio.retention import Retention
 
+from storage import s3_raw
 from storage.errors import BucketMisconfigured, LockNotApplied, StorageError
 
 log = logging.getLogger(__name__)
@@ -285,14 +286,13 @@ class ObjectStore:
         """Abort unfinished multipart uploads of ``key`` left by a crash; returns how many."""
         aborted = 0
         try:
-            response = self._client._execute("GET", self.bucket, query_params={"uploads": "", "prefix": key})
-            root = ET.fromstring(response.data)  # noqa: S314 - our S3 server's reply
+            root = ET.fromstring(s3_raw.list_uploads(self._client, self.bucket, key))  # noqa: S314 - our S3 server's reply
             for upload in root.iter(f"{_S3_NS}Upload"):
                 if upload.findtext(f"{_S3_NS}Key") != key:
                     continue
                 upload_id = upload.findtext(f"{_S3_NS}UploadId")
                 if upload_id:
-                    self._client._abort_multipart_upload(self.bucket, key, upload_id)
+                    s3_raw.abort_upload(self._client, self.bucket, key, upload_id)
                     aborted += 1
         except (MinioException, urllib3.exceptions.HTTPError) as exc:
             raise StorageError(f"cleaning unfinished uploads of {key} failed: {_reason(exc)}") from exc
@@ -332,13 +332,8 @@ class ObjectStore:
         the retention XML is fetched and parsed here.
         """
         try:
-            response = self._client._execute(
-                "GET",
-                self.bucket,
-                object_name=version.key,
-                query_params={"versionId": version.version_id, "retention": ""},
-            )
-            root = ET.fromstring(response.data)  # noqa: S314 - our S3 server's reply
+            query = {"versionId": version.version_id, "retention": ""}
+            root = ET.fromstring(s3_raw.get_subresource(self._client, self.bucket, version.key, query))  # noqa: S314
             mode = root.findtext(f"{_S3_NS}Mode") or root.findtext("Mode")
             until_text = root.findtext(f"{_S3_NS}RetainUntilDate") or root.findtext("RetainUntilDate")
             until = datetime.fromisoformat(until_text) if until_text else None
