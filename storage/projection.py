@@ -258,6 +258,7 @@ class Replay:
     def _hold(self, index: int, entry: Entry) -> None:
         body = entry.body
         if body.get("action") == "set":
+            self._retention(index, entry)  # storage.cases.extend_designations: the other active holds follow
             self._put(
                 cases.evidence,
                 (index,),
