@@ -2,7 +2,8 @@
 #   make run    install, start the local S3 server, run the service on ./inbox
 #   make test   install, start the server, ruff, mypy, import-linter, the whole test suite
 #   make screenshots   the web pages in Chromium, saved to docs/screenshots/
-.PHONY: install run test lint s3-up s3-down bench screenshots
+#   make cluster-up / cluster-down   PostgreSQL (and the 3-OSD Ceph cluster) for many stations
+.PHONY: install run test lint s3-up s3-down pg-up pg-down cluster-up cluster-down bench screenshots
 
 VENV := .venv/bin
 
@@ -14,6 +15,18 @@ s3-up:
 
 s3-down:
 	bash scripts/s3-down.sh
+
+pg-up:
+	@bash scripts/pg-up.sh
+
+pg-down:
+	bash scripts/pg-down.sh
+
+cluster-up:
+	@bash scripts/pg-up.sh
+
+cluster-down:
+	bash scripts/pg-down.sh
 
 run: install
 	bash scripts/s3-up.sh >/dev/null
