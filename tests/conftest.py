@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Connection, create_engine, make_url, text
 
 from evidock import settings as settings_mod
 from evidock.app import App, open_app
@@ -107,6 +107,30 @@ def _drop_test_databases() -> Iterator[None]:
     while _databases:
         _, name = _databases.popitem()
         _postgresql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def refuse_log_writes(conn: Connection) -> None:
+    """From now on the catalog refuses every new log entry ("disk full"): a real failure of the database, no mock."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(
+            "CREATE TRIGGER log_is_full BEFORE INSERT ON log_entries BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    else:
+        conn.exec_driver_sql(
+            "CREATE FUNCTION log_is_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE 'disk full'; END $$"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER log_is_full BEFORE INSERT ON log_entries FOR EACH ROW EXECUTE FUNCTION log_is_full()"
+        )
+
+
+def allow_log_writes(conn: Connection) -> None:
+    """Undo ``refuse_log_writes``."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("DROP TRIGGER log_is_full")
+    else:
+        conn.exec_driver_sql("DROP TRIGGER log_is_full ON log_entries")
+        conn.exec_driver_sql("DROP FUNCTION log_is_full()")
 
 
 def raw_config(tmp_path: Path, bucket: str, endpoint: str, **sections: dict[str, Any]) -> dict[str, Any]:

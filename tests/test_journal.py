@@ -179,7 +179,7 @@ def test_a_failing_batch_leaves_nothing_behind() -> None:
         with catalog.begin() as conn:  # a stray node where the next leaf goes: the batch fails late
             conn.execute(log_nodes.insert().values(level=0, idx=1, hash=b"\0" * 32))
         before = dump(catalog)
-        with pytest.raises(StorageError, match="(?i)unique"), catalog.begin() as conn:
+        with pytest.raises(StorageError, match=r"(?i)unique"), catalog.begin() as conn:
             journal.append_many(conn, [_hold("c" * 64, "lost")])  # head bumped, entry inserted, then the node fails
         assert dump(catalog) == before
         with catalog.begin() as conn:

@@ -103,5 +103,5 @@ def test_the_database_url_comes_from_the_environment_when_set() -> None:
     assert "s3cret-pw" not in str(s.masked())
     with pytest.raises(ConfigError, match=r"EVIDOCK_DATABASE_URL = '\(not a URL\)'"):
         _parse(raw, env={**ENV, "EVIDOCK_DATABASE_URL": "s3cret-pw@db"})
-    with pytest.raises(ConfigError, match="database.url = 'mysql'"):
+    with pytest.raises(ConfigError, match=r"database\.url = 'mysql'"):
         _parse({"database": {"url": "mysql://u:p@h/db"}})
