@@ -28,6 +28,7 @@ SECRET_KEY=${EVIDOCK_S3_SECRET_KEY:-evidock-dev-secret-key-0123456789}
 TIMEOUT=${EVIDOCK_CLUSTER_TIMEOUT:-180}      # seconds for one start
 
 OSDS=(0 1 2)
+DATA_POOL=default.rgw.buckets.data   # where radosgw puts the objects' bytes
 S3_UID=evidock
 CONF=$DIR/ceph.conf
 STATE=$DIR/cluster.env         # written once the cluster is fully created
@@ -300,6 +301,14 @@ create_cluster() {
     wait_until osd.0 "all three OSDs to be up" osds_up
     # The first start creates the rgw pools (size 3, min_size 2 by the defaults above).
     start_rgw
+    # The data pool, which radosgw would create with the first object, is made here and
+    # checked, so that "three copies, two needed" is a fact of the cluster, not a default.
+    ceph_ osd pool create "$DATA_POOL" 8 8 replicated >>"$LOGS/admin.out" 2>&1 || fail "creating $DATA_POOL failed" admin
+    ceph_ osd pool application enable "$DATA_POOL" rgw >>"$LOGS/admin.out" 2>&1 || fail "tagging $DATA_POOL failed" admin
+    ceph_ osd pool set "$DATA_POOL" size 3 >>"$LOGS/admin.out" 2>&1 || fail "setting the size of $DATA_POOL failed" admin
+    ceph_ osd pool set "$DATA_POOL" min_size 2 >>"$LOGS/admin.out" 2>&1 || fail "setting min_size failed" admin
+    [[ $(ceph_ osd pool get "$DATA_POOL" size) == "size: 3" && $(ceph_ osd pool get "$DATA_POOL" min_size) == "min_size: 2" ]] \
+        || fail "$DATA_POOL is not replicated size 3, min_size 2" admin
     radosgw-admin -c "$CONF" user create --uid="$S3_UID" --display-name="evidock dev" \
         --access-key="$ACCESS_KEY" --secret-key="$SECRET_KEY" </dev/null >/dev/null 2>>"$LOGS/admin.out" 9>&- \
         || fail "radosgw-admin user create failed" admin
