@@ -1,5 +1,7 @@
 """Two processes append to one catalog at once: one dense log, one Merkle tree, unbroken custody chains.
 
+And stations starting at once on an empty catalog all open it (one of them creates the schema).
+
 Many stations share one PostgreSQL catalog (run with ``EVIDOCK_TEST_DATABASE=postgresql``); on SQLite the
 same holds for two processes on one file. Each writer appends its entries one transaction at a time through
 ``storage.journal``, about recordings the other writer also logs, so their appends and custody chains interleave.
@@ -12,13 +14,13 @@ from datetime import UTC, datetime
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from chain.checkpoint import Checkpoint, generate_skey, parse_skey, sign_checkpoint, verify_note, vkey_of
 from chain.entries import EntryType, decode
 from chain.merkle import MemoryNodes, root
 from chain.verify import verify_log
-from storage.catalog import Catalog, log_entries, log_head, log_nodes, open_engine
+from storage.catalog import Catalog, log_entries, log_head, log_nodes, open_engine, schema_info
 from storage.journal import Journal, SqlNodes
 from tests.conftest import catalog_url
 
@@ -96,3 +98,25 @@ def test_two_writers_make_one_dense_log_with_one_tree(tmp_path: Path) -> None:
     skey = generate_skey(ORIGIN)
     note = sign_checkpoint(Checkpoint(ORIGIN, size, stored_root), parse_skey(skey))
     assert verify_log(data, verify_note(note, vkey_of(skey), origin=ORIGIN)).root() == stored_root
+
+
+def _open(url: str, start: Barrier) -> None:
+    start.wait(timeout=60)
+    Catalog.open(url).close()
+
+
+def test_stations_starting_at_once_on_an_empty_catalog_all_open_it(tmp_path: Path) -> None:
+    url = catalog_url(tmp_path)
+    spawn = multiprocessing.get_context("spawn")
+    start = spawn.Barrier(4)
+    stations = [spawn.Process(target=_open, args=(url, start)) for _ in range(4)]
+    for station in stations:
+        station.start()
+    for station in stations:
+        station.join(timeout=120)
+    assert [s.exitcode for s in stations] == [0, 0, 0, 0], "a station failed to open the new catalog"
+    catalog = Catalog.open(url)
+    with catalog.read() as conn:
+        assert conn.execute(select(func.count()).select_from(schema_info)).scalar_one() == 1
+        assert conn.execute(select(log_head.c.size)).scalars().all() == [0]
+    catalog.close()
