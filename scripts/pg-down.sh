@@ -10,7 +10,17 @@ set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$SCRIPT_DIR")
-DIR=$(realpath -m -- "${EVIDOCK_PG_DIR:-$REPO/.local/pg}")
+# The data dir: .local/pg in the repository, unless the "postgres" OS user that runs
+# the server (when we are root) cannot reach the repository (a clone under /root,
+# mode 0700): then /var/lib/evidock-pg/<hash of the repository path>.
+default_dir() {
+    if (( EUID == 0 )) && getent passwd postgres >/dev/null && ! runuser -u postgres -- test -x "$REPO" 2>/dev/null; then
+        echo "/var/lib/evidock-pg/$(printf %s "$REPO" | sha256sum | cut -c1-12)"
+    else
+        echo "$REPO/.local/pg"
+    fi
+}
+DIR=$(realpath -m -- "${EVIDOCK_PG_DIR:-$(default_dir)}")
 DATA=$DIR/data
 MARKER=$DIR/.evidock-pg
 TIMEOUT=${EVIDOCK_PG_TIMEOUT:-60}

@@ -16,17 +16,12 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$SCRIPT_DIR")
 
 # ---- settings ---------------------------------------------------------------
-DIR=$(realpath -m -- "${EVIDOCK_PG_DIR:-$REPO/.local/pg}")
 PORT=${EVIDOCK_PG_PORT:-55432}        # not 5432: a system cluster may hold that one
 DB_USER=${EVIDOCK_PG_USER:-evidock}
 DB_PASSWORD=${EVIDOCK_PG_PASSWORD:-evidock-dev-password}
 DB_NAME=${EVIDOCK_PG_DATABASE:-evidock}
 TIMEOUT=${EVIDOCK_PG_TIMEOUT:-60}     # seconds pg_ctl waits for the server to accept connections
 
-DATA=$DIR/data                 # the cluster (initdb)
-RUN=$DIR/run                   # the unix socket (only the server's own OS user may use it)
-LOGS=$DIR/log
-MARKER=$DIR/.evidock-pg        # "this directory belongs to these scripts"
 SUPERUSER=postgres             # the cluster's superuser role, whatever OS user runs the server
 
 log() { printf '[pg-up] %s\n' "$*" >&2; }
@@ -55,6 +50,22 @@ if [[ -z $BINDIR || ! -x $BINDIR/pg_ctl ]]; then
     [[ -n $BINDIR && -x $BINDIR/pg_ctl ]] || die "pg_ctl still missing after apt-get install"
 fi
 
+# The data dir: .local/pg in the repository, unless the "postgres" OS user that runs
+# the server (when we are root) cannot reach the repository (a clone under /root,
+# mode 0700): then /var/lib/evidock-pg/<hash of the repository path>.
+default_dir() {
+    if (( EUID == 0 )) && getent passwd postgres >/dev/null && ! runuser -u postgres -- test -x "$REPO" 2>/dev/null; then
+        echo "/var/lib/evidock-pg/$(printf %s "$REPO" | sha256sum | cut -c1-12)"
+    else
+        echo "$REPO/.local/pg"
+    fi
+}
+DIR=$(realpath -m -- "${EVIDOCK_PG_DIR:-$(default_dir)}")
+DATA=$DIR/data                 # the cluster (initdb)
+RUN=$DIR/run                   # the unix socket (only the server's own OS user may use it)
+LOGS=$DIR/log
+MARKER=$DIR/.evidock-pg        # "this directory belongs to these scripts"
+
 # PostgreSQL refuses to run as root: as root, the server and its tools run as
 # the "postgres" OS user that Debian's package creates.
 if (( EUID == 0 )); then
@@ -71,6 +82,8 @@ psql_admin() {  # SQL on stdin or -c, as the superuser over the private socket
 }
 
 # ---- data dir and lock ------------------------------------------------------
+[[ -n ${EVIDOCK_PG_DIR:-} || $DIR == "$REPO/.local/pg" ]] \
+    || log "the postgres OS user cannot reach $REPO; the data dir is $DIR"
 if [[ -d $DIR && ! -e $MARKER ]] && [[ -n $(ls -A -- "$DIR") ]]; then
     die "$DIR exists, is not empty and was not created by this script; choose another EVIDOCK_PG_DIR"
 fi
