@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
+
 from chain.errors import EvidockError
 from ingest.checking import CheckOptions
 from ingest.filenames import BUILTIN_PATTERNS, NamePattern, PatternError
@@ -28,6 +31,7 @@ ACCESS_KEY_ENV = "EVIDOCK_S3_ACCESS_KEY"
 SECRET_KEY_ENV = "EVIDOCK_S3_SECRET_KEY"  # noqa: S105 - the variable's name, not a secret
 SIGNING_KEY_ENV = "EVIDOCK_LOG_SIGNING_KEY"
 WEBHOOK_URL_ENV = "EVIDOCK_ALERTS_WEBHOOK_URL"  # wins over alerts.webhook_url (a URL may carry a token)
+DATABASE_URL_ENV = "EVIDOCK_DATABASE_URL"  # wins over database.url (a PostgreSQL URL carries a password)
 
 # The local development server's keys (scripts/s3-up.sh). Used only when the
 # endpoint is on loopback and the environment gives none.
@@ -169,7 +173,7 @@ class Settings:
             "s3.secret_key": _mask(self.s3.secret_key),
             "s3.part_size_mib": self.s3.part_size // (1024 * 1024),
             "s3.parallel_uploads": self.s3.parallel_uploads,
-            "database.url": self.database_url,
+            "database.url": make_url(self.database_url).render_as_string(hide_password=True),
             "log.origin": self.log.origin,
             "log.key_file": str(self.log.key_file),
             "log.checkpoint_every_entries": self.log.checkpoint_every_entries,
@@ -305,9 +309,7 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
         parallel_uploads=r.integer("s3.parallel_uploads", default=3, low=1, high=16),
     )
 
-    db_url = r.text("database.url", default="sqlite:///var/evidock.db")
-    if db_url.startswith("sqlite:///") and not db_url.startswith("sqlite:////"):
-        db_url = "sqlite:///" + str(_resolve(base, db_url.removeprefix("sqlite:///")))
+    db_url = _database_url(r, base, environ)
 
     evidence_years = r.raw("retention.evidence_years")
     if evidence_years is None:
@@ -419,6 +421,22 @@ def _alerts(r: _Reader, environ: Mapping[str, str]) -> AlertSettings:
         webhook_url=url,
         webhook_timeout_seconds=r.number("alerts.webhook_timeout_seconds", default=10.0, low=0.5, high=300.0),
     )
+
+
+def _database_url(r: _Reader, base: Path, environ: Mapping[str, str]) -> str:
+    """$EVIDOCK_DATABASE_URL as given, else database.url with a relative SQLite path relative to the file."""
+    from_env = environ.get(DATABASE_URL_ENV)
+    key = DATABASE_URL_ENV if from_env else "database.url"
+    url = from_env or r.text("database.url", default="sqlite:///var/evidock.db")
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        r.fail(key, "(not a URL)", 'use "sqlite:///var/evidock.db" or "postgresql+psycopg://USER:PASSWORD@HOST/DB"')
+    if backend not in {"sqlite", "postgresql"}:
+        r.fail(key, backend, 'use "sqlite:///var/evidock.db" or "postgresql+psycopg://USER:PASSWORD@HOST/DB"')
+    if not from_env and url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        url = "sqlite:///" + str(_resolve(base, url.removeprefix("sqlite:///")))
+    return url
 
 
 def _purge(r: _Reader) -> PurgeSettings:

@@ -671,7 +671,7 @@ def recording_facts(
             .where(purges.c.recording == recordings.c.id, purges.c.state == PurgeState.PURGED.value)
             .exists()
         )
-    query = query.order_by(recordings.c.device, recordings.c.start_raw, recordings.c.id)
+    query = query.order_by(recordings.c.device.nulls_last(), recordings.c.start_raw.nulls_last(), recordings.c.id)
     if ids is None:
         return [_facts(row) for row in conn.execute(query)]
     wanted = list(dict.fromkeys(ids))

@@ -42,12 +42,16 @@ from sqlalchemy import (
     event,
     insert,
     select,
+    text,
 )
 from sqlalchemy.exc import SQLAlchemyError
 
 from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
+
+_SCHEMA_LOCK = 0x65766964_6F636B01
+"""PostgreSQL advisory lock key held while the schema is checked and created ("evidock" + 1)."""
 
 SCHEMA_VERSION = 2
 """2: clock reports are CLOCK entries (``clock_reports.entry``); cases change by CASE entries."""
@@ -207,6 +211,19 @@ def open_engine(url: str) -> Engine:
     return engine
 
 
+def _lock_schema(conn: Connection) -> None:
+    """Hold the schema until this transaction ends (both databases create tables transactionally).
+
+    Stations (or a station's service and a command) starting at once on an empty catalog would
+    race to create the same tables, and all but one would fail; with this, the first creates
+    them and the others wait, then find them.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+    elif conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock now; the driver would begin only at the first write
+
+
 class Catalog:
     """The database: one engine, the schema, and transactions."""
 
@@ -226,8 +243,9 @@ class Catalog:
         import storage.findings  # noqa: F401, PLC0415
 
         try:
-            metadata.create_all(self.engine)
             with self.engine.begin() as conn:
+                _lock_schema(conn)
+                metadata.create_all(conn)
                 found = conn.execute(select(schema_info.c.version)).scalar()
                 if found is None:
                     conn.execute(insert(schema_info).values(id=1, version=SCHEMA_VERSION))

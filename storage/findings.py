@@ -156,7 +156,7 @@ def listing(
         query = query.where(findings.c.device == device)
     if since:
         query = query.where((findings.c.start >= since) | (findings.c.start.is_(None) & (findings.c.found_at >= since)))
-    rows = [_row(r) for r in conn.execute(query.order_by(findings.c.start, findings.c.id).limit(limit))]
+    rows = [_row(r) for r in conn.execute(query.order_by(findings.c.start.nulls_last(), findings.c.id).limit(limit))]
     if recording:
         rows = [r for r in rows if recording in r.recordings]
     return rows

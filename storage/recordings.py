@@ -108,5 +108,7 @@ def listing(
         query = query.where(recordings.c.start_raw >= since)
     if until:
         query = query.where(recordings.c.start_raw < until)
-    query = query.order_by(recordings.c.device, recordings.c.start_raw, recordings.c.id).limit(limit)
+    # NULLS LAST spelled out: SQLite puts NULLs first, PostgreSQL last, and with a limit that changes the rows.
+    order = (recordings.c.device.nulls_last(), recordings.c.start_raw.nulls_last(), recordings.c.id)
+    query = query.order_by(*order).limit(limit)
     return [_to_recording(r) for r in conn.execute(query)]

@@ -1,17 +1,24 @@
-"""Shared fixtures: the real local S3 server (started by scripts/s3-up.sh), buckets, settings, acting people."""
+"""Shared fixtures: the real local S3 server (started by scripts/s3-up.sh), buckets, settings, acting people.
+
+The catalog database is SQLite by default. With ``EVIDOCK_TEST_DATABASE=postgresql`` every catalog a test makes
+is a fresh database on the local PostgreSQL server (started by scripts/pg-up.sh): ``catalog_url`` gives it.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Connection, create_engine, make_url, text
 
 from evidock import settings as settings_mod
 from evidock.app import App, open_app
@@ -35,12 +42,103 @@ def s3_env() -> dict[str, str]:
     return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
 
 
+# -- the catalog database: SQLite, or PostgreSQL with EVIDOCK_TEST_DATABASE=postgresql --
+
+TEST_DATABASE_ENV = "EVIDOCK_TEST_DATABASE"
+ON_POSTGRESQL = os.environ.get(TEST_DATABASE_ENV, "sqlite") == "postgresql"
+if os.environ.get(TEST_DATABASE_ENV, "sqlite") not in {"sqlite", "postgresql"}:
+    raise pytest.UsageError(f"{TEST_DATABASE_ENV}={os.environ[TEST_DATABASE_ENV]!r}: use sqlite or postgresql")
+
+sqlite_only = pytest.mark.skipif(ON_POSTGRESQL, reason="edits or reads the SQLite catalog file itself")
+"""For the few tests that are about the SQLite file (tamper it with sqlite3, delete it), skipped on PostgreSQL."""
+
+
+@functools.cache
+def _postgresql_server() -> str:
+    """The local PostgreSQL server's URL (scripts/pg-up.sh, idempotent); its role may create databases."""
+    done = subprocess.run(
+        ["bash", str(REPO / "scripts" / "pg-up.sh")], capture_output=True, text=True, check=False, timeout=300
+    )
+    if done.returncode != 0:
+        pytest.fail(f"scripts/pg-up.sh failed:\n{done.stderr[-3000:]}")
+    return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)["DATABASE_URL"]
+
+
+def _postgresql(sql: str) -> None:
+    engine = create_engine(_postgresql_server(), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
+_databases: dict[Path, str] = {}  # folder -> its PostgreSQL database, dropped when the test module ends
+
+
+def catalog_url(folder: Path) -> str:
+    """The catalog of the station whose files are in ``folder``: ``evidock.db`` there, or a fresh PostgreSQL
+    database (the same one for the same folder)."""
+    if not ON_POSTGRESQL:
+        return f"sqlite:///{folder / 'evidock.db'}"
+    name = _databases.get(folder)
+    if name is None:
+        name = f"t_{uuid.uuid4().hex}"
+        _postgresql(f"CREATE DATABASE {name}")
+        _databases[folder] = name
+    return make_url(_postgresql_server()).set(database=name).render_as_string(hide_password=False)
+
+
+@contextmanager
+def scratch_catalog_url(folder: Path) -> Iterator[str]:
+    """``catalog_url`` for a catalog that lives only inside the block (e.g. one Hypothesis example)."""
+    url = catalog_url(folder)
+    try:
+        yield url
+    finally:
+        if ON_POSTGRESQL:
+            _postgresql(f"DROP DATABASE {_databases.pop(folder)} WITH (FORCE)")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _drop_test_databases() -> Iterator[None]:
+    """No catalog outlives its test module (no fixture above module scope makes one)."""
+    yield
+    while _databases:
+        _, name = _databases.popitem()
+        _postgresql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def refuse_log_writes(conn: Connection) -> None:
+    """From now on the catalog refuses every new log entry ("disk full"): a real failure of the database, no mock."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(
+            "CREATE TRIGGER log_is_full BEFORE INSERT ON log_entries BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    else:
+        conn.exec_driver_sql(
+            "CREATE FUNCTION log_is_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE 'disk full'; END $$"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER log_is_full BEFORE INSERT ON log_entries FOR EACH ROW EXECUTE FUNCTION log_is_full()"
+        )
+
+
+def allow_log_writes(conn: Connection) -> None:
+    """Undo ``refuse_log_writes``."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("DROP TRIGGER log_is_full")
+    else:
+        conn.exec_driver_sql("DROP TRIGGER log_is_full ON log_entries")
+        conn.exec_driver_sql("DROP FUNCTION log_is_full()")
+
+
 def raw_config(tmp_path: Path, bucket: str, endpoint: str, **sections: dict[str, Any]) -> dict[str, Any]:
     config: dict[str, Any] = {
         "station": {"id": "dock-test"},
         "watch": {"folders": [str(tmp_path / "inbox")], "stable_seconds": 0.2, "rescan_seconds": 1},
         "s3": {"endpoint": endpoint, "bucket": bucket},
-        "database": {"url": f"sqlite:///{tmp_path / 'evidock.db'}"},
+        "database": {"url": catalog_url(tmp_path)},
     }
     for name, values in sections.items():
         config.setdefault(name, {}).update(values)

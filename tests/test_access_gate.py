@@ -32,7 +32,17 @@ from storage.errors import StorageError
 from storage.journal import Journal
 from storage.objects import ObjectStore
 from tests import media
-from tests.conftest import REPO, add_people, dock, raw_config, staff, station_env, write_config
+from tests.conftest import (
+    REPO,
+    add_people,
+    allow_log_writes,
+    dock,
+    raw_config,
+    refuse_log_writes,
+    staff,
+    station_env,
+    write_config,
+)
 
 pytestmark = pytest.mark.s3
 
@@ -288,9 +298,7 @@ def test_a_failing_log_write_serves_no_bytes(
 
     # 1. The database refuses every log write (a trigger: a real failure of the catalog, no mock).
     with open_app(world.settings, ensure_bucket=False) as evi, evi.catalog.begin() as conn:
-        conn.exec_driver_sql(
-            "CREATE TRIGGER log_is_full BEFORE INSERT ON log_entries BEGIN SELECT RAISE(ABORT, 'disk full'); END"
-        )
+        refuse_log_writes(conn)
     try:
         code, out, err = _run(
             world, capsys, "recordings", "get", rec[:12], "--request", str(number), "--out", str(target)
@@ -305,7 +313,7 @@ def test_a_failing_log_write_serves_no_bytes(
             evi.gate().open_content(world.person("o1"), rec, action=Action.STREAM, reason="watch")
     finally:
         with open_app(world.settings, ensure_bucket=False) as evi, evi.catalog.begin() as conn:
-            conn.exec_driver_sql("DROP TRIGGER log_is_full")
+            allow_log_writes(conn)
 
     # 2. The journal itself raises.
     def broken(*_args: object, **_kwargs: object) -> int:

@@ -38,7 +38,18 @@ from storage.catalog import log_entries
 from storage.errors import StorageError
 from storage.journal import Journal
 from tests import media
-from tests.conftest import add_people, add_person, dock, raw_config, staff, station_env, use, write_config
+from tests.conftest import (
+    add_people,
+    add_person,
+    allow_log_writes,
+    dock,
+    raw_config,
+    refuse_log_writes,
+    staff,
+    station_env,
+    use,
+    write_config,
+)
 
 pytestmark = pytest.mark.s3
 
@@ -637,9 +648,7 @@ def test_a_failing_log_write_answers_5xx_with_no_data(world: World, monkeypatch:
     rec = world.recordings[0]
     before = _size(world)
     with world.evi.catalog.begin() as conn:
-        conn.exec_driver_sql(
-            "CREATE TRIGGER log_is_full BEFORE INSERT ON log_entries BEGIN SELECT RAISE(ABORT, 'disk full'); END"
-        )
+        refuse_log_writes(conn)
     try:
         for url in (
             f"/api/v1/recordings/{rec}",
@@ -656,7 +665,7 @@ def test_a_failing_log_write_answers_5xx_with_no_data(world: World, monkeypatch:
             assert "X-Evidock-Access-Entry" not in answer.headers
     finally:
         with world.evi.catalog.begin() as conn:
-            conn.exec_driver_sql("DROP TRIGGER log_is_full")
+            allow_log_writes(conn)
     assert _size(world) == before
 
     # The journal itself raises: an evidock error, then an unexpected one.

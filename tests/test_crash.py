@@ -1,12 +1,13 @@
 """kill -9 at any moment, then restart: exactly one object, one INGEST entry, one recording per file.
 
 The service runs as a real subprocess (`evidock run`) against the real S3
-server and SQLite; it is killed with SIGKILL at spread-out moments during the
-upload of a large file, then started again.
+server and its catalog (SQLite, or PostgreSQL with EVIDOCK_TEST_DATABASE=postgresql); it is
+killed with SIGKILL at spread-out moments during the upload of a large file, then started again.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import signal
@@ -16,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import Engine, create_engine, func, inspect, select
 
 from evidock import settings as settings_mod
 from evidock.app import connect_store
@@ -64,16 +65,15 @@ def _big_file(path: Path, seed: int) -> str:
 def test_kill_9_during_ingest_then_restart(tmp_path: Path, s3_env: dict[str, str], bucket: str) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    config = write_config(
-        tmp_path / "config.toml",
-        raw_config(
-            tmp_path,
-            bucket,
-            s3_env["S3_ENDPOINT"],
-            watch={"after_verify": "delete", "stable_seconds": 0.1},
-            s3={"part_size_mib": 8},
-        ),
+    raw = raw_config(
+        tmp_path,
+        bucket,
+        s3_env["S3_ENDPOINT"],
+        watch={"after_verify": "delete", "stable_seconds": 0.1},
+        s3={"part_size_mib": 8},
     )
+    config = write_config(tmp_path / "config.toml", raw)
+    db = raw["database"]["url"]
     env = station_env(s3_env)
     digests = []
     interrupted: list[str] = []
@@ -85,15 +85,15 @@ def test_kill_9_during_ingest_then_restart(tmp_path: Path, s3_env: dict[str, str
 
         victim = _evidock(config, "run", "--http-port", str(free_port()), env=env, quiet=True)
         if state is not None:
-            _wait_for_state(tmp_path / "evidock.db", target, state)
+            _wait_for_state(db, target, state)
         time.sleep(delay)
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=30)
-        interrupted.append(_state(tmp_path / "evidock.db", target))
+        interrupted.append(_state(db, target))
 
         # The dock copy is never gone unless its stored copy was verified and logged.
         if not target.exists():
-            _assert_recorded(tmp_path / "evidock.db", digests[-1])
+            _assert_recorded(db, digests[-1])
 
         restart = _evidock(config, "run", "--once", env=env)
         _, err = restart.communicate(timeout=300)
@@ -106,7 +106,7 @@ def test_kill_9_during_ingest_then_restart(tmp_path: Path, s3_env: dict[str, str
     assert len(unfinished) >= 3, f"kills landed only at {interrupted}"
     settings = settings_mod.load(config, env)
     store = connect_store(settings)
-    engine = create_engine(f"sqlite:///{tmp_path / 'evidock.db'}")
+    engine = create_engine(db)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(recordings)).scalar_one() == len(KILL_AT)
         ingests = select(func.count()).select_from(log_entries).where(log_entries.c.type == "INGEST")
@@ -124,26 +124,33 @@ def test_kill_9_during_ingest_then_restart(tmp_path: Path, s3_env: dict[str, str
         assert store.versions(key) == [], f"staging copy {key} left behind"
 
 
-def _assert_recorded(db: Path, digest: str) -> None:
-    engine = create_engine(f"sqlite:///{db}")
+def _assert_recorded(db: str, digest: str) -> None:
+    engine = create_engine(db)
     with engine.connect() as conn:
         found = conn.execute(select(recordings.c.id).where(recordings.c.id == digest)).scalar()
     engine.dispose()
     assert found == digest, "the dock copy was removed before the recording was verified and logged"
 
 
-def _state(db: Path, target: Path) -> str:
-    """The receipt state of ``target`` right after the kill ("none" before any receipt)."""
-    if not db.exists():
-        return "none"
-    engine = create_engine(f"sqlite:///{db}")
-    with engine.connect() as conn:
-        found = conn.execute(select(receipts.c.state).where(receipts.c.rel_path == os.fsencode(target.name))).scalar()
-    engine.dispose()
+@functools.cache
+def _engine(db: str) -> Engine:
+    """One engine (and connection pool) per catalog: ``_state`` is polled every few milliseconds."""
+    return create_engine(db)
+
+
+def _state(db: str, target: Path) -> str:
+    """The receipt state of ``target`` right after the kill ("none" before any receipt or catalog)."""
+    if db.startswith("sqlite:///") and not Path(db.removeprefix("sqlite:///")).exists():
+        return "none"  # do not create the file before the service does
+    with _engine(db).connect() as conn:
+        found = None
+        if inspect(conn).has_table(receipts.name):
+            rows = select(receipts.c.state).where(receipts.c.rel_path == os.fsencode(target.name))
+            found = conn.execute(rows).scalar()
     return found or "none"
 
 
-def _wait_for_state(db: Path, target: Path, state: str, timeout: float = 60.0) -> None:
+def _wait_for_state(db: str, target: Path, state: str, timeout: float = 60.0) -> None:
     """Wait until the receipt of ``target`` has reached ``state`` (or passed it)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -35,7 +35,7 @@ from retention.export import verify_disc
 from storage import access, journal
 from storage.access import Action, Person, Role
 from storage.catalog import log_entries
-from tests.conftest import add_person, raw_config, write_config
+from tests.conftest import add_person, raw_config, sqlite_only, write_config
 from tests.test_retention_labels import ingest
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
@@ -574,6 +574,7 @@ FORGERIES = {  # name: (SQL a database user runs, which recording it names, what
 }
 
 
+@sqlite_only  # the forgery is SQL on the SQLite file, undone from a backup of it
 @pytest.mark.parametrize("forgery", list(FORGERIES))
 @pytest.mark.usefixtures("act_c1")
 def test_an_export_from_a_forged_catalog_is_refused_naming_the_difference(

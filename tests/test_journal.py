@@ -29,6 +29,7 @@ from storage.catalog import Catalog, log_entries, log_head, log_nodes, log_salts
 from storage.errors import StorageError
 from storage.journal import Journal, NewEntry, SqlNodes
 from tests.chain.strategies import log_items
+from tests.conftest import scratch_catalog_url
 
 STATION = "dock-test"
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -36,8 +37,8 @@ T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 
 @contextmanager
 def fresh_catalog() -> Iterator[Catalog]:
-    with tempfile.TemporaryDirectory() as folder:
-        catalog = Catalog.open(f"sqlite:///{Path(folder) / 'log.db'}")
+    with tempfile.TemporaryDirectory() as folder, scratch_catalog_url(Path(folder)) as url:
+        catalog = Catalog.open(url)
         try:
             yield catalog
         finally:
@@ -178,7 +179,7 @@ def test_a_failing_batch_leaves_nothing_behind() -> None:
         with catalog.begin() as conn:  # a stray node where the next leaf goes: the batch fails late
             conn.execute(log_nodes.insert().values(level=0, idx=1, hash=b"\0" * 32))
         before = dump(catalog)
-        with pytest.raises(StorageError, match="UNIQUE"), catalog.begin() as conn:
+        with pytest.raises(StorageError, match=r"(?i)unique"), catalog.begin() as conn:
             journal.append_many(conn, [_hold("c" * 64, "lost")])  # head bumped, entry inserted, then the node fails
         assert dump(catalog) == before
         with catalog.begin() as conn:

@@ -90,3 +90,18 @@ def test_missing_and_broken_files(tmp_path: Path) -> None:
     broken.write_text("[station\nid = 1\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         settings_mod.load(broken, {})
+
+
+def test_the_database_url_comes_from_the_environment_when_set() -> None:
+    """$EVIDOCK_DATABASE_URL wins over database.url (a station's password stays out of config.toml)."""
+    raw = {"database": {"url": "sqlite:///var/station.db"}}
+    assert _parse(raw).database_url == "sqlite:////srv/evidock/var/station.db"  # relative to the file
+    url = "postgresql+psycopg://evidock:s3cret-pw@db.bureau.example:5432/evidock"
+    s = _parse(raw, env={**ENV, "EVIDOCK_DATABASE_URL": url})
+    assert s.database_url == url
+    assert s.masked()["database.url"] == "postgresql+psycopg://evidock:***@db.bureau.example:5432/evidock"
+    assert "s3cret-pw" not in str(s.masked())
+    with pytest.raises(ConfigError, match=r"EVIDOCK_DATABASE_URL = '\(not a URL\)'"):
+        _parse(raw, env={**ENV, "EVIDOCK_DATABASE_URL": "s3cret-pw@db"})
+    with pytest.raises(ConfigError, match=r"database\.url = 'mysql'"):
+        _parse({"database": {"url": "mysql://u:p@h/db"}})

@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import update
 
 from chain.entries import EntryType
 from evidock import timelines
@@ -34,8 +35,10 @@ from retention.deadlines import StatusKind
 from storage import access, cases
 from storage import findings as findings_db
 from storage.access import Person, Role
+from storage.catalog import recordings
 from storage.objects import ObjectStore
 from storage.receipts import State
+from tests.conftest import allow_log_writes, refuse_log_writes
 from tests.web.helpers import accesses_after, client, csrf_of, entries_after, last_index, log_in, logged_in
 from tests.web.world import DAY, DEVICE, PASSWORD, World
 
@@ -221,9 +224,7 @@ def test_a_page_whose_access_entry_cannot_be_written_shows_nothing(
 
     monkeypatch.setattr(ObjectStore, "_stream", counting)
     with evi.catalog.begin() as conn:  # the database refuses every log write: a real failure, no mock
-        conn.exec_driver_sql(
-            "CREATE TRIGGER log_is_full BEFORE INSERT ON log_entries BEGIN SELECT RAISE(ABORT, 'disk full'); END"
-        )
+        refuse_log_writes(conn)
     try:
         before = last_index(evi)
         for path in (f"/recordings/{rec}", f"/recordings?device={DEVICE}", "/", f"/recordings/{rec}/stream"):
@@ -235,7 +236,7 @@ def test_a_page_whose_access_entry_cannot_be_written_shows_nothing(
         assert last_index(evi) == before
     finally:
         with evi.catalog.begin() as conn:
-            conn.exec_driver_sql("DROP TRIGGER log_is_full")
+            allow_log_writes(conn)
     assert web.get(f"/recordings/{rec}").status_code == 200  # the log works again
 
 
@@ -638,7 +639,7 @@ def test_the_verify_page_names_a_changed_catalog_row(world: World, evi: App) -> 
     token = csrf_of(web.get("/verify").text)
     assert "本服务启动后尚未运行校验" in web.get("/verify").text
     with evi.catalog.begin() as conn:  # someone edits the catalog behind the log's back
-        conn.exec_driver_sql("UPDATE recordings SET officer = 'P9999' WHERE id = ?", (rec,))
+        conn.execute(update(recordings).where(recordings.c.id == rec).values(officer="P9999"))
     try:
         assert web.post("/verify", data={"csrf": token}).headers["location"] == "/verify"
         page = html.unescape(web.get("/verify").text)
@@ -649,7 +650,7 @@ def test_the_verify_page_names_a_changed_catalog_row(world: World, evi: App) -> 
         assert "P9999" in page
     finally:
         with evi.catalog.begin() as conn:
-            conn.exec_driver_sql("UPDATE recordings SET officer = 'P3101' WHERE id = ?", (rec,))
+            conn.execute(update(recordings).where(recordings.c.id == rec).values(officer="P3101"))
     web.post("/verify", data={"csrf": token})
     assert "全部通过" in web.get("/verify").text
     officer = logged_in(evi, "zhang.san")
