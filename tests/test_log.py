@@ -275,7 +275,8 @@ def test_a_checkpoint_signed_by_another_key_is_caught(logged: Log) -> None:
         note = sign_checkpoint(Checkpoint("evidock.local/log", size, root(size, SqlNodes(conn))), other)
     logged.evi.store.put_small(object_key(size + 1), note.encode())
     failures = _failures(logged)
-    assert any(check == "checkpoint_signature" and s.startswith(object_key(size + 1)) for check, s in failures)
+    assert any(check == "checkpoint_foreign_key" and s.startswith(object_key(size + 1)) for check, s in failures)
+    assert checkpointer_for(logged.evi).make(logged.evi.now()).checkpoint.size == size  # never obeyed
 
 
 def test_a_forked_log_is_caught(logged: Log) -> None:
