@@ -119,10 +119,24 @@ def open_app(settings: Settings, *, ensure_bucket: bool = True) -> Iterator[App]
     if ensure_bucket:
         store.ensure_bucket()
     catalog = Catalog.open(settings.database_url)
+    journal = Journal(settings.station_id)
     try:
-        yield App(settings, store, catalog, Journal(settings.station_id))
+        yield App(settings, store, catalog, journal)
     finally:
         catalog.close()
+        if journal.appended:
+            _appended[(settings.database_url, settings.s3.endpoint, settings.s3.bucket)] = settings
+
+
+_appended: dict[tuple[str, str, str], Settings] = {}
+"""The logs this process appended to (by database and bucket), for ``take_appended``."""
+
+
+def take_appended() -> list[Settings]:
+    """The logs appended to since the last call, each once (evidock.anchoring signs them before exit)."""
+    taken = list(_appended.values())
+    _appended.clear()
+    return taken
 
 
 def working_calendar(settings: Settings) -> WorkingCalendar:
