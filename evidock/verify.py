@@ -36,6 +36,7 @@ from chain.merkle import MemoryNodes
 from chain.verify import EntrySummary, summarise_entries
 from evidock.app import App
 from evidock.verify_checkpoints import stored_checkpoints, unanchored_tail
+from evidock.verify_objects import recording_objects, staging_objects
 from evidock.verify_report import Report
 from retention.policy import Category, retain_until
 from storage.cases import PurgeState, evidence, purges
@@ -72,8 +73,11 @@ def verify(
         unanchored_tail(evi, conn, anchored, 0 if held is None else int(held) + 1, report, now=now or evi.now())
         say("catalog against the log")
         rows = _catalog(conn, ingests, report)
+        say("every object in the bucket")
+        stored = recording_objects(evi, conn, ingests, report)
+        staging_objects(evi, conn, report)
     say("stored objects and their retention")
-    _objects(evi, rows, report, deep=deep)
+    _objects(evi, rows, stored, report, deep=deep)
     return report
 
 
@@ -303,7 +307,8 @@ def _catalog(conn: Connection, ingests: dict[str, tuple[int, Entry]], report: Re
     return list(rows)
 
 
-def _objects(evi: App, rows: list[Any], report: Report, *, deep: bool) -> None:
+def _objects(evi: App, rows: list[Any], stored: dict[str, list[StoredVersion]], report: Report, *, deep: bool) -> None:
+    """Each recording's object: its version there, alone, locked as the policy says (``stored``: the listing)."""
     policy = evi.settings.retention
     with evi.catalog.read() as conn:
         purged = {p.recording: p for p in conn.execute(select(purges))}
@@ -315,13 +320,20 @@ def _objects(evi: App, rows: list[Any], report: Report, *, deep: bool) -> None:
         if tombstone is not None:
             report.count("purged")
             _purged(evi, row, tombstone, purge_entries.get(tombstone.purge_entry), report)
-            if tombstone.state == PurgeState.PURGED or not evi.store.versions(row.object_key):
+            if tombstone.state == PurgeState.PURGED or not stored.get(row.object_key):
                 continue
         report.count("objects")
+        versions = stored.get(row.object_key, [])
+        found = ", ".join(f"{v.version_id} ({v.size} bytes)" for v in versions) or "none"
+        if all(v.version_id != row.version_id for v in versions):
+            report.fail(
+                "object_version_missing",
+                f"{row.object_key} version {row.version_id}",
+                f"recording {row.id}'s version (INGEST entry {row.ingest_entry}) is not in the bucket; found {found}",
+            )
+            continue
         try:
-            versions = evi.store.versions(row.object_key)
             if versions != [version]:
-                found = ", ".join(f"{v.version_id} ({v.size} bytes)" for v in versions) or "none"
                 report.fail("object_versions", row.object_key, f"expected only version {row.version_id}, found {found}")
             lock = evi.store.read_lock(version)
             floor = retain_until(row.end_raw or row.ingested_at, policy, Category.ORDINARY, now=row.ingested_at)
