@@ -8,8 +8,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from chain.checkpoint import parse_vkey
 from chain.entries import EntryType
-from evidock.keys import load_signer
+from evidock.keys import load_signer, load_vkey
 from evidock.settings import Settings
 from ingest.pipeline import AfterVerify, Pipeline, PipelineOptions
 from retention.calendar import WorkingCalendar
@@ -17,7 +18,7 @@ from retention.context import AlertOptions, RetentionContext
 from retention.policy import Category, retain_until
 from storage.access import AccessPolicy, Gate
 from storage.catalog import Catalog
-from storage.checkpoints import Checkpointer
+from storage.checkpoints import Checkpointer, CheckpointReader, RejectedCheckpoint
 from storage.journal import Journal
 from storage.objects import ObjectStore
 
@@ -74,7 +75,7 @@ class App:
         )
 
 
-def checkpointer_for(evi: App) -> Checkpointer:
+def checkpointer_for(evi: App, *, on_rejected: Callable[[RejectedCheckpoint], None] | None = None) -> Checkpointer:
     """Signs with the station's key; checkpoints are kept as long as evidence is."""
     s = evi.settings
 
@@ -82,8 +83,19 @@ def checkpointer_for(evi: App) -> Checkpointer:
         return retain_until(now, s.retention, Category.EVIDENCE, now=now, tz=s.timezone)
 
     return Checkpointer(
-        store=evi.store, catalog=evi.catalog, signer=load_signer(s), origin=s.log.origin, retain_until=keep_until
+        store=evi.store,
+        catalog=evi.catalog,
+        signer=load_signer(s),
+        origin=s.log.origin,
+        retain_until=keep_until,
+        on_rejected=on_rejected,
     )
+
+
+def checkpoint_reader(evi: App) -> CheckpointReader:
+    """Reads the stored checkpoints with the verifier key alone (proofs need no signing key)."""
+    verifier = parse_vkey(load_vkey(evi.settings))
+    return CheckpointReader(store=evi.store, verifier=verifier, origin=evi.settings.log.origin)
 
 
 def connect_store(settings: Settings) -> ObjectStore:
@@ -107,10 +119,24 @@ def open_app(settings: Settings, *, ensure_bucket: bool = True) -> Iterator[App]
     if ensure_bucket:
         store.ensure_bucket()
     catalog = Catalog.open(settings.database_url)
+    journal = Journal(settings.station_id)
     try:
-        yield App(settings, store, catalog, Journal(settings.station_id))
+        yield App(settings, store, catalog, journal)
     finally:
         catalog.close()
+        if journal.appended:
+            _appended[(settings.database_url, settings.s3.endpoint, settings.s3.bucket)] = settings
+
+
+_appended: dict[tuple[str, str, str], Settings] = {}
+"""The logs this process appended to (by database and bucket), for ``take_appended``."""
+
+
+def take_appended() -> list[Settings]:
+    """The logs appended to since the last call, each once (evidock.anchoring signs them before exit)."""
+    taken = list(_appended.values())
+    _appended.clear()
+    return taken
 
 
 def working_calendar(settings: Settings) -> WorkingCalendar:

@@ -21,8 +21,9 @@ from typer.core import TyperGroup as TyperCommandGroup
 from typer.exceptions import TyperException
 
 from chain.errors import EvidockError
+from evidock.anchoring import anchor_appended
 from evidock.api.listen import LOCALHOST, Listen
-from evidock.app import connect_store, open_app
+from evidock.app import connect_store, open_app, take_appended
 from evidock.auth import acting_person
 from evidock.cli_access import (
     access_app,
@@ -368,6 +369,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=os.environ.get("EVIDOCK_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
     )
     args = list(argv) if argv is not None else sys.argv[1:]
+    take_appended()  # appends by whoever called in this process before: not this command's to sign
+    code = 1
+    try:
+        code = _run(args)
+    finally:  # also after a crash: what the command appended is signed before the process exits
+        unanchored = anchor_appended()  # the one place a command that appended signs (evidock.anchoring)
+        for problem in unanchored:
+            sys.stderr.write(f"{'error' if problem.error else 'warning'}: {one_line(problem.message)}\n")
+    return 1 if code == 0 and any(problem.error for problem in unanchored) else code
+
+
+def _run(args: list[str]) -> int:
     try:
         code = _command().main(args=args, prog_name="evidock", standalone_mode=False)
     except EvidockError as exc:

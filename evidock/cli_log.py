@@ -144,6 +144,8 @@ def verify_command(
             out.print(f"checked {n} {what}")
         for failure in report.failures:
             out.print(f"FAIL {failure.check} [{failure.subject}]: {failure.message}", markup=False)
+        for note in report.notes:
+            out.print(f"note {note.check} [{note.subject}]: {note.message}", markup=False)
         out.print("verify: OK" if report.ok else f"verify: {len(report.failures)} failure(s)")
     if not report.ok:
         raise typer.Exit(1)

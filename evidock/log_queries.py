@@ -10,7 +10,7 @@ from typing import Any
 
 from chain.entries import decode
 from chain.merkle import consistency_proof, inclusion_proof, leaf_hash, root, verify_consistency, verify_inclusion
-from evidock.app import App, checkpointer_for
+from evidock.app import App, checkpoint_reader, checkpointer_for
 from storage import journal
 from storage.checkpoints import StoredCheckpoint
 from storage.errors import InvalidReference, NotFound
@@ -19,8 +19,7 @@ from storage.journal import SqlNodes
 
 def checkpoint(evi: App, *, new: bool = False) -> StoredCheckpoint:
     """The latest checkpoint locked in the object store (``new``: sign and anchor one now)."""
-    signer = checkpointer_for(evi)
-    stored = signer.make(evi.now()) if new else signer.latest_stored()
+    stored = checkpointer_for(evi).make(evi.now()) if new else checkpoint_reader(evi).latest_stored()
     if stored is None:
         raise NotFound("no checkpoint stored yet: run `evidock log checkpoint --new`")
     return stored
@@ -47,7 +46,7 @@ def entry(evi: App, index: int) -> dict[str, Any]:
 
 def inclusion(evi: App, index: int, size: int | None = None) -> dict[str, Any]:
     """Inclusion proof (RFC 9162 §2.1.3) of entry ``index`` in the tree of ``size`` (default: latest checkpoint)."""
-    anchor = checkpointer_for(evi).latest_stored()
+    anchor = checkpoint_reader(evi).latest_stored()
     tree_size = size if size is not None else (anchor.checkpoint.size if anchor else 0)
     with evi.catalog.read() as conn:
         _check_size(tree_size, journal.size(conn))
@@ -71,7 +70,7 @@ def inclusion(evi: App, index: int, size: int | None = None) -> dict[str, Any]:
 
 def consistency(evi: App, old: int, new: int | None = None) -> dict[str, Any]:
     """Consistency proof (RFC 9162 §2.1.4) that tree ``new`` (default: latest checkpoint) extends tree ``old``."""
-    stored = {c.checkpoint.size: c.note for c in checkpointer_for(evi).stored()}
+    stored = {c.checkpoint.size: c.note for c in checkpoint_reader(evi).stored()}
     to = new if new is not None else (max(stored) if stored else 0)
     with evi.catalog.read() as conn:
         _check_size(to, journal.size(conn))

@@ -12,6 +12,7 @@ import os
 import signal
 import threading
 import time
+from datetime import UTC, datetime
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from chain.errors import EvidockError
 from evidock.api.listen import Listen
 from evidock.app import App, checkpointer_for, open_app, retention_context
 from evidock.keys import init_key
+from evidock.log_alarms import checkpoint_alarm
 from evidock.settings import SIGNING_KEY_ENV, Settings
 from ingest.watcher import FolderWatcher
 from retention import jobs as retention_jobs
@@ -52,10 +54,18 @@ class Service:
             skip_dirs=skip,
             should_skip=self.pipeline.is_finished,
         )
-        self.checkpointer = checkpointer_for(evi)
+        self.checkpointer = checkpointer_for(evi, on_rejected=checkpoint_alarm(s))
         self.scheduler = BackgroundScheduler(timezone=str(s.timezone))
         self.scheduler.add_job(
             self.checkpoint, "interval", seconds=CHECKPOINT_POLL_SECONDS, id="checkpoint", coalesce=True
+        )
+        self.scheduler.add_job(
+            self.audit_checkpoints,
+            "interval",
+            seconds=s.log.checkpoint_every_seconds,
+            id="checkpoint-audit",
+            coalesce=True,
+            next_run_time=datetime.now(UTC),  # once at start too, without holding up the start
         )
         # Art. 26 alerts and the daily purge live in the catalog's persistent job store (missed runs catch up).
         retention_jobs.register(s.station_id, retention_context(evi))
@@ -108,6 +118,13 @@ class Service:
                 pass  # already raised the alarm (log.critical); nothing is signed over a rewritten log
             except EvidockError as exc:
                 log.error("checkpoint failed, retried later: %s", exc)
+
+    def audit_checkpoints(self) -> None:
+        """Look at every object where checkpoints live; each planted or broken one is alarmed once."""
+        try:
+            self.checkpointer.rejected()
+        except EvidockError as exc:
+            log.error("checking the stored checkpoints failed, retried later: %s", exc)
 
     def step(self, now: float) -> int:
         """One pass of the loop; returns the number of files finished."""

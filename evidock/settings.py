@@ -78,6 +78,7 @@ class LogSettings:
     key_file: Path  # the Ed25519 signing key (mode 0600), unless $EVIDOCK_LOG_SIGNING_KEY is set
     checkpoint_every_entries: int  # sign a checkpoint after this many new entries ...
     checkpoint_every_seconds: float  # ... or this long after the last one, if anything was added
+    max_unanchored_seconds: float  # `verify` fails when an entry waits longer than this for a signed checkpoint
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,7 @@ class Settings:
             "log.key_file": str(self.log.key_file),
             "log.checkpoint_every_entries": self.log.checkpoint_every_entries,
             "log.checkpoint_every_seconds": self.log.checkpoint_every_seconds,
+            "log.max_unanchored_seconds": self.log.max_unanchored_seconds,
             "retention.minimum_days": self.retention.minimum_days,
             "retention.evidence_years": self.retention.evidence_years,
             "retention.permanent_window_days": self.retention.permanent_window_days,
@@ -329,11 +331,13 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
     origin = r.text("log.origin", default="evidock.local/log")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,127}", origin):
         r.fail("log.origin", origin, "use letters, digits, '.', '_', '-' or '/' (no spaces, no '+')")
+    every_seconds = r.number("log.checkpoint_every_seconds", default=300.0, low=1.0, high=86400.0)
     log_settings = LogSettings(
         origin=origin,
         key_file=_resolve(base, r.text("log.key_file", default="var/log-signing.key")),
         checkpoint_every_entries=r.integer("log.checkpoint_every_entries", default=100, low=1, high=10**9),
-        checkpoint_every_seconds=r.number("log.checkpoint_every_seconds", default=300.0, low=1.0, high=86400.0),
+        checkpoint_every_seconds=every_seconds,
+        max_unanchored_seconds=_max_unanchored(r, every_seconds),
     )
     checks = CheckOptions(
         clock_tolerance=_seconds(r, "checks.clock_tolerance_seconds", 3.0, high=3600.0),
@@ -505,6 +509,24 @@ def _calendar(r: _Reader) -> tuple[dict[date, bool], frozenset[int]]:
         overrides[parsed] = kind == "workday"
     years = r.int_list("calendar.published_years", default=[])
     return overrides, frozenset(years)
+
+
+UNANCHORED_MARGIN_SECONDS = 60.0  # beyond the service's cadence: a slow signing or a busy machine
+
+
+def _max_unanchored(r: _Reader, every_seconds: float) -> float:
+    """``log.max_unanchored_seconds``: never below what the service itself may take to sign new entries."""
+    key = "log.max_unanchored_seconds"
+    limit = r.number(key, default=max(900.0, every_seconds + UNANCHORED_MARGIN_SECONDS), low=1.0, high=7 * 86400.0)
+    floor = every_seconds + UNANCHORED_MARGIN_SECONDS
+    if limit < floor:
+        r.fail(
+            key,
+            r.raw(key),
+            f"the service signs new entries within log.checkpoint_every_seconds = {every_seconds:g} s, so "
+            f"`evidock verify` would fail on a healthy log; use at least {floor:g} (or sign more often)",
+        )
+    return limit
 
 
 def _seconds(r: _Reader, key: str, default: float, *, high: float) -> timedelta:

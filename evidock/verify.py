@@ -24,22 +24,23 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeAlias
 
 from sqlalchemy import Connection, bindparam, func, select
 
-from chain.checkpoint import Checkpoint, verify_note
+from chain.checkpoint import Checkpoint
 from chain.entries import Entry, EntryType, decode, parse_time
 from chain.errors import ProofError
 from chain.merkle import MemoryNodes
 from chain.verify import EntrySummary, summarise_entries
 from evidock.app import App
+from evidock.verify_checkpoints import stored_checkpoints, unanchored_tail
+from evidock.verify_objects import recording_objects, staging_objects
+from evidock.verify_report import Report
 from retention.policy import Category, retain_until
 from storage.cases import PurgeState, evidence, purges
 from storage.catalog import log_entries, log_head, log_nodes, recordings
-from storage.checkpoints import PREFIX
 from storage.errors import StorageError
 from storage.objects import StoredVersion
 from storage.projection import PROJECTED, Replay, differences
@@ -49,35 +50,6 @@ PARALLEL_FROM = 20_000  # entries; below this, starting worker processes costs m
 MAX_WORKERS = 4
 
 
-@dataclass(frozen=True)
-class Failure:
-    check: str
-    subject: str
-    message: str
-
-    def as_json(self) -> dict[str, str]:
-        return {"check": self.check, "subject": self.subject, "message": self.message}
-
-
-@dataclass
-class Report:
-    checked: dict[str, int] = field(default_factory=dict)
-    failures: list[Failure] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-    def fail(self, check: str, subject: str | int, message: str) -> None:
-        self.failures.append(Failure(check, str(subject), message))
-
-    def count(self, what: str, n: int = 1) -> None:
-        self.checked[what] = self.checked.get(what, 0) + n
-
-    def as_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "checked": self.checked, "failures": [f.as_json() for f in self.failures]}
-
-
 def verify(
     evi: App,
     vkey: str,
@@ -85,47 +57,30 @@ def verify(
     deep: bool = False,
     progress: Callable[[str], None] | None = None,
     workers: int | None = None,
+    now: datetime | None = None,
 ) -> Report:
-    """Check everything; ``workers``: processes decoding entries (default: by log size and CPUs; 0: none)."""
+    """Check everything; ``workers``: processes decoding entries (default: by log size and CPUs; 0: none).
+
+    ``now`` (default: the clock) is when the unanchored tail's age is measured.
+    """
     report = Report()
     say = progress or (lambda _msg: None)
     say("checkpoints in the object store")
-    anchored = _stored_checkpoints(evi, vkey, report)
+    anchored = stored_checkpoints(evi, vkey, report)
     say("log entries against the checkpoints")
     replay = Replay()
     with evi.catalog.read() as conn:
         _log(conn, anchored, report, replay, workers=workers)
+        held = conn.execute(select(func.max(log_entries.c.idx))).scalar()
+        unanchored_tail(evi, conn, anchored, 0 if held is None else int(held) + 1, report, now=now or evi.now())
         say("catalog against the log")
         rows = _catalog(conn, replay, report)
+        say("every object in the bucket")
+        stored = recording_objects(evi, conn, replay.ingested(), report)
+        staging_objects(evi, conn, report)
     say("stored objects and their retention")
-    _objects(evi, rows, report, deep=deep)
+    _objects(evi, rows, stored, report, deep=deep)
     return report
-
-
-def _stored_checkpoints(evi: App, vkey: str, report: Report) -> list[tuple[str, Checkpoint]]:
-    found: list[tuple[str, Checkpoint]] = []
-    for key in evi.store.keys(PREFIX):
-        report.count("checkpoints")
-        versions = evi.store.versions(key)
-        if len(versions) != 1:
-            report.fail(
-                "checkpoint_rewritten", key, f"expected 1 version of a locked checkpoint, found {len(versions)}"
-            )
-        roots = set()
-        for version in versions:
-            note = evi.store.read_small(version).decode("utf-8", "replace")
-            try:
-                checkpoint = verify_note(note, vkey, origin=evi.settings.log.origin)
-            except ProofError as exc:
-                report.fail("checkpoint_signature", f"{key} version {version.version_id}", str(exc))
-                continue
-            if key != f"{PREFIX}{checkpoint.size:020d}":
-                report.fail("checkpoint_misfiled", key, f"holds a checkpoint of size {checkpoint.size}")
-            roots.add(checkpoint.root)
-            found.append((key, checkpoint))
-        if len(roots) > 1:
-            report.fail("log_forked", key, f"{len(roots)} different roots signed for the same size: the log forked")
-    return sorted(found, key=lambda kc: kc[1].size)
 
 
 Row: TypeAlias = tuple[int, bytes, str, str | None]
@@ -232,7 +187,14 @@ def _log(
     if head != tree.size:
         report.fail("log_head", head, f"the log head says {head} entries, the table holds {tree.size}")
     for key, checkpoint in pending:
-        report.fail("log_truncated", key, f"checkpoint covers {checkpoint.size} entries, the log has {tree.size}")
+        gone = checkpoint.size - tree.size
+        missing = f"entries {tree.size}..{checkpoint.size - 1} are" if gone > 1 else f"entry {tree.size} is"
+        report.fail(
+            "log_truncated",
+            key,
+            f"{missing} missing from the end of the log: the signed checkpoint covers {checkpoint.size} entries, "
+            f"the log holds {tree.size}",
+        )
     _stored_nodes(conn, tree, report)
 
 
@@ -330,7 +292,8 @@ def _catalog(conn: Connection, replay: Replay, report: Report) -> list[Any]:
     return list(conn.execute(select(recordings).order_by(recordings.c.id)).all())
 
 
-def _objects(evi: App, rows: list[Any], report: Report, *, deep: bool) -> None:
+def _objects(evi: App, rows: list[Any], stored: dict[str, list[StoredVersion]], report: Report, *, deep: bool) -> None:
+    """Each recording's object: its version there, alone, locked as the policy says (``stored``: the listing)."""
     policy = evi.settings.retention
     with evi.catalog.read() as conn:
         purged = {p.recording: p for p in conn.execute(select(purges))}
@@ -342,13 +305,20 @@ def _objects(evi: App, rows: list[Any], report: Report, *, deep: bool) -> None:
         if tombstone is not None:
             report.count("purged")
             _purged(evi, row, tombstone, purge_entries.get(tombstone.purge_entry), report)
-            if tombstone.state == PurgeState.PURGED or not evi.store.versions(row.object_key):
+            if tombstone.state == PurgeState.PURGED or not stored.get(row.object_key):
                 continue
         report.count("objects")
+        versions = stored.get(row.object_key, [])
+        found = ", ".join(f"{v.version_id} ({v.size} bytes)" for v in versions) or "none"
+        if all(v.version_id != row.version_id for v in versions):
+            report.fail(
+                "object_version_missing",
+                f"{row.object_key} version {row.version_id}",
+                f"recording {row.id}'s version (INGEST entry {row.ingest_entry}) is not in the bucket; found {found}",
+            )
+            continue
         try:
-            versions = evi.store.versions(row.object_key)
             if versions != [version]:
-                found = ", ".join(f"{v.version_id} ({v.size} bytes)" for v in versions) or "none"
                 report.fail("object_versions", row.object_key, f"expected only version {row.version_id}, found {found}")
             lock = evi.store.read_lock(version)
             floor = retain_until(row.end_raw or row.ingested_at, policy, Category.ORDINARY, now=row.ingested_at)

@@ -6,19 +6,34 @@ checkpoints cannot. So a new checkpoint is always checked against the newest
 the log must extend it (an RFC 9162 consistency proof). If not, the log was
 rewritten: ``LogForked`` is raised, nothing is signed, and the alarm is logged.
 
+Only the log's own key counts. An object there signed by another key, or not
+a checkpoint at all (planted by whoever can write to the bucket), is skipped
+by every reader and reported (``CheckpointReader``), never obeyed: it must not
+stop signing, proofs or ingest. `evidock verify` names each one.
+
 Objects: ``checkpoints/<size, 20 digits>`` holding the signed note text.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Connection, insert, select
 
-from chain.checkpoint import Checkpoint, SignerKey, sign_checkpoint, verify_note
+from chain.checkpoint import (
+    Checkpoint,
+    SignerKey,
+    VerifierKey,
+    open_note,
+    sign_checkpoint,
+    split_note,
+    verify_note,
+)
 from chain.errors import ProofError
 from chain.merkle import consistency_proof, leaf_hash, root, verify_consistency
 from storage import journal
@@ -30,10 +45,20 @@ from storage.objects import ObjectStore, StoredVersion
 log = logging.getLogger(__name__)
 
 PREFIX = "checkpoints/"
+MAX_NOTE_BYTES = 64 * 1024  # a checkpoint note is a few hundred bytes; a larger object is not one
 
 
 class LogForked(StorageError):
     """The log no longer extends its last stored checkpoint: history was rewritten."""
+
+
+class Rejection(StrEnum):
+    """Why an object under ``PREFIX`` is not one of this log's checkpoints."""
+
+    FOREIGN_KEY = "foreign_key"  # a signed note, but not by the log's key
+    BAD_SIGNATURE = "bad_signature"  # names the log's key, but the signature does not verify
+    MALFORMED = "malformed"  # not a signed checkpoint note of this log at all
+    MISFILED = "misfiled"  # a good checkpoint, at another size's key
 
 
 @dataclass(frozen=True)
@@ -43,11 +68,160 @@ class StoredCheckpoint:
     version: StoredVersion
 
 
+@dataclass(frozen=True)
+class RejectedCheckpoint:
+    """An object version where checkpoints live that is not a checkpoint of this log signed by its key."""
+
+    version: StoredVersion
+    why: Rejection
+    signers: tuple[str, ...]  # "name (key id hex)" of each signature line, when the note parses
+    reason: str
+    misfiled: Checkpoint | None = None  # a good checkpoint under another size's key (it still proves its root)
+
+    def describe(self) -> str:
+        return f"{self.version.key} version {self.version.version_id}: {self.reason}"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "object_key": self.version.key,
+            "version_id": self.version.version_id,
+            "rejection": self.why.value,
+            "signers": list(self.signers),
+            "reason": self.reason,
+        }
+
+
 def object_key(size: int) -> str:
     return f"{PREFIX}{size:020d}"
 
 
-class Checkpointer:
+def examine(
+    store: ObjectStore, version: StoredVersion, verifier: VerifierKey, origin: str
+) -> StoredCheckpoint | RejectedCheckpoint:
+    """One object version under ``PREFIX``, read and checked: a checkpoint of this log, or why not."""
+    note = _read_note(store, version)
+    if isinstance(note, RejectedCheckpoint):
+        return note
+    try:
+        _, signatures = split_note(note)
+    except ProofError as exc:
+        return RejectedCheckpoint(version, Rejection.MALFORMED, (), f"is not a signed note: {exc}")
+    signers = tuple(f"{s.name} (key id {s.key_id.hex()})" for s in signatures)
+    ours = any(s.name == verifier.name and s.key_id == verifier.key_id for s in signatures)
+    try:
+        checkpoint = verify_note(note, verifier, origin=origin)
+    except ProofError as exc:
+        if not ours:
+            own = f"{verifier.name} (key id {verifier.key_id.hex()})"
+            reason = f"signed by {', '.join(signers)}, not by the log's key {own}"
+            return RejectedCheckpoint(version, Rejection.FOREIGN_KEY, signers, reason)
+        why = Rejection.MALFORMED if _signed(note, verifier) else Rejection.BAD_SIGNATURE
+        return RejectedCheckpoint(version, why, signers, str(exc))
+    if version.key != object_key(checkpoint.size):
+        reason = f"holds the checkpoint of size {checkpoint.size}, filed elsewhere"
+        return RejectedCheckpoint(version, Rejection.MISFILED, signers, reason, checkpoint)
+    return StoredCheckpoint(checkpoint, note, version)
+
+
+def _read_note(store: ObjectStore, version: StoredVersion) -> str | RejectedCheckpoint:
+    if version.size > MAX_NOTE_BYTES:
+        reason = f"holds {version.size} bytes; a checkpoint note is a few hundred"
+        return RejectedCheckpoint(version, Rejection.MALFORMED, (), reason)
+    try:
+        return store.read_small(version, limit=MAX_NOTE_BYTES).decode("utf-8")
+    except UnicodeDecodeError:
+        return RejectedCheckpoint(version, Rejection.MALFORMED, (), "is not UTF-8 text, so not a signed note")
+
+
+def _signed(note: str, verifier: VerifierKey) -> bool:
+    """Whether the log's key really signed ``note`` (then what fails is its content, not the signature)."""
+    try:
+        open_note(note, verifier)
+    except ProofError:
+        return False
+    return True
+
+
+class CheckpointReader:
+    """The checkpoints stored in the object store, as those who rely on them read them.
+
+    Anyone who can write to the bucket can put an object where checkpoints
+    live. Such an object proves nothing and must never stop the log: readers
+    skip every version that is not this log's checkpoint signed by its key,
+    warn once per process about each, and hand it once to ``on_rejected`` (the
+    service alerts on it). A version never changes, so a rejected one is not read again.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: ObjectStore,
+        verifier: VerifierKey,
+        origin: str,
+        on_rejected: Callable[[RejectedCheckpoint], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.verifier = verifier
+        self.origin = origin
+        self.on_rejected = on_rejected
+
+    def stored(self) -> list[StoredCheckpoint]:
+        """Every good checkpoint in the object store (every version), smallest first."""
+        found = [c for c in map(self._examine, self._versions()) if isinstance(c, StoredCheckpoint)]
+        return sorted(found, key=lambda c: c.checkpoint.size)
+
+    def rejected(self) -> list[RejectedCheckpoint]:
+        """Every object version where checkpoints live that is not a good checkpoint of this log.
+
+        Versions found good before in this process are not read again (the metric asks at every scrape).
+        """
+        versions = self._versions()
+        with _seen_lock:
+            fresh = [v for v in versions if (self.store.bucket, v.key, v.version_id) not in _good]
+        return [c for c in map(self._examine, fresh) if isinstance(c, RejectedCheckpoint)]
+
+    def latest_stored(self) -> StoredCheckpoint | None:
+        """The good checkpoint of the largest size (at that size, the newest version); skips the rest."""
+        for version in self._versions():  # largest key first, each key's newest version first
+            found = self._examine(version)
+            if isinstance(found, StoredCheckpoint):
+                return found
+        return None
+
+    def _versions(self) -> list[StoredVersion]:
+        listed = [v for v in self.store.listing(PREFIX) if not v.delete_marker]
+        order = {id(v): n for n, v in enumerate(listed)}
+        listed.sort(key=lambda v: (v.key, -order[id(v)]), reverse=True)
+        return [v.version for v in listed]
+
+    def _examine(self, version: StoredVersion) -> StoredCheckpoint | RejectedCheckpoint:
+        seen = (self.store.bucket, version.key, version.version_id)
+        with _seen_lock:
+            known = _rejected.get(seen)
+        found = known or examine(self.store, version, self.verifier, self.origin)
+        if isinstance(found, StoredCheckpoint):
+            with _seen_lock:
+                _good.add(seen)
+            return found
+        with _seen_lock:
+            _rejected[seen] = found
+            alert = self.on_rejected is not None and seen not in _alerted
+            if alert:
+                _alerted.add(seen)
+        if known is None:
+            log.warning("CHECKPOINT REJECTED, skipped (possibly planted): %s", found.describe())
+        if alert and self.on_rejected is not None:
+            self.on_rejected(found)
+        return found
+
+
+_seen_lock = threading.Lock()
+_rejected: dict[tuple[str, str, str], RejectedCheckpoint] = {}  # this process's rejections, by bucket/key/version
+_good: set[tuple[str, str, str]] = set()  # versions this process found good (ids only: memory stays small)
+_alerted: set[tuple[str, str, str]] = set()  # rejections already handed to an ``on_rejected`` (the service's alert)
+
+
+class Checkpointer(CheckpointReader):
     def __init__(
         self,
         *,
@@ -56,37 +230,12 @@ class Checkpointer:
         signer: SignerKey,
         origin: str,
         retain_until: Callable[[datetime], datetime],
+        on_rejected: Callable[[RejectedCheckpoint], None] | None = None,
     ) -> None:
-        self.store = store
+        super().__init__(store=store, verifier=signer.verifier(), origin=origin, on_rejected=on_rejected)
         self.catalog = catalog
         self.signer = signer
-        self.origin = origin
         self.retain_until = retain_until
-
-    def stored(self) -> list[StoredCheckpoint]:
-        """Every checkpoint in the object store, oldest first, each signature checked."""
-        found = []
-        for key in self.store.keys(PREFIX):
-            version = self.store.latest(key)
-            if version is None:
-                continue
-            note = self.store.read_small(version).decode("utf-8", "replace")
-            found.append(StoredCheckpoint(verify_note(note, self.signer.verifier(), origin=self.origin), note, version))
-        return found
-
-    def latest_stored(self) -> StoredCheckpoint | None:
-        keys = self.store.keys(PREFIX)
-        if not keys:
-            return None
-        version = self.store.latest(keys[-1])
-        if version is None:
-            return None
-        note = self.store.read_small(version).decode("utf-8", "replace")
-        try:
-            checkpoint = verify_note(note, self.signer.verifier(), origin=self.origin)
-        except ProofError as exc:
-            raise LogForked(f"the newest stored checkpoint {keys[-1]} does not verify with our key: {exc}") from exc
-        return StoredCheckpoint(checkpoint, note, version)
 
     def make(self, now: datetime) -> StoredCheckpoint:
         """Sign and anchor a checkpoint of the log as it is now (a no-op if nothing was added)."""

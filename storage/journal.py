@@ -112,10 +112,15 @@ class NewEntry:
 
 
 class Journal:
-    """Appends entries for one station."""
+    """Appends entries for one station.
+
+    ``appended`` counts the entries this object appended (rolled-back ones
+    included): a process that appended must sign a checkpoint before it exits.
+    """
 
     def __init__(self, station: str) -> None:
         self.station = station
+        self.appended = 0
 
     def append(
         self,
@@ -184,6 +189,7 @@ class Journal:
         conn.execute(_INSERT_NODE, [{"level": lv, "idx": i, "hash": h} for lv, i, h in made])
         if salt_rows:
             conn.execute(_INSERT_SALT, salt_rows)
+        self.appended += len(items)
         return list(range(first, first + len(items)))
 
 

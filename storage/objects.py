@@ -48,6 +48,22 @@ class StoredVersion:
 
 
 @dataclass(frozen=True)
+class ListedVersion:
+    """One entry of a bucket's version listing: a version, or a delete marker (which has no bytes)."""
+
+    key: str
+    version_id: str
+    size: int
+    delete_marker: bool
+    latest: bool
+    modified: datetime | None
+
+    @property
+    def version(self) -> StoredVersion:
+        return StoredVersion(self.key, self.version_id, self.size)
+
+
+@dataclass(frozen=True)
 class Lock:
     mode: str | None  # "COMPLIANCE", "GOVERNANCE" or None when unset
     retain_until: datetime | None
@@ -324,6 +340,28 @@ class ObjectStore:
             ]
         except (MinioException, urllib3.exceptions.HTTPError) as exc:
             raise StorageError(f"listing versions of {key} failed: {_reason(exc)}") from exc
+
+    def listing(self, prefix: str) -> list[ListedVersion]:
+        """Every version and delete marker under ``prefix``, by key; per key newest first (the server's order).
+
+        What an audit of the bucket needs: a latest-only listing hides whatever
+        a delete marker covers, and a second version written over a key.
+        """
+        try:
+            return [
+                ListedVersion(
+                    key=o.object_name,
+                    version_id=o.version_id or "",
+                    size=o.size or 0,
+                    delete_marker=bool(o.is_delete_marker),
+                    latest=str(o.is_latest).lower() == "true",
+                    modified=o.last_modified,
+                )
+                for o in self._client.list_objects(self.bucket, prefix=prefix, recursive=True, include_version=True)
+                if o.object_name
+            ]
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            raise StorageError(f"listing the versions under {prefix} failed: {_reason(exc)}") from exc
 
     def read_lock(self, version: StoredVersion) -> Lock:
         """Retention and legal hold of one version, parsed tolerantly.

@@ -160,6 +160,13 @@ class Replay:
             EntryType.CASE: self._case,
         }
 
+    def ingested(self) -> dict[tuple[str, str], int]:
+        """(object key, version id) of every original an INGEST entry stored -> that entry's index."""
+        return {
+            (str(row.values["object_key"]), str(row.values["version_id"])): int(row.values["ingest_entry"])
+            for row in self.rows[recordings.name].values()
+        }
+
     @property
     def types(self) -> frozenset[EntryType]:
         """The entry types that shape some table (the others need not be decoded)."""

@@ -143,8 +143,10 @@ def test_the_cli_proofs_satisfy_an_independent_verifier(
     for index in range(claim.size):
         assert main([*cfg, "log", "proof", "--entry", str(index), "--json"]) == 0
         proof = json.loads(capsys.readouterr().out)
-        assert proof["checkpoint"] == note
-        parsed = independent.verify_entry(base64.b64decode(proof["entry_b64"]), index, proof["proof"], note, vkey)
+        # Each `log proof` logs its QUERY entry and anchors it before exiting: the latest checkpoint grows.
+        anchor = proof["checkpoint"]
+        assert independent.verify_checkpoint(anchor, vkey).size == proof["size"] >= claim.size
+        parsed = independent.verify_entry(base64.b64decode(proof["entry_b64"]), index, proof["proof"], anchor, vkey)
         if index == 0:
             assert parsed["type"] == "KEY"
         if index in logged.ingests:
@@ -160,6 +162,8 @@ def test_the_cli_proofs_satisfy_an_independent_verifier(
     second = logged.ingests[1]
     assert main([*cfg, "log", "proof", "--entry", str(second), "--json"]) == 0
     two = json.loads(capsys.readouterr().out)
+    note = two["checkpoint"]
+    independent.verify_entry(base64.b64decode(two["entry_b64"]), second, two["proof"], note, vkey)
     with pytest.raises(independent.VerificationError):
         independent.verify_entry(base64.b64decode(two["entry_b64"]), second - 1, two["proof"], note, vkey)
     flipped = [("0" if two["proof"][0][0] != "0" else "1") + two["proof"][0][1:], *two["proof"][1:]]
@@ -280,7 +284,8 @@ def test_a_checkpoint_signed_by_another_key_is_caught(logged: Log) -> None:
         note = sign_checkpoint(Checkpoint("evidock.local/log", size, root(size, SqlNodes(conn))), other)
     logged.evi.store.put_small(object_key(size + 1), note.encode())
     failures = _failures(logged)
-    assert any(check == "checkpoint_signature" and s.startswith(object_key(size + 1)) for check, s in failures)
+    assert any(check == "checkpoint_foreign_key" and s.startswith(object_key(size + 1)) for check, s in failures)
+    assert checkpointer_for(logged.evi).make(logged.evi.now()).checkpoint.size == size  # never obeyed
 
 
 def test_a_forked_log_is_caught(logged: Log) -> None:

@@ -25,7 +25,8 @@ from evidock import settings as settings_mod
 from evidock.app import checkpointer_for, open_app, retention_context
 from evidock.keys import init_key
 from evidock.settings import Settings
-from evidock.verify import Report, verify
+from evidock.verify import verify
+from evidock.verify_report import Report
 from ingest.checking import add_clock_report, explain
 from ingest.clock import ClockReport
 from retention import evidence, labelling, lifecycle

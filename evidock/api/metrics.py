@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from evidock.app import App, retention_context
+from evidock.app import App, checkpoint_reader, retention_context
+from evidock.settings import ConfigError
 from retention import alerts
 from storage import cases
 from storage import findings as findings_db
@@ -71,6 +72,23 @@ class StationCollector(Collector):
             "Seconds since the latest signed checkpoint (-1: none yet)",
             (now - checkpoint[1]).total_seconds() if checkpoint else -1,
         )
+        rejected = _rejected_checkpoints(evi)
+        if rejected is not None:
+            yield GaugeMetricFamily(
+                "evidock_checkpoints_rejected",
+                "Object versions where checkpoints live that are not this log's checkpoints signed by its key "
+                "(planted or broken; skipped, and named by `evidock verify`)",
+                rejected,
+            )
+
+
+def _rejected_checkpoints(evi: App) -> int | None:
+    """How many stored objects the checkpoint readers reject; None when this station holds no verifier key."""
+    try:
+        reader = checkpoint_reader(evi)
+    except ConfigError:
+        return None
+    return len(reader.rejected())
 
 
 def registry_for(evi: App) -> CollectorRegistry:

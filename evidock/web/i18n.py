@@ -445,6 +445,10 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "ver.checked_purged": ("已删除录像", "purged recordings"),
     "ver.checked_objects": ("存储对象", "stored objects"),
     "ver.checked_bytes_rehashed": ("重新计算哈希的字节", "bytes re-hashed"),
+    "ver.checked_unanchored_entries": ("尚无签名检查点覆盖的条目", "entries not yet covered by a signed checkpoint"),
+    "ver.checked_objects_in_progress": ("尚未记入日志的存储对象", "stored objects not yet logged"),
+    "ver.checked_staging_objects": ("暂存对象", "staging objects"),
+    "ver.notes": ("提示（尚未构成失败）", "Notes (not failures yet)"),
     # roles
     "role.station": ("采集站", "station"),
     "role.officer": ("执法人员", "officer"),

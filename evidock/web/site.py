@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException
 from chain.errors import EvidockError
 from evidock.app import App
 from evidock.settings import WebSettings
-from evidock.verify import Report
+from evidock.verify_report import Report
 from evidock.web.i18n import LANGUAGES, Translator, translator
 from evidock.web.sessions import LoginLimiter, Session, SessionStore
 from storage import access
