@@ -370,8 +370,8 @@ class ObjectStore:
         the retention XML is fetched and parsed here.
         """
         try:
-            query = {"versionId": version.version_id, "retention": ""}
-            root = ET.fromstring(s3_raw.get_subresource(self._client, self.bucket, version.key, query))  # noqa: S314
+            retention = s3_raw.get_retention(self._client, self.bucket, version.key, version.version_id)
+            root = ET.fromstring(retention)  # noqa: S314 - our S3 server's reply
             mode = root.findtext(f"{_S3_NS}Mode") or root.findtext("Mode")
             until_text = root.findtext(f"{_S3_NS}RetainUntilDate") or root.findtext("RetainUntilDate")
             until = datetime.fromisoformat(until_text) if until_text else None

@@ -19,10 +19,10 @@ MINIO_VERSION = "7.2.20"
 """The minio release whose private ``_execute`` these calls rely on (requirements.lock)."""
 
 
-def get_subresource(client: Minio, bucket: str, key: str, query: dict[str, str]) -> bytes:
-    """The body of ``GET /bucket/key?<query>`` (e.g. ``{"versionId": v, "retention": ""}``)."""
-    params: dict[str, str | list[str] | tuple[str]] = dict(query)
-    return bytes(client._execute("GET", bucket, object_name=key, query_params=params).data)
+def get_retention(client: Minio, bucket: str, key: str, version_id: str) -> bytes:
+    """The ``?retention`` XML of one version (a fact about the object, never its bytes)."""
+    response = client._execute("GET", bucket, object_name=key, query_params={"versionId": version_id, "retention": ""})
+    return bytes(response.data)
 
 
 def list_uploads(client: Minio, bucket: str, prefix: str) -> bytes:
