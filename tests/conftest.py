@@ -31,14 +31,21 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
+TEST_S3_ENV = "EVIDOCK_TEST_S3"
+S3_SCRIPTS = {"single": "s3-up.sh", "cluster": "ceph-cluster-up.sh"}  # EVIDOCK_TEST_S3=cluster: the 3-OSD cluster
+
+
 @pytest.fixture(scope="session")
 def s3_env() -> dict[str, str]:
     """Endpoint and keys of the local Ceph RGW; starts it if needed (idempotent)."""
+    script = S3_SCRIPTS.get(os.environ.get(TEST_S3_ENV, "single"))
+    if script is None:
+        pytest.fail(f"{TEST_S3_ENV}={os.environ[TEST_S3_ENV]!r}: use single or cluster")
     done = subprocess.run(
-        ["bash", str(REPO / "scripts" / "s3-up.sh")], capture_output=True, text=True, check=False, timeout=600
+        ["bash", str(REPO / "scripts" / script)], capture_output=True, text=True, check=False, timeout=600
     )
     if done.returncode != 0:
-        pytest.fail(f"scripts/s3-up.sh failed:\n{done.stderr[-3000:]}")
+        pytest.fail(f"scripts/{script} failed:\n{done.stderr[-3000:]}")
     return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
 
 
