@@ -309,7 +309,7 @@ create_cluster() {
     ceph_ osd pool set "$DATA_POOL" min_size 2 >>"$LOGS/admin.out" 2>&1 || fail "setting min_size failed" admin
     [[ $(ceph_ osd pool get "$DATA_POOL" size) == "size: 3" && $(ceph_ osd pool get "$DATA_POOL" min_size) == "min_size: 2" ]] \
         || fail "$DATA_POOL is not replicated size 3, min_size 2" admin
-    radosgw-admin -c "$CONF" user create --uid="$S3_UID" --display-name="evidock dev" \
+    radosgw-admin -c "$CONF" user create --uid="$S3_UID" --display-name="evidock dev" --max-buckets=0 \
         --access-key="$ACCESS_KEY" --secret-key="$SECRET_KEY" </dev/null >/dev/null 2>>"$LOGS/admin.out" 9>&- \
         || fail "radosgw-admin user create failed" admin
     printf 'fsid=%s\nmon_port=%s\n' "$fsid" "$MON_PORT" >"$STATE.tmp"
