@@ -194,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{label:9} {row['requests_per_second']:8.1f} req/s   median {row['latency_median_ms']:6.2f} ms   "
                 f"p99 {row['latency_p99_ms']:6.2f} ms   ({int(row['requests'])} requests)"
             )
-        print(f"witness/baseline throughput {ratio:.2f}; goal >= 200 req/s: {'met' if report['goal_met'] else 'NOT met'}")
+        print(
+            f"witness/baseline throughput {ratio:.2f}; goal >= 200 req/s: {'met' if report['goal_met'] else 'NOT met'}"
+        )
     return 0 if report["goal_met"] else 1
 
 

@@ -16,7 +16,7 @@ Format (tlog-cosignature, "Format" and "Ed25519 signed message")::
 * the signed message is ``cosignature/v1\\n``, ``time <timestamp>\\n`` (decimal,
   no leading zeros), then the whole checkpoint body including its extension
   lines and final newline, without any signature line;
-* timestamp: POSIX seconds when the witness cosigned, at most 2^63 − 1.
+* timestamp: POSIX seconds when the witness cosigned, at most 2^63 - 1.
 
 Key strings follow the signed-note ``vkey`` form with type 0x04:
 ``<name>+<key id hex>+base64(0x04 ‖ public key)``. The witness keeps its secret

@@ -69,9 +69,13 @@ def parse_add_checkpoint(body: bytes) -> AddCheckpoint:
     first, *proof_lines = head.split("\n")
     match = _OLD.fullmatch(first)
     if match is None or int(match.group(1)) > _MAX_SIZE:
-        raise CheckpointError(f"add-checkpoint body must start with 'old <size>' (decimal, no leading zeros), got {first[:40]!r}")
+        raise CheckpointError(
+            f"add-checkpoint body must start with 'old <size>' (decimal, no leading zeros), got {first[:40]!r}"
+        )
     if len(proof_lines) > MAX_PROOF_LINES:
-        raise CheckpointError(f"add-checkpoint proof has {len(proof_lines)} lines; at most {MAX_PROOF_LINES} are allowed")
+        raise CheckpointError(
+            f"add-checkpoint proof has {len(proof_lines)} lines; at most {MAX_PROOF_LINES} are allowed"
+        )
     proof = []
     for number, line in enumerate(proof_lines, start=1):
         try:

@@ -45,7 +45,6 @@ from evidock.cli_common import (
 )
 from evidock.cli_export import export_app
 from evidock.cli_log import keys_app, log_app, verify_command
-from evidock.cli_witness import witness_app
 from evidock.cli_retention import (
     alerts,
     calendar_app,
@@ -57,6 +56,7 @@ from evidock.cli_retention import (
     purge,
     status,
 )
+from evidock.cli_witness import witness_app
 from evidock.recording_reads import NO_REASON, list_recordings, show_recording
 from evidock.settings import Settings
 from evidock.text import one_line, shown

@@ -54,11 +54,16 @@ def init(
     name: Annotated[str, typer.Option("--name", help="The witness's key name, e.g. witness.fazhi.example/w1.")],
     logs: Annotated[
         list[str] | None,
-        typer.Option("--log", help="A log to accept: its verifier key, or ORIGIN=VKEY if the origin is not the key name."),
+        typer.Option(
+            "--log", help="A log to accept: its verifier key, or ORIGIN=VKEY if the origin is not the key name."
+        ),
     ] = None,
     listen: Annotated[str, typer.Option("--listen", help="HOST:PORT for serve.")] = witness_config.DEFAULT_LISTEN,
 ) -> None:
-    """Create a witness: a new Ed25519 key, witness.toml and the state database. Prints its verifier key."""
+    """Create a witness: a new Ed25519 key, witness.toml and the state database. Prints its verifier key.
+
+    Example: evidock witness init --dir /srv/witness --name witness.fazhi.example/w1 --log 'dock-log+1a2b3c4d+AX...'
+    """
     pairs = []
     for text in logs or []:
         origin, sep, vkey = text.partition("=") if "=" in text.split("+", 1)[0] else ("", "", text)
@@ -76,7 +81,10 @@ def init(
 
 @witness_app.command("show")
 def show(directory: DirOption, as_json: JsonOption = False) -> None:
-    """The witness's verifier key, the logs it accepts and the latest size it cosigned for each."""
+    """The witness's verifier key, the logs it accepts and the latest size it cosigned for each.
+
+    Example: evidock witness show --dir /srv/witness --json
+    """
     config, state = _open(directory)
     try:
         latest = {row.origin: row for row in state.latest()}
@@ -105,8 +113,9 @@ def show(directory: DirOption, as_json: JsonOption = False) -> None:
     table = Table("origin", "latest size", "cosigned at (Asia/Shanghai)", "refused (evidence)")
     for entry, policy in zip(logs, config.logs, strict=True):
         row = latest.get(policy.origin)
-        table.add_row(entry["origin"], str(entry["size"] or 0), _shown(row.cosigned_at) if row else "—",
-                      str(entry["refused"]))
+        table.add_row(
+            entry["origin"], str(entry["size"] or 0), _shown(row.cosigned_at) if row else "—", str(entry["refused"])
+        )
     out.print(table)
 
 
@@ -115,7 +124,10 @@ def serve(
     directory: DirOption,
     listen: Annotated[str | None, typer.Option("--listen", help="HOST:PORT (default: listen in witness.toml).")] = None,
 ) -> None:
-    """Answer POST /add-checkpoint until stopped (Ctrl-C or SIGTERM)."""
+    """Answer POST /add-checkpoint until stopped (Ctrl-C or SIGTERM).
+
+    Example: evidock witness serve --dir /srv/witness --listen 0.0.0.0:7380
+    """
     config, state = _open(directory)
     host, port = (config.host, config.port)
     if listen is not None:
@@ -138,7 +150,10 @@ def history(
     origin: Annotated[str | None, typer.Option("--origin", help="Only this log.")] = None,
     limit: Annotated[int, typer.Option("--limit", help="Newest cosignatures shown (refusals are all shown).")] = 50,
 ) -> None:
-    """The witness's own record: what it cosigned (newest first) and every fork or rollback it refused."""
+    """The witness's own record: what it cosigned (newest first) and every fork or rollback it refused.
+
+    Example: evidock witness history --dir /srv/witness --json > witness-history.json
+    """
     _, state = _open(directory)
     try:
         cosigned = state.cosigned(origin=origin, limit=limit)
@@ -149,14 +164,28 @@ def history(
         print_json(
             {
                 "cosigned": [
-                    {"origin": r.origin, "size": r.size, "root": base64.b64encode(r.root).decode("ascii"),
-                     "timestamp": r.timestamp, "note": r.note, "cosignature": r.cosignature.removesuffix("\n")}
+                    {
+                        "origin": r.origin,
+                        "size": r.size,
+                        "root": base64.b64encode(r.root).decode("ascii"),
+                        "timestamp": r.timestamp,
+                        "note": r.note,
+                        "cosignature": r.cosignature.removesuffix("\n"),
+                    }
                     for r in cosigned
                 ],
                 "refused": [
-                    {"origin": r.origin, "kind": r.kind, "status": r.status, "reason": r.reason,
-                     "received_at": r.received_at, "old_size": r.old_size, "proof": list(r.proof),
-                     "seen_note": r.seen_note, "submitted_note": r.submitted_note}
+                    {
+                        "origin": r.origin,
+                        "kind": r.kind,
+                        "status": r.status,
+                        "reason": r.reason,
+                        "received_at": r.received_at,
+                        "old_size": r.old_size,
+                        "proof": list(r.proof),
+                        "seen_note": r.seen_note,
+                        "submitted_note": r.submitted_note,
+                    }
                     for r in refused
                 ],
             }
@@ -170,10 +199,13 @@ def history(
         out.print("no fork or rollback refused")
         return
     out.print(f"[bold red]{len(refused)} refused checkpoint(s) kept as evidence[/] (see docs/witness.md, 'a fork'):")
-    for row in refused:
-        out.print(f"{_shown(row.received_at)}  {row.kind}  {row.origin}  HTTP {row.status}: {row.reason}", soft_wrap=True)
-        out.print("  cosigned before:\n" + _indent(row.seen_note or "(nothing)"), soft_wrap=True, markup=False)
-        out.print("  submitted:\n" + _indent(row.submitted_note), soft_wrap=True, markup=False)
+    for attempt in refused:
+        out.print(
+            f"{_shown(attempt.received_at)}  {attempt.kind}  {attempt.origin}  HTTP {attempt.status}: {attempt.reason}",
+            soft_wrap=True,
+        )
+        out.print("  cosigned before:\n" + _indent(attempt.seen_note or "(nothing)"), soft_wrap=True, markup=False)
+        out.print("  submitted:\n" + _indent(attempt.submitted_note), soft_wrap=True, markup=False)
 
 
 def _indent(text: str) -> str:

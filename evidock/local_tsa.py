@@ -70,13 +70,42 @@ def init(directory: Path, *, name: str = "evidock local TSA", days: int = 3650) 
         encoding="ascii",
     )
     _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "ca.key", cwd=directory)
-    _openssl("req", "-new", "-x509", "-config", "ca.cnf", "-key", "ca.key", "-out", CA_CERT, "-days", str(days),
-             cwd=directory)
+    _openssl(
+        "req",
+        "-new",
+        "-x509",
+        "-config",
+        "ca.cnf",
+        "-key",
+        "ca.key",
+        "-out",
+        CA_CERT,
+        "-days",
+        str(days),
+        cwd=directory,
+    )
     _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", TSA_KEY, cwd=directory)
-    _openssl("req", "-new", "-config", "ca.cnf", "-key", TSA_KEY, "-out", "tsa.csr", "-subj", f"/CN={subject}",
-             cwd=directory)
-    _openssl("x509", "-req", "-in", "tsa.csr", "-CA", CA_CERT, "-CAkey", "ca.key", "-CAcreateserial",
-             "-out", TSA_CERT, "-days", str(days), "-extfile", "tsa.ext", cwd=directory)
+    _openssl(
+        "req", "-new", "-config", "ca.cnf", "-key", TSA_KEY, "-out", "tsa.csr", "-subj", f"/CN={subject}", cwd=directory
+    )
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        "tsa.csr",
+        "-CA",
+        CA_CERT,
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        TSA_CERT,
+        "-days",
+        str(days),
+        "-extfile",
+        "tsa.ext",
+        cwd=directory,
+    )
     (directory / "ca.key").chmod(0o600)
     (directory / TSA_KEY).chmod(0o600)
     (directory / "serial").write_text("01\n", encoding="ascii")
@@ -116,15 +145,26 @@ class LocalTsa:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         if not (directory / CONFIG).exists():
-            raise FileNotFoundError(f"{directory / CONFIG} not found; run: python -m evidock.local_tsa init {directory}")
+            raise FileNotFoundError(
+                f"{directory / CONFIG} not found; run: python -m evidock.local_tsa init {directory}"
+            )
         self._lock = threading.Lock()
 
     def reply(self, query: bytes) -> bytes:
         with self._lock, tempfile.TemporaryDirectory(prefix="tsa-") as scratch:
             query_path, reply_path = Path(scratch) / "query.tsq", Path(scratch) / "reply.tsr"
             query_path.write_bytes(query)
-            _openssl("ts", "-reply", "-config", str(self.directory / CONFIG), "-queryfile", str(query_path),
-                     "-out", str(reply_path), cwd=self.directory)
+            _openssl(
+                "ts",
+                "-reply",
+                "-config",
+                str(self.directory / CONFIG),
+                "-queryfile",
+                str(query_path),
+                "-out",
+                str(reply_path),
+                cwd=self.directory,
+            )
             return reply_path.read_bytes()
 
 
@@ -153,7 +193,7 @@ def _handler(tsa: LocalTsa) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+        def log_message(self, format: str, *args: object) -> None:
             log.debug(format, *args)
 
     return Handler
@@ -162,7 +202,7 @@ def _handler(tsa: LocalTsa) -> type[BaseHTTPRequestHandler]:
 def serve(directory: Path, host: str, port: int) -> None:
     """Answer time-stamp queries until interrupted."""
     server = ThreadingHTTPServer((host, port), _handler(LocalTsa(directory)))
-    print(f"local TSA on http://{host}:{server.server_port}/ (chain: {directory / CHAIN})", flush=True)  # noqa: T201
+    print(f"local TSA on http://{host}:{server.server_port}/ (chain: {directory / CHAIN})", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -182,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     served.add_argument("--listen", default="127.0.0.1:3180")
     args = parser.parse_args(argv)
     if args.command == "init":
-        print(init(args.directory, name=args.name))  # noqa: T201
+        print(init(args.directory, name=args.name))
         return 0
     host, _, port = str(args.listen).rpartition(":")
     serve(args.directory, host, int(port))

@@ -83,7 +83,9 @@ def _verifier(chain: Sequence[x509.Certificate], nonce: int | None) -> VerifierB
     return builder.nonce(nonce) if nonce is not None else builder
 
 
-def _check(response: TimeStampResponse, note: bytes, chain: Sequence[x509.Certificate], nonce: int | None) -> TimestampFacts:
+def _check(
+    response: TimeStampResponse, note: bytes, chain: Sequence[x509.Certificate], nonce: int | None
+) -> TimestampFacts:
     if PKIStatus(response.status) not in {PKIStatus.GRANTED, PKIStatus.GRANTED_WITH_MODS}:
         raise TimestampError(f"TSA refused: status {PKIStatus(response.status).name} {response.status_string}")
     info = response.tst_info
@@ -132,7 +134,11 @@ def request_timestamp(
     data = _bytes(note)
     request = TimestampRequestBuilder().data(data).hash_algorithm(HashAlgorithm.SHA256).nonce(nonce=True)
     query = request.cert_request(cert_request=True).build()
-    http_request = urllib.request.Request(url, data=query.as_bytes(), method="POST", headers={"Content-Type": QUERY_TYPE})
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"TSA URL must be http(s)://..., got {url!r}")
+    http_request = urllib.request.Request(  # noqa: S310 - scheme checked above
+        url, data=query.as_bytes(), method="POST", headers={"Content-Type": QUERY_TYPE}
+    )
     try:
         with urllib.request.urlopen(http_request, timeout=timeout) as answer:  # noqa: S310 - the configured TSA URL
             content_type = answer.headers.get("Content-Type", "")

@@ -109,10 +109,14 @@ class WitnessClient:
         if status == 409 and content_type.split(";")[0].strip() == SIZE_CONTENT_TYPE:
             size_text = text.removesuffix("\n")
             if not size_text.isdigit():
-                raise WitnessError(f"witness {self.url}: 409 with a size that is not a number: {size_text[:40]!r}", status=409)
+                raise WitnessError(
+                    f"witness {self.url}: 409 with a size that is not a number: {size_text[:40]!r}", status=409
+                )
             return Conflict(int(size_text))
         if status != 200:
-            raise WitnessError(f"witness {self.url} refused the checkpoint: HTTP {status}: {text.strip()[:300]}", status=status)
+            raise WitnessError(
+                f"witness {self.url} refused the checkpoint: HTTP {status}: {text.strip()[:300]}", status=status
+            )
         if not text.endswith("\n"):
             raise WitnessError(f"witness {self.url}: answer must be signature lines ending in newlines", status=status)
         lines = text[:-1].split("\n")
@@ -121,7 +125,9 @@ class WitnessClient:
         return lines
 
 
-def submit(url: str, old_size: int, proof: Sequence[bytes], note: str, *, timeout: float = 10.0) -> list[str] | Conflict:
+def submit(
+    url: str, old_size: int, proof: Sequence[bytes], note: str, *, timeout: float = 10.0
+) -> list[str] | Conflict:
     """One-shot :meth:`WitnessClient.add_checkpoint` (opens and closes its own connection)."""
     client = WitnessClient(url, timeout=timeout)
     try:

@@ -81,7 +81,9 @@ def load(directory: Path) -> WitnessConfig:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise WitnessConfigError(f"{path} not found; create the witness with: evidock witness init --dir {directory}") from exc
+        raise WitnessConfigError(
+            f"{path} not found; create the witness with: evidock witness init --dir {directory}"
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise WitnessConfigError(f"{path}: not valid TOML: {exc}") from exc
     name = raw.get("name")
@@ -101,10 +103,10 @@ def load(directory: Path) -> WitnessConfig:
     if secret.name != name:
         raise WitnessConfigError(f"{path}: name {name!r} differs from the key's name {secret.name!r}; they must match")
     host, port = _listen(str(raw.get("listen", DEFAULT_LISTEN)), str(path))
-    logs = []
+    logs: list[LogPolicy] = []
     for number, entry in enumerate(raw.get("logs", []), start=1):
         if not isinstance(entry, dict) or not isinstance(entry.get("vkey"), str):
-            raise WitnessConfigError(f"{path}: [[logs]] #{number} needs vkey = \"<name>+<id>+<key>\"")
+            raise WitnessConfigError(f'{path}: [[logs]] #{number} needs vkey = "<name>+<id>+<key>"')
         try:
             vkey = parse_vkey(entry["vkey"])
         except CheckpointError as exc:

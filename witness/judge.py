@@ -59,7 +59,7 @@ class Seen:
     note: str
 
 
-class Refusal(Exception):  # noqa: N818 -- a verdict carried out of the checks, not an error of the witness
+class Refusal(Exception):
     """A refused request: the HTTP status, a one-line reason, and for a size conflict the witness's size."""
 
     def __init__(
@@ -141,4 +141,6 @@ def judge(authentic: Authentic, seen: Seen | None) -> None:
     try:
         verify_consistency(seen.size, checkpoint.size, seen.root, checkpoint.root, request.proof)
     except ProofError as exc:
-        raise Refusal(422, f"consistency proof from size {seen.size} does not verify: {exc}", evidence=Evidence.INCONSISTENT) from exc
+        raise Refusal(
+            422, f"consistency proof from size {seen.size} does not verify: {exc}", evidence=Evidence.INCONSISTENT
+        ) from exc

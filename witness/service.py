@@ -46,8 +46,8 @@ class Witness:
     def add_checkpoint(self, body: bytes) -> Answer:
         try:
             authentic = authenticate(body, self.config)
-        except Refusal as refusal:
-            return _refused(refusal)
+        except Refusal as unauthentic:
+            return _refused(unauthentic)
         checkpoint, request = authentic.checkpoint, authentic.request
         refusal: Refusal | None = None
         with self.state.transaction() as tx:
@@ -55,7 +55,7 @@ class Witness:
             try:
                 judge(authentic, seen)
             except Refusal as caught:
-                refusal = caught
+                refusal = caught  # answered after the commit, below
                 if caught.evidence is not None:
                     tx.record_refused(
                         origin=checkpoint.origin,
@@ -71,11 +71,23 @@ class Witness:
             else:
                 timestamp = int(self._clock())
                 line = cosign(request.note, timestamp, self.config.secret)
-                tx.record_cosigned(checkpoint.origin, checkpoint.size, checkpoint.root, request.note, timestamp, line)
+                tx.record_cosigned(
+                    checkpoint.origin,
+                    size=checkpoint.size,
+                    root=checkpoint.root,
+                    note=request.note,
+                    timestamp=timestamp,
+                    cosignature=line,
+                )
         if refusal is not None:
             if refusal.evidence is not None:
-                log.warning("refused %s checkpoint of %s at size %d: %s", refusal.evidence.value, checkpoint.origin,
-                            checkpoint.size, refusal.reason)
+                log.warning(
+                    "refused %s checkpoint of %s at size %d: %s",
+                    refusal.evidence.value,
+                    checkpoint.origin,
+                    checkpoint.size,
+                    refusal.reason,
+                )
             return _refused(refusal)
         return Answer(200, TEXT, line.encode("utf-8"))
 

@@ -108,7 +108,9 @@ class Transaction:
         row = self._connection.execute("SELECT size, root, note FROM latest WHERE origin = ?", (origin,)).fetchone()
         return Seen(int(row[0]), bytes(row[1]), str(row[2])) if row else None
 
-    def record_cosigned(self, origin: str, size: int, root: bytes, note: str, timestamp: int, cosignature: str) -> None:
+    def record_cosigned(
+        self, origin: str, *, size: int, root: bytes, note: str, timestamp: int, cosignature: str
+    ) -> None:
         self._connection.execute(
             "INSERT INTO latest (origin, size, root, note, cosigned_at) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (origin) DO UPDATE SET size = excluded.size, root = excluded.root, note = excluded.note, "
@@ -192,7 +194,9 @@ class WitnessState:
                 "WHERE ? IS NULL OR origin = ? ORDER BY id DESC LIMIT ?",
                 (origin, origin, -1 if limit is None else limit),
             ).fetchall()
-        return [CosignedRow(int(r[0]), str(r[1]), int(r[2]), bytes(r[3]), str(r[4]), int(r[5]), str(r[6])) for r in rows]
+        return [
+            CosignedRow(int(r[0]), str(r[1]), int(r[2]), bytes(r[3]), str(r[4]), int(r[5]), str(r[6])) for r in rows
+        ]
 
     def refused(self, *, origin: str | None = None) -> list[RefusedRow]:
         """Refused requests kept as evidence, newest first."""
@@ -204,8 +208,16 @@ class WitnessState:
             ).fetchall()
         return [
             RefusedRow(
-                int(r[0]), str(r[1]), str(r[2]), int(r[3]), str(r[4]), None if r[5] is None else str(r[5]),
-                str(r[6]), int(r[7]), tuple(line for line in str(r[8]).split("\n") if line), int(r[9]),
+                int(r[0]),
+                str(r[1]),
+                str(r[2]),
+                int(r[3]),
+                str(r[4]),
+                None if r[5] is None else str(r[5]),
+                str(r[6]),
+                int(r[7]),
+                tuple(line for line in str(r[8]).split("\n") if line),
+                int(r[9]),
             )
             for r in rows
         ]

@@ -68,8 +68,13 @@ class ToyLog:
 
 def evidock(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "evidock.cli", *args], capture_output=True, text=True, check=False, timeout=60,
-        env=env, cwd=REPO,
+        [sys.executable, "-m", "evidock.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env=env,
+        cwd=REPO,
     )
 
 
@@ -86,9 +91,21 @@ class WitnessProcess:
         stderr = self.directory / "serve.stderr"
         with stderr.open("ab") as sink:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "evidock.cli", "witness", "serve", "--dir", str(self.directory),
-                 "--listen", f"127.0.0.1:{self.port}"],
-                stdout=subprocess.DEVNULL, stderr=sink, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                [
+                    sys.executable,
+                    "-m",
+                    "evidock.cli",
+                    "witness",
+                    "serve",
+                    "--dir",
+                    str(self.directory),
+                    "--listen",
+                    f"127.0.0.1:{self.port}",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=sink,
+                cwd=REPO,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -1,4 +1,4 @@
-"""RFC 3161 tokens from a real local TSA (OpenSSL ``ts -reply`` behind evidock/local_tsa.py), verified by rfc3161-client."""
+"""RFC 3161 tokens from a real local TSA (`openssl ts -reply`, evidock/local_tsa.py), checked by rfc3161-client."""
 
 from __future__ import annotations
 
@@ -38,7 +38,9 @@ def tsa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTsa]:
     with (directory / "serve.log").open("ab") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "evidock.local_tsa", "serve", str(directory), "--listen", f"127.0.0.1:{port}"],
-            stdout=sink, stderr=sink, cwd=REPO,
+            stdout=sink,
+            stderr=sink,
+            cwd=REPO,
         )
     try:
         deadline = time.monotonic() + 20
@@ -104,7 +106,8 @@ def test_openssl_alone_verifies_the_stored_token(tsa: RunningTsa, tmp_path: Path
     (tmp_path / "tsa-chain.pem").write_bytes((tsa.directory / local_tsa.CHAIN).read_bytes())
     command = openssl_verify_command("checkpoint.tsr", "checkpoint.txt", "tsa-chain.pem")
     done = subprocess.run(shlex.split(command), cwd=tmp_path, capture_output=True, text=True, check=False)
-    assert done.returncode == 0 and "Verification: OK" in done.stdout, done.stderr
+    assert done.returncode == 0, done.stderr
+    assert "Verification: OK" in done.stdout
     (tmp_path / "checkpoint.txt").write_bytes(note.encode("utf-8") + b"x")
     done = subprocess.run(shlex.split(command), cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode != 0

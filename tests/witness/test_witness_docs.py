@@ -41,11 +41,19 @@ def test_the_document_shows_the_example_as_built() -> None:
     vkey = format_cosigner_vkey(NAME, secret.private_key.public_key())
     line = cosign(LOG_NOTE, TIMESTAMP, secret)
     cosigned = with_cosignatures(LOG_NOTE, [line])
-    for value in (_skey(), vkey, line.removesuffix("\n"), cosigned, cosigned_message(LOG_NOTE.split("\n\n")[0] + "\n", TIMESTAMP).decode()):
+    for value in (
+        _skey(),
+        vkey,
+        line.removesuffix("\n"),
+        cosigned,
+        cosigned_message(LOG_NOTE.split("\n\n")[0] + "\n", TIMESTAMP).decode(),
+    ):
         assert value in DOCUMENT
     raw = base64.b64decode(line.split(" ")[-1])
-    assert raw[:4].hex() == vkey.split("+")[1] and raw[4:12].hex() == "000000006afd86c0"
-    assert raw[:4].hex() in DOCUMENT and raw[4:12].hex() in DOCUMENT
+    assert raw[:4].hex() == vkey.split("+")[1]
+    assert raw[4:12].hex() == "000000006afd86c0"
+    assert raw[:4].hex() in DOCUMENT
+    assert raw[4:12].hex() in DOCUMENT
 
 
 def test_both_verifiers_accept_the_example_and_refuse_changes() -> None:
@@ -88,4 +96,7 @@ def _other_skey() -> str:
     seed = hashlib.sha256(b"another example witness").digest()
     key = Ed25519PrivateKey.from_private_bytes(seed)
     name = "other.example/witness"
-    return f"PRIVATE+KEY+{name}+{cosigner_key_id(name, key.public_key()).hex()}+" + base64.b64encode(b"\x04" + seed).decode()
+    return (
+        f"PRIVATE+KEY+{name}+{cosigner_key_id(name, key.public_key()).hex()}+"
+        + base64.b64encode(b"\x04" + seed).decode()
+    )

@@ -54,12 +54,15 @@ def _history(process: WitnessProcess) -> dict[str, list[dict[str, object]]]:
     return result
 
 
-def test_two_witnesses_cosign_and_the_cosignatures_verify(witnesses: list[tuple[WitnessProcess, str]], log: ToyLog) -> None:
+def test_two_witnesses_cosign_and_the_cosignatures_verify(
+    witnesses: list[tuple[WitnessProcess, str]], log: ToyLog
+) -> None:
     note = log.note()
     cosigned = note
     for process, vkey in witnesses:
         lines = submit(process.url, 0, [], note)
-        assert isinstance(lines, list) and len(lines) == 1
+        assert isinstance(lines, list)
+        assert len(lines) == 1
         timestamp = verify_cosignature(note, lines[0], vkey)
         assert independent.verify_cosignature(note, lines[0], vkey) == timestamp
         cosigned = with_cosignatures(cosigned, lines)
@@ -133,7 +136,9 @@ def test_rollback_and_fork_are_refused_and_recorded(witnesses: list[tuple[Witnes
     verify_cosignature(log.note(), submit(process.url, 8, [], log.note())[0], vkey)  # type: ignore[index]
 
 
-def test_unknown_log_bad_signature_and_malformed_requests(witnesses: list[tuple[WitnessProcess, str]], log: ToyLog) -> None:
+def test_unknown_log_bad_signature_and_malformed_requests(
+    witnesses: list[tuple[WitnessProcess, str]], log: ToyLog
+) -> None:
     process, _ = witnesses[0]
     stranger = ToyLog.new("other.example/log").grow(2)
     impostor = ToyLog.new(log.origin, skey=generate_skey(log.origin)).grow(5)  # same origin, another key

@@ -27,7 +27,9 @@ def test_the_spec_example_body_parses_and_formats_back() -> None:
     note = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n— x AAAAAAA=\n"
     body = (SPEC_EXAMPLE_HEAD + note).encode()
     request = parse_add_checkpoint(body)
-    assert request.old_size == 20852014 and len(request.proof) == 4 and request.note == note
+    assert request.old_size == 20852014
+    assert len(request.proof) == 4
+    assert request.note == note
     assert format_add_checkpoint(request.old_size, request.proof, request.note) == body
 
 
@@ -54,7 +56,15 @@ def _config(log: ToyLog) -> WitnessConfig:
     secret = parse_cosigner_skey(generate_cosigner_skey("w.example/1"))
     from chain.checkpoint import parse_vkey
 
-    return WitnessConfig(Path("."), "w.example/1", secret, Path("unused.db"), "127.0.0.1", 1, (LogPolicy(log.origin, parse_vkey(log.vkey)),))
+    return WitnessConfig(
+        Path("."),
+        "w.example/1",
+        secret,
+        Path("unused.db"),
+        "127.0.0.1",
+        1,
+        (LogPolicy(log.origin, parse_vkey(log.vkey)),),
+    )
 
 
 def _seen(log: ToyLog) -> Seen:
