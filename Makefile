@@ -22,7 +22,7 @@ run: install
 
 lint: install
 	$(VENV)/ruff check .
-	$(VENV)/mypy chain storage ingest retention evidock tests bench
+	$(VENV)/mypy chain storage ingest retention witness evidock tests bench
 	$(VENV)/lint-imports
 
 test: install lint

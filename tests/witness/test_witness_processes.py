@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,30 @@ def test_the_witness_remembers_across_kill_9(witnesses: list[tuple[WitnessProces
     # And it still refuses the older history after the restart.
     with pytest.raises(WitnessError):
         submit(process.url, 9, [], ToyLog(log.skey).grow(9, tag="rewritten").note())
+
+
+def test_concurrent_submissions_never_roll_the_witness_back(
+    witnesses: list[tuple[WitnessProcess, str]], log: ToyLog
+) -> None:
+    """The race in tlog-witness "add-checkpoint": two valid extensions of the same size, sent at once.
+
+    Exactly one is cosigned each round; the other gets 409 with the winner's size, and the witness's size never
+    goes down (the check of the old size and the write are one transaction).
+    """
+    process, _ = witnesses[0]
+    assert isinstance(submit(process.url, 0, [], log.note()), list)
+    for _ in range(10):
+        size = log.tree.size
+        small, large = log.copy().grow(1), log.copy().grow(4)
+        bodies = {
+            small.tree.size: (size, small.proof(size), small.note()),
+            large.tree.size: (size, large.proof(size), large.note()),
+        }
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            answers = dict(zip(bodies, pool.map(lambda args: submit(process.url, *args), bodies.values()), strict=True))
+        winners = [new_size for new_size, answer in answers.items() if isinstance(answer, list)]
+        assert len(winners) == 1, answers
+        loser = next(answer for answer in answers.values() if not isinstance(answer, list))
+        assert loser == Conflict(winners[0])
+        log = small if winners[0] == small.tree.size else large
+    assert submit(process.url, 0, [], log.note()) == Conflict(log.tree.size)
