@@ -22,10 +22,12 @@ def create_app(witness: Witness) -> FastAPI:
 
     @app.post("/add-checkpoint")
     async def add_checkpoint(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return Response(f"request body above {MAX_BODY} bytes\n", status_code=400, media_type=TEXT)
-        answer = await run_in_threadpool(witness.add_checkpoint, body)
+        body = bytearray()
+        async for chunk in request.stream():  # read up to the limit only: the body comes from anyone
+            body += chunk
+            if len(body) > MAX_BODY:
+                return Response(f"request body above {MAX_BODY} bytes\n", status_code=400, media_type=TEXT)
+        answer = await run_in_threadpool(witness.add_checkpoint, bytes(body))
         # The Content-Type is set as a header, not as media_type: Starlette would append "; charset=utf-8" to
         # text/x.tlog.size, which the spec names exactly.
         return Response(answer.body, status_code=answer.status, headers={"Content-Type": answer.content_type})

@@ -48,7 +48,8 @@ def tsa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTsa]:
             try:
                 request = urllib.request.Request(f"http://127.0.0.1:{port}/", data=b"x", method="POST")
                 urllib.request.urlopen(request, timeout=1)  # noqa: S310 - local test URL
-            except urllib.error.HTTPError:
+            except urllib.error.HTTPError as error:
+                error.close()
                 break  # it answers (400: not a query)
             except OSError:
                 if time.monotonic() > deadline or process.poll() is not None:

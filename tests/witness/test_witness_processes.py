@@ -150,7 +150,8 @@ def test_unknown_log_bad_signature_and_malformed_requests(
             with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - local test URL
                 return answer.status, answer.headers["Content-Type"]
         except urllib.error.HTTPError as error:
-            return error.code, error.headers["Content-Type"]
+            with error:
+                return error.code, error.headers["Content-Type"]
 
     assert status_of(format_add_checkpoint(0, [], stranger.note()))[0] == 404
     assert status_of(format_add_checkpoint(0, [], impostor.note()))[0] == 403
@@ -203,3 +204,14 @@ def test_concurrent_submissions_never_roll_the_witness_back(
         assert loser == Conflict(winners[0])
         log = small if winners[0] == small.tree.size else large
     assert submit(process.url, 0, [], log.note()) == Conflict(log.tree.size)
+
+
+def test_an_oversized_body_is_refused_unread(witnesses: list[tuple[WitnessProcess, str]], log: ToyLog) -> None:
+    process, _ = witnesses[0]
+    body = format_add_checkpoint(0, [], log.note()) + b"x" * (70 * 1024)
+    request = urllib.request.Request(process.url + "/add-checkpoint", data=body, method="POST")  # noqa: S310
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(request, timeout=10)  # noqa: S310 - local test URL
+    raised.value.close()
+    assert raised.value.code == 400
+    assert isinstance(submit(process.url, 0, [], log.note()), list)  # and it still serves
