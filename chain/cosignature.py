@@ -36,6 +36,7 @@ import binascii
 import hashlib
 import struct
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -236,6 +237,28 @@ def verify_cosignature(note: str, line: str, witness_vkey: str | CosignerKey) ->
     except InvalidSignature as exc:
         raise CheckpointError(f"cosignature by {name} (key id {key.key_id.hex()}) does not verify") from exc
     return int(timestamp)
+
+
+def check_cosignature_time(
+    timestamp: int, *, signed_at: datetime, checked_at: datetime, skew: timedelta = timedelta(minutes=5)
+) -> datetime:
+    """The cosignature's time as a UTC datetime, if plausible; ``CheckpointError`` if not.
+
+    Plausible: not before the log signed the checkpoint (``signed_at``) and not
+    after the moment of checking (``checked_at``; tlog-cosignature: "verifiers
+    MAY reject cosignatures with timestamps in the future"), each with ``skew``
+    for clocks that differ between offices. Both instants must be timezone-aware.
+    """
+    if signed_at.tzinfo is None or checked_at.tzinfo is None:
+        raise ValueError("signed_at and checked_at must be timezone-aware")
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    if moment < signed_at - skew:
+        raise CheckpointError(
+            f"cosignature time {moment.isoformat()} is before the checkpoint was signed ({signed_at.isoformat()})"
+        )
+    if moment > checked_at + skew:
+        raise CheckpointError(f"cosignature time {moment.isoformat()} is in the future (now {checked_at.isoformat()})")
+    return moment
 
 
 def find_cosignatures(note: str, witnesses: list[CosignerKey]) -> list[Cosignature]:

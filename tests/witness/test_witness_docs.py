@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chain.cosignature import (
+    check_cosignature_time,
     cosign,
     cosigned_message,
     cosigner_key_id,
@@ -100,3 +102,17 @@ def _other_skey() -> str:
         f"PRIVATE+KEY+{name}+{cosigner_key_id(name, key.public_key()).hex()}+"
         + base64.b64encode(b"\x04" + seed).decode()
     )
+
+
+def test_cosignature_time_must_fall_between_signing_and_checking() -> None:
+    signed = datetime(2026, 11, 18, 11, 0, tzinfo=UTC)
+    checked = datetime(2026, 11, 20, tzinfo=UTC)
+    assert check_cosignature_time(TIMESTAMP, signed_at=signed, checked_at=checked) == datetime(
+        2026, 11, 18, 11, 6, 40, tzinfo=UTC
+    )
+    with pytest.raises(CheckpointError, match="before the checkpoint was signed"):
+        check_cosignature_time(TIMESTAMP, signed_at=signed + timedelta(hours=1), checked_at=checked)
+    with pytest.raises(CheckpointError, match="in the future"):
+        check_cosignature_time(TIMESTAMP, signed_at=signed, checked_at=signed)
+    # Within the allowed skew between two offices' clocks: accepted.
+    check_cosignature_time(TIMESTAMP, signed_at=signed + timedelta(minutes=10), checked_at=checked)
