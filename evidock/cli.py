@@ -57,6 +57,7 @@ from evidock.cli_retention import (
     purge,
     status,
 )
+from evidock.cli_witness import witness_app
 from evidock.recording_reads import NO_REASON, list_recordings, show_recording
 from evidock.settings import Settings
 from evidock.text import one_line, shown
@@ -103,6 +104,7 @@ app.command("label")(person_required(Permission.CUSTODY, label))
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(case_app, name="case")
 app.add_typer(export_app, name="export")
+app.add_typer(witness_app, name="witness")
 for _group, _name in ((evidence_app, "add"), (evidence_app, "release"), (case_app, "close"), (case_app, "done")):
     gate_registered(_group, _name, lambda f: person_required(Permission.CUSTODY, f))
 app.command("compliance")(logged_query("compliance", compliance, permission=Permission.REPORTS))

@@ -9,7 +9,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 
 # chromium + fonts-wqy-zenhei: the browser tests of the web pages (Debian's browser; Chinese glyphs).
-APT_PACKAGES=(ffmpeg xorriso python3-venv chromium fonts-wqy-zenhei)
+# openssl: the local RFC 3161 TSA (evidock/local_tsa.py) and the tests that run it.
+APT_PACKAGES=(ffmpeg xorriso python3-venv chromium fonts-wqy-zenhei openssl)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

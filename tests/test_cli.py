@@ -73,6 +73,11 @@ COMMANDS = [
     ["audit", "anomalies"],
     ["export"],
     ["export", "disc"],
+    ["witness"],
+    ["witness", "init"],
+    ["witness", "show"],
+    ["witness", "serve"],
+    ["witness", "history"],
 ]
 
 

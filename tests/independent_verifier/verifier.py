@@ -1,5 +1,8 @@
 """A second verifier of evidock's log, written only from docs/log-format.md.
 
+Since issue 14 it also checks witness cosignatures, written only from
+docs/witness.md ("Wire formats").
+
 It imports nothing from evidock (standard library and ``cryptography`` only),
 so agreement with ``chain`` shows the document is enough to check a log. The
 API takes what a person holding a disc or CLI output has: checkpoint note
@@ -251,6 +254,49 @@ def verify_checkpoint(note: str, vkey: str, *, origin: str | None = None) -> Che
     if origin is not None and lines[0] != origin:
         raise VerificationError("checkpoint is for another log")
     return CheckpointClaim(lines[0], int(lines[1]), root)
+
+
+# -- docs/witness.md W1-W3: witness cosignatures -------------------------------
+
+
+def parse_witness_key(vkey: str) -> tuple[str, bytes, Ed25519PublicKey]:
+    """W1: ``name+id+base64(0x04 || key)``, id = SHA-256(name || 0x0A || 0x04 || key)[:4]."""
+    name, _, rest = vkey.partition("+")
+    key_id_hex, _, key_b64 = rest.partition("+")
+    if not _valid_name(name) or not re.fullmatch(r"[0-9a-fA-F]{8}", key_id_hex):
+        raise VerificationError("malformed witness key")
+    typed = _b64(key_b64)
+    if len(typed) != 33 or typed[0] != 4:
+        raise VerificationError("witness key is not type 0x04 (cosignature/v1)")
+    key_id = hashlib.sha256(name.encode() + b"\n" + typed).digest()[:4]
+    if key_id != bytes.fromhex(key_id_hex):
+        raise VerificationError("witness key id does not match")
+    return name, key_id, Ed25519PublicKey.from_public_bytes(typed[1:])
+
+
+def verify_cosignature(note: str, line: str, witness_vkey: str) -> int:
+    """W2-W3: the timestamp of a cosignature line by ``witness_vkey`` on the checkpoint body of ``note``."""
+    name, key_id, public_key = parse_witness_key(witness_vkey)
+    cut = note.rfind("\n\n")
+    body = note[: cut + 1] if cut >= 0 else note
+    line = line.removesuffix("\n")
+    if not line.startswith("\u2014 "):
+        raise VerificationError("cosignature line without em dash")
+    signer, _, sig_b64 = line[2:].partition(" ")
+    raw = _b64(sig_b64)
+    if signer != name or raw[:4] != key_id:
+        raise VerificationError(f"cosignature is not by {name}")
+    if len(raw) != 76:
+        raise VerificationError("cosignature is not 76 bytes")
+    timestamp = int.from_bytes(raw[4:12], "big")
+    if timestamp >= 2**63:
+        raise VerificationError("cosignature timestamp too large")
+    message = f"cosignature/v1\ntime {timestamp}\n{body}".encode()
+    try:
+        public_key.verify(raw[12:], message)
+    except InvalidSignature as exc:
+        raise VerificationError("cosignature does not verify") from exc
+    return timestamp
 
 
 # -- §2 entries ----------------------------------------------------------------
