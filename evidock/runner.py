@@ -13,7 +13,7 @@ import signal
 import threading
 import time
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -22,11 +22,15 @@ from evidock.api.listen import Listen
 from evidock.app import App, checkpointer_for, open_app, retention_context
 from evidock.keys import init_key
 from evidock.settings import SIGNING_KEY_ENV, Settings
+from evidock.text import shown
+from ingest.pipeline import Outcome
 from ingest.watcher import FolderWatcher
+from retention import alerts
 from retention import jobs as retention_jobs
 from storage import journal
 from storage.checkpoints import LogForked
 from storage.errors import StorageError
+from storage.receipts import Receipt, State
 
 if TYPE_CHECKING:
     from evidock.api.server import HttpServer
@@ -110,34 +114,72 @@ class Service:
                 log.error("checkpoint failed, retried later: %s", exc)
 
     def step(self, now: float) -> int:
-        """One pass of the loop; returns the number of files finished."""
+        """One pass of the loop; returns the number of files finished.
+
+        Nothing raised here stops the service: an error about one file quarantines
+        that file's receipt (``Pipeline.run``); a storage error (object store or
+        catalog) and anything unforeseen pause ingest for ``RETRY_SECONDS``.
+        """
         if now < self._retry_at:
             return 0
         done = 0
-        for file in self.watcher.poll(now):
-            if self.stopping:
-                break
-            try:
+        try:
+            for file in self.watcher.poll(now):
+                if self.stopping:
+                    break
                 outcome = self.pipeline.ingest(file)
-            except StorageError as exc:
-                log.error("storage unavailable, retrying in %.0f s: %s", RETRY_SECONDS, exc)
-                self._retry_at = now + RETRY_SECONDS
-                self.watcher.rescan(now)  # the file stays a candidate; its receipt resumes
-                break
-            if outcome is not None:
-                done += 1
-                log.info("ingested %s -> %s (%s)", file.path, outcome.recording, outcome.receipt.state)
+                if outcome is not None:
+                    done += 1
+                    self._report(outcome)
+        except StorageError as exc:
+            self._pause(now, "storage unavailable", exc)
+            self.watcher.rescan(now)  # the file stays a candidate; its receipt resumes
+        except Exception as exc:
+            log.exception("unexpected error in the ingest loop; pausing %.0f s", RETRY_SECONDS)
+            self._pause(now, "unexpected error", exc)
         if self._retry_at and now >= self._retry_at:
             self._retry_at = 0.0
             self._resume()
         return done
 
+    def _pause(self, now: float, what: str, exc: Exception) -> None:
+        log.error("%s, retrying in %.0f s: %s", what, RETRY_SECONDS, exc)
+        self._retry_at = now + RETRY_SECONDS
+
+    def _report(self, outcome: Outcome) -> None:
+        receipt = outcome.receipt
+        log.info("ingested %r -> %s (%s)", os.fspath(receipt.path), outcome.recording, receipt.state)
+        if receipt.state is State.QUARANTINED:
+            self._alert_quarantined(receipt)
+
+    def _alert_quarantined(self, receipt: Receipt) -> None:
+        """Tell people at once (the webhook of [alerts]); the catalog keeps the state for /metrics and /health."""
+        alerts = self.evi.settings.alerts
+        if not alerts.webhook_url:
+            return
+        payload = {
+            "kind": "ingest_quarantined",
+            "station": receipt.station,
+            "receipt": receipt.id,
+            "path": shown(receipt.path),
+            "recording": receipt.recording,
+            "error": receipt.error,
+        }
+        # Off the ingest loop: a slow chat server must not hold the dock.
+        self.scheduler.add_job(_post_alert, args=(alerts.webhook_url, payload, alerts.webhook_timeout_seconds))
+
     def _resume(self) -> None:
         try:
-            self.pipeline.resume()
+            for outcome in self.pipeline.resume():
+                self._report(outcome)
         except StorageError as exc:
-            log.error("resuming unfinished files failed, retrying in %.0f s: %s", RETRY_SECONDS, exc)
-            self._retry_at = time.monotonic() + RETRY_SECONDS
+            self._pause(time.monotonic(), "resuming unfinished files failed", exc)
+
+
+def _post_alert(url: str, payload: dict[str, Any], timeout: float) -> None:
+    result = alerts.post_json(url, payload, timeout=timeout)
+    if result.startswith("failed"):
+        log.error("alert webhook %s", result)
 
 
 def _drain(service: Service, stable_seconds: float) -> None:

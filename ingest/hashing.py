@@ -20,9 +20,14 @@ class HashingReader:
         self._digest = hashlib.sha256()
         self._progress = progress
         self.bytes_read = 0
+        self.error: OSError | None = None  # a read error of the file itself (the uploader wraps what it sees)
 
     def read(self, size: int = -1) -> bytes:
-        chunk = self._raw.read(size)
+        try:
+            chunk = self._raw.read(size)
+        except OSError as exc:
+            self.error = exc
+            raise
         if chunk:
             self._digest.update(chunk)
             self.bytes_read += len(chunk)

@@ -257,6 +257,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "state.logged": ("已记录", "logged"),
     "state.released": ("已完成", "released"),
     "state.failed": ("失败", "failed"),
+    "state.quarantined": ("已隔离待处理", "quarantined"),
     # timeline
     "tl.title": ("设备一天的时间线", "A device's day"),
     "tl.day": ("日期", "Date"),
