@@ -66,6 +66,7 @@ class WatchSettings:
     rescan_seconds: float  # periodic full rescan; inotify events get lost on some mounts
     after_verify: AfterVerify
     move_to: Path | None
+    retry_seconds: float = 30.0  # after the object store or the catalog failed, wait this long before retrying
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,14 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class HealthSettings:
+    """``[health]``: when ``/health`` says ``degraded`` (evidock.health)."""
+
+    waiting_limit_minutes: int = 30  # a docked file waiting longer than this to be stored and released
+    min_free_mib: int = 1024  # MiB free on the catalog's, the watch folders' or the release folder's disk
+
+
+@dataclass(frozen=True)
 class ExportSettings:
     """``[export]``: where disc images go when the web pages start an export (docs/export.md)."""
 
@@ -149,6 +158,7 @@ class Settings:
     access: AccessSettings = AccessSettings()
     web: WebSettings = WebSettings()
     export: ExportSettings = ExportSettings()
+    health: HealthSettings = HealthSettings()
 
     def masked(self) -> dict[str, Any]:
         """The effective configuration with secrets masked, for `evidock config check`."""
@@ -162,6 +172,7 @@ class Settings:
             "watch.rescan_seconds": self.watch.rescan_seconds,
             "watch.after_verify": self.watch.after_verify.value,
             "watch.move_to": str(self.watch.move_to) if self.watch.move_to else None,
+            "watch.retry_seconds": self.watch.retry_seconds,
             "s3.endpoint": self.s3.endpoint,
             "s3.bucket": self.s3.bucket,
             "s3.region": self.s3.region,
@@ -204,6 +215,8 @@ class Settings:
             "web.login_attempts": self.web.login_attempts,
             "web.login_window_minutes": self.web.login_window_minutes,
             "export.out_dir": str(self.export.out_dir),
+            "health.waiting_limit_minutes": self.health.waiting_limit_minutes,
+            "health.min_free_mib": self.health.min_free_mib,
             "access.approval_expiry_hours": self.access.approval_expiry_hours,
             "access.bulk_threshold": self.access.bulk_threshold,
             "access.working_hours": (
@@ -285,6 +298,7 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
         rescan_seconds=r.number("watch.rescan_seconds", default=30.0, low=1.0, high=86400.0),
         after_verify=after_verify,
         move_to=_resolve(base, move_to_raw) if move_to_raw else None,
+        retry_seconds=r.number("watch.retry_seconds", default=30.0, low=1.0, high=3600.0),
     )
 
     endpoint = r.text("s3.endpoint", default="http://127.0.0.1:7480")
@@ -365,6 +379,10 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
         access=access,
         web=_web(r),
         export=_export(r, base, watch),
+        health=HealthSettings(
+            waiting_limit_minutes=r.integer("health.waiting_limit_minutes", default=30, low=1, high=7 * 24 * 60),
+            min_free_mib=r.integer("health.min_free_mib", default=1024, low=0, high=1024**3),
+        ),
     )
 
 
