@@ -42,7 +42,9 @@ from ingest.checking import CheckOptions, device_findings, file_findings, record
 from ingest.clock import ClockReport
 from ingest.clock_sidecar import CLOCK_SIDECAR_SUFFIX, parse_clock_sidecar
 from ingest.filenames import NameFacts, NamePattern, parse_name
+from ingest.findings import Finding
 from ingest.hashing import HashingReader
+from ingest.partials import superseded_partial_finding
 from ingest.probe import MediaFacts, PacketScan, probe
 from ingest.watcher import DockedFile
 from storage import cases as cases_db
@@ -130,6 +132,7 @@ class Pipeline:
         self.now = now
         self._identified: dict[int, _Identity] = {}
         self._packets: dict[int, dict[int, list[int]] | None] = {}
+        self._prefixes: dict[int, dict[int, str]] = {}  # receipt -> {earlier file's size: SHA-256 of that prefix}
 
     # -- entry points ------------------------------------------------------
 
@@ -228,6 +231,7 @@ class Pipeline:
             return self._fail(receipt, "the dock file vanished before it was stored")
         except OSError as exc:
             return self._fail(receipt, f"cannot open the dock file: {exc.strerror}")
+        marks = [r.size for r in self._earlier(receipt)]
         scan = self._start_scan(receipt)
         probing = threading.Thread(target=self._identify, args=(receipt,), name="probe", daemon=True)
         probing.start()  # headers only; beside the upload, and cached for lock and log
@@ -236,7 +240,7 @@ class Pipeline:
                 before = os.fstat(raw.fileno())
                 if not _same_file(before, receipt):
                     raise FileChanged("the dock file changed after it was seen stable; taken again when stable")
-                reader = HashingReader(raw, progress)
+                reader = HashingReader(raw, progress, marks=marks)
                 try:
                     staged = self.store.upload(
                         receipt.staging_key,
@@ -256,6 +260,7 @@ class Pipeline:
         probing.join()
         if scan is not None:
             self._packets = {receipt.id: scan.result()}
+        self._prefixes = {receipt.id: reader.prefix_digests}
         if not _same_file(after, receipt) or reader.bytes_read != receipt.size:
             self.store.delete_version(staged)
             raise FileChanged("the dock file changed while it was stored; taken again when stable")
@@ -426,12 +431,53 @@ class Pipeline:
                     patterns=self.options.patterns,
                     options=self.options.checks,
                 )
+            found += self._superseded(conn, receipt, recording)
             scope = (device, around) if device is not None else None
             if scope is not None:
                 found += device_findings(conn, scope[0], scope[1], self.options.checks)
             record(conn, self.journal, found, now=now, withdraw_scope=scope)
         except Exception:
             log.exception("checks of recording %s failed; it is stored and logged without findings", recording.id)
+
+    def _earlier(self, receipt: Receipt) -> list[Receipt]:
+        with self.catalog.read() as conn:
+            return receipts_db.earlier_at_path(
+                conn,
+                station=receipt.station,
+                folder=receipt.folder,
+                relative=receipt.path.relative_to(receipt.folder),
+                smaller_than=receipt.size,
+            )
+
+    def _superseded(self, conn: Connection, receipt: Receipt, recording: recordings_db.Recording) -> list[Finding]:
+        """SUPERSEDED_PARTIAL findings: earlier, shorter files at this path whose bytes this one begins with."""
+        earlier = receipts_db.earlier_at_path(
+            conn,
+            station=receipt.station,
+            folder=receipt.folder,
+            relative=receipt.path.relative_to(receipt.folder),
+            smaller_than=receipt.size,
+        )
+        if not earlier:
+            return []
+        prefixes = self._prefixes.get(receipt.id)
+        if prefixes is None or any(r.size not in prefixes for r in earlier):
+            prefixes = _prefix_digests(receipt, [r.size for r in earlier])  # resumed after a crash
+        found = []
+        for partial in earlier:
+            if partial.recording != recording.id and prefixes.get(partial.size) == partial.sha256:
+                assert partial.recording is not None  # noqa: S101 - earlier_at_path selects recorded ones
+                found.append(
+                    superseded_partial_finding(
+                        partial.recording,
+                        recording.id,
+                        path=recording.original_name,
+                        partial_size=partial.size,
+                        complete_size=recording.size,
+                        device=recording.device,
+                    )
+                )
+        return found
 
     def _clock_sidecar(
         self, conn: Connection, receipt: Receipt, recording: recordings_db.Recording
@@ -558,6 +604,20 @@ class Pipeline:
         log.error("ingest of %r failed: %s", os.fspath(receipt.path), reason)
         with self.catalog.begin() as conn:
             return receipts_db.advance(conn, receipt, State.FAILED, self.now(), error=reason)
+
+
+def _prefix_digests(receipt: Receipt, sizes: list[int]) -> dict[int, str]:
+    """Prefix hashes from the dock copy when the upload's were lost (a crash); {} if it changed or went."""
+    try:
+        with open(receipt.path, "rb") as raw:
+            if not _same_file(os.fstat(raw.fileno()), receipt):
+                return {}
+            reader = HashingReader(raw, marks=sizes)  # type: ignore[arg-type]  # a BufferedReader is a BinaryIO
+            while reader.read(COPY_CHUNK):
+                pass
+    except OSError:
+        return {}
+    return reader.prefix_digests
 
 
 def _required(first: str | None, second: str | None, receipt: Receipt) -> tuple[str, str]:

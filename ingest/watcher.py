@@ -3,10 +3,12 @@
 Events are a hint, the scan is the truth: inotify events get lost on some
 mounts (and all of them while the service is down), so every folder is also
 rescanned periodically and fully at start. A file is taken only when it is
-*stable*: size and mtime unchanged for ``stable_seconds``, and not still open
+*stable*: size and mtime unchanged for ``stable_seconds``, not still open
 for writing as far as inotify can tell (a write seen with no close after it
 makes the file wait ten times longer — a writer that died in a power cut
-still leaves evidence that must be taken eventually).
+still leaves evidence that must be taken eventually), and held open for
+writing by no process (``ingest.writers`` asks ``/proc``; a writer that pauses
+longer than ``stable_seconds`` keeps its file waiting until it closes).
 
 Symlinks are never followed, so nothing outside a watch folder is ever read.
 Names are handled as the operating system gives them (``str`` with
@@ -32,6 +34,8 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
+from ingest import writers
+
 log = logging.getLogger(__name__)
 
 OPEN_FILE_FACTOR = 10
@@ -46,6 +50,7 @@ class DockedFile:
     size: int
     mtime_ns: int
     inode: int
+    dev: int = 0  # st_dev: with the inode, names the file for the open-writer check
 
     @property
     def relative(self) -> Path:
@@ -81,7 +86,7 @@ def scan(folder: Path, ignore: Sequence[str], skip: Sequence[Path] = ()) -> Iter
                 if entry.path not in skip_set:
                     stack.append(Path(entry.path))
             elif stat.S_ISREG(st.st_mode):
-                yield DockedFile(folder, Path(entry.path), st.st_size, st.st_mtime_ns, st.st_ino)
+                yield DockedFile(folder, Path(entry.path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
 
 
 def look(folder: Path, path: Path, ignore: Sequence[str]) -> DockedFile | None:
@@ -103,7 +108,7 @@ def look(folder: Path, path: Path, ignore: Sequence[str]) -> DockedFile | None:
             return None
     if not stat.S_ISREG(st.st_mode):
         return None
-    return DockedFile(folder, path, st.st_size, st.st_mtime_ns, st.st_ino)
+    return DockedFile(folder, path, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
 
 
 @dataclass
@@ -184,12 +189,14 @@ class FolderWatcher:
         rescan_seconds: float,
         skip_dirs: Sequence[Path] = (),
         should_skip: Callable[[DockedFile], bool] = lambda _f: False,
+        held_for_writing: Callable[[set[tuple[int, int]]], set[tuple[int, int]]] = writers.held_for_writing,
     ) -> None:
         self.folders = [f.resolve() for f in folders]
         self.ignore = tuple(ignore)
         self.rescan_seconds = rescan_seconds
         self.skip_dirs = tuple(p.resolve() for p in skip_dirs)
         self.should_skip = should_skip
+        self.held_for_writing = held_for_writing
         self.stabiliser = Stabiliser(stable_seconds)
         self._events: queue.SimpleQueue[tuple[str, Path]] = queue.SimpleQueue()
         self._observer: Observer | None = None  # type: ignore[valid-type]  # watchdog's Observer is a factory alias
@@ -232,9 +239,16 @@ class FolderWatcher:
             self._candidates[path] = fresh
             if self.stabiliser.is_stable(fresh, now):
                 ready.append(fresh)
-                self._candidates.pop(path, None)
-                self.stabiliser.forget(path)
-        return ready
+        held = self.held_for_writing({(f.dev, f.inode) for f in ready})
+        taken = []
+        for file in ready:
+            if (file.dev, file.inode) in held:
+                self.stabiliser.written(file.path)  # still being written: wait for the writer to close
+                continue
+            taken.append(file)
+            self._candidates.pop(file.path, None)
+            self.stabiliser.forget(file.path)
+        return taken
 
     def rescan(self, now: float) -> None:
         for folder in self.folders:

@@ -170,3 +170,26 @@ def unfinished(conn: Connection, station: str) -> list[Receipt]:
 def for_recording(conn: Connection, recording: str) -> list[Receipt]:
     rows = conn.execute(select(receipts).where(receipts.c.recording == recording).order_by(receipts.c.id))
     return [_row_to_receipt(r) for r in rows]
+
+
+def earlier_at_path(
+    conn: Connection, *, station: str, folder: Path, relative: Path, smaller_than: int
+) -> list[Receipt]:
+    """Receipts of files stored earlier at the same dock path, smaller than ``smaller_than`` bytes.
+
+    Candidates for a partial that a later, longer file at that path supersedes.
+    """
+    rows = conn.execute(
+        select(receipts)
+        .where(
+            receipts.c.station == station,
+            receipts.c.folder == os.fsencode(folder),
+            receipts.c.rel_path == os.fsencode(relative),
+            receipts.c.size < smaller_than,
+            receipts.c.size > 0,
+            receipts.c.sha256.is_not(None),
+            receipts.c.recording.is_not(None),
+        )
+        .order_by(receipts.c.id)
+    )
+    return [_row_to_receipt(r) for r in rows]
