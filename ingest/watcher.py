@@ -61,8 +61,21 @@ def ignored(name: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
-def scan(folder: Path, ignore: Sequence[str], skip: Sequence[Path] = ()) -> Iterator[DockedFile]:
-    """Every regular, non-ignored file under ``folder``; symlinks and ignored names are skipped."""
+SkipReport = Callable[[str, str], None]  # (path, why it is not taken)
+
+
+def _log_skip(path: str, why: str) -> None:
+    log.warning("not taking %r: %s", path, why)
+
+
+def scan(
+    folder: Path, ignore: Sequence[str], skip: Sequence[Path] = (), on_skip: SkipReport = _log_skip
+) -> Iterator[DockedFile]:
+    """Every regular, non-ignored file under ``folder``; symlinks and ignored names are skipped.
+
+    What a person may not expect to be left out (symlinks, FIFOs, sockets, devices,
+    hidden names) is reported through ``on_skip``; ignored temporary names are not.
+    """
     skip_set = {os.fspath(p) for p in skip}
     stack = [folder]
     while stack:
@@ -70,23 +83,37 @@ def scan(folder: Path, ignore: Sequence[str], skip: Sequence[Path] = ()) -> Iter
         try:
             entries = list(os.scandir(current))
         except OSError as exc:
-            log.warning("cannot list %r: %s", os.fspath(current), exc)
+            on_skip(os.fspath(current), f"cannot list it: {exc.strerror}")
             continue
         for entry in entries:
             if ignored(entry.name, ignore):
+                if entry.name.startswith("."):
+                    on_skip(entry.path, "a hidden name (watch.ignore); rename it without the leading dot to ingest it")
                 continue
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue  # vanished between listing and stat
             if stat.S_ISLNK(st.st_mode):
-                log.warning("not following symlink %r in a watch folder", entry.path)
+                on_skip(entry.path, "a symlink in a watch folder is never followed")
                 continue
             if stat.S_ISDIR(st.st_mode):
                 if entry.path not in skip_set:
                     stack.append(Path(entry.path))
             elif stat.S_ISREG(st.st_mode):
                 yield DockedFile(folder, Path(entry.path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+            else:
+                on_skip(entry.path, f"not a regular file ({_kind(st.st_mode)})")
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return f"mode {mode:o}"
 
 
 def look(folder: Path, path: Path, ignore: Sequence[str]) -> DockedFile | None:
@@ -202,6 +229,8 @@ class FolderWatcher:
         self._observer: Observer | None = None  # type: ignore[valid-type]  # watchdog's Observer is a factory alias
         self._candidates: dict[Path, DockedFile] = {}
         self._next_scan = 0.0
+        # What is not taken, reported once per path and reason: what the last full scan found.
+        self._reported: set[tuple[str, str]] = set()
 
     def start(self) -> None:
         for folder in self.folders:
@@ -251,9 +280,19 @@ class FolderWatcher:
         return taken
 
     def rescan(self, now: float) -> None:
+        seen: set[tuple[str, str]] = set()
         for folder in self.folders:
-            for file in scan(folder, self.ignore, self.skip_dirs):
+            for file in scan(folder, self.ignore, self.skip_dirs, on_skip=self._reporter(seen)):
                 self._consider(file, now)
+        self._reported = seen  # a path gone and back is reported again; memory stays what is there now
+
+    def _reporter(self, seen: set[tuple[str, str]]) -> SkipReport:
+        def report(path: str, why: str) -> None:
+            if (path, why) not in self._reported and (path, why) not in seen:
+                _log_skip(path, why)
+            seen.add((path, why))
+
+        return report
 
     def _consider(self, file: DockedFile, now: float) -> None:
         known = self._candidates.get(file.path)
@@ -274,7 +313,7 @@ class FolderWatcher:
                 continue
             if kind == "rescan":
                 if path.is_dir():
-                    for found in scan(path, self.ignore, self.skip_dirs):
+                    for found in scan(path, self.ignore, self.skip_dirs, on_skip=self._reporter(self._reported)):
                         self._consider(found, now)
                 continue
             if kind == "deleted":

@@ -208,3 +208,31 @@ def test_a_full_release_disk_quarantines_the_file_and_leaves_no_partial_copy(
     left = sorted(p.name for p in (small_disk / "inbox").iterdir())
     assert victim.name not in left, left
     assert not any(n.endswith(".partial") for n in left), left
+
+
+def test_control_characters_in_a_name_do_not_forge_service_log_lines(
+    tmp_path: Path, s3_env: dict[str, str], bucket: str
+) -> None:
+    (tmp_path / "inbox").mkdir()
+    config = write_config(
+        tmp_path / "config.toml",
+        raw_config(tmp_path, bucket, s3_env["S3_ENDPOINT"], checks={"deep_scan": False}),
+    )
+    hostile = tmp_path / "inbox" / "CAM07\nERROR evidock.verify: log FORGED\r.mp4"
+    hostile.write_bytes(os.urandom(1024))
+    os.mkfifo(tmp_path / "inbox" / "fifo.mp4")
+    service = Service(config, station_env(s3_env), free_port(), log_file=tmp_path / "run.log")
+    try:
+        service.wait_http()
+        wait_until(
+            lambda: [r["state"] for r in receipt_rows(tmp_path / "evidock.db")] == ["released"],
+            "the hostile name stored",
+            service=service,
+        )
+        time.sleep(2.5)  # two more rescans
+    finally:
+        assert service.stop() == 0, service.log_text()[-3000:]
+    lines = service.log_text().splitlines()
+    assert not any(line.startswith("ERROR evidock.verify") for line in lines), lines
+    assert any(r"CAM07\nERROR evidock.verify: log FORGED\r.mp4" in line for line in lines), lines
+    assert sum("fifo.mp4" in line for line in lines) == 1  # the FIFO: one warning, not one per rescan
