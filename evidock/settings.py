@@ -287,7 +287,7 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
     if after_verify is AfterVerify.MOVE and not move_to_raw:
         r.fail("watch.move_to", move_to_raw, 'after_verify = "move" needs a folder, e.g. "released"')
     watch = WatchSettings(
-        folders=tuple(_resolve(base, f) for f in folders),
+        folders=tuple(_resolve(r, "watch.folders", base, f) for f in folders),
         ignore=tuple(
             r.text_list(
                 "watch.ignore",
@@ -297,7 +297,7 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
         stable_seconds=r.number("watch.stable_seconds", default=2.0, low=0.0, high=3600.0),
         rescan_seconds=r.number("watch.rescan_seconds", default=30.0, low=1.0, high=86400.0),
         after_verify=after_verify,
-        move_to=_resolve(base, move_to_raw) if move_to_raw else None,
+        move_to=_resolve(r, "watch.move_to", base, move_to_raw) if move_to_raw else None,
         retry_seconds=r.number("watch.retry_seconds", default=30.0, low=1.0, high=3600.0),
     )
 
@@ -321,7 +321,7 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
 
     db_url = r.text("database.url", default="sqlite:///var/evidock.db")
     if db_url.startswith("sqlite:///") and not db_url.startswith("sqlite:////"):
-        db_url = "sqlite:///" + str(_resolve(base, db_url.removeprefix("sqlite:///")))
+        db_url = "sqlite:///" + str(_resolve(r, "database.url", base, db_url.removeprefix("sqlite:///")))
 
     evidence_years = r.raw("retention.evidence_years")
     if evidence_years is None:
@@ -343,7 +343,7 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
         r.fail("log.origin", origin, "use letters, digits, '.', '_', '-' or '/' (no spaces, no '+')")
     log_settings = LogSettings(
         origin=origin,
-        key_file=_resolve(base, r.text("log.key_file", default="var/log-signing.key")),
+        key_file=_resolve(r, "log.key_file", base, r.text("log.key_file", default="var/log-signing.key")),
         checkpoint_every_entries=r.integer("log.checkpoint_every_entries", default=100, low=1, high=10**9),
         checkpoint_every_seconds=r.number("log.checkpoint_every_seconds", default=300.0, low=1.0, high=86400.0),
     )
@@ -387,7 +387,7 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
 
 
 def _export(r: _Reader, base: Path, watch: WatchSettings) -> ExportSettings:
-    out_dir = _resolve(base, r.text("export.out_dir", default="var/exports"))
+    out_dir = _resolve(r, "export.out_dir", base, r.text("export.out_dir", default="var/exports"))
     for folder in watch.folders:
         if out_dir.resolve().is_relative_to(folder.resolve()):
             r.fail("export.out_dir", str(out_dir), f"choose a folder outside the watched folder {folder}")
@@ -511,8 +511,13 @@ def _seconds(r: _Reader, key: str, default: float, *, high: float) -> timedelta:
     return timedelta(seconds=r.number(key, default=default, low=0.0, high=high))
 
 
-def _resolve(base: Path, value: str) -> Path:
-    path = Path(value).expanduser()
+def _resolve(r: _Reader, key: str, base: Path, value: str) -> Path:
+    if "\x00" in value:
+        r.fail(key, value, "a path cannot hold a NUL character")
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:  # "~user/..." of a user this machine does not know
+        r.fail(key, value, "the ~user in this path is unknown here; give the folder without ~")
     return path if path.is_absolute() else base / path
 
 
