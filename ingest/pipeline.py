@@ -612,7 +612,7 @@ def _prefix_digests(receipt: Receipt, sizes: list[int]) -> dict[int, str]:
         with open(receipt.path, "rb") as raw:
             if not _same_file(os.fstat(raw.fileno()), receipt):
                 return {}
-            reader = HashingReader(raw, marks=sizes)  # type: ignore[arg-type]  # a BufferedReader is a BinaryIO
+            reader = HashingReader(raw, marks=sizes)
             while reader.read(COPY_CHUNK):
                 pass
     except OSError:
