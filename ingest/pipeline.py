@@ -591,6 +591,11 @@ class Pipeline:
                 f"({self.options.after_verify.value}) failed: {reason}. The dock copy is left where it was: "
                 "move or delete it by hand once the cause is fixed"
             )
+        elif receipt.state in (State.LOCKED, State.VERIFIED):
+            note = (
+                f"stopped at state {receipt.state.value} by an unexpected error: {reason}. The content is stored "
+                f"and locked (sha256 {receipt.sha256}) but not logged as a recording; the dock copy is untouched"
+            )
         else:
             note = (
                 f"stopped at state {receipt.state.value} by an unexpected error: {reason}. "

@@ -23,6 +23,10 @@ from typing import Any
 import httpx2
 import pytest
 
+from evidock.app import App
+from ingest.pipeline import AfterVerify
+from ingest.watcher import look
+from storage.receipts import State
 from tests.conftest import free_port, raw_config, station_env, write_config
 from tests.service import Service, receipt_rows, wait_until
 
@@ -236,3 +240,33 @@ def test_control_characters_in_a_name_do_not_forge_service_log_lines(
     assert not any(line.startswith("ERROR evidock.verify") for line in lines), lines
     assert any(r"CAM07\nERROR evidock.verify: log FORGED\r.mp4" in line for line in lines), lines
     assert sum("fifo.mp4" in line for line in lines) == 1  # the FIFO: one warning, not one per rescan
+
+
+def test_a_dock_copy_that_cannot_be_deleted_is_quarantined_with_its_recording(evi: App, tmp_path: Path) -> None:
+    """after_verify = "delete" on an immutable file (chattr +i: even root gets EPERM)."""
+    inbox = tmp_path / "inbox"
+    stuck = inbox / "CAM08_P1008_20261120080619_0001.mp4"
+    stuck.write_bytes(os.urandom(2048))
+    fine = inbox / "CAM08_P1008_20261120081000_0002.mp4"
+    fine.write_bytes(os.urandom(2048))
+    if subprocess.run(["chattr", "+i", str(stuck)], capture_output=True, check=False).returncode != 0:
+        pytest.skip("chattr +i is not supported on this file system")
+    try:
+        pipeline = evi.pipeline(after_verify=AfterVerify.DELETE)
+        outcomes = [pipeline.ingest(f) for f in (look(inbox, stuck, ()), look(inbox, fine, ())) if f is not None]
+    finally:
+        subprocess.run(["chattr", "-i", str(stuck)], check=True)
+    first, second = outcomes
+    assert first is not None
+    assert second is not None
+    assert first.receipt.state is State.QUARANTINED
+    assert first.recording is not None
+    assert "[errno 1] Operation not permitted" in str(first.receipt.error)
+    assert stuck.exists()
+    assert second.receipt.state is State.RELEASED
+    assert not fine.exists()
+    # Not taken again, not resumed.
+    assert pipeline.resume() == []
+    again = look(inbox, stuck, ())
+    assert again is not None
+    assert pipeline.is_finished(again)
