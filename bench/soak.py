@@ -209,18 +209,22 @@ def soak(args: argparse.Namespace, server: Server, work: Path) -> dict[str, Any]
     seen = Traffic()
     samples: list[tuple[int, float, int]] = []  # (files done, seconds, RSS KiB)
     started = time.monotonic()
+    threads: list[threading.Thread] = []
     try:
         _wait_up(url, service, run_dir)
         writer = threading.Thread(target=feed, args=(inbox, args.files, args.file_bytes, args.backlog, stop))
         talker = threading.Thread(target=traffic, args=(url, tokens["soak.custodian"], stop, seen))
-        writer.start()
-        talker.start()
+        threads = [writer, talker]
+        for thread in threads:
+            thread.start()
         warm = _measure(args, service, db, started, samples)
         time.sleep(5)  # let the last checkpoint and traffic settle
         end_rss = rss_kib(service.pid)
         elapsed = time.monotonic() - started
     finally:
         stop.set()
+        for thread in threads:
+            thread.join(timeout=60)  # traffic ends before the service does: no refused request counted
         if service.poll() is None:
             service.send_signal(signal.SIGTERM)
             try:
