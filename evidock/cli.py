@@ -60,7 +60,7 @@ from evidock.cli_retention import (
 from evidock.cli_witness import witness_app
 from evidock.recording_reads import NO_REASON, list_recordings, show_recording
 from evidock.settings import Settings
-from evidock.text import one_line, shown
+from evidock.text import OneLineFormatter, one_line, shown
 from ingest.pipeline import AfterVerify, Outcome, Pipeline
 from ingest.watcher import DockedFile, look, scan
 from storage.access import Permission
@@ -367,9 +367,9 @@ def config_check(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (tests call this in-process)."""
-    logging.basicConfig(
-        level=os.environ.get("EVIDOCK_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=os.environ.get("EVIDOCK_LOG_LEVEL", "WARNING"), handlers=[handler])
     args = list(argv) if argv is not None else sys.argv[1:]
     take_appended()  # appends by whoever called in this process before: not this command's to sign
     code = 1

@@ -14,7 +14,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -24,11 +24,15 @@ from evidock.app import App, checkpointer_for, open_app, retention_context
 from evidock.keys import init_key
 from evidock.log_alarms import checkpoint_alarm
 from evidock.settings import SIGNING_KEY_ENV, Settings
+from evidock.text import shown
+from ingest.pipeline import Outcome
 from ingest.watcher import FolderWatcher
+from retention import alerts
 from retention import jobs as retention_jobs
 from storage import journal
 from storage.checkpoints import LogForked
-from storage.errors import StorageError
+from storage.errors import BucketMisconfigured, StorageError
+from storage.receipts import Receipt, State
 
 if TYPE_CHECKING:
     from evidock.api.server import HttpServer
@@ -36,7 +40,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.5
-RETRY_SECONDS = 30.0  # after a storage error (server down), wait this long before retrying
 CHECKPOINT_POLL_SECONDS = 5.0  # how often the scheduler asks whether a checkpoint is due
 
 
@@ -71,6 +74,8 @@ class Service:
         retention_jobs.register(s.station_id, retention_context(evi))
         retention_jobs.add_jobstore(self.scheduler, evi.catalog.engine)
         self.stopping = False
+        self.retry_seconds = s.watch.retry_seconds  # after a storage error (server down), wait this long
+        self.bucket_ready = False  # the bucket was checked (or created) with Object Lock since start
         self._retry_at = 0.0
         self._checkpoint_lock = threading.Lock()
         self._last_checkpoint = (-1, 0.0)  # (size, monotonic time)
@@ -94,7 +99,26 @@ class Service:
             daily_at=s.purge.daily_at,
             tz=s.timezone,
         )
-        self._resume()
+        if self._ensure_bucket(time.monotonic()):
+            self._resume()
+
+    def _ensure_bucket(self, now: float) -> bool:
+        """Check (or create) the bucket; an unreachable store pauses ingest, the service runs on.
+
+        A reachable bucket without versioning or Object Lock is a configuration error
+        (``BucketMisconfigured``): raised at start, so the station refuses to run.
+        """
+        if self.bucket_ready:
+            return True
+        try:
+            self.evi.store.ensure_bucket()
+        except BucketMisconfigured:
+            raise
+        except StorageError as exc:
+            self._pause(now, "the object store is unreachable; ingest waits (see /health)", exc)
+            return False
+        self.bucket_ready = True
+        return True
 
     def shutdown(self) -> None:
         self.watcher.stop()
@@ -127,34 +151,74 @@ class Service:
             log.error("checking the stored checkpoints failed, retried later: %s", exc)
 
     def step(self, now: float) -> int:
-        """One pass of the loop; returns the number of files finished."""
+        """One pass of the loop; returns the number of files finished.
+
+        Nothing raised here stops the service: an error about one file quarantines
+        that file's receipt (``Pipeline.run``); a storage error (object store or
+        catalog) and anything unforeseen pause ingest for ``watch.retry_seconds``.
+        """
         if now < self._retry_at:
             return 0
         done = 0
-        for file in self.watcher.poll(now):
-            if self.stopping:
-                break
-            try:
+        try:
+            if not self._ensure_bucket(now):
+                return 0
+            for file in self.watcher.poll(now):
+                if self.stopping:
+                    break
                 outcome = self.pipeline.ingest(file)
-            except StorageError as exc:
-                log.error("storage unavailable, retrying in %.0f s: %s", RETRY_SECONDS, exc)
-                self._retry_at = now + RETRY_SECONDS
-                self.watcher.rescan(now)  # the file stays a candidate; its receipt resumes
-                break
-            if outcome is not None:
-                done += 1
-                log.info("ingested %s -> %s (%s)", file.path, outcome.recording, outcome.receipt.state)
+                if outcome is not None:
+                    done += 1
+                    self._report(outcome)
+        except StorageError as exc:
+            self._pause(now, "storage unavailable", exc)
+            self.watcher.rescan(now)  # the file stays a candidate; its receipt resumes
+        except Exception as exc:
+            log.exception("unexpected error in the ingest loop; pausing %.0f s", self.retry_seconds)
+            self._pause(now, "unexpected error", exc)
         if self._retry_at and now >= self._retry_at:
             self._retry_at = 0.0
             self._resume()
         return done
 
+    def _pause(self, now: float, what: str, exc: Exception) -> None:
+        log.error("%s, retrying in %.0f s: %s", what, self.retry_seconds, exc)
+        self._retry_at = now + self.retry_seconds
+
+    def _report(self, outcome: Outcome) -> None:
+        receipt = outcome.receipt
+        log.info("ingested %r -> %s (%s)", os.fspath(receipt.path), outcome.recording, receipt.state)
+        if receipt.state is State.QUARANTINED:
+            self._alert_quarantined(receipt)
+
+    def _alert_quarantined(self, receipt: Receipt) -> None:
+        """Tell people at once (the webhook of [alerts]); the catalog keeps the state for /metrics and /health."""
+        alerts = self.evi.settings.alerts
+        if not alerts.webhook_url:
+            return
+        payload = {
+            "kind": "ingest_quarantined",
+            "station": receipt.station,
+            "receipt": receipt.id,
+            "path": shown(receipt.path),
+            "recording": receipt.recording,
+            "error": receipt.error,
+        }
+        # Off the ingest loop: a slow chat server must not hold the dock.
+        self.scheduler.add_job(_post_alert, args=(alerts.webhook_url, payload, alerts.webhook_timeout_seconds))
+
     def _resume(self) -> None:
         try:
-            self.pipeline.resume()
+            for outcome in self.pipeline.resume():
+                self._report(outcome)
         except StorageError as exc:
-            log.error("resuming unfinished files failed, retrying in %.0f s: %s", RETRY_SECONDS, exc)
-            self._retry_at = time.monotonic() + RETRY_SECONDS
+            self._pause(time.monotonic(), "resuming unfinished files failed", exc)
+
+
+def _post_alert(url: str, payload: dict[str, Any], timeout: float) -> None:
+    result = alerts.post_json(url, payload, timeout=timeout)
+    if result.startswith("failed"):
+        log.error("alert webhook %s", result)
 
 
 def _drain(service: Service, stable_seconds: float) -> None:
@@ -185,7 +249,9 @@ def serve(settings: Settings, *, once: bool = False, http: Listen | None = None)
     With ``http``, the HTTP API listens beside the loop (evidock.api.server) and stops with it.
     """
     vkey, created = ("", False) if os.environ.get(SIGNING_KEY_ENV) else init_key(settings)
-    with open_app(settings) as evi:
+    # The bucket is checked by the service, not here: an object store that is down at start
+    # must not keep the station (and its pages) down; ingest waits and retries.
+    with open_app(settings, ensure_bucket=once) as evi:
         if created:
             # An unattended first start: the station makes its own key and logs it.
             evi.log_key(vkey)

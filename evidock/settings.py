@@ -70,6 +70,7 @@ class WatchSettings:
     rescan_seconds: float  # periodic full rescan; inotify events get lost on some mounts
     after_verify: AfterVerify
     move_to: Path | None
+    retry_seconds: float = 30.0  # after the object store or the catalog failed, wait this long before retrying
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,14 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class HealthSettings:
+    """``[health]``: when ``/health`` says ``degraded`` (evidock.health)."""
+
+    waiting_limit_minutes: int = 30  # a docked file waiting longer than this to be stored and released
+    min_free_mib: int = 1024  # MiB free on the catalog's, the watch folders' or the release folder's disk
+
+
+@dataclass(frozen=True)
 class ExportSettings:
     """``[export]``: where disc images go when the web pages start an export (docs/export.md)."""
 
@@ -154,6 +163,7 @@ class Settings:
     access: AccessSettings = AccessSettings()
     web: WebSettings = WebSettings()
     export: ExportSettings = ExportSettings()
+    health: HealthSettings = HealthSettings()
 
     def masked(self) -> dict[str, Any]:
         """The effective configuration with secrets masked, for `evidock config check`."""
@@ -167,6 +177,7 @@ class Settings:
             "watch.rescan_seconds": self.watch.rescan_seconds,
             "watch.after_verify": self.watch.after_verify.value,
             "watch.move_to": str(self.watch.move_to) if self.watch.move_to else None,
+            "watch.retry_seconds": self.watch.retry_seconds,
             "s3.endpoint": self.s3.endpoint,
             "s3.bucket": self.s3.bucket,
             "s3.region": self.s3.region,
@@ -210,6 +221,8 @@ class Settings:
             "web.login_attempts": self.web.login_attempts,
             "web.login_window_minutes": self.web.login_window_minutes,
             "export.out_dir": str(self.export.out_dir),
+            "health.waiting_limit_minutes": self.health.waiting_limit_minutes,
+            "health.min_free_mib": self.health.min_free_mib,
             "access.approval_expiry_hours": self.access.approval_expiry_hours,
             "access.bulk_threshold": self.access.bulk_threshold,
             "access.working_hours": (
@@ -280,7 +293,7 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
     if after_verify is AfterVerify.MOVE and not move_to_raw:
         r.fail("watch.move_to", move_to_raw, 'after_verify = "move" needs a folder, e.g. "released"')
     watch = WatchSettings(
-        folders=tuple(_resolve(base, f) for f in folders),
+        folders=tuple(_resolve(r, "watch.folders", base, f) for f in folders),
         ignore=tuple(
             r.text_list(
                 "watch.ignore",
@@ -290,7 +303,8 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
         stable_seconds=r.number("watch.stable_seconds", default=2.0, low=0.0, high=3600.0),
         rescan_seconds=r.number("watch.rescan_seconds", default=30.0, low=1.0, high=86400.0),
         after_verify=after_verify,
-        move_to=_resolve(base, move_to_raw) if move_to_raw else None,
+        move_to=_resolve(r, "watch.move_to", base, move_to_raw) if move_to_raw else None,
+        retry_seconds=r.number("watch.retry_seconds", default=30.0, low=1.0, high=3600.0),
     )
 
     endpoint = r.text("s3.endpoint", default="http://127.0.0.1:7480")
@@ -334,7 +348,7 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
     every_seconds = r.number("log.checkpoint_every_seconds", default=300.0, low=1.0, high=86400.0)
     log_settings = LogSettings(
         origin=origin,
-        key_file=_resolve(base, r.text("log.key_file", default="var/log-signing.key")),
+        key_file=_resolve(r, "log.key_file", base, r.text("log.key_file", default="var/log-signing.key")),
         checkpoint_every_entries=r.integer("log.checkpoint_every_entries", default=100, low=1, high=10**9),
         checkpoint_every_seconds=every_seconds,
         max_unanchored_seconds=_max_unanchored(r, every_seconds),
@@ -371,11 +385,15 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
         access=access,
         web=_web(r),
         export=_export(r, base, watch),
+        health=HealthSettings(
+            waiting_limit_minutes=r.integer("health.waiting_limit_minutes", default=30, low=1, high=7 * 24 * 60),
+            min_free_mib=r.integer("health.min_free_mib", default=1024, low=0, high=1024**3),
+        ),
     )
 
 
 def _export(r: _Reader, base: Path, watch: WatchSettings) -> ExportSettings:
-    out_dir = _resolve(base, r.text("export.out_dir", default="var/exports"))
+    out_dir = _resolve(r, "export.out_dir", base, r.text("export.out_dir", default="var/exports"))
     for folder in watch.folders:
         if out_dir.resolve().is_relative_to(folder.resolve()):
             r.fail("export.out_dir", str(out_dir), f"choose a folder outside the watched folder {folder}")
@@ -439,7 +457,7 @@ def _database_url(r: _Reader, base: Path, environ: Mapping[str, str]) -> str:
     if backend not in {"sqlite", "postgresql"}:
         r.fail(key, backend, 'use "sqlite:///var/evidock.db" or "postgresql+psycopg://USER:PASSWORD@HOST/DB"')
     if not from_env and url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        url = "sqlite:///" + str(_resolve(base, url.removeprefix("sqlite:///")))
+        url = "sqlite:///" + str(_resolve(r, "database.url", base, url.removeprefix("sqlite:///")))
     return url
 
 
@@ -533,8 +551,13 @@ def _seconds(r: _Reader, key: str, default: float, *, high: float) -> timedelta:
     return timedelta(seconds=r.number(key, default=default, low=0.0, high=high))
 
 
-def _resolve(base: Path, value: str) -> Path:
-    path = Path(value).expanduser()
+def _resolve(r: _Reader, key: str, base: Path, value: str) -> Path:
+    if "\x00" in value:
+        r.fail(key, value, "a path cannot hold a NUL character")
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:  # "~user/..." of a user this machine does not know
+        r.fail(key, value, "the ~user in this path is unknown here; give the folder without ~")
     return path if path.is_absolute() else base / path
 
 

@@ -57,6 +57,8 @@ class FindingKind(enum.StrEnum):
     """The file name matches no configured pattern: device, officer and start are unknown."""
     NOT_MEDIA = "not_media"
     """The file is not audio, video or a picture."""
+    SUPERSEDED_PARTIAL = "superseded_partial"
+    """A file taken while its writer paused: a later, longer file at the same dock path begins with its bytes."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import BinaryIO
 
 
@@ -15,20 +15,41 @@ class HashingReader:
     file order. Memory stays bounded by the uploader's part buffers.
     """
 
-    def __init__(self, raw: BinaryIO, progress: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self, raw: BinaryIO, progress: Callable[[int], None] | None = None, *, marks: Iterable[int] = ()
+    ) -> None:
         self._raw = raw
         self._digest = hashlib.sha256()
         self._progress = progress
+        self._marks = sorted({m for m in marks if m > 0})
+        self.prefix_digests: dict[int, str] = {}  # mark -> SHA-256 of the first ``mark`` bytes
         self.bytes_read = 0
+        self.error: OSError | None = None  # a read error of the file itself (the uploader wraps what it sees)
 
     def read(self, size: int = -1) -> bytes:
-        chunk = self._raw.read(size)
+        try:
+            chunk = self._raw.read(size)
+        except OSError as exc:
+            self.error = exc
+            raise
         if chunk:
-            self._digest.update(chunk)
+            self._update(chunk)
             self.bytes_read += len(chunk)
             if self._progress is not None:
                 self._progress(len(chunk))
         return chunk
+
+    def _update(self, chunk: bytes) -> None:
+        """Feed ``chunk``, taking the digest at every mark it crosses (earlier files' sizes)."""
+        view = memoryview(chunk)
+        position = self.bytes_read
+        while self._marks and self._marks[0] <= position + len(view):
+            cut = self._marks.pop(0) - position
+            self._digest.update(view[:cut])
+            position += cut
+            view = view[cut:]
+            self.prefix_digests[position] = self._digest.copy().hexdigest()
+        self._digest.update(view)
 
     def hexdigest(self) -> str:
         return self._digest.hexdigest()

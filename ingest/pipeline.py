@@ -21,6 +21,7 @@ and noted (findings come from the checks).
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -41,7 +42,9 @@ from ingest.checking import CheckOptions, device_findings, file_findings, log_cl
 from ingest.clock import ClockReport
 from ingest.clock_sidecar import CLOCK_SIDECAR_SUFFIX, parse_clock_sidecar
 from ingest.filenames import NameFacts, NamePattern, parse_name
+from ingest.findings import Finding
 from ingest.hashing import HashingReader
+from ingest.partials import superseded_partial_finding
 from ingest.probe import MediaFacts, PacketScan, probe
 from ingest.watcher import DockedFile
 from storage import cases as cases_db
@@ -51,9 +54,11 @@ from storage.catalog import Catalog
 from storage.errors import StorageError
 from storage.journal import Journal
 from storage.objects import ObjectStore, StoredVersion, content_key
-from storage.receipts import Receipt, State
+from storage.receipts import FINISHED, Receipt, State
 
 log = logging.getLogger(__name__)
+
+COPY_CHUNK = 1024 * 1024  # bytes per read when a move crosses filesystems
 
 
 class AfterVerify(StrEnum):
@@ -101,6 +106,10 @@ class _Identity(NamedTuple):
     media: MediaFacts
 
 
+class DockFileUnreadable(OSError):
+    """Reading the dock file failed mid-upload (a bad card, a pulled disk): this file is quarantined."""
+
+
 class FileChanged(StorageError):
     """The dock file changed while it was being stored; it is taken again once stable."""
 
@@ -122,6 +131,7 @@ class Pipeline:
         self.now = now
         self._identified: dict[int, _Identity] = {}
         self._packets: dict[int, dict[int, list[int]] | None] = {}
+        self._prefixes: dict[int, dict[int, str]] = {}  # receipt -> {earlier file's size: SHA-256 of that prefix}
 
     # -- entry points ------------------------------------------------------
 
@@ -138,7 +148,7 @@ class Pipeline:
                 mtime_ns=file.mtime_ns,
             )
             if found is not None:
-                return None if found.state in (State.RELEASED, State.FAILED) else found
+                return None if found.state in FINISHED else found
             return receipts_db.create(
                 conn,
                 station=self.options.station,
@@ -152,7 +162,7 @@ class Pipeline:
             )
 
     def is_finished(self, file: DockedFile) -> bool:
-        """True when this exact file (path, size, mtime) was already released or failed."""
+        """True when this exact file (path, size, mtime) was already released, failed or quarantined."""
         with self.catalog.read() as conn:
             found = receipts_db.find(
                 conn,
@@ -162,7 +172,7 @@ class Pipeline:
                 size=file.size,
                 mtime_ns=file.mtime_ns,
             )
-        return found is not None and found.state in (State.RELEASED, State.FAILED)
+        return found is not None and found.state in FINISHED
 
     def ingest(self, file: DockedFile, progress: Callable[[int], None] | None = None) -> Outcome | None:
         receipt = self.accept(file)
@@ -177,7 +187,13 @@ class Pipeline:
         return [self.run(r) for r in pending]
 
     def run(self, receipt: Receipt, progress: Callable[[int], None] | None = None) -> Outcome:
-        """Drive one receipt from its current state to RELEASED (or FAILED, with the reason)."""
+        """Drive one receipt from its current state to RELEASED (or FAILED / QUARANTINED, with the reason).
+
+        A ``StorageError`` (object store or catalog down) is about the station, not this file: it is
+        raised and the receipt resumes later. Any other error is about this one file (an OS error
+        moving its dock copy, a name the target folder cannot hold, a bug met by its content): the
+        receipt is quarantined with the error, so the service goes on and no restart retries it.
+        """
         notes: tuple[str, ...] = ()
         try:
             if receipt.state is State.RECEIVED:
@@ -196,6 +212,8 @@ class Pipeline:
             # Left in its state: the next resume retries from here. Nothing is lost.
             log.error("ingest of %r stopped at %s: %s", os.fspath(receipt.path), receipt.state, exc)
             raise
+        except Exception as exc:
+            receipt = self._quarantine(receipt, exc)
         return Outcome(receipt, receipt.recording, receipt.duplicate, notes)
 
     # -- steps ---------------------------------------------------------------
@@ -212,6 +230,7 @@ class Pipeline:
             return self._fail(receipt, "the dock file vanished before it was stored")
         except OSError as exc:
             return self._fail(receipt, f"cannot open the dock file: {exc.strerror}")
+        marks = [r.size for r in self._earlier(receipt)]
         scan = self._start_scan(receipt)
         probing = threading.Thread(target=self._identify, args=(receipt,), name="probe", daemon=True)
         probing.start()  # headers only; beside the upload, and cached for lock and log
@@ -220,13 +239,18 @@ class Pipeline:
                 before = os.fstat(raw.fileno())
                 if not _same_file(before, receipt):
                     raise FileChanged("the dock file changed after it was seen stable; taken again when stable")
-                reader = HashingReader(raw, progress)
-                staged = self.store.upload(
-                    receipt.staging_key,
-                    reader,  # type: ignore[arg-type]  # minio only calls read()
-                    receipt.size,
-                    metadata={"evidock-receipt": str(receipt.id), "evidock-station": receipt.station},
-                )
+                reader = HashingReader(raw, progress, marks=marks)
+                try:
+                    staged = self.store.upload(
+                        receipt.staging_key,
+                        reader,  # type: ignore[arg-type]  # minio only calls read()
+                        receipt.size,
+                        metadata={"evidock-receipt": str(receipt.id), "evidock-station": receipt.station},
+                    )
+                except StorageError as exc:
+                    if reader.error is not None:  # the dock file, not the store: about this file only
+                        raise DockFileUnreadable(f"reading the dock file failed: {reader.error}") from exc
+                    raise
                 after = os.fstat(raw.fileno())
         except BaseException:
             if scan is not None:
@@ -235,6 +259,7 @@ class Pipeline:
         probing.join()
         if scan is not None:
             self._packets = {receipt.id: scan.result()}
+        self._prefixes = {receipt.id: reader.prefix_digests}
         if not _same_file(after, receipt) or reader.bytes_read != receipt.size:
             self.store.delete_version(staged)
             raise FileChanged("the dock file changed while it was stored; taken again when stable")
@@ -333,14 +358,38 @@ class Pipeline:
     # -- helpers ----------------------------------------------------------------
 
     def _move(self, receipt: Receipt) -> None:
+        """Move the dock copy under ``move_to``; the target name appears only once its bytes are all there.
+
+        A rename when both are on one filesystem; otherwise a copy to a short temporary name
+        beside the target, synced, renamed into place, and only then the dock copy unlinked.
+        On any error (a full disk, a name too long for the target) the temporary copy is
+        removed and the error raised: the dock copy stays as it was.
+        """
         if self.options.move_to is None:
             raise RuntimeError("after_verify is MOVE but no move_to folder was given")
         relative = receipt.path.relative_to(receipt.folder)
         target = self.options.move_to / receipt.folder.name / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
+        if os.path.lexists(target):
             target = target.with_name(f"{target.name}.{receipt.id}")
-        shutil.move(receipt.path, target)
+        try:
+            os.rename(receipt.path, target)
+            return
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+        partial = target.parent / f".evidock-move-{receipt.id}.partial"
+        try:
+            with open(receipt.path, "rb") as source, open(partial, "xb") as copy:
+                shutil.copyfileobj(source, copy, COPY_CHUNK)
+                copy.flush()
+                os.fsync(copy.fileno())
+            shutil.copystat(receipt.path, partial)
+            os.rename(partial, target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        os.unlink(receipt.path)
 
     def _start_scan(self, receipt: Receipt) -> PacketScan | None:
         """The deep scan (packet timestamps) runs beside the upload.
@@ -382,6 +431,7 @@ class Pipeline:
                     patterns=self.options.patterns,
                     options=self.options.checks,
                 )
+            found += self._superseded(conn, receipt, recording)
             scope = (device, around) if device is not None else None
             if scope is not None:
                 found += device_findings(conn, scope[0], scope[1], self.options.checks)
@@ -390,6 +440,46 @@ class Pipeline:
         except Exception:
             savepoint.rollback()
             log.exception("checks of recording %s failed; it is stored and logged without findings", recording.id)
+
+    def _earlier(self, receipt: Receipt) -> list[Receipt]:
+        with self.catalog.read() as conn:
+            return receipts_db.earlier_at_path(
+                conn,
+                station=receipt.station,
+                folder=receipt.folder,
+                relative=receipt.path.relative_to(receipt.folder),
+                smaller_than=receipt.size,
+            )
+
+    def _superseded(self, conn: Connection, receipt: Receipt, recording: recordings_db.Recording) -> list[Finding]:
+        """SUPERSEDED_PARTIAL findings: earlier, shorter files at this path whose bytes this one begins with."""
+        earlier = receipts_db.earlier_at_path(
+            conn,
+            station=receipt.station,
+            folder=receipt.folder,
+            relative=receipt.path.relative_to(receipt.folder),
+            smaller_than=receipt.size,
+        )
+        if not earlier:
+            return []
+        prefixes = self._prefixes.get(receipt.id)
+        if prefixes is None or any(r.size not in prefixes for r in earlier):
+            prefixes = _prefix_digests(receipt, [r.size for r in earlier])  # resumed after a crash
+        found = []
+        for partial in earlier:
+            if partial.recording != recording.id and prefixes.get(partial.size) == partial.sha256:
+                assert partial.recording is not None  # noqa: S101 - earlier_at_path selects recorded ones
+                found.append(
+                    superseded_partial_finding(
+                        partial.recording,
+                        recording.id,
+                        path=recording.original_name,
+                        partial_size=partial.size,
+                        complete_size=recording.size,
+                        device=recording.device,
+                    )
+                )
+        return found
 
     def _clock_sidecar(
         self, conn: Connection, receipt: Receipt, recording: recordings_db.Recording
@@ -495,10 +585,47 @@ class Pipeline:
         }
         return recording, body, tuple(notes)
 
+    def _quarantine(self, receipt: Receipt, exc: Exception) -> Receipt:
+        """Stop this receipt for a person, with what happened and what is (not) lost."""
+        reason = _error_text(exc)
+        if receipt.state is State.LOGGED:
+            note = (
+                f"stored, verified and logged as recording {receipt.recording}; releasing the dock copy "
+                f"({self.options.after_verify.value}) failed: {reason}. The dock copy is left where it was: "
+                "move or delete it by hand once the cause is fixed"
+            )
+        elif receipt.state in (State.LOCKED, State.VERIFIED):
+            note = (
+                f"stopped at state {receipt.state.value} by an unexpected error: {reason}. The content is stored "
+                f"and locked (sha256 {receipt.sha256}) but not logged as a recording; the dock copy is untouched"
+            )
+        else:
+            note = (
+                f"stopped at state {receipt.state.value} by an unexpected error: {reason}. "
+                "The dock copy is untouched; nothing is stored as a recording yet"
+            )
+        log.error("ingest of %r quarantined: %s", os.fspath(receipt.path), note, exc_info=exc)
+        with self.catalog.begin() as conn:
+            return receipts_db.advance(conn, receipt, State.QUARANTINED, self.now(), error=note)
+
     def _fail(self, receipt: Receipt, reason: str) -> Receipt:
         log.error("ingest of %r failed: %s", os.fspath(receipt.path), reason)
         with self.catalog.begin() as conn:
             return receipts_db.advance(conn, receipt, State.FAILED, self.now(), error=reason)
+
+
+def _prefix_digests(receipt: Receipt, sizes: list[int]) -> dict[int, str]:
+    """Prefix hashes from the dock copy when the upload's were lost (a crash); {} if it changed or went."""
+    try:
+        with open(receipt.path, "rb") as raw:
+            if not _same_file(os.fstat(raw.fileno()), receipt):
+                return {}
+            reader = HashingReader(raw, marks=sizes)
+            while reader.read(COPY_CHUNK):
+                pass
+    except OSError:
+        return {}
+    return reader.prefix_digests
 
 
 def _required(first: str | None, second: str | None, receipt: Receipt) -> tuple[str, str]:
@@ -506,6 +633,13 @@ def _required(first: str | None, second: str | None, receipt: Receipt) -> tuple[
     if not first or not second:
         raise RuntimeError(f"receipt {receipt.id} is in state {receipt.state} but lacks the facts of that state")
     return first, second
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({os.fsdecode(exc.filename)!r})" if exc.filename else ""
+        return f"{type(exc).__name__} [errno {exc.errno}] {exc.strerror}{where}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _same_file(st: os.stat_result, receipt: Receipt) -> bool:

@@ -3,10 +3,12 @@
 Events are a hint, the scan is the truth: inotify events get lost on some
 mounts (and all of them while the service is down), so every folder is also
 rescanned periodically and fully at start. A file is taken only when it is
-*stable*: size and mtime unchanged for ``stable_seconds``, and not still open
+*stable*: size and mtime unchanged for ``stable_seconds``, not still open
 for writing as far as inotify can tell (a write seen with no close after it
 makes the file wait ten times longer — a writer that died in a power cut
-still leaves evidence that must be taken eventually).
+still leaves evidence that must be taken eventually), and held open for
+writing by no process (``ingest.writers`` asks ``/proc``; a writer that pauses
+longer than ``stable_seconds`` keeps its file waiting until it closes).
 
 Symlinks are never followed, so nothing outside a watch folder is ever read.
 Names are handled as the operating system gives them (``str`` with
@@ -32,6 +34,8 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
+from ingest import writers
+
 log = logging.getLogger(__name__)
 
 OPEN_FILE_FACTOR = 10
@@ -46,6 +50,7 @@ class DockedFile:
     size: int
     mtime_ns: int
     inode: int
+    dev: int = 0  # st_dev: with the inode, names the file for the open-writer check
 
     @property
     def relative(self) -> Path:
@@ -56,8 +61,21 @@ def ignored(name: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
-def scan(folder: Path, ignore: Sequence[str], skip: Sequence[Path] = ()) -> Iterator[DockedFile]:
-    """Every regular, non-ignored file under ``folder``; symlinks and ignored names are skipped."""
+SkipReport = Callable[[str, str], None]  # (path, why it is not taken)
+
+
+def _log_skip(path: str, why: str) -> None:
+    log.warning("not taking %r: %s", path, why)
+
+
+def scan(
+    folder: Path, ignore: Sequence[str], skip: Sequence[Path] = (), on_skip: SkipReport = _log_skip
+) -> Iterator[DockedFile]:
+    """Every regular, non-ignored file under ``folder``; symlinks and ignored names are skipped.
+
+    What a person may not expect to be left out (symlinks, FIFOs, sockets, devices,
+    hidden names) is reported through ``on_skip``; ignored temporary names are not.
+    """
     skip_set = {os.fspath(p) for p in skip}
     stack = [folder]
     while stack:
@@ -65,23 +83,37 @@ def scan(folder: Path, ignore: Sequence[str], skip: Sequence[Path] = ()) -> Iter
         try:
             entries = list(os.scandir(current))
         except OSError as exc:
-            log.warning("cannot list %r: %s", os.fspath(current), exc)
+            on_skip(os.fspath(current), f"cannot list it: {exc.strerror}")
             continue
         for entry in entries:
             if ignored(entry.name, ignore):
+                if entry.name.startswith("."):
+                    on_skip(entry.path, "a hidden name (watch.ignore); rename it without the leading dot to ingest it")
                 continue
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue  # vanished between listing and stat
             if stat.S_ISLNK(st.st_mode):
-                log.warning("not following symlink %r in a watch folder", entry.path)
+                on_skip(entry.path, "a symlink in a watch folder is never followed")
                 continue
             if stat.S_ISDIR(st.st_mode):
                 if entry.path not in skip_set:
                     stack.append(Path(entry.path))
             elif stat.S_ISREG(st.st_mode):
-                yield DockedFile(folder, Path(entry.path), st.st_size, st.st_mtime_ns, st.st_ino)
+                yield DockedFile(folder, Path(entry.path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+            else:
+                on_skip(entry.path, f"not a regular file ({_kind(st.st_mode)})")
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return f"mode {mode:o}"
 
 
 def look(folder: Path, path: Path, ignore: Sequence[str]) -> DockedFile | None:
@@ -103,7 +135,7 @@ def look(folder: Path, path: Path, ignore: Sequence[str]) -> DockedFile | None:
             return None
     if not stat.S_ISREG(st.st_mode):
         return None
-    return DockedFile(folder, path, st.st_size, st.st_mtime_ns, st.st_ino)
+    return DockedFile(folder, path, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
 
 
 @dataclass
@@ -184,17 +216,21 @@ class FolderWatcher:
         rescan_seconds: float,
         skip_dirs: Sequence[Path] = (),
         should_skip: Callable[[DockedFile], bool] = lambda _f: False,
+        held_for_writing: Callable[[set[tuple[int, int]]], set[tuple[int, int]]] = writers.held_for_writing,
     ) -> None:
         self.folders = [f.resolve() for f in folders]
         self.ignore = tuple(ignore)
         self.rescan_seconds = rescan_seconds
         self.skip_dirs = tuple(p.resolve() for p in skip_dirs)
         self.should_skip = should_skip
+        self.held_for_writing = held_for_writing
         self.stabiliser = Stabiliser(stable_seconds)
         self._events: queue.SimpleQueue[tuple[str, Path]] = queue.SimpleQueue()
         self._observer: Observer | None = None  # type: ignore[valid-type]  # watchdog's Observer is a factory alias
         self._candidates: dict[Path, DockedFile] = {}
         self._next_scan = 0.0
+        # What is not taken, reported once per path and reason: what the last full scan found.
+        self._reported: set[tuple[str, str]] = set()
 
     def start(self) -> None:
         for folder in self.folders:
@@ -232,14 +268,31 @@ class FolderWatcher:
             self._candidates[path] = fresh
             if self.stabiliser.is_stable(fresh, now):
                 ready.append(fresh)
-                self._candidates.pop(path, None)
-                self.stabiliser.forget(path)
-        return ready
+        held = self.held_for_writing({(f.dev, f.inode) for f in ready})
+        taken = []
+        for file in ready:
+            if (file.dev, file.inode) in held:
+                self.stabiliser.written(file.path)  # still being written: wait for the writer to close
+                continue
+            taken.append(file)
+            self._candidates.pop(file.path, None)
+            self.stabiliser.forget(file.path)
+        return taken
 
     def rescan(self, now: float) -> None:
+        seen: set[tuple[str, str]] = set()
         for folder in self.folders:
-            for file in scan(folder, self.ignore, self.skip_dirs):
+            for file in scan(folder, self.ignore, self.skip_dirs, on_skip=self._reporter(seen)):
                 self._consider(file, now)
+        self._reported = seen  # a path gone and back is reported again; memory stays what is there now
+
+    def _reporter(self, seen: set[tuple[str, str]]) -> SkipReport:
+        def report(path: str, why: str) -> None:
+            if (path, why) not in self._reported and (path, why) not in seen:
+                _log_skip(path, why)
+            seen.add((path, why))
+
+        return report
 
     def _consider(self, file: DockedFile, now: float) -> None:
         known = self._candidates.get(file.path)
@@ -260,7 +313,7 @@ class FolderWatcher:
                 continue
             if kind == "rescan":
                 if path.is_dir():
-                    for found in scan(path, self.ignore, self.skip_dirs):
+                    for found in scan(path, self.ignore, self.skip_dirs, on_skip=self._reporter(self._reported)):
                         self._consider(found, now)
                 continue
             if kind == "deleted":

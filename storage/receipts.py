@@ -9,6 +9,11 @@ States, in order (each one is committed before the next step starts)::
     logged    the recording row and its INGEST entry are committed (one transaction)
     released  the dock's copy was kept, moved or deleted as configured
     failed    stopped for a reason a person must look at; the dock copy is untouched
+    quarantined  an unexpected error about this one file (an OS error moving the dock copy,
+              a bug) stopped it; ``error`` says where and why. Not retried by itself, so one
+              file can never stop the service or loop it through restarts. Quarantined after
+              ``logged`` (``recording`` set), the evidence is stored, verified and logged, and
+              only the dock copy waits for a person
 
 A crash between any two states resumes at the last committed one; every step is
 idempotent, so resuming never makes a second object, entry or recording.
@@ -35,6 +40,11 @@ class State(StrEnum):
     LOGGED = "logged"
     RELEASED = "released"
     FAILED = "failed"
+    QUARANTINED = "quarantined"
+
+
+FINISHED = (State.RELEASED, State.FAILED, State.QUARANTINED)  # nothing more happens by itself
+STOPPED = (State.FAILED, State.QUARANTINED)  # reachable from any state
 
 
 @dataclass(frozen=True)
@@ -132,9 +142,9 @@ def get(conn: Connection, receipt_id: int) -> Receipt:
 
 
 def advance(conn: Connection, receipt: Receipt, state: State, now: datetime, **facts: object) -> Receipt:
-    """Move a receipt to ``state`` (only forward, or to FAILED), recording new facts."""
+    """Move a receipt to ``state`` (only forward, or to FAILED / QUARANTINED), recording new facts."""
     order = list(State)
-    if state is not State.FAILED and order.index(state) <= order.index(receipt.state):
+    if state not in STOPPED and order.index(state) <= order.index(receipt.state):
         raise RuntimeError(f"receipt {receipt.id} cannot go from {receipt.state} to {state}")
     conn.execute(
         update(receipts)
@@ -150,7 +160,7 @@ def unfinished(conn: Connection, station: str) -> list[Receipt]:
         select(receipts)
         .where(
             receipts.c.station == station,
-            receipts.c.state.not_in([State.RELEASED.value, State.FAILED.value]),
+            receipts.c.state.not_in([s.value for s in FINISHED]),
         )
         .order_by(receipts.c.id)
     )
@@ -159,4 +169,27 @@ def unfinished(conn: Connection, station: str) -> list[Receipt]:
 
 def for_recording(conn: Connection, recording: str) -> list[Receipt]:
     rows = conn.execute(select(receipts).where(receipts.c.recording == recording).order_by(receipts.c.id))
+    return [_row_to_receipt(r) for r in rows]
+
+
+def earlier_at_path(
+    conn: Connection, *, station: str, folder: Path, relative: Path, smaller_than: int
+) -> list[Receipt]:
+    """Receipts of files stored earlier at the same dock path, smaller than ``smaller_than`` bytes.
+
+    Candidates for a partial that a later, longer file at that path supersedes.
+    """
+    rows = conn.execute(
+        select(receipts)
+        .where(
+            receipts.c.station == station,
+            receipts.c.folder == os.fsencode(folder),
+            receipts.c.rel_path == os.fsencode(relative),
+            receipts.c.size < smaller_than,
+            receipts.c.size > 0,
+            receipts.c.sha256.is_not(None),
+            receipts.c.recording.is_not(None),
+        )
+        .order_by(receipts.c.id)
+    )
     return [_row_to_receipt(r) for r in rows]

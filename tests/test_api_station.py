@@ -26,7 +26,6 @@ from evidock.settings import ConfigError
 from storage import findings as findings_db
 from storage import receipts as receipts_db
 from storage.access import Role
-from storage.objects import ObjectStore
 from tests import media
 from tests.conftest import add_person, dock, free_port, station_env
 from tests.test_api import DAY, _name
@@ -170,40 +169,6 @@ def test_metrics_read_the_catalog(evi: App, tmp_path: Path) -> None:
     )
     assert labelled.status_code == 200
     assert _metrics(client)["evidock_labels_overdue"] == 1
-
-
-def test_health(evi: App) -> None:
-    client = TestClient(create_app(evi))
-    answer = client.get("/health")
-    assert answer.status_code == 200, answer.text
-    body = answer.json()
-    assert body["status"] == "ok"
-    assert body["checks"]["database"]["ok"] is True
-    assert body["checks"]["object_store"] == {"ok": True, "bucket": evi.settings.s3.bucket, "object_lock": True}
-    assert body["checks"]["checkpoint"]["size"] is None
-
-
-def test_health_fails_when_the_object_store_is_unreachable(evi: App) -> None:
-    s3 = evi.settings.s3
-    nowhere = ObjectStore.connect(
-        host=f"127.0.0.1:{free_port()}",  # nothing listens there
-        access_key=s3.access_key,
-        secret_key=s3.secret_key,
-        bucket=s3.bucket,
-        region=s3.region,
-        secure=False,
-        part_size=s3.part_size,
-        parallel_uploads=s3.parallel_uploads,
-    )
-    client = TestClient(create_app(App(evi.settings, nowhere, evi.catalog, evi.journal)))
-    answer = client.get("/health")
-    assert answer.status_code == 503
-    body = answer.json()
-    assert body["status"] == "failing"
-    assert body["checks"]["database"]["ok"] is True
-    assert body["checks"]["object_store"]["ok"] is False
-    assert "cannot reach bucket" in body["checks"]["object_store"]["error"]
-    assert s3.secret_key not in answer.text
 
 
 def test_a_port_in_use_is_a_clear_error(evi: App) -> None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import time
 from pathlib import Path
 
+import pytest
+
+from evidock.text import OneLineFormatter
 from ingest.watcher import DockedFile, FolderWatcher, Stabiliser, look, scan
 
 IGNORE = ("*.part", "*.tmp", ".*", "~*")
@@ -133,3 +138,58 @@ def test_finished_files_are_skipped(tmp_path: Path) -> None:
     time.sleep(0.5)
     found += watcher.poll(time.monotonic())
     assert [f.path.name for f in found] == ["new.mp4"]
+
+
+def test_what_is_not_taken_is_reported_once_per_path(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (tmp_path / "outside.mp4").write_bytes(b"o")
+    (inbox / "link.mp4").symlink_to(tmp_path / "outside.mp4")
+    os.mkfifo(inbox / "pipe.mp4")
+    (inbox / ".hidden.mp4").write_bytes(b"h")
+    (inbox / "copy.mp4.part").write_bytes(b"p")  # a temporary name: expected, not reported
+    (inbox / "real.mp4").write_bytes(b"r")
+    watcher = FolderWatcher([inbox], ignore=IGNORE, stable_seconds=0.1, rescan_seconds=0.1)
+    caplog.set_level(logging.WARNING, logger="ingest.watcher")
+    found = _poll_until(watcher, 1)
+    for _ in range(5):  # five more full rescans
+        time.sleep(0.12)
+        found += watcher.poll(time.monotonic())
+    assert {f.path.name for f in found} == {"real.mp4"}  # taken again each rescan: nothing here marks it done
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 3, messages
+    assert sum("link.mp4" in m and "symlink" in m for m in messages) == 1
+    assert sum("pipe.mp4" in m and "a FIFO" in m for m in messages) == 1
+    assert sum(".hidden.mp4" in m and "hidden name" in m for m in messages) == 1
+
+    # Gone and back: reported again, once.
+    (inbox / "link.mp4").unlink()
+    time.sleep(0.12)
+    watcher.poll(time.monotonic())
+    (inbox / "link.mp4").symlink_to(tmp_path / "outside.mp4")
+    for _ in range(3):
+        time.sleep(0.12)
+        watcher.poll(time.monotonic())
+    assert sum("link.mp4" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_a_newline_in_a_file_name_cannot_forge_a_log_line() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("test.forge")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("not taking %s: %s", "a.mp4\nERROR evidock: verify FAILED\r\x1b[2J", "why")
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            logger.exception("ingest of %s failed", "b\nc")
+    finally:
+        logger.removeHandler(handler)
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == r"WARNING test.forge: not taking a.mp4\nERROR evidock: verify FAILED\r\x1b[2J: why"
+    assert lines[1] == r"ERROR test.forge: ingest of b\nc failed"
+    assert lines[2] == "Traceback (most recent call last):"  # a traceback keeps its own lines
+    assert not any(line.startswith("ERROR evidock") for line in lines)

@@ -47,6 +47,11 @@ class StationCollector(Collector):
             "evidock_ingest_failures", "Files whose ingest failed and wait for a person", stats.failed
         )
         yield CounterMetricFamily(
+            "evidock_ingest_quarantined",
+            "Files an error about that one file stopped (a failed release of the dock copy...); a person decides",
+            stats.quarantined,
+        )
+        yield CounterMetricFamily(
             "evidock_ingested_bytes", "Bytes of docked files stored, verified and logged", stats.bytes_total
         )
         yield GaugeMetricFamily(

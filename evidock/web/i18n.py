@@ -234,6 +234,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "finding.missing_segment": ("缺少分段", "missing segment"),
     "finding.internal_gap": ("文件内中断", "gap inside the file"),
     "finding.corrupt": ("文件损坏", "damaged file"),
+    "finding.superseded_partial": ("不完整副本（已有完整文件）", "superseded partial"),
     "finding.unmatched_name": ("文件名无法识别", "unrecognised name"),
     "finding.not_media": ("非音视频文件", "not media"),
     "entry.INGEST": ("入库", "INGEST"),
@@ -259,6 +260,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "state.logged": ("已记录", "logged"),
     "state.released": ("已完成", "released"),
     "state.failed": ("失败", "failed"),
+    "state.quarantined": ("已隔离待处理", "quarantined"),
     # timeline
     "tl.title": ("设备一天的时间线", "A device's day"),
     "tl.day": ("日期", "Date"),

@@ -19,9 +19,9 @@ from storage import access, cases, journal
 from storage import findings as findings_db
 from storage.access import NotAuthenticated, Permission
 from storage.catalog import receipts, recordings
-from storage.receipts import State
+from storage.receipts import FINISHED, State
 
-QUEUED = [s.value for s in State if s not in (State.RELEASED, State.FAILED)]
+QUEUED = [s.value for s in State if s not in FINISHED]
 DASHBOARD_FINDINGS = 50  # open findings shown on the dashboard (the count is always complete)
 
 
