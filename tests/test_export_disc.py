@@ -32,6 +32,7 @@ from evidock.keys import init_key, public_path
 from evidock.settings import Settings
 from retention import labelling
 from retention.export import verify_disc
+from retention.export.launcher import embedded_source
 from storage import access, journal
 from storage.access import Action, Person, Role
 from storage.catalog import log_entries
@@ -236,8 +237,8 @@ def test_the_disc_verifies_offline_and_holds_the_originals_byte_for_byte(
         assert text in label
     assert verify_disc.fingerprint((exported.disc / "log" / "log.vkey").read_text()) in label
     assert "<html" in (exported.disc / "LABEL.html").read_text(encoding="utf-8")
-    # VERIFY.py on the disc is the package's module, byte for byte.
-    assert (exported.disc / "VERIFY.py").read_bytes() == Path(verify_disc.__file__).read_bytes()
+    # VERIFY.py on the disc holds the package's module byte for byte, behind the version guard.
+    assert embedded_source((exported.disc / "VERIFY.py").read_bytes()) == Path(verify_disc.__file__).read_bytes()
 
 
 def test_the_disc_proves_its_own_export_was_logged(world: World, exported: Exported) -> None:
@@ -377,6 +378,36 @@ def test_a_swapped_verifier_key_fails_naming_the_checkpoint(exported: Exported, 
     # And a pristine disc checked against some other key fails.
     other = format_vkey(name, Ed25519PrivateKey.generate().public_key())
     _failed(_verify(exported.disc, tmp_path / "empty3", "--vkey", other))
+
+
+@pytest.mark.parametrize(
+    ("added", "named"),
+    [
+        ("NOTES.txt", "NOTES.txt: this file is not part of the disc"),
+        ("原始录像/CAM27_extra.mp4", "原始录像/CAM27_extra.mp4: this file is not part of the disc"),
+        ("log/entries/notes.json", "log/entries/notes.json: this file is not part of the disc"),
+        ("extra/readme.txt", "extra/: this folder is not part of an evidock disc"),
+    ],
+)
+def test_a_file_added_to_the_disc_fails_naming_it(exported: Exported, tmp_path: Path, added: str, named: str) -> None:
+    disc = _copy(exported, tmp_path)
+    path = disc / added
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(b"added after the export\n")
+    report = _failed(_verify(disc, tmp_path / "empty"))
+    assert f"FAILED  {named}" in report
+
+
+def test_a_file_added_with_its_line_in_sha256sums_still_fails(exported: Exported, tmp_path: Path) -> None:
+    """SHA256SUMS is not logged: whoever adds a file can add its line, so the line admits nothing."""
+    disc = _copy(exported, tmp_path)
+    video = sorted((disc / "原始录像").iterdir())[0]
+    extra = disc / "原始录像" / f"copy-{video.name}"
+    shutil.copyfile(video, extra)
+    with (disc / "SHA256SUMS").open("a", encoding="utf-8") as sums:
+        sums.write(f"{hashlib.sha256(extra.read_bytes()).hexdigest()}  原始录像/{extra.name}\n")
+    report = _failed(_verify(disc, tmp_path / "empty"))
+    assert f"FAILED  原始录像/{extra.name}: this file is not part of the disc" in report
 
 
 def test_content_larger_than_the_medium_is_split_into_discs_each_verifying_alone(

@@ -21,9 +21,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from retention.export import verify_disc
+from retention.export.launcher import disc_verifier
 
 README_TEXT = resources.files("retention.export").joinpath("disc_readme.txt").read_bytes()
-VERIFIER_TEXT = resources.files("retention.export").joinpath("verify_disc.py").read_bytes()
+VERIFIER_TEXT = disc_verifier(resources.files("retention.export").joinpath("verify_disc.py").read_bytes())
+"""The disc's VERIFY.py: a version guard, then verify_disc.py verbatim (retention.export.launcher)."""
 
 
 @dataclass(frozen=True)

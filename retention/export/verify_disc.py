@@ -37,6 +37,7 @@ import binascii
 import hashlib
 import json
 import os
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,11 @@ VKEY = "log/log.vkey"
 ENTRIES = "log/entries"
 CONSISTENCY = "log/consistency"
 FORMAT = "evidock-disc-v1"
+FIXED_FILES = (MANIFEST, SUMS, VERIFY_NAME, README, LABEL_HTML, LABEL_TEXT, CHECKPOINT, VKEY)
+"""The disc's own files besides the originals (named in the manifest) and the proof files."""
+FOLDERS = (ORIGINALS, "log", ENTRIES, CONSISTENCY)
+ENTRY_FILE = re.compile(r"log/entries/[0-9]{12}\.json")  # <index>.json, each checked as a proof
+CONSISTENCY_FILE = re.compile(r"log/consistency/from-[0-9]{12}\.json")  # from-<old size>.json, each checked
 
 _CHUNK = 1 << 20
 
@@ -370,6 +376,8 @@ def _load_entries(root: str, size: int, tree_root: bytes, report: Report) -> lis
         path = ENTRIES + "/" + name
         try:
             proof = _read_json(root, path)
+            if name != "{:012d}.json".format(proof["index"]):
+                raise Failure("the file name does not match the entry index {}".format(proof["index"]))
             data = _b64(proof["entry_b64"], "entry")
             if proof["tree_size"] != size:
                 raise Failure("proof is for tree size {}, the checkpoint has {}".format(proof["tree_size"], size))
@@ -469,6 +477,29 @@ def _check_consistency(root: str, vkey: str, size: int, tree_root: bytes, report
         report.ok(path)
 
 
+def _check_nothing_added(root: str, manifest: dict[str, Any], report: Report) -> None:
+    """Every file on the disc must be one of its own: fixed names, the manifest's originals, proof files.
+
+    SHA256SUMS is not enough to admit a file: it is not logged, so whoever adds a
+    file can add its line too. A file is admitted only by a name the format fixes
+    or by the manifest (which an EXPORT entry logs).
+    """
+    listed = set(FIXED_FILES) | {str(r.get("path")) for r in manifest.get("recordings", [])}
+    listed |= set(manifest.get("files", {}))
+    for folder, dirs, files in os.walk(root):
+        relative = os.path.relpath(folder, root).replace(os.sep, "/")
+        prefix = "" if relative == "." else relative + "/"
+        for name in sorted(dirs):
+            if prefix + name not in FOLDERS:
+                report.fail(prefix + name + "/", "this folder is not part of an evidock disc: it was added")
+        dirs[:] = sorted(d for d in dirs if prefix + d in FOLDERS)
+        for name in sorted(files):
+            path = prefix + name
+            if path in listed or ENTRY_FILE.fullmatch(path) or CONSISTENCY_FILE.fullmatch(path):
+                continue
+            report.fail(path, "this file is not part of the disc (neither the manifest nor the format names it): it was added")
+
+
 def verify_disc(root: str, vkey: str | None = None) -> tuple[Report, dict[str, str]]:
     """Check the disc whose top folder is ``root``; ``vkey`` overrides the key on the disc."""
     report = Report()
@@ -500,6 +531,7 @@ def verify_disc(root: str, vkey: str | None = None) -> tuple[Report, dict[str, s
         _check_file(root, path, sha256, None, report)
     _check_sums(root, report)
     _check_consistency(root, key, size, tree_root, report)
+    _check_nothing_added(root, manifest, report)
     return report, facts
 
 
