@@ -12,8 +12,8 @@ disc for anyone who wants to audit it.
 
 from __future__ import annotations
 
-GUARD = '''# -*- coding: utf-8 -*-
-# VERIFY.py: checks this evidock evidence disc offline (see README.txt). 离线校验本证据光盘（见 README.txt）。
+GUARD = """# -*- coding: utf-8 -*-
+# VERIFY.py: checks this evidock evidence disc offline (see README.txt). 离线校验本证据光盘, 见 README.txt。
 # Run it with Python 3.8 or later:  python3 -I VERIFY.py  (Windows: py -3 -I VERIFY.py)
 # These first lines are plain enough for any Python to read, so that an older one says in one line
 # that it is too old. The verifier itself is the text of VERIFIER below, compiled only after this check.
@@ -26,7 +26,7 @@ if sys.version_info < (3, 8):
     )
     sys.exit(2)
 
-VERIFIER = r\'\'\''''
+VERIFIER = r\'\'\'"""
 
 TAIL = """\'\'\'
 

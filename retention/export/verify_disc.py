@@ -497,7 +497,7 @@ def _check_nothing_added(root: str, manifest: dict[str, Any], report: Report) ->
             path = prefix + name
             if path in listed or ENTRY_FILE.fullmatch(path) or CONSISTENCY_FILE.fullmatch(path):
                 continue
-            report.fail(path, "this file is not part of the disc (neither the manifest nor the format names it): it was added")
+            report.fail(path, "this file is not part of the disc (neither the manifest nor the format names it)")
 
 
 def verify_disc(root: str, vkey: str | None = None) -> tuple[Report, dict[str, str]]:
