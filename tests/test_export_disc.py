@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import os
 import shutil
@@ -211,7 +212,11 @@ def test_the_disc_verifies_offline_and_holds_the_originals_byte_for_byte(
     assert done.returncode == 0, done.stdout + done.stderr
     assert "VERDICT: PASSED" in done.stdout
     assert "结论：校验通过" in done.stdout
-    assert verify_disc.fingerprint((exported.disc / "log" / "log.vkey").read_text()) in done.stdout
+    vkey = (exported.disc / "log" / "log.vkey").read_text().strip()
+    # The full verifier key, its fingerprint and how to check it against the bureau's published key.
+    assert f"验证公钥 verifier key: {vkey}\n" in done.stdout
+    assert verify_disc.fingerprint(vkey) in done.stdout
+    assert verify_disc.KEY_ADVICE in done.stdout
 
     # The originals, byte for byte: their SHA-256 is the recording id.
     originals = sorted((exported.disc / "原始录像").iterdir())
@@ -235,8 +240,13 @@ def test_the_disc_verifies_offline_and_holds_the_originals_byte_for_byte(
     label = (exported.disc / "LABEL.txt").read_text(encoding="utf-8-sig")
     for text in (CASE, "张三", "李四", "王五", "赵六", "1/1", "(Asia/Shanghai)", *world.recordings):
         assert text in label
-    assert verify_disc.fingerprint((exported.disc / "log" / "log.vkey").read_text()) in label
-    assert "<html" in (exported.disc / "LABEL.html").read_text(encoding="utf-8")
+    assert f"验证公钥 Verifier key：{vkey}" in label
+    assert verify_disc.fingerprint(vkey) in label
+    assert verify_disc.KEY_ADVICE in label
+    sheet = (exported.disc / "LABEL.html").read_text(encoding="utf-8")
+    assert "<html" in sheet
+    assert vkey in sheet
+    assert html.escape(verify_disc.KEY_ADVICE) in sheet
     # VERIFY.py on the disc holds the package's module byte for byte, behind the version guard.
     assert embedded_source((exported.disc / "VERIFY.py").read_bytes()) == Path(verify_disc.__file__).read_bytes()
 

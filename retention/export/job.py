@@ -181,7 +181,7 @@ def export_disc(
             files=[sheets.DiscFile(p, size, sha) for p, size, sha in placed[number]],
             checkpoint_size=anchor.checkpoint.size,
             checkpoint_root=anchor.checkpoint.root.hex(),
-            fingerprint=verify_disc.fingerprint(ctx.vkey),
+            vkey=ctx.vkey.strip(),
         )
         files = _disc_files(
             facts, label, manifests[number], log_files=log_files, contents=contents, placed=placed[number]

@@ -3,9 +3,10 @@
 The manifest is written *before* the EXPORT entries, which log its SHA-256:
 so it holds everything known then (recordings, labels, findings, the request)
 and nothing that comes later (the checkpoint, the EXPORT entry indexes). The
-label sheet is made last and shows the checkpoint's root and the verifier key's
-fingerprint; it is covered by SHA256SUMS, and the printed copy travels with
-the case file.
+label sheet is made last and shows the checkpoint's root, the verifier key in
+full, its fingerprint and how to check the key against the one the bureau
+publishes; it is covered by SHA256SUMS, and the printed copy travels with the
+case file.
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ class LabelFacts:
     files: Sequence[DiscFile]  # the originals
     checkpoint_size: int
     checkpoint_root: str  # hex
-    fingerprint: str  # of the verifier key
+    vkey: str  # the verifier key, in full (note vkey form)
 
 
 def _label_rows(facts: ExportFacts, label: LabelFacts) -> list[tuple[str, str]]:
@@ -126,7 +127,9 @@ def _label_rows(facts: ExportFacts, label: LabelFacts) -> list[tuple[str, str]]:
         ("光盘编号 Disc", f"{label.disc}/{facts.discs}"),
         ("导出编号 Export id", facts.export_id),
         ("日志检查点 Checkpoint", f"{label.checkpoint_size} 条 entries, root {label.checkpoint_root}"),
-        ("验证公钥指纹 Verifier key fingerprint", label.fingerprint),
+        ("验证公钥 Verifier key", label.vkey),
+        ("公钥指纹 Key fingerprint", verify_disc.fingerprint(label.vkey)),
+        ("核对公钥 Checking the key", verify_disc.KEY_ADVICE),
     ]
 
 
@@ -158,7 +161,7 @@ def label_html(facts: ExportFacts, label: LabelFacts) -> bytes:
 @page {{ size: A4; margin: 15mm; }}
 body {{ font-family: "Noto Sans CJK SC", "Microsoft YaHei", "SimSun", sans-serif; font-size: 11pt; }}
 table {{ border-collapse: collapse; width: 100%; margin-bottom: 1em; }}
-th, td {{ border: 1px solid #444; padding: 3px 6px; text-align: left; vertical-align: top; }}
+th, td {{ border: 1px solid #444; padding: 3px 6px; text-align: left; vertical-align: top; overflow-wrap: anywhere; }}
 th {{ width: 30%; background: #eee; }}
 .h {{ font-family: monospace; font-size: 8pt; word-break: break-all; }}
 </style></head><body>

@@ -269,6 +269,14 @@ def parse_vkey(text: str) -> tuple[str, bytes, bytes]:
     return name, key_id, public
 
 
+KEY_ADVICE = (
+    '与公安机关公布的验证公钥逐字核对（或用 --vkey "公布的公钥" 运行 VERIFY.py，只信任公布的公钥）/ '
+    "compare it character for character with the verifier key the bureau publishes "
+    '(or run VERIFY.py --vkey "<published key>" to trust only the published key)'
+)
+"""How to check the key (VERIFY.py and the label sheet): a signature proves something only by a known key."""
+
+
 def fingerprint(vkey: str) -> str:
     """SHA-256 of the verifier key line, in groups of four hex digits (printed on the label sheet)."""
     digest = hashlib.sha256(vkey.strip().encode("utf-8")).hexdigest()
@@ -541,11 +549,8 @@ def _print_report(report: Report, facts: dict[str, str]) -> None:
         print("案号 case number: {}    光盘 disc: {}".format(facts["case"], facts["disc"]))
     if "fingerprint" in facts:
         print("验证公钥 verifier key: {}".format(facts["key"]))
-        print(
-            "公钥指纹 key fingerprint: {}  (请与公安机关公布的指纹核对 / compare with the published one)".format(
-                facts["fingerprint"]
-            )
-        )
+        print("公钥指纹 key fingerprint: {}".format(facts["fingerprint"]))
+        print("核对公钥 checking the key: " + KEY_ADVICE)
     if "root" in facts:
         print("日志检查点 checkpoint: {} 条 entries, root {}".format(facts["size"], facts["root"]))
     print(f"通过的检查 checks passed: {len(report.passed)}")
