@@ -32,7 +32,7 @@ from evidock.cli import main
 from evidock.keys import init_key, public_path
 from evidock.settings import Settings
 from retention import labelling
-from retention.export import verify_disc
+from retention.export import job, verify_disc
 from retention.export.launcher import embedded_source
 from storage import access, journal
 from storage.access import Action, Person, Role
@@ -642,3 +642,84 @@ def test_an_export_from_a_forged_catalog_is_refused_naming_the_difference(
     finally:
         with sqlite3.connect(copy) as saved, sqlite3.connect(db) as raw:
             saved.backup(raw)  # the module's world as it was
+
+
+UNCHECKED_FORGERIES = {  # name: (SQL a database user runs, which recording it names, what VERIFY.py says)
+    "deleted label": (
+        "DELETE FROM labels WHERE recording = ?",
+        2,
+        "recording {id} is labelled with case " + CASE + " by the log, but is on no disc of this export",
+    ),
+    "edited duration": ("UPDATE recordings SET duration_ms = 1 WHERE id = ?", 0, "{short}: duration_ms is 1 in the"),
+    "edited name": (
+        "UPDATE recordings SET original_name = 'forged.mp4' WHERE id = ?",
+        0,
+        '{short}: original_name is "forged.mp4" in the manifest, but INGEST entry',
+    ),
+    "edited station": (
+        "UPDATE recordings SET station = 'dock-99' WHERE id = ?",
+        1,
+        '{short}: station is "dock-99" in the manifest, but INGEST entry',
+    ),
+    "edited handler": (
+        "UPDATE labels SET handler = '王五' WHERE recording = ?",
+        1,
+        '{short}: label.handler is "王五" in the manifest, but LABEL entry',
+    ),
+    "edited party": (
+        """UPDATE labels SET parties = '["王五"]' WHERE recording = ?""",
+        0,
+        '{short}: party "王五" is not among the parties LABEL entry',
+    ),
+}
+
+
+@sqlite_only  # the forgery is SQL on the SQLite file, undone from a backup of it
+@pytest.mark.parametrize("forgery", list(UNCHECKED_FORGERIES))
+@pytest.mark.usefixtures("act_c1")
+def test_a_disc_made_from_a_forged_catalog_without_the_export_check_fails_verify_py(
+    world: World, capsys: pytest.CaptureFixture[str], tmp_path: Path, forgery: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The EXPORT entry vouches for a manifest made from forged rows; VERIFY.py compares it with the entries."""
+    monkeypatch.setattr(job, "_check_facts", lambda *_args, **_kwargs: None)  # an exporter that skips its check
+    request = _request(world, world.recordings)
+    sql, which, said = UNCHECKED_FORGERIES[forgery]
+    target = world.recordings[which]
+    table, key = ("labels", "recording") if " labels " in sql else ("recordings", "id")
+    db = world.settings.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(db) as raw:
+        kept = raw.execute(f"SELECT * FROM {table} WHERE {key} = ?", (target,)).fetchall()  # noqa: S608  # fixed names
+        assert raw.execute(sql, (target,)).rowcount == 1
+    try:
+        code, result, err = _export(world, capsys, request, tmp_path / "out", "--media", "cd")
+    finally:  # only the forged rows are put back: the export's entries and checkpoint stay, as they happened
+        with sqlite3.connect(db) as raw:
+            raw.execute(f"DELETE FROM {table} WHERE {key} = ?", (target,))  # noqa: S608  # fixed names
+            marks = ", ".join("?" * len(kept[0]))
+            raw.executemany(f"INSERT INTO {table} VALUES ({marks})", kept)  # noqa: S608  # fixed names
+    assert code == 0, err
+    assert result is not None
+    (made,) = result["discs"]
+    report = _failed(_verify(_extract(Path(made["image"]), tmp_path / "disc"), tmp_path / "empty"))
+    assert f"FAILED  MANIFEST.json: {said.format(id=target, short='recording ' + target[:12])}" in report
+    assert "not the manifest the EXPORT entry logged" not in report  # the manifest is the one logged
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        ("device", "CAM99", 'device is "CAM99" in the manifest, but INGEST entry'),
+        ("start_raw", "2026-11-20T05:00:00Z", 'start_raw is "2026-11-20T05:00:00Z" in the manifest, but INGEST entry'),
+        ("access_entry", 0, "access_entry 0 is not an ACCESS entry about it on this disc"),
+    ],
+)
+def test_a_manifest_fact_edited_on_the_disc_fails_naming_recording_field_and_both_values(
+    exported: Exported, tmp_path: Path, field: str, value: object, said: str
+) -> None:
+    disc = _copy(exported, tmp_path)
+    manifest = json.loads((disc / "MANIFEST.json").read_text(encoding="utf-8"))
+    item = manifest["recordings"][0]
+    item[field] = value
+    (disc / "MANIFEST.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    report = _failed(_verify(disc, tmp_path / "empty"))
+    assert f"FAILED  MANIFEST.json: recording {item['id'][:12]}: {said}" in report

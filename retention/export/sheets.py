@@ -44,6 +44,7 @@ class ExportFacts:
     station: str
     log_origin: str
     media: str
+    selection: str  # "case": every recording of the case; "recordings": those the person named
     request: Mapping[str, Any]  # id, approver, category, document reference
     discs: int
 
@@ -84,6 +85,7 @@ def manifest(
         "discs": facts.discs,
         "media": facts.media,
         "case_number": facts.case_number,
+        "selection": facts.selection,
         "parties": list(facts.parties),
         "handler": facts.handler,
         "maker": facts.maker,
