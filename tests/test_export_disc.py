@@ -357,8 +357,8 @@ def test_a_flipped_byte_in_a_proof_fails_naming_it(exported: Exported, tmp_path:
     disc = _copy(exported, tmp_path)
     proof = sorted((disc / "log" / "entries").iterdir())[-1]
     value = json.loads(proof.read_text())
-    first = value["inclusion_proof"][0]
-    value["inclusion_proof"][0] = ("0" if first[0] != "0" else "1") + first[1:]
+    first = value["proof"][0]
+    value["proof"][0] = ("0" if first[0] != "0" else "1") + first[1:]
     proof.write_text(json.dumps(value))
     report = _failed(_verify(disc, tmp_path / "empty"))
     assert f"FAILED  log/entries/{proof.name}: not proven: inclusion proof does not lead" in report

@@ -12,7 +12,6 @@ fails).
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Sequence
 
@@ -21,6 +20,7 @@ from sqlalchemy import Connection, select
 from chain.checkpoint import Checkpoint
 from chain.entries import EntryType, decode
 from chain.merkle import consistency_proof, inclusion_proof, leaf_hash, root, verify_consistency, verify_inclusion
+from chain.proof_json import consistency_json, inclusion_json
 from retention.export import verify_disc
 from retention.export.layout import ExportError
 from storage import cases, custody
@@ -87,13 +87,7 @@ def log_evidence(
         proof = inclusion_proof(index, size, nodes)
         verify_inclusion(leaf_hash(entry), index, size, proof, checkpoint.root)
         files[f"{verify_disc.ENTRIES}/{index:012d}.json"] = _json(
-            {
-                "index": index,
-                "tree_size": size,
-                "leaf_hash": leaf_hash(entry).hex(),
-                "entry_b64": base64.b64encode(entry).decode("ascii"),
-                "inclusion_proof": [h.hex() for h in proof],
-            }
+            inclusion_json(index=index, tree_size=size, root=checkpoint.root, entry=entry, proof=proof, checkpoint=note)
         )
     for rec, chain in chains.items():
         if not chain:
@@ -105,6 +99,14 @@ def log_evidence(
         proof = consistency_proof(old_size, size, nodes)
         verify_consistency(old_size, size, root(old_size, nodes), checkpoint.root, proof)
         files[f"{verify_disc.CONSISTENCY}/from-{old_size:012d}.json"] = _json(
-            {"old_size": old_size, "new_size": size, "old_checkpoint": old_note, "proof": [h.hex() for h in proof]}
+            consistency_json(
+                old_size=old_size,
+                new_size=size,
+                old_root=root(old_size, nodes),
+                new_root=checkpoint.root,
+                proof=proof,
+                old_checkpoint=old_note,
+                new_checkpoint=note,
+            )
         )
     return files

@@ -55,6 +55,8 @@ VKEY = "log/log.vkey"
 ENTRIES = "log/entries"
 CONSISTENCY = "log/consistency"
 FORMAT = "evidock-disc-v1"
+INCLUSION_FORMAT = "evidock-inclusion-proof-v1"  # the proof files' JSON form (docs/log-format.md §5.3)
+CONSISTENCY_FORMAT = "evidock-consistency-proof-v1"
 FIXED_FILES = (MANIFEST, SUMS, VERIFY_NAME, README, LABEL_HTML, LABEL_TEXT, CHECKPOINT, VKEY)
 """The disc's own files besides the originals (named in the manifest) and the proof files."""
 FOLDERS = (ORIGINALS, "log", ENTRIES, CONSISTENCY)
@@ -384,12 +386,14 @@ def _load_entries(root: str, size: int, tree_root: bytes, report: Report) -> lis
         path = ENTRIES + "/" + name
         try:
             proof = _read_json(root, path)
+            if proof.get("format") != INCLUSION_FORMAT:
+                raise Failure("format is {!r}, expected {!r}".format(proof.get("format"), INCLUSION_FORMAT))
             if name != "{:012d}.json".format(proof["index"]):
                 raise Failure("the file name does not match the entry index {}".format(proof["index"]))
             data = _b64(proof["entry_b64"], "entry")
             if proof["tree_size"] != size:
                 raise Failure("proof is for tree size {}, the checkpoint has {}".format(proof["tree_size"], size))
-            hashes = [bytes.fromhex(h) for h in proof["inclusion_proof"]]
+            hashes = [bytes.fromhex(h) for h in proof["proof"]]
             verify_inclusion(leaf_hash(data), int(proof["index"]), size, hashes, tree_root)
             value = json.loads(data.decode("utf-8"))
         except (Failure, KeyError, TypeError, ValueError) as exc:
@@ -694,7 +698,11 @@ def _check_consistency(root: str, vkey: str, size: int, tree_root: bytes, report
         path = CONSISTENCY + "/" + name
         try:
             proof = _read_json(root, path)
+            if proof.get("format") != CONSISTENCY_FORMAT:
+                raise Failure("format is {!r}, expected {!r}".format(proof.get("format"), CONSISTENCY_FORMAT))
             _, old_size, old_root = open_checkpoint(proof["old_checkpoint"], vkey)
+            if proof["old_size"] != old_size:
+                raise Failure("old_size is {}, its checkpoint has {}".format(proof["old_size"], old_size))
             if proof["new_size"] != size:
                 raise Failure("proof ends at size {}, the checkpoint has {}".format(proof["new_size"], size))
             hashes = [bytes.fromhex(h) for h in proof["proof"]]
