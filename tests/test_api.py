@@ -607,7 +607,12 @@ def test_checkpoint_entries_and_proofs(world: World) -> None:
     consistency = world.get("a1", "/api/v1/log/consistency", params={"from": 2})
     assert consistency.status_code == 200
     c = consistency.json()
-    assert (c["format"], c["old_size"], c["new_size"], c["new_checkpoint"]) == ("evidock-consistency-proof-v1", 2, size, stored.note)
+    assert (c["format"], c["old_size"], c["new_size"], c["new_checkpoint"]) == (
+        "evidock-consistency-proof-v1",
+        2,
+        size,
+        stored.note,
+    )
     verify_consistency(
         2, size, bytes.fromhex(c["old_root"]), bytes.fromhex(c["new_root"]), [bytes.fromhex(h) for h in c["proof"]]
     )
