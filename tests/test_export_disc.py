@@ -38,6 +38,7 @@ from storage import access, journal
 from storage.access import Action, Person, Role
 from storage.catalog import log_entries
 from tests.conftest import add_person, raw_config, sqlite_only, write_config
+from tests.independent_verifier import verifier as independent
 from tests.test_retention_labels import ingest
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
@@ -723,3 +724,43 @@ def test_a_manifest_fact_edited_on_the_disc_fails_naming_recording_field_and_bot
     (disc / "MANIFEST.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     report = _failed(_verify(disc, tmp_path / "empty"))
     assert f"FAILED  MANIFEST.json: recording {item['id'][:12]}: {said}" in report
+
+
+def test_the_independent_verifier_checks_the_disc_proof_files_and_the_catalog_projection(
+    world: World, exported: Exported, tmp_path: Path
+) -> None:
+    """tests/independent_verifier, written from docs/log-format.md alone, reads the disc and the catalog."""
+    vkey = (exported.disc / "log" / "log.vkey").read_text().strip()
+    proofs = sorted((exported.disc / "log" / "entries").iterdir())
+    types = {independent.verify_inclusion_json(json.loads(p.read_text()), vkey)["type"] for p in proofs}
+    assert {"INGEST", "LABEL", "ACCESS", "EXPORT"} <= types
+    bridges = sorted((exported.disc / "log" / "consistency").iterdir())
+    assert bridges
+    for bridge in bridges:
+        independent.verify_consistency_json(json.loads(bridge.read_text()), vkey)
+    tampered = json.loads(proofs[0].read_text())
+    tampered["index"] += 1
+    with pytest.raises(independent.VerificationError):
+        independent.verify_inclusion_json(tampered, vkey)
+
+    db = world.settings.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(db) as raw:
+        raw.row_factory = sqlite3.Row
+        entries = [bytes(d) for (d,) in raw.execute("SELECT data FROM log_entries ORDER BY idx")]
+        recordings = [dict(r) for r in raw.execute("SELECT * FROM recordings")]
+        labels = [dict(r) for r in raw.execute("SELECT * FROM labels")]
+        salts = {(int(r["entry"]), r["field"]): bytes(r["salt"]) for r in raw.execute("SELECT * FROM log_salts")}
+    for row in recordings:
+        for column in ("media", "notes"):
+            row[column] = json.loads(row[column]) if row[column] is not None else None
+    for row in labels:
+        row["parties"] = json.loads(row["parties"])
+    assert independent.check_projection(entries, recordings, labels, salts) == []
+    recordings[0]["duration_ms"] = 1
+    labels[0]["handler"] = "王五"
+    labels[1]["parties"] = ["王五"]
+    found = independent.check_projection(entries, recordings, labels, salts)
+    assert f"recordings {recordings[0]['id']} duration_ms: catalog 1" in found[0]
+    assert any(f"labels {labels[0]['entry']} handler: catalog '王五'" in f for f in found)
+    assert any(f"labels {labels[1]['entry']} parties" in f for f in found)
+    assert len(found) == 3
