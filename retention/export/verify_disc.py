@@ -561,7 +561,7 @@ def _check_export_facts(manifest: dict[str, Any], exports: list[Entry], origin: 
         report.fail(
             MANIFEST, "log_origin is {!r}, the checkpoint's origin is {!r}".format(manifest.get("log_origin"), origin)
         )
-    request = manifest.get("request") if isinstance(manifest.get("request"), dict) else {}
+    request: dict[str, Any] = manifest["request"] if isinstance(manifest.get("request"), dict) else {}
     for entry in exports:
         body = entry.value["body"]
         expected = {
@@ -616,13 +616,14 @@ def check_manifest_facts(
     ACCESS entries; and the case's recordings are those its LABEL entries name.
     """
     case = manifest.get("case_number")
-    request = manifest.get("request") if isinstance(manifest.get("request"), dict) else {}
+    request: dict[str, Any] = manifest["request"] if isinstance(manifest.get("request"), dict) else {}
     by_index = {e.index: e for e in entries}
     on_discs = {str(r["id"]) for r in manifest["recordings"]}
     for other in manifest.get("other_discs", []):
         on_discs |= {str(r) for r in other.get("recordings", [])}
     exports: list[Entry] = []
-    handlers, parties = [], []
+    handlers: list[Any] = []
+    parties: list[Any] = []
     for item in manifest["recordings"]:
         rec = str(item["id"])
         chain = chains.get(rec, [])

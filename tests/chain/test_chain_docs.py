@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,7 +52,7 @@ def _table(title: str) -> dict[str, str]:
     return rows
 
 
-def _replayed(entry_type: EntryType, body: dict[str, object], table: str) -> dict[str, object]:
+def _replayed(entry_type: EntryType, body: dict[str, Any], table: str) -> dict[str, object]:
     replay = Replay()
     replay.apply(7, new_entry(entry_type, time=MOMENT, station="dock-doc", recording="r" * 64, prev=None, body=body))
     (row,) = replay.rows[table].values()
@@ -82,7 +83,7 @@ _SPECIAL = {
     ],
 )
 def test_the_projection_tables_say_which_entry_field_fills_which_column(
-    title: str, entry_type: EntryType, body: dict[str, object], table: str, skip: set[str]
+    title: str, entry_type: EntryType, body: dict[str, Any], table: str, skip: set[str]
 ) -> None:
     documented = _table(title)
     projected = next(p for p in PROJECTED if p.table.name == table)
