@@ -95,7 +95,7 @@ def log_proof(
     if as_json:
         print_json(result)
         return
-    out.print(f"entry {entry} in tree of size {result['size']}, root {result['root']}")
+    out.print(f"entry {entry} in tree of size {result['tree_size']}, root {result['root']}")
     for h in result["proof"]:
         out.print(h)
 
@@ -103,7 +103,7 @@ def log_proof(
 @log_app.command("consistency")
 def log_consistency(
     ctx: typer.Context,
-    old: Annotated[int, typer.Option("--from", min=0, help="Older tree size.")],
+    old: Annotated[int, typer.Option("--from", min=0, help="Older tree size (1 or more: RFC 9162 §2.1.4).")],
     new: Annotated[
         int | None, typer.Option("--to", help="Newer tree size (default: latest stored checkpoint).")
     ] = None,
@@ -118,7 +118,7 @@ def log_consistency(
     if as_json:
         print_json(result)
         return
-    out.print(f"tree {result['to']} (root {result['new_root']}) extends tree {old} (root {result['old_root']})")
+    out.print(f"tree {result['new_size']} (root {result['new_root']}) extends tree {old} (root {result['old_root']})")
     for h in result["proof"]:
         out.print(h)
 

@@ -1,6 +1,7 @@
 """The verifiable log read back: checkpoints, entries, inclusion and consistency proofs (RFC 9162).
 
-`evidock log …` and the API call these; every proof is checked before it is returned.
+`evidock log …` and the API call these; every proof is checked before it is returned, in the one JSON
+form of ``chain.proof_json`` (the disc's proof files use it too).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 from chain.entries import decode
 from chain.merkle import consistency_proof, inclusion_proof, leaf_hash, root, verify_consistency, verify_inclusion
+from chain.proof_json import consistency_json, inclusion_json
 from evidock.app import App, checkpoint_reader, checkpointer_for
 from storage import journal
 from storage.checkpoints import StoredCheckpoint
@@ -57,36 +59,39 @@ def inclusion(evi: App, index: int, size: int | None = None) -> dict[str, Any]:
         proof = inclusion_proof(index, tree_size, nodes)
         tree_root = root(tree_size, nodes)
     verify_inclusion(leaf_hash(data), index, tree_size, proof, tree_root)
-    return {
-        "index": index,
-        "size": tree_size,
-        "root": tree_root.hex(),
-        "leaf_hash": leaf_hash(data).hex(),
-        "entry_b64": base64.b64encode(data).decode("ascii"),
-        "proof": [h.hex() for h in proof],
-        "checkpoint": anchor.note if anchor and anchor.checkpoint.size == tree_size else None,
-    }
+    return inclusion_json(
+        index=index,
+        tree_size=tree_size,
+        root=tree_root,
+        entry=data,
+        proof=proof,
+        checkpoint=anchor.note if anchor and anchor.checkpoint.size == tree_size else None,
+    )
 
 
 def consistency(evi: App, old: int, new: int | None = None) -> dict[str, Any]:
     """Consistency proof (RFC 9162 §2.1.4) that tree ``new`` (default: latest checkpoint) extends tree ``old``."""
     stored = {c.checkpoint.size: c.note for c in checkpoint_reader(evi).stored()}
     to = new if new is not None else (max(stored) if stored else 0)
+    if old == 0:
+        raise InvalidReference(
+            "--from 0: there is no consistency proof from the empty tree (RFC 9162 §2.1.4: 0 < old size); "
+            "give --from 1 or more"
+        )
     with evi.catalog.read() as conn:
         _check_size(to, journal.size(conn))
         if old > to:
             raise InvalidReference(f"--from {old} is larger than --to {to}")
         nodes = SqlNodes(conn)
-        proof = consistency_proof(old, to, nodes) if old else []
+        proof = consistency_proof(old, to, nodes)
         old_root, new_root = root(old, nodes), root(to, nodes)
-    if old:
-        verify_consistency(old, to, old_root, new_root, proof)
-    return {
-        "from": old,
-        "to": to,
-        "old_root": old_root.hex(),
-        "new_root": new_root.hex(),
-        "proof": [h.hex() for h in proof],
-        "old_checkpoint": stored.get(old),
-        "new_checkpoint": stored.get(to),
-    }
+    verify_consistency(old, to, old_root, new_root, proof)
+    return consistency_json(
+        old_size=old,
+        new_size=to,
+        old_root=old_root,
+        new_root=new_root,
+        proof=proof,
+        old_checkpoint=stored.get(old),
+        new_checkpoint=stored.get(to),
+    )

@@ -594,7 +594,7 @@ def test_checkpoint_entries_and_proofs(world: World) -> None:
     proof = world.get("a1", "/api/v1/log/proof", params={"entry": 1, "reason": "court"})
     assert proof.status_code == 200
     body = proof.json()
-    assert (body["size"], body["checkpoint"]) == (size, stored.note)
+    assert (body["format"], body["tree_size"], body["checkpoint"]) == ("evidock-inclusion-proof-v1", size, stored.note)
     data = base64.b64decode(body["entry_b64"])
     verify_inclusion(leaf_hash(data), 1, size, [bytes.fromhex(h) for h in body["proof"]], bytes.fromhex(body["root"]))
     with world.evi.catalog.read() as conn:
@@ -607,7 +607,12 @@ def test_checkpoint_entries_and_proofs(world: World) -> None:
     consistency = world.get("a1", "/api/v1/log/consistency", params={"from": 2})
     assert consistency.status_code == 200
     c = consistency.json()
-    assert (c["from"], c["to"], c["new_checkpoint"]) == (2, size, stored.note)
+    assert (c["format"], c["old_size"], c["new_size"], c["new_checkpoint"]) == (
+        "evidock-consistency-proof-v1",
+        2,
+        size,
+        stored.note,
+    )
     verify_consistency(
         2, size, bytes.fromhex(c["old_root"]), bytes.fromhex(c["new_root"]), [bytes.fromhex(h) for h in c["proof"]]
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import os
 import shutil
@@ -31,11 +32,13 @@ from evidock.cli import main
 from evidock.keys import init_key, public_path
 from evidock.settings import Settings
 from retention import labelling
-from retention.export import verify_disc
+from retention.export import job, verify_disc
+from retention.export.launcher import embedded_source
 from storage import access, journal
 from storage.access import Action, Person, Role
 from storage.catalog import log_entries
 from tests.conftest import add_person, raw_config, sqlite_only, write_config
+from tests.independent_verifier import verifier as independent
 from tests.test_retention_labels import ingest
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
@@ -210,7 +213,11 @@ def test_the_disc_verifies_offline_and_holds_the_originals_byte_for_byte(
     assert done.returncode == 0, done.stdout + done.stderr
     assert "VERDICT: PASSED" in done.stdout
     assert "结论：校验通过" in done.stdout
-    assert verify_disc.fingerprint((exported.disc / "log" / "log.vkey").read_text()) in done.stdout
+    vkey = (exported.disc / "log" / "log.vkey").read_text().strip()
+    # The full verifier key, its fingerprint and how to check it against the bureau's published key.
+    assert f"验证公钥 verifier key: {vkey}\n" in done.stdout
+    assert verify_disc.fingerprint(vkey) in done.stdout
+    assert verify_disc.KEY_ADVICE in done.stdout
 
     # The originals, byte for byte: their SHA-256 is the recording id.
     originals = sorted((exported.disc / "原始录像").iterdir())
@@ -234,10 +241,15 @@ def test_the_disc_verifies_offline_and_holds_the_originals_byte_for_byte(
     label = (exported.disc / "LABEL.txt").read_text(encoding="utf-8-sig")
     for text in (CASE, "张三", "李四", "王五", "赵六", "1/1", "(Asia/Shanghai)", *world.recordings):
         assert text in label
-    assert verify_disc.fingerprint((exported.disc / "log" / "log.vkey").read_text()) in label
-    assert "<html" in (exported.disc / "LABEL.html").read_text(encoding="utf-8")
-    # VERIFY.py on the disc is the package's module, byte for byte.
-    assert (exported.disc / "VERIFY.py").read_bytes() == Path(verify_disc.__file__).read_bytes()
+    assert f"验证公钥 Verifier key：{vkey}" in label
+    assert verify_disc.fingerprint(vkey) in label
+    assert verify_disc.KEY_ADVICE in label
+    sheet = (exported.disc / "LABEL.html").read_text(encoding="utf-8")
+    assert "<html" in sheet
+    assert vkey in sheet
+    assert html.escape(verify_disc.KEY_ADVICE) in sheet
+    # VERIFY.py on the disc holds the package's module byte for byte, behind the version guard.
+    assert embedded_source((exported.disc / "VERIFY.py").read_bytes()) == Path(verify_disc.__file__).read_bytes()
 
 
 def test_the_disc_proves_its_own_export_was_logged(world: World, exported: Exported) -> None:
@@ -346,8 +358,8 @@ def test_a_flipped_byte_in_a_proof_fails_naming_it(exported: Exported, tmp_path:
     disc = _copy(exported, tmp_path)
     proof = sorted((disc / "log" / "entries").iterdir())[-1]
     value = json.loads(proof.read_text())
-    first = value["inclusion_proof"][0]
-    value["inclusion_proof"][0] = ("0" if first[0] != "0" else "1") + first[1:]
+    first = value["proof"][0]
+    value["proof"][0] = ("0" if first[0] != "0" else "1") + first[1:]
     proof.write_text(json.dumps(value))
     report = _failed(_verify(disc, tmp_path / "empty"))
     assert f"FAILED  log/entries/{proof.name}: not proven: inclusion proof does not lead" in report
@@ -377,6 +389,36 @@ def test_a_swapped_verifier_key_fails_naming_the_checkpoint(exported: Exported, 
     # And a pristine disc checked against some other key fails.
     other = format_vkey(name, Ed25519PrivateKey.generate().public_key())
     _failed(_verify(exported.disc, tmp_path / "empty3", "--vkey", other))
+
+
+@pytest.mark.parametrize(
+    ("added", "named"),
+    [
+        ("NOTES.txt", "NOTES.txt: this file is not part of the disc"),
+        ("原始录像/CAM27_extra.mp4", "原始录像/CAM27_extra.mp4: this file is not part of the disc"),
+        ("log/entries/notes.json", "log/entries/notes.json: this file is not part of the disc"),
+        ("extra/readme.txt", "extra/: this folder is not part of an evidock disc"),
+    ],
+)
+def test_a_file_added_to_the_disc_fails_naming_it(exported: Exported, tmp_path: Path, added: str, named: str) -> None:
+    disc = _copy(exported, tmp_path)
+    path = disc / added
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(b"added after the export\n")
+    report = _failed(_verify(disc, tmp_path / "empty"))
+    assert f"FAILED  {named}" in report
+
+
+def test_a_file_added_with_its_line_in_sha256sums_still_fails(exported: Exported, tmp_path: Path) -> None:
+    """SHA256SUMS is not logged: whoever adds a file can add its line, so the line admits nothing."""
+    disc = _copy(exported, tmp_path)
+    video = sorted((disc / "原始录像").iterdir())[0]
+    extra = disc / "原始录像" / f"copy-{video.name}"
+    shutil.copyfile(video, extra)
+    with (disc / "SHA256SUMS").open("a", encoding="utf-8") as sums:
+        sums.write(f"{hashlib.sha256(extra.read_bytes()).hexdigest()}  原始录像/{extra.name}\n")
+    report = _failed(_verify(disc, tmp_path / "empty"))
+    assert f"FAILED  原始录像/{extra.name}: this file is not part of the disc" in report
 
 
 def test_content_larger_than_the_medium_is_split_into_discs_each_verifying_alone(
@@ -601,3 +643,124 @@ def test_an_export_from_a_forged_catalog_is_refused_naming_the_difference(
     finally:
         with sqlite3.connect(copy) as saved, sqlite3.connect(db) as raw:
             saved.backup(raw)  # the module's world as it was
+
+
+UNCHECKED_FORGERIES = {  # name: (SQL a database user runs, which recording it names, what VERIFY.py says)
+    "deleted label": (
+        "DELETE FROM labels WHERE recording = ?",
+        2,
+        "recording {id} is labelled with case " + CASE + " by the log, but is on no disc of this export",
+    ),
+    "edited duration": ("UPDATE recordings SET duration_ms = 1 WHERE id = ?", 0, "{short}: duration_ms is 1 in the"),
+    "edited name": (
+        "UPDATE recordings SET original_name = 'forged.mp4' WHERE id = ?",
+        0,
+        '{short}: original_name is "forged.mp4" in the manifest, but INGEST entry',
+    ),
+    "edited station": (
+        "UPDATE recordings SET station = 'dock-99' WHERE id = ?",
+        1,
+        '{short}: station is "dock-99" in the manifest, but INGEST entry',
+    ),
+    "edited handler": (
+        "UPDATE labels SET handler = '王五' WHERE recording = ?",
+        1,
+        '{short}: label.handler is "王五" in the manifest, but LABEL entry',
+    ),
+    "edited party": (
+        """UPDATE labels SET parties = '["王五"]' WHERE recording = ?""",
+        0,
+        '{short}: party "王五" is not among the parties LABEL entry',
+    ),
+}
+
+
+@sqlite_only  # the forgery is SQL on the SQLite file, undone from a backup of it
+@pytest.mark.parametrize("forgery", list(UNCHECKED_FORGERIES))
+@pytest.mark.usefixtures("act_c1")
+def test_a_disc_made_from_a_forged_catalog_without_the_export_check_fails_verify_py(
+    world: World, capsys: pytest.CaptureFixture[str], tmp_path: Path, forgery: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The EXPORT entry vouches for a manifest made from forged rows; VERIFY.py compares it with the entries."""
+    monkeypatch.setattr(job, "_check_facts", lambda *_args, **_kwargs: None)  # an exporter that skips its check
+    request = _request(world, world.recordings)
+    sql, which, said = UNCHECKED_FORGERIES[forgery]
+    target = world.recordings[which]
+    table, key = ("labels", "recording") if " labels " in sql else ("recordings", "id")
+    db = world.settings.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(db) as raw:
+        kept = raw.execute(f"SELECT * FROM {table} WHERE {key} = ?", (target,)).fetchall()  # noqa: S608  # fixed names
+        assert raw.execute(sql, (target,)).rowcount == 1
+    try:
+        code, result, err = _export(world, capsys, request, tmp_path / "out", "--media", "cd")
+    finally:  # only the forged rows are put back: the export's entries and checkpoint stay, as they happened
+        with sqlite3.connect(db) as raw:
+            raw.execute(f"DELETE FROM {table} WHERE {key} = ?", (target,))  # noqa: S608  # fixed names
+            marks = ", ".join("?" * len(kept[0]))
+            raw.executemany(f"INSERT INTO {table} VALUES ({marks})", kept)  # noqa: S608  # fixed names
+    assert code == 0, err
+    assert result is not None
+    (made,) = result["discs"]
+    report = _failed(_verify(_extract(Path(made["image"]), tmp_path / "disc"), tmp_path / "empty"))
+    assert f"FAILED  MANIFEST.json: {said.format(id=target, short='recording ' + target[:12])}" in report
+    assert "not the manifest the EXPORT entry logged" not in report  # the manifest is the one logged
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        ("device", "CAM99", 'device is "CAM99" in the manifest, but INGEST entry'),
+        ("start_raw", "2026-11-20T05:00:00Z", 'start_raw is "2026-11-20T05:00:00Z" in the manifest, but INGEST entry'),
+        ("access_entry", 0, "access_entry 0 is not an ACCESS entry about it on this disc"),
+    ],
+)
+def test_a_manifest_fact_edited_on_the_disc_fails_naming_recording_field_and_both_values(
+    exported: Exported, tmp_path: Path, field: str, value: object, said: str
+) -> None:
+    disc = _copy(exported, tmp_path)
+    manifest = json.loads((disc / "MANIFEST.json").read_text(encoding="utf-8"))
+    item = manifest["recordings"][0]
+    item[field] = value
+    (disc / "MANIFEST.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    report = _failed(_verify(disc, tmp_path / "empty"))
+    assert f"FAILED  MANIFEST.json: recording {item['id'][:12]}: {said}" in report
+
+
+def test_the_independent_verifier_checks_the_disc_proof_files_and_the_catalog_projection(
+    world: World, exported: Exported, tmp_path: Path
+) -> None:
+    """tests/independent_verifier, written from docs/log-format.md alone, reads the disc and the catalog."""
+    vkey = (exported.disc / "log" / "log.vkey").read_text().strip()
+    proofs = sorted((exported.disc / "log" / "entries").iterdir())
+    types = {independent.verify_inclusion_json(json.loads(p.read_text()), vkey)["type"] for p in proofs}
+    assert {"INGEST", "LABEL", "ACCESS", "EXPORT"} <= types
+    bridges = sorted((exported.disc / "log" / "consistency").iterdir())
+    assert bridges
+    for bridge in bridges:
+        independent.verify_consistency_json(json.loads(bridge.read_text()), vkey)
+    tampered = json.loads(proofs[0].read_text())
+    tampered["index"] += 1
+    with pytest.raises(independent.VerificationError):
+        independent.verify_inclusion_json(tampered, vkey)
+
+    db = world.settings.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(db) as raw:
+        raw.row_factory = sqlite3.Row
+        entries = [bytes(d) for (d,) in raw.execute("SELECT data FROM log_entries ORDER BY idx")]
+        recordings = [dict(r) for r in raw.execute("SELECT * FROM recordings")]
+        labels = [dict(r) for r in raw.execute("SELECT * FROM labels")]
+        salts = {(int(r["entry"]), r["field"]): bytes(r["salt"]) for r in raw.execute("SELECT * FROM log_salts")}
+    for row in recordings:
+        for column in ("media", "notes"):
+            row[column] = json.loads(row[column]) if row[column] is not None else None
+    for row in labels:
+        row["parties"] = json.loads(row["parties"])
+    assert independent.check_projection(entries, recordings, labels, salts) == []
+    recordings[0]["duration_ms"] = 1
+    labels[0]["handler"] = "王五"
+    labels[1]["parties"] = ["王五"]
+    found = independent.check_projection(entries, recordings, labels, salts)
+    assert f"recordings {recordings[0]['id']} duration_ms: catalog 1" in found[0]
+    assert any(f"labels {labels[0]['entry']} handler: catalog '王五'" in f for f in found)
+    assert any(f"labels {labels[1]['entry']} parties" in f for f in found)
+    assert len(found) == 3

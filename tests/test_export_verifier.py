@@ -5,6 +5,7 @@ with ``chain`` (the reference implementation) on proofs and signed notes, Python
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,8 @@ from hypothesis import strategies as st
 
 from chain.checkpoint import Checkpoint, SignerKey, format_vkey, key_id, sign_checkpoint
 from chain.merkle import MemoryNodes, consistency_proof, inclusion_proof, leaf_hash
-from retention.export import layout, verify_disc
+from retention.export import layout, sheets, verify_disc
+from retention.export.launcher import GUARD, OLD_PYTHON_EXIT, disc_verifier, embedded_source
 from retention.export.layout import ExportError, Item
 
 # RFC 8032 §7.1, TEST 1, 2 and 3: (secret key, public key, message, signature), hex.
@@ -156,6 +158,36 @@ def test_verify_py_is_python_38_syntax_and_imports_only_the_standard_library() -
     ]
     assert runtime_subscripts == []
     assert "from __future__ import annotations" in source
+
+
+def _old_pythons() -> list[str]:
+    """Real Python 2.7 and 3.6 interpreters, where this machine has them (pyenv keeps old versions)."""
+    versions = Path.home() / ".pyenv" / "versions"
+    return [str(p) for pattern in ("2.7*/bin/python2.7", "3.6*/bin/python3.6") for p in sorted(versions.glob(pattern))]
+
+
+def test_the_discs_verify_py_holds_the_verifier_verbatim_behind_a_guard_any_python_parses() -> None:
+    script = sheets.VERIFIER_TEXT
+    assert embedded_source(script) == Path(verify_disc.__file__).read_bytes()
+    # The whole file parses with the oldest grammar ast knows (the verifier is a string until the check).
+    ast.parse(script.decode("utf-8"), feature_version=(3, 4))
+    guard = ast.parse(GUARD + "'''")
+    assert not any(isinstance(n, ast.JoinedStr | ast.AnnAssign | ast.NamedExpr) for n in ast.walk(guard))
+    with pytest.raises(ValueError, match="raw"):
+        disc_verifier(b"x = '''y'''\n")
+
+
+@pytest.mark.parametrize("python", _old_pythons() or [pytest.param("", marks=pytest.mark.skip("no old Python"))])
+def test_an_old_python_says_in_one_line_that_it_is_too_old(python: str, tmp_path: Path) -> None:
+    verify = tmp_path / "VERIFY.py"
+    verify.write_bytes(sheets.VERIFIER_TEXT)
+    done = subprocess.run(
+        [python, str(verify), str(tmp_path)], capture_output=True, check=False, env={"LANG": "C"}, timeout=60
+    )
+    assert done.returncode == OLD_PYTHON_EXIT, done.stderr
+    assert done.stdout == b""
+    (line,) = done.stderr.decode("utf-8", "replace").splitlines()
+    assert line.startswith("VERIFY.py needs Python 3.8 or later; this is Python ")
 
 
 def test_readable_names_fit_joliet_and_every_file_system() -> None:

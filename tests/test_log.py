@@ -145,15 +145,25 @@ def test_the_cli_proofs_satisfy_an_independent_verifier(
         proof = json.loads(capsys.readouterr().out)
         # Each `log proof` logs its QUERY entry and anchors it before exiting: the latest checkpoint grows.
         anchor = proof["checkpoint"]
-        assert independent.verify_checkpoint(anchor, vkey).size == proof["size"] >= claim.size
+        assert independent.verify_checkpoint(anchor, vkey).size == proof["tree_size"] >= claim.size
         parsed = independent.verify_entry(base64.b64decode(proof["entry_b64"]), index, proof["proof"], anchor, vkey)
         if index == 0:
             assert parsed["type"] == "KEY"
         if index in logged.ingests:
             assert parsed["type"] == "INGEST"
 
+    # RFC 9162 §2.1.4 has no proof from the empty tree (docs/log-format.md §5.2): refused in one line.
+    assert main([*cfg, "log", "consistency", "--from", "0", "--json"]) == 1
+    refused = capsys.readouterr()
+    assert refused.out == ""
+    assert refused.err == (
+        "error: --from 0: there is no consistency proof from the empty tree (RFC 9162 §2.1.4: 0 < old size); "
+        "give --from 1 or more\n"
+    )
+
     assert main([*cfg, "log", "consistency", "--from", str(logged.sizes[0]), "--json"]) == 0
     consistency = json.loads(capsys.readouterr().out)
+    assert consistency["format"] == "evidock-consistency-proof-v1"
     independent.verify_extension(
         consistency["old_checkpoint"], consistency["new_checkpoint"], consistency["proof"], vkey
     )

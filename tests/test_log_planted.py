@@ -139,11 +139,11 @@ def test_a_planted_checkpoint_is_reported_skipped_and_never_stops_the_log(
     reader = checkpoint_reader(a.evi)
     assert reader.latest_stored() is not None
     assert reader.latest_stored().checkpoint.size == a.size  # type: ignore[union-attr]
-    assert log_queries.inclusion(a.evi, 0)["size"] == a.size
+    assert log_queries.inclusion(a.evi, 0)["tree_size"] == a.size
     dock(a.evi, media.clip(a.inbox / "CAM31_P3001_20261120110000_0003.mp4", mark="after"))
     grown = checkpointer_for(a.evi).make(a.evi.now())
     assert grown.checkpoint.size > a.size
-    assert log_queries.consistency(a.evi, a.size)["to"] == grown.checkpoint.size
+    assert log_queries.consistency(a.evi, a.size)["new_size"] == grown.checkpoint.size
     warned = [r for r in caplog.records if planted.version_id in r.getMessage()]
     assert len(warned) == 1  # once per process, however often it is read
     assert "CHECKPOINT REJECTED" in warned[0].getMessage()
@@ -156,7 +156,7 @@ def test_a_planted_checkpoint_is_reported_skipped_and_never_stops_the_log(
     assert main([*cfg, "log", "proof", "--entry", "1", "--json"]) == 0
     assert main([*cfg, "log", "consistency", "--from", str(a.size), "--json"]) == 0
     outputs = capsys.readouterr().out
-    assert '"from": ' + str(a.size) in outputs
+    assert '"old_size": ' + str(a.size) in outputs
 
     # And `verify` still names it, and only it (the log itself is whole).
     after = verify(a.evi, a.vkey)

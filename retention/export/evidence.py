@@ -12,17 +12,19 @@ fails).
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Sequence
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from chain.checkpoint import Checkpoint
+from chain.entries import EntryType, decode
 from chain.merkle import consistency_proof, inclusion_proof, leaf_hash, root, verify_consistency, verify_inclusion
+from chain.proof_json import consistency_json, inclusion_json
 from retention.export import verify_disc
 from retention.export.layout import ExportError
-from storage import custody
+from storage import cases, custody
+from storage.catalog import log_entries, log_salts
 from storage.journal import SqlNodes
 
 
@@ -30,28 +32,62 @@ def _json(value: object) -> bytes:
     return (json.dumps(value, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
+def case_labels(conn: Connection, case_number: str, *, below: int) -> list[int]:
+    """Indexes of every LABEL entry below ``below`` that names ``case_number``, read from the log (not the catalog).
+
+    They go on every disc of the case, so VERIFY.py can see a recording the log
+    puts in the case that the export left out.
+    """
+    rows = conn.execute(
+        select(log_entries.c.idx, log_entries.c.data)
+        .where(log_entries.c.type == EntryType.LABEL.value, log_entries.c.idx < below)
+        .order_by(log_entries.c.idx)
+    )
+    return [int(idx) for idx, data in rows if decode(bytes(data)).body.get("case_number") == case_number]
+
+
+def party_salts(conn: Connection, label: cases.Label | None, names: Sequence[str]) -> list[str | None]:
+    """For each disclosed party name, the hex salt opening its commitment in the label's LABEL entry (else None).
+
+    Only the salts of names the disclosure shows go on the disc: a salt of a
+    withheld name would let anyone test guesses of it against the commitment.
+    """
+    if label is None:
+        return [None for _ in names]
+    salts = {
+        field: bytes(salt).hex()
+        for field, salt in conn.execute(
+            select(log_salts.c.field, log_salts.c.salt).where(log_salts.c.entry == label.entry)
+        )
+    }
+    return [
+        salts.get(cases.party_field(label.parties.index(name))) if name in label.parties else None for name in names
+    ]
+
+
 def log_evidence(
-    conn: Connection, recordings: Sequence[str], *, checkpoint: Checkpoint, note: str, vkey: str
+    conn: Connection,
+    recordings: Sequence[str],
+    *,
+    checkpoint: Checkpoint,
+    note: str,
+    vkey: str,
+    case_number: str | None = None,
 ) -> dict[str, bytes]:
-    """Disc path -> bytes of the log evidence about ``recordings`` under ``checkpoint``."""
+    """Disc path -> bytes of the log evidence about ``recordings`` (and the LABEL entries of ``case_number``)."""
     nodes = SqlNodes(conn)
     size = checkpoint.size
     if root(size, nodes) != checkpoint.root:
         raise ExportError(f"the log's root at size {size} differs from the checkpoint's: run `evidock verify`")
     files = {verify_disc.CHECKPOINT: note.encode("utf-8"), verify_disc.VKEY: (vkey + "\n").encode("ascii")}
     chains = {rec: custody.chain_indexes(conn, rec, below=size) for rec in recordings}
-    data = custody.entry_data(conn, [i for chain in chains.values() for i in chain])
+    labelled = case_labels(conn, case_number, below=size) if case_number is not None else []
+    data = custody.entry_data(conn, sorted({i for chain in chains.values() for i in chain} | set(labelled)))
     for index, entry in sorted(data.items()):
         proof = inclusion_proof(index, size, nodes)
         verify_inclusion(leaf_hash(entry), index, size, proof, checkpoint.root)
         files[f"{verify_disc.ENTRIES}/{index:012d}.json"] = _json(
-            {
-                "index": index,
-                "tree_size": size,
-                "leaf_hash": leaf_hash(entry).hex(),
-                "entry_b64": base64.b64encode(entry).decode("ascii"),
-                "inclusion_proof": [h.hex() for h in proof],
-            }
+            inclusion_json(index=index, tree_size=size, root=checkpoint.root, entry=entry, proof=proof, checkpoint=note)
         )
     for rec, chain in chains.items():
         if not chain:
@@ -63,6 +99,14 @@ def log_evidence(
         proof = consistency_proof(old_size, size, nodes)
         verify_consistency(old_size, size, root(old_size, nodes), checkpoint.root, proof)
         files[f"{verify_disc.CONSISTENCY}/from-{old_size:012d}.json"] = _json(
-            {"old_size": old_size, "new_size": size, "old_checkpoint": old_note, "proof": [h.hex() for h in proof]}
+            consistency_json(
+                old_size=old_size,
+                new_size=size,
+                old_root=root(old_size, nodes),
+                new_root=checkpoint.root,
+                proof=proof,
+                old_checkpoint=old_note,
+                new_checkpoint=note,
+            )
         )
     return files

@@ -174,14 +174,19 @@ def export_disc(
         progress.say(f"writing disc {number}/{len(checked.plan)}: {checked.images[number - 1].name}")
         with ctx.catalog.read() as conn:
             log_files = evidence.log_evidence(
-                conn, [i.recording for i in disc], checkpoint=anchor.checkpoint, note=anchor.note, vkey=ctx.vkey
+                conn,
+                [i.recording for i in disc],
+                checkpoint=anchor.checkpoint,
+                note=anchor.note,
+                vkey=ctx.vkey,
+                case_number=checked.order.case_number,
             )
         label = sheets.LabelFacts(
             disc=number,
             files=[sheets.DiscFile(p, size, sha) for p, size, sha in placed[number]],
             checkpoint_size=anchor.checkpoint.size,
             checkpoint_root=anchor.checkpoint.root.hex(),
-            fingerprint=verify_disc.fingerprint(ctx.vkey),
+            vkey=ctx.vkey.strip(),
         )
         files = _disc_files(
             facts, label, manifests[number], log_files=log_files, contents=contents, placed=placed[number]
@@ -306,6 +311,7 @@ def _recording_entry(
     label: cases.Label | None,
     found: Sequence[findings_db.StoredFinding],
     corrected: CorrectedTimes,
+    party_salts: list[str | None],
 ) -> dict[str, Any]:
     """The manifest's record of one recording (what the disclosure may show; parties as the gate disclosed)."""
     return {
@@ -335,6 +341,7 @@ def _recording_entry(
         else {
             "case_number": label.case_number,
             "parties": content.disclosed["parties"],
+            "party_salts": party_salts,  # each opens its party's commitment in the LABEL entry
             "handler": label.handler,
             "labelled_by": label.labelled_by,
             "labelled_at": _time(label.labelled_at),
@@ -352,6 +359,10 @@ def _manifests(
     with ctx.catalog.read() as conn:
         labels = cases.latest_labels(conn, list(by_id))
         found = {r.id: findings_db.listing(conn, device=r.device, recording=r.id) for r in checked.recordings}
+        salts = {
+            r.id: evidence.party_salts(conn, labels.get(r.id), contents[r.id].disclosed["parties"])
+            for r in checked.recordings
+        }
     parties = list(dict.fromkeys(p for c in contents.values() for p in c.disclosed["parties"]))
     handlers = list(dict.fromkeys(lab.handler for lab in labels.values() if lab.handler))
     first = next(iter(contents.values()))
@@ -368,6 +379,7 @@ def _manifests(
         station=ctx.station,
         log_origin=ctx.checkpointer.origin,
         media=checked.order.media,
+        selection="recordings" if checked.order.recordings else "case",
         request={
             "id": checked.order.request,
             "approver": request.decided_by if request else None,
@@ -393,7 +405,13 @@ def _manifests(
             path = f"{verify_disc.ORIGINALS}/{name}"
             entries.setdefault(number, []).append(
                 _recording_entry(
-                    rec, path, contents[rec.id], label=labels.get(rec.id), found=found[rec.id], corrected=corrected
+                    rec,
+                    path,
+                    contents[rec.id],
+                    label=labels.get(rec.id),
+                    found=found[rec.id],
+                    corrected=corrected,
+                    party_salts=salts[rec.id],
                 )
             )
             placed.setdefault(number, []).append((path, rec.size, rec.id))

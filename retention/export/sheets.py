@@ -3,9 +3,10 @@
 The manifest is written *before* the EXPORT entries, which log its SHA-256:
 so it holds everything known then (recordings, labels, findings, the request)
 and nothing that comes later (the checkpoint, the EXPORT entry indexes). The
-label sheet is made last and shows the checkpoint's root and the verifier key's
-fingerprint; it is covered by SHA256SUMS, and the printed copy travels with
-the case file.
+label sheet is made last and shows the checkpoint's root, the verifier key in
+full, its fingerprint and how to check the key against the one the bureau
+publishes; it is covered by SHA256SUMS, and the printed copy travels with the
+case file.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from retention.export import verify_disc
+from retention.export.launcher import disc_verifier
 
 README_TEXT = resources.files("retention.export").joinpath("disc_readme.txt").read_bytes()
-VERIFIER_TEXT = resources.files("retention.export").joinpath("verify_disc.py").read_bytes()
+VERIFIER_TEXT = disc_verifier(resources.files("retention.export").joinpath("verify_disc.py").read_bytes())
+"""The disc's VERIFY.py: a version guard, then verify_disc.py verbatim (retention.export.launcher)."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class ExportFacts:
     station: str
     log_origin: str
     media: str
+    selection: str  # "case": every recording of the case; "recordings": those the person named
     request: Mapping[str, Any]  # id, approver, category, document reference
     discs: int
 
@@ -81,6 +85,7 @@ def manifest(
         "discs": facts.discs,
         "media": facts.media,
         "case_number": facts.case_number,
+        "selection": facts.selection,
         "parties": list(facts.parties),
         "handler": facts.handler,
         "maker": facts.maker,
@@ -110,7 +115,7 @@ class LabelFacts:
     files: Sequence[DiscFile]  # the originals
     checkpoint_size: int
     checkpoint_root: str  # hex
-    fingerprint: str  # of the verifier key
+    vkey: str  # the verifier key, in full (note vkey form)
 
 
 def _label_rows(facts: ExportFacts, label: LabelFacts) -> list[tuple[str, str]]:
@@ -124,7 +129,9 @@ def _label_rows(facts: ExportFacts, label: LabelFacts) -> list[tuple[str, str]]:
         ("光盘编号 Disc", f"{label.disc}/{facts.discs}"),
         ("导出编号 Export id", facts.export_id),
         ("日志检查点 Checkpoint", f"{label.checkpoint_size} 条 entries, root {label.checkpoint_root}"),
-        ("验证公钥指纹 Verifier key fingerprint", label.fingerprint),
+        ("验证公钥 Verifier key", label.vkey),
+        ("公钥指纹 Key fingerprint", verify_disc.fingerprint(label.vkey)),
+        ("核对公钥 Checking the key", verify_disc.KEY_ADVICE),
     ]
 
 
@@ -156,7 +163,7 @@ def label_html(facts: ExportFacts, label: LabelFacts) -> bytes:
 @page {{ size: A4; margin: 15mm; }}
 body {{ font-family: "Noto Sans CJK SC", "Microsoft YaHei", "SimSun", sans-serif; font-size: 11pt; }}
 table {{ border-collapse: collapse; width: 100%; margin-bottom: 1em; }}
-th, td {{ border: 1px solid #444; padding: 3px 6px; text-align: left; vertical-align: top; }}
+th, td {{ border: 1px solid #444; padding: 3px 6px; text-align: left; vertical-align: top; overflow-wrap: anywhere; }}
 th {{ width: 30%; background: #eee; }}
 .h {{ font-family: monospace; font-size: 8pt; word-break: break-all; }}
 </style></head><body>

@@ -37,6 +37,7 @@ import binascii
 import hashlib
 import json
 import os
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,13 @@ VKEY = "log/log.vkey"
 ENTRIES = "log/entries"
 CONSISTENCY = "log/consistency"
 FORMAT = "evidock-disc-v1"
+INCLUSION_FORMAT = "evidock-inclusion-proof-v1"  # the proof files' JSON form (docs/log-format.md §5.3)
+CONSISTENCY_FORMAT = "evidock-consistency-proof-v1"
+FIXED_FILES = (MANIFEST, SUMS, VERIFY_NAME, README, LABEL_HTML, LABEL_TEXT, CHECKPOINT, VKEY)
+"""The disc's own files besides the originals (named in the manifest) and the proof files."""
+FOLDERS = (ORIGINALS, "log", ENTRIES, CONSISTENCY)
+ENTRY_FILE = re.compile(r"log/entries/[0-9]{12}\.json")  # <index>.json, each checked as a proof
+CONSISTENCY_FILE = re.compile(r"log/consistency/from-[0-9]{12}\.json")  # from-<old size>.json, each checked
 
 _CHUNK = 1 << 20
 
@@ -263,6 +271,14 @@ def parse_vkey(text: str) -> tuple[str, bytes, bytes]:
     return name, key_id, public
 
 
+KEY_ADVICE = (
+    '与公安机关公布的验证公钥逐字核对（或用 --vkey "公布的公钥" 运行 VERIFY.py，只信任公布的公钥）/ '
+    "compare it character for character with the verifier key the bureau publishes "
+    '(or run VERIFY.py --vkey "<published key>" to trust only the published key)'
+)
+"""How to check the key (VERIFY.py and the label sheet): a signature proves something only by a known key."""
+
+
 def fingerprint(vkey: str) -> str:
     """SHA-256 of the verifier key line, in groups of four hex digits (printed on the label sheet)."""
     digest = hashlib.sha256(vkey.strip().encode("utf-8")).hexdigest()
@@ -370,10 +386,14 @@ def _load_entries(root: str, size: int, tree_root: bytes, report: Report) -> lis
         path = ENTRIES + "/" + name
         try:
             proof = _read_json(root, path)
+            if proof.get("format") != INCLUSION_FORMAT:
+                raise Failure("format is {!r}, expected {!r}".format(proof.get("format"), INCLUSION_FORMAT))
+            if name != "{:012d}.json".format(proof["index"]):
+                raise Failure("the file name does not match the entry index {}".format(proof["index"]))
             data = _b64(proof["entry_b64"], "entry")
             if proof["tree_size"] != size:
                 raise Failure("proof is for tree size {}, the checkpoint has {}".format(proof["tree_size"], size))
-            hashes = [bytes.fromhex(h) for h in proof["inclusion_proof"]]
+            hashes = [bytes.fromhex(h) for h in proof["proof"]]
             verify_inclusion(leaf_hash(data), int(proof["index"]), size, hashes, tree_root)
             value = json.loads(data.decode("utf-8"))
         except (Failure, KeyError, TypeError, ValueError) as exc:
@@ -438,6 +458,227 @@ def _check_originals(root: str, manifest: dict[str, Any], chains: dict[str, list
         _check_file(root, item["path"], ingest["sha256"], ingest["size"], report)
 
 
+# -- the manifest's facts against the entries on the disc ----------------------------------------
+
+COMMIT_DOMAIN = b"evidock-commit-v1\x00"  # docs/log-format.md §2.5
+
+
+def commitment(value: str, salt: bytes) -> str:
+    """The commitment of ``value`` with ``salt`` (docs/log-format.md §2.5)."""
+    return "sha256:" + hashlib.sha256(COMMIT_DOMAIN + salt + value.encode("utf-8")).hexdigest()
+
+
+def display_name(body: dict[str, Any]) -> Any:
+    """The original file name as evidock shows it: its exact bytes, undecodable ones as ``\\xff`` escapes."""
+    raw = body.get("original_name_b64")
+    if isinstance(raw, str):
+        return base64.b64decode(raw).decode("utf-8", "backslashreplace")
+    return body.get("original_name")
+
+
+def _ingest_facts(entry: Entry) -> dict[str, Any]:
+    """What a manifest record must say, by its INGEST entry (docs/log-format.md, "The disc's manifest")."""
+    body = entry.value["body"]
+    return {
+        "sha256": body.get("sha256"),
+        "size": body.get("size"),
+        "original_name": display_name(body),
+        "kind": body.get("kind"),
+        "device": body.get("device"),
+        "officer": body.get("officer"),
+        "seq": body.get("sequence"),
+        "start_raw": body.get("start_raw"),
+        "end_raw": body.get("end_raw"),
+        "duration_ms": body.get("duration_ms"),
+        "station": entry.value.get("station"),
+        "ingested_at": entry.value.get("time"),
+        "ingest_entry": entry.index,
+        "retain_until": body.get("retain_until"),
+    }
+
+
+def _differ(report: Report, rec: str, field: str, manifest_value: Any, logged: Any, *, entry: Entry) -> None:
+    report.fail(
+        MANIFEST,
+        "recording {}: {} is {} in the manifest, but {} entry {} says {}".format(
+            rec[:12],
+            field,
+            json.dumps(manifest_value, ensure_ascii=False),
+            entry.value.get("type"),
+            entry.index,
+            json.dumps(logged, ensure_ascii=False),
+        ),
+    )
+
+
+def _check_label(item: dict[str, Any], labels: list[Entry], report: Report) -> None:
+    """The manifest's label of a recording is its latest LABEL entry; each disclosed party opens a commitment."""
+    rec, label = str(item["id"]), item.get("label")
+    if not labels:
+        if label is not None:
+            report.fail(MANIFEST, f"recording {rec[:12]}: the manifest gives it a label, but no LABEL entry does")
+        return
+    latest = labels[-1]
+    body = latest.value["body"]
+    if not isinstance(label, dict):
+        _differ(report, rec, "label", label, body.get("case_number"), entry=latest)
+        return
+    expected = {
+        "case_number": body.get("case_number"),
+        "handler": body.get("handler"),
+        "labelled_by": body.get("by"),
+        "labelled_at": latest.value.get("time"),
+        "entry": latest.index,
+    }
+    for field, logged in expected.items():
+        if label.get(field) != logged:
+            _differ(report, rec, "label." + field, label.get(field), logged, entry=latest)
+    committed = body.get("parties") if isinstance(body.get("parties"), list) else []
+    names, salts = label.get("parties") or [], label.get("party_salts") or []
+    if len(salts) != len(names):
+        report.fail(MANIFEST, f"recording {rec[:12]}: label.party_salts does not give one salt per party name")
+        return
+    for name, salt in zip(names, salts):  # noqa: B905  # lengths compared above; strict= needs Python 3.10
+        if not _opens(str(name), salt, committed):
+            shown = json.dumps(name, ensure_ascii=False)
+            report.fail(
+                MANIFEST,
+                f"recording {rec[:12]}: party {shown} is not among the parties LABEL entry {latest.index} commits to",
+            )
+
+
+def _opens(name: str, salt: Any, committed: list[Any]) -> bool:
+    try:
+        raw = bytes.fromhex(salt) if isinstance(salt, str) else b""
+    except ValueError:
+        return False
+    return len(raw) == 32 and commitment(name, raw) in committed
+
+
+def _check_export_facts(manifest: dict[str, Any], exports: list[Entry], origin: str, report: Report) -> None:
+    """The export's own facts in the manifest against its EXPORT entries (and the checkpoint's origin)."""
+    if manifest.get("log_origin") != origin:
+        report.fail(
+            MANIFEST, "log_origin is {!r}, the checkpoint's origin is {!r}".format(manifest.get("log_origin"), origin)
+        )
+    request: dict[str, Any] = manifest["request"] if isinstance(manifest.get("request"), dict) else {}
+    for entry in exports:
+        body = entry.value["body"]
+        expected = {
+            "case_number": body.get("case_number"),
+            "maker": body.get("maker"),
+            "extractor": body.get("extractor"),
+            "disc": body.get("disc"),
+            "discs": body.get("discs"),
+            "extracted_at": entry.value.get("time"),
+            "station": entry.value.get("station"),
+            "request.id": body.get("request"),
+        }
+        for field, logged in expected.items():
+            found = request.get("id") if field == "request.id" else manifest.get(field)
+            if found != logged:
+                _differ(report, str(entry.value.get("recording")), field, found, logged, entry=entry)
+
+
+def _check_access(item: dict[str, Any], by_index: dict[int, Entry], request: dict[str, Any], report: Report) -> None:
+    """The manifest's ACCESS entry of this export is on the disc, about this recording, with the request's facts."""
+    rec = str(item["id"])
+    entry = by_index.get(item.get("access_entry"))  # type: ignore[arg-type]  # a wrong type simply finds nothing
+    if entry is None or entry.value.get("type") != "ACCESS" or entry.value.get("recording") != rec:
+        report.fail(
+            MANIFEST,
+            "recording {}: access_entry {} is not an ACCESS entry about it on this disc".format(
+                rec[:12], item.get("access_entry")
+            ),
+        )
+        return
+    body = entry.value["body"]
+    expected = {
+        "request.approver": body.get("approver"),
+        "request.category": body.get("requester_category"),
+        "request.document_ref": body.get("document_ref"),
+    }
+    if body.get("action") != "export":
+        _differ(report, rec, "access_entry (action)", "export", body.get("action"), entry=entry)
+    for field, logged in expected.items():
+        if request.get(field.split(".", 1)[1]) != logged:
+            _differ(report, rec, field, request.get(field.split(".", 1)[1]), logged, entry=entry)
+
+
+def check_manifest_facts(
+    manifest: dict[str, Any], entries: list[Entry], chains: dict[str, list[Entry]], origin: str, report: Report
+) -> None:
+    """Every fact of MANIFEST.json that a log entry on the disc records must be what that entry says.
+
+    The EXPORT entry vouches for the manifest's bytes, not for its facts: a manifest
+    made from a forged catalog is still logged. So each record is compared with the
+    recording's INGEST and latest LABEL entry, the export's facts with its EXPORT and
+    ACCESS entries; and the case's recordings are those its LABEL entries name.
+    """
+    case = manifest.get("case_number")
+    request: dict[str, Any] = manifest["request"] if isinstance(manifest.get("request"), dict) else {}
+    by_index = {e.index: e for e in entries}
+    on_discs = {str(r["id"]) for r in manifest["recordings"]}
+    for other in manifest.get("other_discs", []):
+        on_discs |= {str(r) for r in other.get("recordings", [])}
+    exports: list[Entry] = []
+    handlers: list[Any] = []
+    parties: list[Any] = []
+    for item in manifest["recordings"]:
+        rec = str(item["id"])
+        chain = chains.get(rec, [])
+        if not chain or chain[0].value.get("type") != "INGEST":
+            continue  # reported with the custody chain
+        for field, logged in _ingest_facts(chain[0]).items():
+            if item.get(field) != logged:
+                _differ(report, rec, field, item.get(field), logged, entry=chain[0])
+        labels = [e for e in chain if e.value.get("type") == "LABEL"]
+        _check_label(item, labels, report)
+        if not any(e.value["body"].get("case_number") == case for e in labels):
+            report.fail(
+                MANIFEST,
+                f"recording {rec[:12]} is on this disc of case {case}, but no LABEL entry puts it in that case",
+            )
+        if labels:
+            handlers.append(labels[-1].value["body"].get("handler"))
+        parties += (item.get("label") or {}).get("parties") or []
+        _check_access(item, by_index, request, report)
+        exports += [
+            e
+            for e in chain
+            if e.value.get("type") == "EXPORT" and e.value["body"].get("export_id") == manifest.get("export_id")
+        ]
+    _check_export_facts(manifest, exports, origin, report)
+    named = sorted(
+        {
+            str(e.value.get("recording"))
+            for e in entries
+            if e.value.get("type") == "LABEL" and e.value["body"].get("case_number") == case
+        }
+    )
+    left_out = [rec for rec in named if rec not in on_discs]
+    if left_out and manifest.get("selection") == "case":
+        for rec in left_out:
+            report.fail(
+                MANIFEST, f"recording {rec} is labelled with case {case} by the log, but is on no disc of this export"
+            )
+    shown = [h for h in str(manifest.get("handler") or "").split("、") if h]
+    whole = manifest.get("discs") == 1
+    if (set(shown) != set(handlers)) if whole else not set(handlers) <= set(shown):
+        report.fail(
+            MANIFEST,
+            "handler {!r} is not the handlers of the recordings' LABEL entries ({})".format(
+                manifest.get("handler"), "、".join(dict.fromkeys(h for h in handlers if h))
+            ),
+        )
+    listed = [str(p) for p in manifest.get("parties") or []]
+    if (set(listed) != set(parties)) if whole else not set(parties) <= set(listed):
+        report.fail(
+            MANIFEST,
+            f"parties {json.dumps(listed, ensure_ascii=False)} are not the parties of the recordings' labels",
+        )
+
+
 def _check_sums(root: str, report: Report) -> None:
     try:
         lines = _read_text(root, SUMS).splitlines()
@@ -458,7 +699,11 @@ def _check_consistency(root: str, vkey: str, size: int, tree_root: bytes, report
         path = CONSISTENCY + "/" + name
         try:
             proof = _read_json(root, path)
+            if proof.get("format") != CONSISTENCY_FORMAT:
+                raise Failure("format is {!r}, expected {!r}".format(proof.get("format"), CONSISTENCY_FORMAT))
             _, old_size, old_root = open_checkpoint(proof["old_checkpoint"], vkey)
+            if proof["old_size"] != old_size:
+                raise Failure("old_size is {}, its checkpoint has {}".format(proof["old_size"], old_size))
             if proof["new_size"] != size:
                 raise Failure("proof ends at size {}, the checkpoint has {}".format(proof["new_size"], size))
             hashes = [bytes.fromhex(h) for h in proof["proof"]]
@@ -467,6 +712,29 @@ def _check_consistency(root: str, vkey: str, size: int, tree_root: bytes, report
             report.fail(path, f"not proven: {exc}")
             continue
         report.ok(path)
+
+
+def _check_nothing_added(root: str, manifest: dict[str, Any], report: Report) -> None:
+    """Every file on the disc must be one of its own: fixed names, the manifest's originals, proof files.
+
+    SHA256SUMS is not enough to admit a file: it is not logged, so whoever adds a
+    file can add its line too. A file is admitted only by a name the format fixes
+    or by the manifest (which an EXPORT entry logs).
+    """
+    listed = set(FIXED_FILES) | {str(r.get("path")) for r in manifest.get("recordings", [])}
+    listed |= set(manifest.get("files", {}))
+    for folder, dirs, files in os.walk(root):
+        relative = os.path.relpath(folder, root).replace(os.sep, "/")
+        prefix = "" if relative == "." else relative + "/"
+        for name in sorted(dirs):
+            if prefix + name not in FOLDERS:
+                report.fail(prefix + name + "/", "this folder is not part of an evidock disc: it was added")
+        dirs[:] = sorted(d for d in dirs if prefix + d in FOLDERS)
+        for name in sorted(files):
+            path = prefix + name
+            if path in listed or ENTRY_FILE.fullmatch(path) or CONSISTENCY_FILE.fullmatch(path):
+                continue
+            report.fail(path, "this file is not part of the disc (neither the manifest nor the format names it)")
 
 
 def verify_disc(root: str, vkey: str | None = None) -> tuple[Report, dict[str, str]]:
@@ -496,10 +764,12 @@ def verify_disc(root: str, vkey: str | None = None) -> tuple[Report, dict[str, s
     chains = _chains(entries, [r["id"] for r in manifest["recordings"]], report)
     _check_manifest_logged(manifest_sha, manifest, chains, report)
     _check_originals(root, manifest, chains, report)
+    check_manifest_facts(manifest, entries, chains, origin, report)
     for path, sha256 in sorted(manifest.get("files", {}).items()):
         _check_file(root, path, sha256, None, report)
     _check_sums(root, report)
     _check_consistency(root, key, size, tree_root, report)
+    _check_nothing_added(root, manifest, report)
     return report, facts
 
 
@@ -509,11 +779,8 @@ def _print_report(report: Report, facts: dict[str, str]) -> None:
         print("案号 case number: {}    光盘 disc: {}".format(facts["case"], facts["disc"]))
     if "fingerprint" in facts:
         print("验证公钥 verifier key: {}".format(facts["key"]))
-        print(
-            "公钥指纹 key fingerprint: {}  (请与公安机关公布的指纹核对 / compare with the published one)".format(
-                facts["fingerprint"]
-            )
-        )
+        print("公钥指纹 key fingerprint: {}".format(facts["fingerprint"]))
+        print("核对公钥 checking the key: " + KEY_ADVICE)
     if "root" in facts:
         print("日志检查点 checkpoint: {} 条 entries, root {}".format(facts["size"], facts["root"]))
     print(f"通过的检查 checks passed: {len(report.passed)}")

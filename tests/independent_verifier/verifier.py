@@ -621,3 +621,109 @@ def verify_full_log(entries: Sequence[bytes], note: str, vkey: str) -> None:
             last[recording] = index
     if mth([leaf_hash(e) for e in entries[: claim.size]]) != claim.root:
         raise VerificationError("entries do not give the checkpoint root")
+
+
+# -- §5.3 proofs as JSON (the CLI's and the disc's proof files) ------------------------------
+
+
+def verify_inclusion_json(proof: dict[str, Any], vkey: str) -> dict[str, Any]:
+    """An inclusion proof in the §5.3 form, against its own signed checkpoint; returns the entry parsed."""
+    if proof.get("format") != "evidock-inclusion-proof-v1":
+        raise VerificationError(f"unknown proof format {proof.get('format')!r}")
+    note = proof.get("checkpoint")
+    if not isinstance(note, str):
+        raise VerificationError("no signed checkpoint to check the proof against")
+    claim = verify_checkpoint(note, vkey)
+    if claim.size != proof["tree_size"] or claim.root.hex() != proof["root"]:
+        raise VerificationError("the proof's tree is not the checkpoint's")
+    return verify_entry(base64.b64decode(proof["entry_b64"], validate=True), proof["index"], proof["proof"], note, vkey)
+
+
+def verify_consistency_json(proof: dict[str, Any], vkey: str) -> None:
+    """A consistency proof in the §5.3 form, between its two signed checkpoints."""
+    if proof.get("format") != "evidock-consistency-proof-v1":
+        raise VerificationError(f"unknown proof format {proof.get('format')!r}")
+    old, new = proof.get("old_checkpoint"), proof.get("new_checkpoint")
+    if not isinstance(old, str) or not isinstance(new, str):
+        raise VerificationError("both signed checkpoints are needed")
+    if verify_checkpoint(old, vkey).size != proof["old_size"] or verify_checkpoint(new, vkey).size != proof["new_size"]:
+        raise VerificationError("the proof's sizes are not the checkpoints'")
+    verify_extension(old, new, proof["proof"], vkey)
+
+
+# -- §9 the catalog as a projection (recordings, labels) ---------------------------------------
+
+
+def _second(value: Any) -> str | None:
+    """A time as `YYYY-MM-DDTHH:MM:SSZ` (whole seconds), from §2.2 text or a catalog datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value[:19].replace(" ", "T") + "Z"  # a §2.2 time, or SQLite's text of a datetime
+    return f"{value:%Y-%m-%dT%H:%M:%S}Z"
+
+
+def _name(body: dict[str, Any]) -> str:
+    if "original_name_b64" in body:
+        return base64.b64decode(body["original_name_b64"]).decode("utf-8", "backslashreplace")
+    return str(body["original_name"])
+
+
+def check_projection(
+    entries: Sequence[bytes],
+    recordings: Sequence[dict[str, Any]],
+    labels: Sequence[dict[str, Any]],
+    salts: dict[tuple[int, str], bytes],
+) -> list[str]:
+    """Differences between the `recordings` and `labels` rows and what §9 says the entries make of them."""
+    want_rec: dict[str, dict[str, Any]] = {}
+    want_lab: dict[int, dict[str, Any]] = {}
+    for index, data in enumerate(entries):
+        e = check_entry(data)
+        body = e["body"]
+        if e["type"] == "INGEST":
+            want_rec[e["recording"]] = {
+                "id": e["recording"], "size": body["size"], "object_key": body["object_key"],
+                "version_id": body["version_id"], "retain_until": body["retain_until"], "original_name": _name(body),
+                "station": e["station"], "device": body["device"], "officer": body["officer"], "seq": body["sequence"],
+                "start_raw": body["start_raw"], "end_raw": body.get("end_raw"), "duration_ms": body.get("duration_ms"),
+                "kind": body.get("kind"), "media": body.get("media"), "notes": body.get("notes"),
+                "ingested_at": e["time"], "ingest_entry": index,
+            }  # fmt: skip
+        elif e["type"] == "LABEL":
+            want_lab[index] = {
+                "recording": e["recording"], "case_number": body["case_number"], "parties": body["parties"],
+                "handler": body["handler"], "labelled_by": body.get("by"), "labelled_at": e["time"], "entry": index,
+            }  # fmt: skip
+    found: list[str] = []
+    times = {"retain_until", "start_raw", "end_raw", "ingested_at", "labelled_at"}
+
+    def compare(table: str, key: object, want: dict[str, Any], row: dict[str, Any]) -> None:
+        for column, logged in want.items():
+            have, value = row.get(column), logged
+            if column in times:
+                value, have = _second(logged), _second(have)
+            if column == "parties":
+                names = have if isinstance(have, list) else []
+                ok = len(names) == len(value) and all(
+                    commitment_opens(c, n, salts.get((int(key), f"parties[{i}]"), b""))  # type: ignore[call-overload]
+                    for i, (c, n) in enumerate(zip(value, names, strict=True))
+                )
+            else:
+                ok = have == value
+            if not ok:
+                found.append(f"{table} {key} {column}: catalog {have!r}, log {value!r}")
+
+    rows_rec = {r["id"]: r for r in recordings}
+    rows_lab = {int(r["entry"]): r for r in labels}
+    for key in sorted(set(want_rec) | set(rows_rec)):
+        if key not in rows_rec or key not in want_rec:
+            found.append(f"recordings {key}: {'missing' if key in want_rec else 'no INGEST entry'}")
+        else:
+            compare("recordings", key, want_rec[key], rows_rec[key])
+    for key in sorted(set(want_lab) | set(rows_lab)):
+        if key not in rows_lab or key not in want_lab:
+            found.append(f"labels {key}: {'missing' if key in want_lab else 'no LABEL entry'}")
+        else:
+            compare("labels", key, want_lab[key], rows_lab[key])
+    return found
