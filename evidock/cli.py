@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup as TyperCommandGroup
 from typer.exceptions import TyperException
@@ -62,6 +63,8 @@ from evidock.text import one_line, shown
 from ingest.pipeline import AfterVerify, Outcome, Pipeline
 from ingest.watcher import DockedFile, look, scan
 from storage.access import Permission
+from storage.errors import StorageError
+from storage.objects import BucketReport
 from storage.search import CustodyStatus, RecordingFilter
 
 log = logging.getLogger(__name__)
@@ -319,14 +322,20 @@ def _aware(moment: datetime | None, settings: Settings) -> datetime | None:
 def config_check(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Print the effective configuration (secrets masked) and test S3, versioning and Object Lock.
 
+    Exit 1 on any problem, a missing bucket included, so a script can rely on the code; --json still prints the report.
+
     Example: evidock --config config.toml config check
     """
     settings = settings_of(ctx)
-    report = connect_store(settings).inspect_bucket()
-    problems = []
-    if not report.exists:
+    problems: list[str] = []
+    report: BucketReport | None = None
+    try:
+        report = connect_store(settings).inspect_bucket()
+    except StorageError as exc:
+        problems.append(f"s3.endpoint {settings.s3.endpoint}: {one_line(str(exc))}")
+    if report is not None and not report.exists:
         problems.append(f"bucket {report.bucket!r} does not exist (evidock run creates it with Object Lock)")
-    else:
+    elif report is not None:
         if report.versioning != "Enabled":
             problems.append(f"bucket versioning is {report.versioning}, needs Enabled")
         if not report.object_lock:
@@ -335,26 +344,28 @@ def config_check(ctx: typer.Context, as_json: JsonOption = False) -> None:
     result = {
         "settings": effective,
         "s3": {
-            "reachable": True,
-            "bucket_exists": report.exists,
-            "versioning": report.versioning,
-            "object_lock": report.object_lock,
-            "default_retention": report.default_retention,
+            "reachable": report is not None,
+            "bucket_exists": report.exists if report else None,
+            "versioning": report.versioning if report else None,
+            "object_lock": report.object_lock if report else None,
+            "default_retention": report.default_retention if report else None,
         },
-        "ok": not problems or (not report.exists and len(problems) == 1),
+        "ok": not problems,
         "problems": problems,
     }
     if as_json:
         print_json(result)
     else:
         for key, value in effective.items():
-            out.print(f"{key} = {value!r}")
-        out.print(
-            f"s3: reachable, bucket {report.bucket!r} exists={report.exists} "
-            f"versioning={report.versioning} object_lock={report.object_lock}"
-        )
+            out.print(f"{key} = {value!r}", markup=False)
+        if report is not None:
+            out.print(
+                f"s3: reachable, bucket {report.bucket!r} exists={report.exists} "
+                f"versioning={report.versioning} object_lock={report.object_lock}",
+                markup=False,
+            )
         for problem in problems:
-            err.print(f"[yellow]problem[/]: {problem}")
+            err.print(f"[yellow]problem[/]: {escape(problem)}")
     if not result["ok"]:
         raise typer.Exit(1)
 
