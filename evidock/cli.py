@@ -42,6 +42,7 @@ from evidock.cli_common import (
     local_time,
     out,
     print_json,
+    readable_block,
     settings_of,
 )
 from evidock.cli_export import export_app
@@ -299,14 +300,8 @@ def recordings_show(
     if as_json:
         print_json(data)
         return
-    for key, value in data.items():
-        text = value
-        if key == "label" and isinstance(value, dict):
-            parties = ", ".join(value["parties"])
-            text = f"{value['case_number']}; parties (当事人): {parties}; handler {value['handler']}"
-        if key in ("start_raw", "end_raw", "retain_until", "ingested_at") and value:
-            text = f"{local_time(datetime.fromisoformat(value), settings)} ({settings.timezone})"
-        out.print(f"{key}: {text}", markup=False)
+    for line in readable_block(data, settings):
+        out.print(line, markup=False)
 
 
 def _aware(moment: datetime | None, settings: Settings) -> datetime | None:

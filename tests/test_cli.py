@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from evidock import cli_common
 from evidock.cli import app, main
 from evidock.settings import Settings
 from tests import media
@@ -137,7 +136,6 @@ def test_ingest_list_show_and_check(
     assert main([*cfg, "recordings", "list", "--device", "CAM99", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
 
-    cli_common.out.width = 250  # a wide terminal, so the table is not wrapped
     assert main([*cfg, "recordings", "list", "--since", "2026-11-20 08:01:00"]) == 0
     table = capsys.readouterr().out
     assert "2 recording(s)" in table
