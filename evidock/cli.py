@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.engine import make_url
 from typer.core import TyperGroup as TyperCommandGroup
 from typer.exceptions import TyperException
 
@@ -137,7 +138,24 @@ def run(
     from evidock.runner import serve  # noqa: PLC0415 - the scheduler, watcher and web server: start-up of other commands
 
     http = None if once or no_http else Listen(http_host, http_port)
-    serve(settings_of(ctx), once=once, http=http)
+    settings = settings_of(ctx)
+    err.print(starting_line(settings), markup=False, soft_wrap=True)
+    serve(settings, once=once, http=http)
+
+
+def starting_line(settings: Settings) -> str:
+    """What `run` says first (one line on stderr): where evidence goes and which catalog records it.
+
+    A service started against the wrong S3 server writes COMPLIANCE-locked objects
+    there that nobody can delete; the person starting it must see at once where it writes.
+    """
+    s3 = settings.s3
+    catalog = make_url(settings.database_url).render_as_string(hide_password=True)
+    config = settings.source if settings.source is not None else "(none)"
+    return (
+        f"evidock run: S3 endpoint {s3.endpoint} (from {s3.endpoint_source}), bucket {s3.bucket}, "
+        f"catalog {catalog}, config {config}"
+    )
 
 
 # -- ingest ------------------------------------------------------------------------

@@ -28,11 +28,15 @@ ACCESS_KEY_ENV = "EVIDOCK_S3_ACCESS_KEY"
 SECRET_KEY_ENV = "EVIDOCK_S3_SECRET_KEY"  # noqa: S105 - the variable's name, not a secret
 SIGNING_KEY_ENV = "EVIDOCK_LOG_SIGNING_KEY"
 WEBHOOK_URL_ENV = "EVIDOCK_ALERTS_WEBHOOK_URL"  # wins over alerts.webhook_url (a URL may carry a token)
+S3_ENDPOINT_ENV = "EVIDOCK_S3_ENDPOINT"  # wins over s3.endpoint: `make run` names the server it started
 
 # The local development server's keys (scripts/s3-up.sh). Used only when the
 # endpoint is on loopback and the environment gives none.
 DEV_ACCESS_KEY = "evidock-dev"
 DEV_SECRET_KEY = "evidock-dev-secret-key-0123456789"  # noqa: S105 - throwaway loopback server
+
+
+ENDPOINT_PATTERN = r"https?://[^/\s]+/?"  # scheme and host[:port], nothing after
 
 
 class ConfigError(EvidockError):
@@ -48,6 +52,14 @@ class S3Settings:
     secret_key: str
     part_size: int  # bytes per multipart part; upload buffers are about (parallel_uploads + 2) parts
     parallel_uploads: int
+    overridden_endpoint: str | None = None  # config.toml's s3.endpoint when $EVIDOCK_S3_ENDPOINT replaced it
+
+    @property
+    def endpoint_source(self) -> str:
+        """Where ``endpoint`` comes from, said at start and by `config check`: evidence must not go elsewhere."""
+        if self.overridden_endpoint is None:
+            return "s3.endpoint"
+        return f"${S3_ENDPOINT_ENV}, overriding s3.endpoint = {self.overridden_endpoint}"
 
     @property
     def secure(self) -> bool:
@@ -163,6 +175,7 @@ class Settings:
             "watch.after_verify": self.watch.after_verify.value,
             "watch.move_to": str(self.watch.move_to) if self.watch.move_to else None,
             "s3.endpoint": self.s3.endpoint,
+            "s3.endpoint_source": self.s3.endpoint_source,
             "s3.bucket": self.s3.bucket,
             "s3.region": self.s3.region,
             "s3.access_key": _mask(self.s3.access_key),
@@ -287,23 +300,7 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
         move_to=_resolve(base, move_to_raw) if move_to_raw else None,
     )
 
-    endpoint = r.text("s3.endpoint", default="http://127.0.0.1:7480")
-    if not re.fullmatch(r"https?://[^/\s]+/?", endpoint):
-        r.fail("s3.endpoint", endpoint, 'use a URL with scheme and host, e.g. "http://127.0.0.1:7480"')
-    bucket = r.text("s3.bucket", default="evidock")
-    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
-        r.fail("s3.bucket", bucket, "use 3-63 lower-case letters, digits, '.' or '-'")
-    access_key, secret_key = _s3_keys(endpoint, environ)
-    part_mib = r.integer("s3.part_size_mib", default=8, low=5, high=5 * 1024)
-    s3 = S3Settings(
-        endpoint=endpoint.rstrip("/"),
-        bucket=bucket,
-        region=r.text("s3.region", default="us-east-1"),
-        access_key=access_key,
-        secret_key=secret_key,
-        part_size=part_mib * 1024 * 1024,
-        parallel_uploads=r.integer("s3.parallel_uploads", default=3, low=1, high=16),
-    )
+    s3 = _s3(r, environ)
 
     db_url = r.text("database.url", default="sqlite:///var/evidock.db")
     if db_url.startswith("sqlite:///") and not db_url.startswith("sqlite:////"):
@@ -365,6 +362,36 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
         access=access,
         web=_web(r),
         export=_export(r, base, watch),
+    )
+
+
+def _s3(r: _Reader, environ: Mapping[str, str]) -> S3Settings:
+    """``[s3]``; ``$EVIDOCK_S3_ENDPOINT`` replaces ``s3.endpoint`` (the replaced value is kept, to be said)."""
+    endpoint = r.text("s3.endpoint", default="http://127.0.0.1:7480")
+    if not re.fullmatch(ENDPOINT_PATTERN, endpoint):
+        r.fail("s3.endpoint", endpoint, 'use a URL with scheme and host, e.g. "http://127.0.0.1:7480"')
+    overridden = None
+    if environ.get(S3_ENDPOINT_ENV):
+        overridden, endpoint = endpoint.rstrip("/"), environ[S3_ENDPOINT_ENV]
+        if not re.fullmatch(ENDPOINT_PATTERN, endpoint):
+            raise ConfigError(
+                f"{S3_ENDPOINT_ENV}={endpoint!r} is not an S3 endpoint; "
+                'use a URL with scheme and host, e.g. "http://127.0.0.1:7480", or unset it to use s3.endpoint'
+            )
+    bucket = r.text("s3.bucket", default="evidock")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
+        r.fail("s3.bucket", bucket, "use 3-63 lower-case letters, digits, '.' or '-'")
+    access_key, secret_key = _s3_keys(endpoint, environ)
+    part_mib = r.integer("s3.part_size_mib", default=8, low=5, high=5 * 1024)
+    return S3Settings(
+        endpoint=endpoint.rstrip("/"),
+        bucket=bucket,
+        region=r.text("s3.region", default="us-east-1"),
+        access_key=access_key,
+        secret_key=secret_key,
+        part_size=part_mib * 1024 * 1024,
+        parallel_uploads=r.integer("s3.parallel_uploads", default=3, low=1, high=16),
+        overridden_endpoint=overridden,
     )
 
 
