@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.engine import make_url
 from typer.core import TyperGroup as TyperCommandGroup
 from typer.exceptions import TyperException
 
@@ -42,6 +44,7 @@ from evidock.cli_common import (
     local_time,
     out,
     print_json,
+    readable_block,
     settings_of,
 )
 from evidock.cli_export import export_app
@@ -64,6 +67,8 @@ from evidock.text import OneLineFormatter, one_line, shown
 from ingest.pipeline import AfterVerify, Outcome, Pipeline
 from ingest.watcher import DockedFile, look, scan
 from storage.access import Permission
+from storage.errors import StorageError
+from storage.objects import BucketReport
 from storage.search import CustodyStatus, RecordingFilter
 
 log = logging.getLogger(__name__)
@@ -136,7 +141,24 @@ def run(
     from evidock.runner import serve  # noqa: PLC0415 - the scheduler, watcher and web server: start-up of other commands
 
     http = None if once or no_http else Listen(http_host, http_port)
-    serve(settings_of(ctx), once=once, http=http)
+    settings = settings_of(ctx)
+    err.print(starting_line(settings), markup=False, soft_wrap=True)
+    serve(settings, once=once, http=http)
+
+
+def starting_line(settings: Settings) -> str:
+    """What `run` says first (one line on stderr): where evidence goes and which catalog records it.
+
+    A service started against the wrong S3 server writes COMPLIANCE-locked objects
+    there that nobody can delete; the person starting it must see at once where it writes.
+    """
+    s3 = settings.s3
+    catalog = make_url(settings.database_url).render_as_string(hide_password=True)
+    config = settings.source if settings.source is not None else "(none)"
+    return (
+        f"evidock run: S3 endpoint {s3.endpoint} (from {s3.endpoint_source}), bucket {s3.bucket}, "
+        f"catalog {catalog}, config {config}"
+    )
 
 
 # -- ingest ------------------------------------------------------------------------
@@ -299,14 +321,8 @@ def recordings_show(
     if as_json:
         print_json(data)
         return
-    for key, value in data.items():
-        text = value
-        if key == "label" and isinstance(value, dict):
-            parties = ", ".join(value["parties"])
-            text = f"{value['case_number']}; parties (当事人): {parties}; handler {value['handler']}"
-        if key in ("start_raw", "end_raw", "retain_until", "ingested_at") and value:
-            text = f"{local_time(datetime.fromisoformat(value), settings)} ({settings.timezone})"
-        out.print(f"{key}: {text}", markup=False)
+    for line in readable_block(data, settings):
+        out.print(line, markup=False)
 
 
 def _aware(moment: datetime | None, settings: Settings) -> datetime | None:
@@ -322,14 +338,20 @@ def _aware(moment: datetime | None, settings: Settings) -> datetime | None:
 def config_check(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Print the effective configuration (secrets masked) and test S3, versioning and Object Lock.
 
+    Exit 1 on any problem, a missing bucket included, so a script can rely on the code; --json still prints the report.
+
     Example: evidock --config config.toml config check
     """
     settings = settings_of(ctx)
-    report = connect_store(settings).inspect_bucket()
-    problems = []
-    if not report.exists:
+    problems: list[str] = []
+    report: BucketReport | None = None
+    try:
+        report = connect_store(settings).inspect_bucket()
+    except StorageError as exc:
+        problems.append(f"s3.endpoint {settings.s3.endpoint}: {one_line(str(exc))}")
+    if report is not None and not report.exists:
         problems.append(f"bucket {report.bucket!r} does not exist (evidock run creates it with Object Lock)")
-    else:
+    elif report is not None:
         if report.versioning != "Enabled":
             problems.append(f"bucket versioning is {report.versioning}, needs Enabled")
         if not report.object_lock:
@@ -338,26 +360,28 @@ def config_check(ctx: typer.Context, as_json: JsonOption = False) -> None:
     result = {
         "settings": effective,
         "s3": {
-            "reachable": True,
-            "bucket_exists": report.exists,
-            "versioning": report.versioning,
-            "object_lock": report.object_lock,
-            "default_retention": report.default_retention,
+            "reachable": report is not None,
+            "bucket_exists": report.exists if report else None,
+            "versioning": report.versioning if report else None,
+            "object_lock": report.object_lock if report else None,
+            "default_retention": report.default_retention if report else None,
         },
-        "ok": not problems or (not report.exists and len(problems) == 1),
+        "ok": not problems,
         "problems": problems,
     }
     if as_json:
         print_json(result)
     else:
         for key, value in effective.items():
-            out.print(f"{key} = {value!r}")
-        out.print(
-            f"s3: reachable, bucket {report.bucket!r} exists={report.exists} "
-            f"versioning={report.versioning} object_lock={report.object_lock}"
-        )
+            out.print(f"{key} = {value!r}", markup=False)
+        if report is not None:
+            out.print(
+                f"s3: reachable, bucket {report.bucket!r} exists={report.exists} "
+                f"versioning={report.versioning} object_lock={report.object_lock}",
+                markup=False,
+            )
         for problem in problems:
-            err.print(f"[yellow]problem[/]: {problem}")
+            err.print(f"[yellow]problem[/]: {escape(problem)}")
     if not result["ok"]:
         raise typer.Exit(1)
 

@@ -86,7 +86,7 @@ def findings_list(
             local_time(r.start, settings),
             length,
             ", ".join(x[:8] for x in r.recordings),
-            str(r.facts.get("message", ""))[:120],
+            str(r.facts.get("message", "")),
         )
     out.print(table)
     out.print(f"{len(rows)} finding(s)")

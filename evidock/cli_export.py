@@ -12,14 +12,16 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-from evidock.app import open_app
+from evidock.app import App, open_app
 from evidock.auth import acting_person
 from evidock.cli_common import JsonOption, err, out, print_json, settings_of
 from evidock.disc_export import configured_out_dir, export_disc
+from evidock.settings import Settings
 from retention.export import burn as burning
-from retention.export.job import DiscOrder
+from retention.export.job import DiscOrder, ExportOutcome
 from retention.export.job import Progress as ExportProgress
-from retention.export.layout import MEDIA
+from retention.export.layout import MEDIA, ExportError
+from storage.access import Person
 
 export_app = typer.Typer(
     help="Evidence to disc (作为证据使用, art. 27).\n\n"
@@ -60,6 +62,8 @@ def disc(
     Example: evidock export disc --case 京朝公(治)行罚决字[2026]1号 --maker 王五 --extractor 赵六 --request 7
     """
     settings = settings_of(ctx)
+    if out_dir is not None:
+        _refuse_watched(out_dir, settings)
     with open_app(settings, ensure_bucket=False) as evi:
         person = acting_person(evi)
         order = DiscOrder(
@@ -75,16 +79,7 @@ def disc(
         if as_json:
             outcome = export_disc(evi, person, order, progress=ExportProgress())
         else:
-            with Progress(
-                TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=err
-            ) as bar:
-                task = bar.add_task("disc images", total=None)
-                steps = ExportProgress(
-                    say=lambda message: bar.console.print(message, markup=False, soft_wrap=True),
-                    start=lambda total: bar.update(task, total=total),
-                    advance=lambda n: bar.advance(task, n),
-                )
-                outcome = export_disc(evi, person, order, progress=steps)
+            outcome = _export_with_bar(evi, person, order)
     burns = [burning.burn(d.image, device) for d in outcome.discs] if device else []
     if as_json:
         result = outcome.as_json()
@@ -117,3 +112,40 @@ def disc(
                 err.print(burning.instructions(d.image.path), markup=False, soft_wrap=True)
     if device and not all(b.verified for b in burns):
         raise typer.Exit(3)
+
+
+def _export_with_bar(evi: App, person: Person, order: DiscOrder) -> ExportOutcome:
+    """The export with its steps on stderr and a bar for the bytes written into the images.
+
+    The bar appears only once the export starts writing, after every check passed: a
+    refusal prints its reason alone. The bar's total starts as the layout's estimate
+    of the images' sizes and is set to the bytes actually written at the end, so a
+    finished export shows a full bar.
+    """
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=err)
+    task = bar.add_task("disc images", total=None)
+
+    def start(total: int) -> None:
+        bar.update(task, total=total)
+        bar.start()
+
+    steps = ExportProgress(
+        say=lambda message: err.print(message, markup=False, soft_wrap=True),
+        start=start,
+        advance=lambda n: bar.advance(task, n),
+    )
+    try:
+        outcome = export_disc(evi, person, order, progress=steps)
+        written = sum(d.image.size for d in outcome.discs)
+        bar.update(task, total=written, completed=written)
+    finally:
+        if bar.live.is_started:  # stopping a bar never shown would still print a blank line to a pipe
+            bar.stop()
+    return outcome
+
+
+def _refuse_watched(out_dir: Path, settings: Settings) -> None:
+    """The dock would take images written into a watched folder as recordings (config.toml's out_dir: the same rule)."""
+    for folder in settings.watch.folders:
+        if out_dir.resolve().is_relative_to(folder.resolve()):
+            raise ExportError(f"--out {out_dir} is inside the watched folder {folder}; choose a folder outside it")

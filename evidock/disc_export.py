@@ -174,7 +174,9 @@ def _run(evi: App, person: Person, job: ExportJob) -> None:
         advance=lambda n: setattr(job, "written", job.written + n),
     )
     try:
-        job.outcome = export_disc(evi, person, job.order, progress=progress)
+        outcome = export_disc(evi, person, job.order, progress=progress)
+        job.total = job.written = sum(d.image.size for d in outcome.discs)  # the estimate was the layout's
+        job.outcome = outcome
     except EvidockError as exc:
         job.error = one_line(str(exc))
     except Exception:  # the thread must end with a shown state; the cause goes to the station's log

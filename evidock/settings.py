@@ -32,11 +32,15 @@ SECRET_KEY_ENV = "EVIDOCK_S3_SECRET_KEY"  # noqa: S105 - the variable's name, no
 SIGNING_KEY_ENV = "EVIDOCK_LOG_SIGNING_KEY"
 WEBHOOK_URL_ENV = "EVIDOCK_ALERTS_WEBHOOK_URL"  # wins over alerts.webhook_url (a URL may carry a token)
 DATABASE_URL_ENV = "EVIDOCK_DATABASE_URL"  # wins over database.url (a PostgreSQL URL carries a password)
+S3_ENDPOINT_ENV = "EVIDOCK_S3_ENDPOINT"  # wins over s3.endpoint: `make run` names the server it started
 
 # The local development server's keys (scripts/s3-up.sh). Used only when the
 # endpoint is on loopback and the environment gives none.
 DEV_ACCESS_KEY = "evidock-dev"
 DEV_SECRET_KEY = "evidock-dev-secret-key-0123456789"  # noqa: S105 - throwaway loopback server
+
+
+ENDPOINT_PATTERN = r"https?://[^/\s]+/?"  # scheme and host[:port], nothing after
 
 
 class ConfigError(EvidockError):
@@ -52,6 +56,14 @@ class S3Settings:
     secret_key: str
     part_size: int  # bytes per multipart part; upload buffers are about (parallel_uploads + 2) parts
     parallel_uploads: int
+    overridden_endpoint: str | None = None  # config.toml's s3.endpoint when $EVIDOCK_S3_ENDPOINT replaced it
+
+    @property
+    def endpoint_source(self) -> str:
+        """Where ``endpoint`` comes from, said at start and by `config check`: evidence must not go elsewhere."""
+        if self.overridden_endpoint is None:
+            return "s3.endpoint"
+        return f"${S3_ENDPOINT_ENV}, overriding s3.endpoint = {self.overridden_endpoint}"
 
     @property
     def secure(self) -> bool:
@@ -179,6 +191,7 @@ class Settings:
             "watch.move_to": str(self.watch.move_to) if self.watch.move_to else None,
             "watch.retry_seconds": self.watch.retry_seconds,
             "s3.endpoint": self.s3.endpoint,
+            "s3.endpoint_source": self.s3.endpoint_source,
             "s3.bucket": self.s3.bucket,
             "s3.region": self.s3.region,
             "s3.access_key": _mask(self.s3.access_key),
@@ -307,23 +320,7 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
         retry_seconds=r.number("watch.retry_seconds", default=30.0, low=1.0, high=3600.0),
     )
 
-    endpoint = r.text("s3.endpoint", default="http://127.0.0.1:7480")
-    if not re.fullmatch(r"https?://[^/\s]+/?", endpoint):
-        r.fail("s3.endpoint", endpoint, 'use a URL with scheme and host, e.g. "http://127.0.0.1:7480"')
-    bucket = r.text("s3.bucket", default="evidock")
-    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
-        r.fail("s3.bucket", bucket, "use 3-63 lower-case letters, digits, '.' or '-'")
-    access_key, secret_key = _s3_keys(endpoint, environ)
-    part_mib = r.integer("s3.part_size_mib", default=8, low=5, high=5 * 1024)
-    s3 = S3Settings(
-        endpoint=endpoint.rstrip("/"),
-        bucket=bucket,
-        region=r.text("s3.region", default="us-east-1"),
-        access_key=access_key,
-        secret_key=secret_key,
-        part_size=part_mib * 1024 * 1024,
-        parallel_uploads=r.integer("s3.parallel_uploads", default=3, low=1, high=16),
-    )
+    s3 = _s3(r, environ)
 
     db_url = _database_url(r, base, environ)
 
@@ -389,6 +386,36 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
             waiting_limit_minutes=r.integer("health.waiting_limit_minutes", default=30, low=1, high=7 * 24 * 60),
             min_free_mib=r.integer("health.min_free_mib", default=1024, low=0, high=1024**3),
         ),
+    )
+
+
+def _s3(r: _Reader, environ: Mapping[str, str]) -> S3Settings:
+    """``[s3]``; ``$EVIDOCK_S3_ENDPOINT`` replaces ``s3.endpoint`` (the replaced value is kept, to be said)."""
+    endpoint = r.text("s3.endpoint", default="http://127.0.0.1:7480")
+    if not re.fullmatch(ENDPOINT_PATTERN, endpoint):
+        r.fail("s3.endpoint", endpoint, 'use a URL with scheme and host, e.g. "http://127.0.0.1:7480"')
+    overridden = None
+    if environ.get(S3_ENDPOINT_ENV):
+        overridden, endpoint = endpoint.rstrip("/"), environ[S3_ENDPOINT_ENV]
+        if not re.fullmatch(ENDPOINT_PATTERN, endpoint):
+            raise ConfigError(
+                f"{S3_ENDPOINT_ENV}={endpoint!r} is not an S3 endpoint; "
+                'use a URL with scheme and host, e.g. "http://127.0.0.1:7480", or unset it to use s3.endpoint'
+            )
+    bucket = r.text("s3.bucket", default="evidock")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
+        r.fail("s3.bucket", bucket, "use 3-63 lower-case letters, digits, '.' or '-'")
+    access_key, secret_key = _s3_keys(endpoint, environ)
+    part_mib = r.integer("s3.part_size_mib", default=8, low=5, high=5 * 1024)
+    return S3Settings(
+        endpoint=endpoint.rstrip("/"),
+        bucket=bucket,
+        region=r.text("s3.region", default="us-east-1"),
+        access_key=access_key,
+        secret_key=secret_key,
+        part_size=part_mib * 1024 * 1024,
+        parallel_uploads=r.integer("s3.parallel_uploads", default=3, low=1, high=16),
+        overridden_endpoint=overridden,
     )
 
 

@@ -196,6 +196,11 @@ class Action(StrEnum):
     COPY = "copy"
     EXPORT = "export"
 
+    @property
+    def with_article(self) -> str:
+        """The action as a noun in a message: "a copy", "an export"."""
+        return f"{'an' if self.value[0] in 'aeiou' else 'a'} {self.value}"
+
 
 CONTENT_ACTIONS = frozenset({Action.VIEW, Action.STREAM, Action.DOWNLOAD, Action.COPY, Action.EXPORT})
 APPROVED_ACTIONS = frozenset({Action.DOWNLOAD, Action.COPY, Action.EXPORT})  # need an approved request
@@ -1204,7 +1209,7 @@ class Gate:
         if action in APPROVED_ACTIONS:
             person.require(Permission.REQUEST_COPY)
             if request_id is None:
-                raise ApprovalError(f"a {action.value} needs an approved request: `evidock access request` first")
+                raise ApprovalError(f"{action.with_article} needs an approved request: `evidock access request` first")
             return self._approved_content(person, recording, action=action, request_id=request_id)
         person.require(Permission.VIEW_CONTENT)
         why = checked_text("reason (事由)", reason or "", limit=REASON_LENGTH)
@@ -1250,7 +1255,7 @@ class Gate:
         if asked.status is not RequestStatus.APPROVED:
             raise ApprovalError(f"request {request_id} is {asked.status.value}, not approved")
         if asked.action is not action:
-            raise ApprovalError(f"request {request_id} approves a {asked.action.value}, not a {action.value}")
+            raise ApprovalError(f"request {request_id} approves {asked.action.with_article}, not {action.with_article}")
         if asked.expired(now):
             expired_at = asked.expires_at.isoformat() if asked.expires_at else "?"
             raise ApprovalError(f"the approval of request {request_id} expired at {expired_at}; ask again")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from evidock import cli_common
 from evidock.cli import app, main
 from evidock.settings import Settings
 from tests import media
@@ -141,7 +141,6 @@ def test_ingest_list_show_and_check(
     assert main([*cfg, "recordings", "list", "--device", "CAM99", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
 
-    cli_common.out.width = 250  # a wide terminal, so the table is not wrapped
     assert main([*cfg, "recordings", "list", "--since", "2026-11-20 08:01:00"]) == 0
     table = capsys.readouterr().out
     assert "2 recording(s)" in table
@@ -190,3 +189,35 @@ def test_usage_errors_show_the_usage_and_exit_2(capsys: pytest.CaptureFixture[st
     assert "Missing argument 'recording'" in text
     assert "No such command 'no-such-command'" in text
     assert "Traceback" not in text
+
+
+@pytest.mark.s3
+@pytest.mark.usefixtures("s3_keys")
+def test_config_check_exits_1_on_any_problem_and_still_prints_the_report(
+    config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = ["--config", str(config_file)]
+    assert main([*cfg, "config", "check", "--json"]) == 1, "the test's bucket is not created yet"
+    check = json.loads(capsys.readouterr().out)
+    assert check["ok"] is False
+    assert check["s3"]["reachable"] is True
+    assert check["s3"]["bucket_exists"] is False
+    assert len(check["problems"]) == 1
+    assert "does not exist" in check["problems"][0]
+
+    assert main([*cfg, "config", "check"]) == 1
+    printed = capsys.readouterr()
+    assert "problem: bucket" in printed.err
+    assert "exists=False" in printed.out
+
+    with socket.socket() as holder:  # a port where nothing answers S3
+        holder.bind(("127.0.0.1", 0))
+        port = holder.getsockname()[1]
+    text = config_file.read_text(encoding="utf-8")
+    unreachable = tmp_path / "unreachable.toml"
+    unreachable.write_text(text.replace(text.split('endpoint = "')[1].split('"')[0], f"http://127.0.0.1:{port}"))
+    assert main(["--config", str(unreachable), "config", "check", "--json"]) == 1
+    check = json.loads(capsys.readouterr().out)
+    assert check["ok"] is False
+    assert check["s3"]["reachable"] is False
+    assert f"127.0.0.1:{port}" in check["problems"][0]

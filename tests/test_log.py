@@ -17,7 +17,6 @@ from sqlalchemy import delete, select, update
 
 from chain.checkpoint import Checkpoint, generate_skey, parse_skey, sign_checkpoint
 from chain.merkle import root
-from evidock import cli_common
 from evidock.app import App, checkpointer_for, open_app
 from evidock.cli import main
 from evidock.keys import init_key
@@ -180,7 +179,6 @@ def test_the_cli_proofs_satisfy_an_independent_verifier(
     with pytest.raises(independent.VerificationError):
         independent.verify_entry(base64.b64decode(two["entry_b64"]), second, flipped, note, vkey)
 
-    cli_common.out.width = 250
     assert main([*cfg, "log", "entry", str(logged.ingests[0]), "--json"]) == 0
     entry = json.loads(capsys.readouterr().out)
     assert entry["entry"]["recording"] == logged.recordings[0]

@@ -19,7 +19,6 @@ import pytest
 from sqlalchemy import select
 
 from chain.entries import EntryType, opens
-from evidock import cli_common
 from evidock.app import App, retention_context
 from evidock.cli import main
 from ingest.pipeline import Pipeline
@@ -248,7 +247,6 @@ def test_deadlines_and_compliance_follow_ingest_and_label_times(
     assert data["month"] == "2026-02"
     assert [r["key"] for r in data["by_device"]] == ["CAM01", "CAM02", "CAM03"]
 
-    cli_common.out.width = 250
     assert main([*cfg, "compliance", "--month", "2026-02"]) == 0
     assert "CAM03" in capsys.readouterr().out
     assert main([*cfg, "compliance", "--month", "2026-13"]) == 1

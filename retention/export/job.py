@@ -286,8 +286,13 @@ def _check_facts(
 
 
 def _check_out_dir(out_dir: Path, images: Sequence[Path]) -> None:
-    if not out_dir.is_dir():
-        raise ExportError(f"--out {out_dir} is not a folder; create it first")
+    """The images' folder, created when missing as the default one is; the last check, so a refusal creates nothing."""
+    try:
+        out_dir.mkdir(mode=0o750, parents=True, exist_ok=True)  # owner and group only: images hold evidence
+    except FileExistsError as exc:
+        raise ExportError(f"--out {out_dir} is not a folder; name a folder (it is created if missing)") from exc
+    except OSError as exc:
+        raise ExportError(f"--out {out_dir} cannot be created: {exc.strerror or exc}") from exc
     for image in images:
         if image.exists():
             raise ExportError(f"{image} exists already; an image is never overwritten")
