@@ -46,7 +46,7 @@ def disc(
         int | None, typer.Option("--capacity", min=1, help="Bytes per disc, instead of --media's size.")
     ] = None,
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Folder for the image files (default: config.toml [export] out_dir).")
+        Path | None, typer.Option("--out", help="Folder for the image files (default: config.toml \\[export] out_dir).")
     ] = None,
     device: Annotated[
         str | None, typer.Option("--burn", help="Optical drive to burn to and read back, e.g. /dev/sr0.")
