@@ -4,6 +4,14 @@ One ``Range: bytes=first-last`` (or ``bytes=first-``, ``bytes=-suffix``) is
 served as 206 so a player can seek; each HTTP request is its own read through
 the gate, so every range a player asks for is registered. Several ranges in
 one header are answered with the whole file (RFC 9110 allows ignoring Range).
+
+A docked file's type follows its name, and anyone who can put a file in a dock
+folder chooses that name: a ``.html`` or ``.svg`` shown inline from the
+station's origin would run its script with the viewer's session. So only
+audio, video and raster images are served ``inline`` with their own type;
+everything else is an ``attachment`` of type ``application/octet-stream``.
+Every answer carries ``nosniff`` and a sandboxing CSP, so even a browser that
+renders the bytes runs nothing and loads nothing.
 """
 
 from __future__ import annotations
@@ -45,23 +53,40 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return first, last
 
 
+OCTET_STREAM = "application/octet-stream"
+RASTER_IMAGES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/avif"})
+CONTENT_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox; default-src 'none'; frame-ancestors 'none'",
+}
+
+
 def media_type(name: str) -> str:
     guessed, _ = mimetypes.guess_type(name)
-    return guessed or "application/octet-stream"
+    return guessed or OCTET_STREAM
+
+
+def shown_inline(kind: str) -> bool:
+    """Whether a browser may show this type in place: audio, video, raster images; never SVG, HTML or text."""
+    return kind.startswith(("video/", "audio/")) or kind in RASTER_IMAGES
 
 
 def respond(content: Content, *, range_header: str | None, attachment: bool) -> Response:
+    """The content as an HTTP answer: 200 whole, 206 one range, 416 outside; ``attachment`` forces a download."""
     rec = content.recording
+    kind = media_type(rec.original_name)
+    inline = shown_inline(kind) and not attachment
+    if not shown_inline(kind):
+        kind = OCTET_STREAM
     headers = {
+        **CONTENT_HEADERS,
         "Accept-Ranges": "bytes",
         "ETag": f'"{rec.id}"',
         "X-Evidock-Access-Entry": str(content.entry),
         "Content-Disposition": (
-            f"{'attachment' if attachment else 'inline'}; "
-            f"filename*=UTF-8''{urllib.parse.quote(rec.original_name, safe='')}"
+            f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{urllib.parse.quote(rec.original_name, safe='')}"
         ),
     }
-    kind = media_type(rec.original_name)
     try:
         wanted = parse_range(range_header, rec.size)
     except RangeNotSatisfiable:

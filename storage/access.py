@@ -79,7 +79,7 @@ from sqlalchemy import (
 from chain import entries as chain_entries
 from chain.entries import EntryType, JsonValue
 from chain.errors import EvidockError
-from storage import cases
+from storage import cases, delivery_checks
 from storage import receipts as receipts_db
 from storage import recordings as recordings_db
 from storage.catalog import Catalog, UTCDateTime, log_entries, log_head, metadata
@@ -351,10 +351,6 @@ def checked_user_name(value: str) -> str:
 
 def _optional(what: str, value: str | None, *, limit: int) -> str | None:
     return None if value is None or not value.strip() else checked_text(what, value, limit=limit)
-
-
-def _same_name(a: str, b: str) -> bool:
-    return unicodedata.normalize("NFC", a.strip()) == unicodedata.normalize("NFC", b.strip())
 
 
 # -- users --------------------------------------------------------------------------------
@@ -655,7 +651,7 @@ def approver(conn: Connection, name: str, *, actor: Person) -> str:
         raise ApprovalError(f"approver {given!r} is not an active user: name a custodian who approved")
     if Permission.APPROVE not in ROLE_PERMISSIONS[Role(row.role)]:
         raise NotPermitted(f"approver {row.name} ({row.role}) may not approve: name a custodian")
-    if _same_name(row.name, actor.name):
+    if delivery_checks.same_name(row.name, actor.name):
         raise ApprovalError(f"{row.name} cannot approve their own action: a second custodian must approve")
     return str(row.name)
 
@@ -939,8 +935,13 @@ class Gate:
         extra: Mapping[str, JsonValue] | None = None,
         listed: Sequence[str] = (),
         consume: int | None = None,
+        recheck: Callable[[Connection], object] | None = None,
     ) -> int:
-        """Append and commit the ACCESS entry (and use up the grant of request ``consume``), or refuse."""
+        """Append and commit the ACCESS entry (and use up the grant of request ``consume``), or refuse.
+
+        ``recheck`` runs first in the same transaction and raises to refuse: the
+        conditions it checks hold when the entry is written, not only before.
+        """
         body: dict[str, object] = {
             "actor": person.name,
             "role": person.role.value,
@@ -956,6 +957,8 @@ class Gate:
         now = self._clock()
         try:
             with self._catalog.begin() as conn:
+                if recheck is not None:
+                    recheck(conn)
                 if consume is not None and recording is not None:
                     used = conn.execute(
                         update(access_grants)
@@ -1090,7 +1093,7 @@ class Gate:
                 labels = cases.latest_labels(conn, ids)
                 for rid in ids:
                     label = labels.get(rid)
-                    if label is None or not any(_same_name(party, p) for p in label.parties):
+                    if label is None or not any(delivery_checks.same_name(party, p) for p in label.parties):
                         # Never say whose recording it is instead: that would disclose a third party.
                         raise ApprovalError(
                             f"recording {rid[:12]} is not labelled with the party named; a party request may only "
@@ -1243,13 +1246,22 @@ class Gate:
 
         Raises ``ApprovalError`` (or ``NotPermitted``) saying why not. A job that
         reads several recordings checks them all first, so a refusal uses up no
-        approval and writes no entry.
+        approval and writes no entry. The same checks run again inside the
+        transaction that writes the ACCESS entry (``_approved_content``): what was
+        true at request or approval time (the party's label, the approver's
+        rights) may have changed since.
         """
         person.require(Permission.REQUEST_COPY)
-        now = self._clock()
         with self._catalog.read() as conn:
-            found = self._readable(conn, recording)
-            asked = _request(conn, request_id)
+            return self._grant_in(conn, person, recording, action=action, request_id=request_id)
+
+    def _grant_in(
+        self, conn: Connection, person: Person, recording: str, *, action: Action, request_id: int
+    ) -> tuple[recordings_db.Recording, AccessRequest, Grant]:
+        """Every condition of an approved disclosure, read in ``conn`` (see ``check_grant``)."""
+        now = self._clock()
+        found = self._readable(conn, recording)
+        asked = _request(conn, request_id)
         if asked.requested_by != person.name:
             raise ApprovalError(f"request {request_id} was made by someone else; only the requester may use it")
         if asked.status is not RequestStatus.APPROVED:
@@ -1267,6 +1279,18 @@ class Gate:
                 f"request {request_id} was already used for recording {found.id[:12]} (ACCESS entry "
                 f"{grant.access_entry}): an approval is single-use; ask again"
             )
+        label = cases.latest_labels(conn, [found.id]).get(found.id)
+        approver = _user_row(conn, asked.decided_by) if asked.decided_by else None
+        problem = delivery_checks.refusal(
+            party=asked.party,
+            labelled_parties=label.parties if label else None,
+            approver_may_approve=approver is not None
+            and approver.disabled_at is None
+            and Permission.APPROVE in ROLE_PERMISSIONS[Role(approver.role)],
+        )
+        if problem is not None:
+            log.warning("request %d refused at delivery of %s: %s", request_id, found.id[:12], problem)
+            raise ApprovalError(f"request {request_id} can no longer be used for recording {found.id[:12]}: {problem}")
         return found, asked, grant
 
     def _approved_content(self, person: Person, recording: str, *, action: Action, request_id: int) -> Content:
@@ -1285,6 +1309,7 @@ class Gate:
             requester=asked.requester,
             extra={"request": asked.id},
             consume=asked.id,
+            recheck=lambda conn: self._grant_in(conn, person, found.id, action=action, request_id=request_id),
         )
         return Content(
             self._store,
