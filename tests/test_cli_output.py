@@ -91,7 +91,9 @@ def test_piped_tables_carry_whole_values(station: Station) -> None:
     printed = station.evidock("log", "proof", "--entry", "0")
     assert printed.returncode == 0, printed.stderr
     first = printed.stdout.splitlines()[0]
-    assert first == f"entry 0 in tree of size {proof['size']}, root {proof['root']}", "the root is on one line"
+    # Each `log proof` logs (and anchors) its own read, so the second sees a larger tree: compare the form.
+    assert re.fullmatch(r"entry 0 in tree of size \d+, root [0-9a-f]{64}", first), "the root is on one line"
+    assert len(proof["root"]) == 64
 
 
 def test_cli_runner_output_is_not_cut_either(station: Station) -> None:

@@ -113,7 +113,12 @@ def test_make_checks_the_ports_before_it_installs_and_runs_evidock_through_with_
         assert any("scripts/install.sh" in line for line in recipe[1:])
     with_port = {**os.environ, "EVIDOCK_HTTP_PORT": "8123"}
     recipe = subprocess.run(
-        ["make", "-n", "run"], cwd=REPO, env=with_port, capture_output=True, text=True, check=True
+        ["make", "-n", "--no-print-directory", "run"],
+        cwd=REPO,
+        env=with_port,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.splitlines()
     assert recipe[0] == "bash scripts/check-ports.sh 8123"
     assert recipe[-1] == "bash scripts/with-s3.sh .venv/bin/evidock --config config.toml run --http-port 8123"
