@@ -262,7 +262,6 @@ user_tokens = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("created_by", String(NAME_LENGTH), nullable=False),
     Column("revoked_at", UTCDateTime(), nullable=True),
-    Column("entry", BigInteger, ForeignKey("log_entries.idx"), nullable=False, unique=True),  # its USER entry
 )
 
 user_events = Table(
@@ -274,7 +273,6 @@ user_events = Table(
     Column("user", String(NAME_LENGTH), nullable=False),
     Column("event", String(16), nullable=False),  # add, set-role, disable, token
     Column("detail", Text, nullable=False),
-    Column("entry", BigInteger, ForeignKey("log_entries.idx"), nullable=False, unique=True),  # its USER entry
 )
 """Changes to users, for listing; each row is also a USER log entry (:func:`_event`), which is what proves it."""
 
@@ -428,19 +426,16 @@ def _event(
     event: str,
     role: str,
     detail: str,
-    facts: Mapping[str, str | None] | None = None,
 ) -> int:
-    """Record a change to a user: a USER log entry and its ``user_events`` row, in ``conn``'s transaction.
+    """Record a change to a user: a ``user_events`` row and a USER log entry, in ``conn``'s transaction.
 
     Both commit with the change or neither does. ``detail`` goes into the log
-    as it is: never pass a token, a password or a hash of one. ``facts``: more
-    body fields (a new user's officer id and display name), so the ``users``
-    row is a projection of the entry. Returns the entry's log index.
+    as it is: never pass a token, a password or a hash of one. Returns the
+    entry's log index.
     """
-    body = {"action": event, "user": user, "actor": actor, "role": role, "detail": detail} | dict(facts or {})
-    index = journal.append(conn, EntryType.USER, recording=None, body=body, time=time)
-    conn.execute(insert(user_events).values(time=time, actor=actor, user=user, event=event, detail=detail, entry=index))
-    return index
+    conn.execute(insert(user_events).values(time=time, actor=actor, user=user, event=event, detail=detail))
+    body = {"action": event, "user": user, "actor": actor, "role": role, "detail": detail}
+    return journal.append(conn, EntryType.USER, recording=None, body=body, time=time)
 
 
 def add_user(
@@ -496,7 +491,6 @@ def add_user(
         event="add",
         role=role.value,
         detail=detail,
-        facts={"officer_id": officer_id, "display_name": display_name},
     )
     return name
 
@@ -512,10 +506,8 @@ def issue_token(conn: Connection, *, journal: Journal, actor: Person | None, nam
         raise InvalidAccessInput(f"user {name!r} is disabled; a disabled user gets no token")
     token = new_token()
     by = actor.name if actor else "(bootstrap)"
-    index = _event(conn, journal, time=time, actor=by, user=name, event="token", role=row.role, detail="new API token")
-    conn.execute(
-        insert(user_tokens).values(user=name, digest=_token_digest(token), created_at=time, created_by=by, entry=index)
-    )
+    conn.execute(insert(user_tokens).values(user=name, digest=_token_digest(token), created_at=time, created_by=by))
+    _event(conn, journal, time=time, actor=by, user=name, event="token", role=row.role, detail="new API token")
     return token
 
 
