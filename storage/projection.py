@@ -16,7 +16,11 @@ tamper suite changes every proven column of a real catalog and expects
 ``verify`` to name it.
 
 Times: entries carry whole seconds, while some rows keep the microseconds of
-the same moment; a time is compared to the precision the log gives it.
+the same moment; a time is compared to the precision the log gives it. Names
+the log holds only as salted commitments are compared by opening them with
+the salts in ``log_salts``, and never printed. The recordings a search listed
+are proven per search, by their number and SHA-256 (``Projected.digested``).
+People and access requests are replayed in :mod:`storage.projection_access`.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from retention.purge import purge
 from storage import access, journal
 from storage import findings as findings_db
 from storage.access import Action, Category, Person, Role
-from storage.catalog import UTCDateTime, metadata
+from storage.catalog import UTCDateTime, log_entries, metadata
 from storage.projection import NOT_PROJECTED, PROJECTED, unclassified
 from tests.conftest import raw_config, station_env, write_config
 from tests.test_retention_labels import ingest
@@ -166,6 +166,11 @@ def test_the_untouched_world_verifies_and_fills_every_projected_table(world: Wor
     assert all(counts.values()), f"every projected table needs a row for the tamper suite: {counts}"
     assert report.checked["catalog_labels"] == 1
     assert report.checked["catalog_clock_reports"] == 1
+    people = {name: report.checked[f"catalog_{name}"] for name in ("users", "user_tokens", "user_events")}
+    assert people == {"users": 4, "user_tokens": 3, "user_events": 9}  # 4 added, 3 tokens, a role set, a disable
+    requests = {name: report.checked[f"catalog_{name}"] for name in ("access_requests", "access_grants")}
+    assert requests == {"access_requests": 2, "access_grants": 2}
+    assert report.checked["catalog_access_results"] == 1  # one search, proven by its entry's count and SHA-256
 
 
 def test_every_table_and_column_has_a_place_in_the_projection() -> None:
@@ -258,3 +263,60 @@ def test_the_log_entries_hold_what_the_new_columns_need(world: World) -> None:
         kinds = [journal.entry_at(conn, i).type for i in range(journal.size(conn))]
     assert kinds.count(EntryType.CLOCK) == 1
     assert kinds.count(EntryType.CASE) == 2
+
+
+def test_a_request_is_logged_when_made_and_names_stay_committed(world: World) -> None:
+    """One REQUEST entry per recording asked for, naming the request; requester and party only as commitments."""
+    with open_app(world.settings, ensure_bucket=False) as evi, evi.catalog.read() as conn:
+        logged = [journal.entry_at(conn, i) for i in range(journal.size(conn))]
+        numbers = sorted(conn.execute(select(access.access_requests.c.id)).scalars())
+        raw = b"".join(bytes(d) for d in conn.execute(select(log_entries.c.data)).scalars())
+    asked = [e for e in logged if e.type is EntryType.REQUEST]
+    assert sorted(e.body["request"] for e in asked) == numbers
+    assert {e.recording for e in asked} == {world.kept}
+    assert all(str(e.body["requester"]).startswith("sha256:") for e in asked)
+    assert [str(e.body["party"])[:7] for e in asked].count("sha256:") == 1  # the party request only
+    assert "法院调取".encode() in raw  # the reason is in clear: the search below can find text
+    for name in ("北京市朝阳区人民法院", "张三", "王管理"):
+        assert name.encode() not in raw
+
+
+def test_a_token_added_in_the_database_alone_is_named(world: World, tmp_path: Path) -> None:
+    """Someone with database access gives themself a token: no USER entry issued it."""
+    report = _verify_copy(
+        world,
+        tmp_path,
+        "INSERT INTO user_tokens (user, digest, created_at, created_by) "
+        "VALUES ('c1', ?, '2026-01-01 00:00:00.000000', 'root')",
+        "0" * 64,
+    )
+    named = [(f.check, f.subject) for f in report.failures if f.subject.startswith("user_tokens ")]
+    assert named == [("catalog_row_unexplained", "user_tokens id=4")]
+
+
+def test_a_role_raised_in_the_database_alone_is_named(world: World, tmp_path: Path) -> None:
+    report = _verify_copy(world, tmp_path, "UPDATE users SET role = 'admin' WHERE name = 'c1'")
+    (failure,) = report.failures
+    assert (failure.check, failure.subject) == ("catalog_mismatch", "users name=c1")
+    assert "column role: the catalog has 'admin', entry" in failure.message
+    assert failure.message.endswith("says 'custodian'")
+
+
+def test_a_requester_changed_is_caught_without_printing_it(world: World, tmp_path: Path) -> None:
+    report = _verify_copy(
+        world, tmp_path, "UPDATE access_requests SET requester = '李律师' WHERE requester IS NOT NULL AND party IS NULL"
+    )
+    (failure,) = report.failures
+    assert ", column requester:" in failure.message
+    assert "李律师" not in failure.message
+    assert "names withheld" in failure.message
+
+
+def test_the_results_of_a_search_deleted_are_named(world: World, tmp_path: Path) -> None:
+    with sqlite3.connect(world.db) as raw:
+        (listing,) = {e for (e,) in raw.execute("SELECT entry FROM access_results")}
+    report = _verify_copy(world, tmp_path, "DELETE FROM access_results WHERE recording = ?", world.kept)
+    (failure,) = report.failures
+    assert (failure.check, failure.subject) == ("catalog_mismatch", f"access_results entry={listing}")
+    assert "column recording: the catalog has '1 rows" in failure.message
+    assert "says '2 rows" in failure.message
