@@ -78,6 +78,7 @@ class EntryType(StrEnum):
     EXPLANATION = "EXPLANATION"  # the written explanation closing a finding (art. 7)
     ACCESS = "ACCESS"  # a view, stream, download, copy or export (art. 27, 29)
     APPROVAL = "APPROVAL"  # an approval or refusal of an access or export
+    REQUEST = "REQUEST"  # a copy, download or export of a recording asked for (art. 29), before any decision
     HOLD = "HOLD"  # legal hold set or released
     RETENTION = "RETENTION"  # retain-until changed (only ever extended)
     EXPORT = "EXPORT"  # a recording put on a disc export, written before the image is sealed
@@ -338,6 +339,16 @@ BODY_FIELDS: Mapping[EntryType, Mapping[str, BodyField]] = MappingProxyType(
             requester=_optional(_or_null(_commitment)),
         ),
         EntryType.APPROVAL: _fields(approver=_text, action=_text, decision=_text, reason=_text),
+        EntryType.REQUEST: _fields(
+            request=_count,  # the request's number, as people and APPROVAL and ACCESS entries name it
+            requested_by=_text,
+            action=_text,  # copy, download or export
+            reason=_text,  # 事由
+            requester_category=_text,
+            document_ref=_or_null(_text),  # 文号, 律师调查令
+            requester=_optional(_or_null(_commitment)),  # the outside requester (or the party)
+            party=_optional(_or_null(_commitment)),  # category party: whose recordings (当事人)
+        ),
         EntryType.HOLD: _fields(action=_text, reason=_text),  # action: set | release
         EntryType.RETENTION: _fields(retain_until=_time, reason=_text),
         EntryType.EXPORT: _fields(export_id=_text, maker=_text, extractor=_text),  # 制作人, 提取人
@@ -381,6 +392,7 @@ RECORDING_REQUIRED = frozenset(
         EntryType.EXPORT,
         EntryType.FIXITY,
         EntryType.PURGE,
+        EntryType.REQUEST,
     }
 )
 """Types that are always about one recording. ACCESS, APPROVAL and CLOCK (a docked sidecar or not) may or may not be."""

@@ -157,7 +157,6 @@ def _log(
     tree = MemoryNodes()
     pending = list(anchored)
     last_about: dict[str, int] = {}
-    projected = replay.types
     expected = 0
     for rows, summaries in _summaries(conn, decode_workers(head, workers)):
         report.count("entries", len(rows))
@@ -182,7 +181,7 @@ def _log(
                         f"recording {about}: prev is {prev}, expected {last_about.get(about)}",
                     )
                 last_about[about] = idx
-            if entry_type in projected:
+            if replay.needs(entry_type, data):
                 replay.apply(idx, decode(data))  # decoded again here: the workers return only summaries
     if head != tree.size:
         report.fail("log_head", head, f"the log head says {head} entries, the table holds {tree.size}")

@@ -19,8 +19,8 @@ Every read of a recording by a person goes through :class:`Gate`:
 
 Copy, download and export need an approved request: approved by a custodian
 who is not the requester (two-person rule), used before it expires, once per
-recording. Each decision is one APPROVAL entry per recording, so it sits in the
-recording's custody chain.
+recording. The request is one REQUEST entry per recording, and each decision
+one APPROVAL entry per recording, so both sit in the recording's custody chain.
 
 Every change to people and their rights (a user added, a role changed, a user
 disabled, an API token issued) appends a USER entry in the change's own
@@ -85,7 +85,7 @@ from storage import recordings as recordings_db
 from storage.catalog import Catalog, UTCDateTime, log_entries, log_head, metadata
 from storage.catalog import recordings as recordings_table
 from storage.errors import NotFound, StorageError
-from storage.journal import Journal
+from storage.journal import Journal, NewEntry
 from storage.objects import ObjectStore, StoredVersion
 
 log = logging.getLogger(__name__)
@@ -426,16 +426,27 @@ def _event(
     event: str,
     role: str,
     detail: str,
+    extra: Mapping[str, JsonValue] | None = None,
+    personal: Mapping[str, str] | None = None,
 ) -> int:
     """Record a change to a user: a ``user_events`` row and a USER log entry, in ``conn``'s transaction.
 
-    Both commit with the change or neither does. ``detail`` goes into the log
-    as it is: never pass a token, a password or a hash of one. Returns the
-    entry's log index.
+    Both commit with the change or neither does. ``detail`` and ``extra`` go
+    into the log as they are: never pass a token, a password or a hash of one;
+    a name goes in ``personal`` (committed). The entry names the row
+    (``event_id``), so verify matches the two. Returns the entry's log index.
     """
-    conn.execute(insert(user_events).values(time=time, actor=actor, user=user, event=event, detail=detail))
-    body = {"action": event, "user": user, "actor": actor, "role": role, "detail": detail}
-    return journal.append(conn, EntryType.USER, recording=None, body=body, time=time)
+    made = conn.execute(insert(user_events).values(time=time, actor=actor, user=user, event=event, detail=detail))
+    body = {"action": event, "user": user, "actor": actor, "role": role, "detail": detail, **(extra or {})}
+    body["event_id"] = _inserted_id(made)
+    return journal.append(conn, EntryType.USER, recording=None, body=body, time=time, personal=personal)
+
+
+def _inserted_id(result: Any) -> int:
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("an insert returned no id")
+    return int(key[0])
 
 
 def add_user(
@@ -491,6 +502,8 @@ def add_user(
         event="add",
         role=role.value,
         detail=detail,
+        extra={"officer_id": officer_id, "display_name": None},
+        personal={"display_name": display_name} if display_name else None,
     )
     return name
 
@@ -506,8 +519,20 @@ def issue_token(conn: Connection, *, journal: Journal, actor: Person | None, nam
         raise InvalidAccessInput(f"user {name!r} is disabled; a disabled user gets no token")
     token = new_token()
     by = actor.name if actor else "(bootstrap)"
-    conn.execute(insert(user_tokens).values(user=name, digest=_token_digest(token), created_at=time, created_by=by))
-    _event(conn, journal, time=time, actor=by, user=name, event="token", role=row.role, detail="new API token")
+    made = conn.execute(
+        insert(user_tokens).values(user=name, digest=_token_digest(token), created_at=time, created_by=by)
+    )
+    _event(
+        conn,
+        journal,
+        time=time,
+        actor=by,
+        user=name,
+        event="token",
+        role=row.role,
+        detail="new API token",
+        extra={"token_id": _inserted_id(made)},  # the row's number, never the token or its digest
+    )
     return token
 
 
@@ -1104,11 +1129,24 @@ class Gate:
                     status=RequestStatus.PENDING.value,
                 )
             )
-            key = result.inserted_primary_key
-            if key is None:
-                raise RuntimeError("insert of an access request returned no id")
-            request_id = int(key[0])
+            request_id = _inserted_id(result)
             conn.execute(insert(access_grants), [{"request": request_id, "recording": rid} for rid in ids])
+            body: dict[str, object] = {
+                "request": request_id,
+                "requested_by": person.name,
+                "role": person.role.value,
+                "action": action.value,
+                "reason": reason,
+                "requester_category": category.value,
+                "document_ref": document_ref,
+                "requester": None,
+                "party": None,
+            }
+            named = {"requester": requester or party, "party": party}
+            personal = {k: v for k, v in named.items() if v is not None} or None
+            self._journal.append_many(
+                conn, [NewEntry(EntryType.REQUEST, rid, body, now, personal) for rid in ids]
+            )  # one per recording, in its custody chain, as the decision's APPROVAL entries
             return _request(conn, request_id)
 
     def decide(self, person: Person, request_id: int, *, approve: bool, reason: str) -> AccessRequest:

@@ -16,21 +16,26 @@ tamper suite changes every proven column of a real catalog and expects
 ``verify`` to name it.
 
 Times: entries carry whole seconds, while some rows keep the microseconds of
-the same moment; a time is compared to the precision the log gives it.
+the same moment; a time is compared to the precision the log gives it. Names
+the log holds only as salted commitments are compared by opening them with
+the salts in ``log_salts``, and never printed. The recordings a search listed
+are proven per search, by their number and SHA-256 (``Projected.digested``).
+People and access requests are replayed in :mod:`storage.projection_access`.
 """
 
 from __future__ import annotations
 
 import base64
+import itertools
 from collections.abc import Callable, Collection, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, select
 
-from chain.entries import Entry, EntryType, JsonValue, commit, decode, parse_time
-from storage import access, cases, findings
+from chain.entries import Entry, EntryType, JsonValue, commit, decode
+from storage import cases, findings, projection_access
 from storage.catalog import (
     checkpoints,
     log_entries,
@@ -42,27 +47,13 @@ from storage.catalog import (
     recordings,
     schema_info,
 )
+from storage.projected import SURROGATE, Committed, Expected, Projected, Second, logged_time
+from storage.projection_access import AccessReplay, access_shapes_a_table, digest_of
 
 Keep = Callable[[str, Mapping[str, Any]], bool]
 """Which rows a comparison looks at: ``keep(table name, row)``."""
 
 # -- what each table is ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Projected:
-    """A table rebuilt from entries: ``key`` identifies a row; ``operational`` columns are not evidence."""
-
-    table: Table
-    key: tuple[str, ...]
-    operational: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def proven(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.table.columns if c.name not in self.operational)
-
-
-SURROGATE = "a row number the database assigns; the row is matched by its entry, not by this"
 
 PROJECTED: tuple[Projected, ...] = (
     Projected(recordings, ("id",)),
@@ -80,6 +71,7 @@ PROJECTED: tuple[Projected, ...] = (
     ),
     Projected(findings.findings, ("key",), {"id": SURROGATE}),
     Projected(findings.clock_reports, ("entry",), {"id": SURROGATE}),
+    *projection_access.TABLES,
 )
 
 NOT_PROJECTED: Mapping[str, str] = {
@@ -91,12 +83,6 @@ NOT_PROJECTED: Mapping[str, str] = {
     checkpoints.name: "a local copy of the signed checkpoints; verify trusts only those locked in the object store",
     receipts.name: "ingest progress of each docked file (a state machine); the recording it made is proven",
     cases.alert_runs.name: "a record of each alert check run, for `evidock status`; not evidence",
-    access.users.name: "pending: people are proven by USER entries, the projection of their tables is not built yet",
-    access.user_tokens.name: "pending: see users",
-    access.user_events.name: "pending: see users",
-    access.access_requests.name: "pending: requests are proven by APPROVAL entries; projection not built yet",
-    access.access_grants.name: "pending: see access_requests",
-    access.access_results.name: "pending: see access_requests",
 }
 
 
@@ -115,38 +101,14 @@ def unclassified() -> list[str]:
     return gaps
 
 
-# -- values the log gives only as a commitment -------------------------------------------
-
-
-@dataclass(frozen=True)
-class Committed:
-    """Personal data the entry holds as salted commitments (``parties[i]`` of entry ``entry``)."""
-
-    entry: int
-    commitments: tuple[str, ...]
-
-
-@dataclass(frozen=True, order=True)
-class Second:
-    """A time the log holds in whole seconds (an entry's time, a body time): compared to the second."""
-
-    moment: datetime
-
-
 # -- the replay -------------------------------------------------------------------------
 
 
-@dataclass
-class Expected:
-    values: dict[str, Any]
-    entry: int  # the last entry that shaped the row
-
-
-class Replay:
+class Replay(AccessReplay):
     """Feed entries in log order with :meth:`apply`; ``rows`` then holds every projected table's rows."""
 
     def __init__(self) -> None:
-        self.rows: dict[str, dict[tuple[Any, ...], Expected]] = {p.table.name: {} for p in PROJECTED}
+        super().__init__(PROJECTED)
         self._labels: dict[str, list[Expected]] = {}  # recording -> its labels, oldest first
         self._handlers: dict[EntryType, Callable[[int, Entry], None]] = {
             EntryType.INGEST: self._ingest,
@@ -158,6 +120,7 @@ class Replay:
             EntryType.EXPLANATION: self._explanation,
             EntryType.CLOCK: self._clock,
             EntryType.CASE: self._case,
+            **self._access_handlers(),
         }
 
     def ingested(self) -> dict[tuple[str, str], int]:
@@ -172,21 +135,16 @@ class Replay:
         """The entry types that shape some table (the others need not be decoded)."""
         return frozenset(self._handlers)
 
+    def needs(self, kind: str, data: bytes) -> bool:
+        """Whether the entry of type ``kind`` with bytes ``data`` may shape some table (the others need no decoding)."""
+        if kind == EntryType.ACCESS:
+            return access_shapes_a_table(data)
+        return kind in self._handlers
+
     def apply(self, index: int, entry: Entry) -> None:
         handler = self._handlers.get(entry.type)
         if handler is not None:
             handler(index, entry)
-
-    def _put(self, table: Table, key: tuple[Any, ...], index: int, values: dict[str, Any]) -> None:
-        self.rows[table.name][key] = Expected(values, index)
-
-    def _change(self, table: Table, key: tuple[Any, ...], index: int, **values: Any) -> bool:
-        row = self.rows[table.name].get(key)
-        if row is None:
-            return False
-        row.values.update(values)
-        row.entry = index
-        return True
 
     def _ingest(self, index: int, entry: Entry) -> None:
         body = entry.body
@@ -199,14 +157,14 @@ class Replay:
                 "size": body.get("size"),
                 "object_key": body.get("object_key"),
                 "version_id": body.get("version_id"),
-                "retain_until": _time(body.get("retain_until")),
+                "retain_until": logged_time(body.get("retain_until")),
                 "original_name": display_name(body),
                 "station": entry.station,
                 "device": body.get("device"),
                 "officer": body.get("officer"),
                 "seq": body.get("sequence"),
-                "start_raw": _time(body.get("start_raw")),
-                "end_raw": _time(body.get("end_raw")),
+                "start_raw": logged_time(body.get("start_raw")),
+                "end_raw": logged_time(body.get("end_raw")),
                 "duration_ms": body.get("duration_ms"),
                 "kind": body.get("kind"),
                 "media": body.get("media"),
@@ -223,7 +181,7 @@ class Replay:
             {
                 "recording": entry.recording,
                 "case_number": body.get("case_number"),
-                "parties": Committed(index, tuple(str(p) for p in parties) if isinstance(parties, list) else ()),
+                "parties": _parties(index, parties),
                 "handler": body.get("handler"),
                 "labelled_by": body.get("by"),
                 "labelled_at": Second(entry.timestamp),
@@ -274,7 +232,7 @@ class Replay:
                     "recording": entry.recording,
                     "case_number": body.get("case_number"),
                     "period": body.get("period"),
-                    "retain_until": _time(body.get("retain_until")),
+                    "retain_until": logged_time(body.get("retain_until")),
                     "added_at": Second(entry.timestamp),
                     "added_by": body.get("by"),
                     "hold_entry": index,
@@ -304,7 +262,7 @@ class Replay:
         ]
 
     def _retention(self, index: int, entry: Entry) -> None:
-        until = _time(entry.body.get("retain_until"))
+        until = logged_time(entry.body.get("retain_until"))
         for row in self._active_holds(entry.recording):
             if until is not None and (
                 row.values["retain_until"] is None or row.values["retain_until"] < until
@@ -323,8 +281,8 @@ class Replay:
                 "object_key": body.get("object_key"),
                 "version_id": body.get("version_id"),
                 "size": body.get("size"),
-                "ended_at": _time(body.get("ended_at")),
-                "retain_until": _time(body.get("retain_until")),
+                "ended_at": logged_time(body.get("ended_at")),
+                "retain_until": logged_time(body.get("retain_until")),
                 "labels": [_label_json(row.values) for row in self._labels.get(str(entry.recording), [])],
                 "reason": body.get("reason"),
                 "purge_entry": index,
@@ -440,8 +398,10 @@ def _label_json(values: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _time(value: object) -> Second | None:
-    return Second(parse_time(value)) if isinstance(value, str) else None
+def _parties(index: int, parties: object) -> Committed:
+    """A LABEL's parties: each committed, its salt under ``cases.party_field(position)``."""
+    held = tuple(str(p) for p in parties) if isinstance(parties, list) else ()
+    return Committed(index, held, tuple(cases.party_field(i) for i in range(len(held))))
 
 
 def _moment(value: object) -> datetime | None:
@@ -466,15 +426,16 @@ def replay_log(conn: Connection, *, batch: int = 5000) -> Replay:
     last = -1
     while True:
         rows = conn.execute(
-            select(log_entries.c.idx, log_entries.c.data)
+            select(log_entries.c.idx, log_entries.c.type, log_entries.c.data)
             .where(log_entries.c.type.in_(types), log_entries.c.idx > last)
             .order_by(log_entries.c.idx)
             .limit(batch)
         ).all()
         if not rows:
             return replay
-        for idx, data in rows:
-            replay.apply(int(idx), decode(bytes(data)))
+        for idx, kind, data in rows:
+            if replay.needs(kind, bytes(data)):
+                replay.apply(int(idx), decode(bytes(data)))
         last = int(rows[-1][0])
 
 
@@ -544,6 +505,10 @@ def differences(
     for projected in PROJECTED:
         name = projected.table.name
         wanted = replay.rows[name]
+        if projected.digested:  # search results: proven per search by count and SHA-256 (no export uses them)
+            if keep is None:
+                yield from _digest_differences(conn, projected, wanted, None)
+            continue
         columns = projected.proven
         actual: dict[tuple[Any, ...], dict[str, Any]] = {}
         for row in conn.execute(select(projected.table)):
@@ -570,8 +535,37 @@ def differences(
                     yield Difference("mismatch", name, label, column, expected.entry, shown, _visible(logged))
 
 
+def _digest_differences(
+    conn: Connection,
+    projected: Projected,
+    wanted: Mapping[tuple[Any, ...], Expected],
+    keys: set[tuple[Any, ...]] | None,
+) -> Iterator[Difference]:
+    """The rows of each entry against that entry's count and SHA-256 of them, read in order (no table in memory)."""
+    name = projected.table.name
+    group, member = (projected.table.c[k] for k in projected.key)
+    seen: set[tuple[Any, ...]] = set()
+    rows = conn.execute(select(group, member).order_by(group, member))
+    for key, members in itertools.groupby(rows, key=lambda row: (row[0],)):
+        seen.add(key)
+        if keys is not None and key not in keys:
+            continue
+        label = f"{group.name}={key[0]}"
+        expected = wanted.get(key)
+        if expected is None:
+            yield Difference("unexplained", name, label, None, None)
+            continue
+        found = digest_of([str(m) for _, m in members])
+        if found != expected.values:
+            shown, logged = (f"{d['count']} rows, SHA-256 {d['sha256']}" for d in (found, expected.values))
+            yield Difference("mismatch", name, label, member.name, expected.entry, shown, logged)
+    for key in sorted(set(wanted) - seen):
+        if keys is None or key in keys:
+            yield Difference("missing", name, f"{group.name}={key[0]}", None, wanted[key].entry)
+
+
 class _Salts:
-    """The salts of LABEL commitments, read once per entry when a comparison needs them."""
+    """The salts of commitments (``log_salts``), read once per entry when a comparison needs them."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -593,13 +587,14 @@ def _same(logged: object, stored: object, salts: _Salts) -> bool:
     return logged == stored
 
 
-def _same_parties(logged: Any, stored: object, salts: _Salts) -> bool:
+def _same_committed(logged: Any, stored: object, salts: _Salts) -> bool:
     """Each clear name opens its commitment with the salt kept beside the entry."""
-    if not isinstance(stored, list) or len(stored) != len(logged.commitments):
+    names = [stored] if logged.single else stored
+    if not isinstance(names, list) or len(names) != len(logged.commitments):
         return False
     opened = salts.of(logged.entry)
-    for position, (name, commitment) in enumerate(zip(stored, logged.commitments, strict=True)):
-        salt = opened.get(cases.party_field(position))
+    for name, commitment, field in zip(names, logged.commitments, logged.fields, strict=True):
+        salt = opened.get(field)
         if not isinstance(name, str) or salt is None or len(salt) != 32 or commit(name, salt) != commitment:
             return False
     return True
@@ -635,7 +630,7 @@ def _same_list(logged: Any, stored: object, salts: _Salts) -> bool:
 
 
 _COMPARE: Mapping[type, Callable[[Any, object, _Salts], bool]] = {
-    Committed: _same_parties,
+    Committed: _same_committed,
     Second: _same_second,
     datetime: _same_moment,
     date: _same_day,
@@ -663,7 +658,8 @@ def _committed(value: object) -> bool:
 def _visible(value: object) -> object:
     """What to print for a logged value: a commitment is shown as such, never as a name."""
     if isinstance(value, Committed):
-        return [f"committed {c[:15]}…" for c in value.commitments]
+        shown = [f"committed {c[:15]}…" for c in value.commitments]
+        return shown[0] if value.single else shown
     if isinstance(value, Second):
         return value.moment
     if isinstance(value, dict):

@@ -691,4 +691,4 @@ def test_hostile_input_gets_a_clear_error_and_changes_nothing(
     assert json.loads(out)["reason"] == sql
     after = _counts(world)
     assert after["access_requests"] == before["access_requests"] + 1
-    assert after["log"] == before["log"]
+    assert after["log"] == before["log"] + 1  # its REQUEST entry, the reason in it verbatim

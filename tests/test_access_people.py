@@ -297,7 +297,8 @@ def test_every_user_change_is_one_user_entry_in_the_same_transaction(settings: S
             (entry,), (row,) = _changes_since(evi, state)
             assert entry.type is EntryType.USER
             assert (entry.recording, entry.prev, entry.station) == (None, None, settings.station_id)
-            assert dict(entry.body) == body
+            assert entry.body["event_id"] == row["id"]  # the entry names its row: verify matches the two
+            assert {k: v for k, v in entry.body.items() if k != "event_id"} == body
             assert entry.time == format_time(now)  # the event time is the entry time
             assert row["time"] == now
             assert (row["actor"], row["user"], row["event"], row["detail"]) == (
@@ -310,7 +311,15 @@ def test_every_user_change_is_one_user_entry_in_the_same_transaction(settings: S
         j = evi.journal
         change(
             lambda conn, now: access.add_user(conn, journal=j, actor=None, name="root", role=Role.ADMIN, time=now),
-            {"action": "add", "user": "root", "actor": "(bootstrap)", "role": "admin", "detail": "role=admin"},
+            {
+                "action": "add",
+                "user": "root",
+                "actor": "(bootstrap)",
+                "role": "admin",
+                "detail": "role=admin",
+                "officer_id": None,
+                "display_name": None,
+            },
         )
         change(
             lambda conn, now: access.add_user(
@@ -322,11 +331,20 @@ def test_every_user_change_is_one_user_entry_in_the_same_transaction(settings: S
                 "actor": "root",
                 "role": "custodian",
                 "detail": "role=custodian, officer id P1001",
+                "officer_id": "P1001",
+                "display_name": None,
             },
         )
         change(
             lambda conn, now: access.issue_token(conn, journal=j, actor=admin, name="王五", time=now),
-            {"action": "token", "user": "王五", "actor": "root", "role": "custodian", "detail": "new API token"},
+            {
+                "action": "token",
+                "user": "王五",
+                "actor": "root",
+                "role": "custodian",
+                "detail": "new API token",
+                "token_id": 1,  # the user_tokens row, never the token
+            },
         )
         change(
             lambda conn, now: access.set_role(conn, journal=j, actor=admin, name="王五", role=Role.ADMIN, time=now),

@@ -22,7 +22,7 @@ from sqlalchemy import JSON, BigInteger, Date, Integer, String, Text, func, sele
 
 from chain.entries import EntryType
 from evidock import settings as settings_mod
-from evidock.app import checkpointer_for, open_app, retention_context
+from evidock.app import App, checkpointer_for, open_app, retention_context
 from evidock.keys import init_key
 from evidock.settings import Settings
 from evidock.verify import verify
@@ -31,9 +31,10 @@ from ingest.checking import add_clock_report, explain
 from ingest.clock import ClockReport
 from retention import evidence, labelling, lifecycle
 from retention.purge import purge
+from storage import access, journal
 from storage import findings as findings_db
-from storage import journal
-from storage.catalog import UTCDateTime, metadata
+from storage.access import Action, Category, Person, Role
+from storage.catalog import UTCDateTime, log_entries, metadata
 from storage.projection import NOT_PROJECTED, PROJECTED, unclassified
 from tests.conftest import raw_config, sqlite_only, station_env, write_config
 from tests.test_retention_labels import ingest
@@ -85,10 +86,61 @@ def world(tmp_path_factory: pytest.TempPathFactory, s3_env: dict[str, str]) -> W
             )
             first = findings_db.listing(conn, open_only=True)[0]
             explain(conn, evi.journal, first.id, text="电池更换", author="li.si", now=evi.now())
+        _people(evi)
+        _requests_and_a_search(evi, tmp, kept, purged)
         time.sleep(1.2)  # the one-second locks pass on the server's own clock
         purge(ctx, now=datetime.now(UTC) + timedelta(days=100), apply=True)
         checkpointer_for(evi).make(evi.now())
     return World(settings, vkey, Path(settings.database_url.removeprefix("sqlite:///")), kept, purged)
+
+
+def _people(evi: App) -> None:
+    """Users added (the first by the bootstrap), a role changed, tokens issued, a user disabled (tokens revoked)."""
+    admin = Person("root", Role.ADMIN)
+    with evi.catalog.begin() as conn:
+        j = evi.journal
+        access.add_user(
+            conn, journal=j, actor=None, name="root", role=Role.ADMIN, display_name="王管理", time=evi.now()
+        )
+        for name, role, officer in (
+            ("c1", Role.CUSTODIAN, None),
+            ("c2", Role.CUSTODIAN, None),
+            ("x1", Role.OFFICER, "P1001"),
+        ):
+            access.add_user(conn, journal=j, actor=admin, name=name, role=role, officer_id=officer, time=evi.now())
+            access.issue_token(conn, journal=j, actor=admin, name=name, time=evi.now())
+        access.set_role(conn, journal=j, actor=admin, name="x1", role=Role.AUDITOR, time=evi.now())
+        access.disable_user(conn, journal=j, actor=admin, name="x1", reason="调离", time=evi.now())
+
+
+def _requests_and_a_search(evi: App, tmp: Path, kept: str, purged: str) -> None:
+    """A request approved and used (a download), one left pending (a party's), and a search listing two recordings."""
+    gate = evi.gate()
+    c1, c2 = Person("c1", Role.CUSTODIAN), Person("c2", Role.CUSTODIAN)
+    used = gate.request(
+        c1,
+        [kept],
+        action=Action.DOWNLOAD,
+        reason="法院调取",
+        category=Category.COURT,
+        document_ref="(2026)京0105刑初31号",
+        requester="北京市朝阳区人民法院 张法官",
+    )
+    gate.decide(c2, used.id, approve=True, reason="负责人批准")
+    gate.download(c1, kept, request_id=used.id, out=tmp / "copy.mp4")
+    gate.request(
+        c1,
+        [kept],
+        action=Action.COPY,
+        reason="当事人申请",
+        category=Category.PARTY,
+        document_ref="申请书1号",
+        party="张三",
+    )
+    gate.record_listing(
+        c1, command="recordings list", query={"device": "CAM01"}, recordings=[kept, purged], reason="查找录像"
+    )
+    gate.read_metadata(c1, kept, reason="核对")  # the listing's entry is not the last: a moved row lands on another
 
 
 def _verify_copy(world: World, tmp_path: Path, tamper: str, *params: object) -> Report:
@@ -113,7 +165,14 @@ def test_the_untouched_world_verifies_and_fills_every_projected_table(world: Wor
             }
     assert report.ok, report.failures
     assert all(counts.values()), f"every projected table needs a row for the tamper suite: {counts}"
-    assert report.checked["catalog_rows"] == sum(counts.values())
+    assert report.checked["catalog_rows"] >= sum(counts.values()) - counts["access_results"]  # results: by digest
+    people = {name: counts[name] for name in ("users", "user_tokens", "user_events")}
+    assert people == {"users": 4, "user_tokens": 3, "user_events": 9}  # 4 added, 3 tokens, a role set, a disable
+    assert {name: counts[name] for name in ("access_requests", "access_grants")} == {
+        "access_requests": 2,
+        "access_grants": 2,
+    }
+    assert counts["access_results"] >= 1  # one search, proven by its entry's count and SHA-256
 
 
 def test_every_table_and_column_has_a_place_in_the_projection() -> None:
@@ -138,13 +197,14 @@ def _forged(column: object, current: object) -> object:
         if isinstance(value, dict):
             return json.dumps(value | {"forged": 1})
         return json.dumps([*(value if isinstance(value, list) else []), "forged"])
-    if isinstance(kind, Integer | BigInteger):
-        return (current if isinstance(current, int) else 0) + 1
+    if isinstance(kind, Integer | BigInteger):  # far enough not to take another row's number (ids are unique)
+        return (current if isinstance(current, int) else 0) + 1000
     assert isinstance(kind, String | Text), f"no forgery for {kind!r}: add one"
     return f"{current or ''}X"
 
 
 CASES = [(p.table.name, column, column in p.key) for p in PROJECTED for column in p.proven]
+DIGESTED = {p.table.name: p.key[0] for p in PROJECTED if p.digested}  # table -> the column naming its entry
 
 
 @sqlite_only  # the tampering is SQL on a copy of the SQLite file; verify reads every database alike
@@ -153,13 +213,17 @@ def test_a_changed_column_is_named_by_verify(
     world: World, tmp_path: Path, table: str, column: str, is_key: bool
 ) -> None:
     with sqlite3.connect(world.db) as raw:
-        query = f'SELECT rowid, "{column}" FROM "{table}" ORDER BY rowid LIMIT 1'  # noqa: S608  # names from the schema
-        rowid, current = raw.execute(query).fetchone()
-    forged = _forged(metadata.tables[table].c[column], current)
+        raw.row_factory = sqlite3.Row
+        row = raw.execute(f'SELECT rowid AS tampered_rowid, * FROM "{table}" ORDER BY rowid LIMIT 1').fetchone()  # noqa: S608  # names from the schema
+    forged = _forged(metadata.tables[table].c[column], row[column])
     tamper = f'UPDATE "{table}" SET "{column}" = ? WHERE rowid = ?'  # noqa: S608  # names from the schema
-    report = _verify_copy(world, tmp_path, tamper, forged, rowid)
+    report = _verify_copy(world, tmp_path, tamper, forged, row["tampered_rowid"])
     named = [f for f in report.failures if f.subject.startswith(f"{table} ")]
-    if is_key:  # the row no longer matches its entry: one row missing, one unexplained
+    if table in DIGESTED:  # its entry proves the rows as a whole: the entry's rows (and any it was moved to) differ
+        group = DIGESTED[table]
+        touched = {row[group], forged if column == group else row[group]}
+        assert {f.subject for f in named} == {f"{table} {group}={g}" for g in touched}, report.failures
+    elif is_key:  # the row no longer matches its entry: one row missing, one unexplained
         assert {f.check for f in named} >= {"catalog_row_missing", "catalog_row_unexplained"}, report.failures
     else:
         assert any(f.check == "catalog_mismatch" and f", column {column}:" in f.message for f in named), report.failures
@@ -206,3 +270,60 @@ def test_the_log_entries_hold_what_the_new_columns_need(world: World) -> None:
         kinds = [journal.entry_at(conn, i).type for i in range(journal.size(conn))]
     assert kinds.count(EntryType.CLOCK) == 1
     assert kinds.count(EntryType.CASE) == 2
+
+
+def test_a_request_is_logged_when_made_and_names_stay_committed(world: World) -> None:
+    """One REQUEST entry per recording asked for, naming the request; requester and party only as commitments."""
+    with open_app(world.settings, ensure_bucket=False) as evi, evi.catalog.read() as conn:
+        logged = [journal.entry_at(conn, i) for i in range(journal.size(conn))]
+        numbers = sorted(conn.execute(select(access.access_requests.c.id)).scalars())
+        raw = b"".join(bytes(d) for d in conn.execute(select(log_entries.c.data)).scalars())
+    asked = [e for e in logged if e.type is EntryType.REQUEST]
+    assert sorted(int(str(e.body["request"])) for e in asked) == numbers
+    assert {e.recording for e in asked} == {world.kept}
+    assert all(str(e.body["requester"]).startswith("sha256:") for e in asked)
+    assert [str(e.body["party"])[:7] for e in asked].count("sha256:") == 1  # the party request only
+    assert "法院调取".encode() in raw  # the reason is in clear: the search below can find text
+    for name in ("北京市朝阳区人民法院", "张三", "王管理"):
+        assert name.encode() not in raw
+
+
+def test_a_token_added_in_the_database_alone_is_named(world: World, tmp_path: Path) -> None:
+    """Someone with database access gives themself a token: no USER entry issued it."""
+    report = _verify_copy(
+        world,
+        tmp_path,
+        "INSERT INTO user_tokens (user, digest, created_at, created_by) "
+        "VALUES ('c1', ?, '2026-01-01 00:00:00.000000', 'root')",
+        "0" * 64,
+    )
+    named = [(f.check, f.subject) for f in report.failures if f.subject.startswith("user_tokens ")]
+    assert named == [("catalog_row_unexplained", "user_tokens id=4")]
+
+
+def test_a_role_raised_in_the_database_alone_is_named(world: World, tmp_path: Path) -> None:
+    report = _verify_copy(world, tmp_path, "UPDATE users SET role = 'admin' WHERE name = 'c1'")
+    (failure,) = report.failures
+    assert (failure.check, failure.subject) == ("catalog_mismatch", "users name=c1")
+    assert "column role: the catalog has 'admin', entry" in failure.message
+    assert failure.message.endswith("says 'custodian'")
+
+
+def test_a_requester_changed_is_caught_without_printing_it(world: World, tmp_path: Path) -> None:
+    report = _verify_copy(
+        world, tmp_path, "UPDATE access_requests SET requester = '李律师' WHERE requester IS NOT NULL AND party IS NULL"
+    )
+    (failure,) = report.failures
+    assert ", column requester:" in failure.message
+    assert "李律师" not in failure.message
+    assert "names withheld" in failure.message
+
+
+def test_the_results_of_a_search_deleted_are_named(world: World, tmp_path: Path) -> None:
+    with sqlite3.connect(world.db) as raw:
+        (listing,) = {e for (e,) in raw.execute("SELECT entry FROM access_results")}
+    report = _verify_copy(world, tmp_path, "DELETE FROM access_results WHERE recording = ?", world.kept)
+    (failure,) = report.failures
+    assert (failure.check, failure.subject) == ("catalog_mismatch", f"access_results entry={listing}")
+    assert "column recording: the catalog has '1 rows" in failure.message
+    assert "says '2 rows" in failure.message

@@ -127,6 +127,8 @@ _FIELD_VALUES: dict[str, st.SearchStrategy[JsonValue]] = {
     "start_raw": time_texts | st.none(),
     "parties": st.lists(commitments, max_size=3),
     "requester": commitments | st.none(),
+    "party": commitments | st.none(),
+    "request": counts,
     "device": texts | st.none(),  # CLOCK's device is required text: see bodies()
     "officer": texts | st.none(),
     "approver": texts | st.none(),
@@ -149,6 +151,7 @@ def bodies(draw: st.DrawFn, entry_type: EntryType) -> dict[str, JsonValue]:
             nullable_here = not (
                 (entry_type is EntryType.APPROVAL and key == "approver")
                 or (entry_type is EntryType.CLOCK and key == "device")
+                or (entry_type is EntryType.REQUEST and key == "requester_category")
             )
             body[key] = draw(_FIELD_VALUES.get(key, texts) if nullable_here else texts)
     extras = draw(st.dictionaries(st.text(max_size=6).map("x-".__add__), json_values, max_size=3))

@@ -12,7 +12,8 @@ from chain.checkpoint import verify_note
 from chain.entries import EntryType, new_entry, parse_time
 from chain.merkle import verify_consistency, verify_inclusion
 from retention.export.verify_disc import fingerprint
-from storage.projection import PROJECTED, Replay, Second
+from storage.projected import Second
+from storage.projection import PROJECTED, Replay
 from tests.chain.log_format_example import build
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "log-format.md"

@@ -522,6 +522,19 @@ _SCHEMA: dict[str, tuple[str, dict[str, tuple[str, bool, bool]]]] = {
             "by": ("text", False, _R),
         },
     ),
+    "REQUEST": (
+        "yes",
+        {
+            "request": ("count", False, _R),
+            "requested_by": ("text", False, _R),
+            "action": ("text", False, _R),
+            "reason": ("text", False, _R),
+            "requester_category": ("text", False, _R),
+            "document_ref": ("text", True, _R),
+            "requester": ("commitment", True, _O),
+            "party": ("commitment", True, _O),
+        },
+    ),
     "CASE": ("no", {"case_number": ("text", False, _R), "action": ("text", False, _R), "by": ("text", False, _R)}),
 }
 
