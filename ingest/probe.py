@@ -328,7 +328,8 @@ def _embedded_time(container: str, raw_tags: dict[str, Any], id3_version: int | 
         name = "Matroska DateUTC" if formats & {"matroska", "webm"} else "mp4 creation_time"
         found = _time_of(name, tags.get("creation_time"), naive_is_utc=True)
         # Apple's vendor tag carries the device's offset ("2026-11-20T08:06:19+0800").
-        return found or _time_of("QuickTime com.apple.quicktime.creationdate", tags.get("com.apple.quicktime.creationdate"))
+        apple = "com.apple.quicktime.creationdate"
+        return found or _time_of(f"QuickTime {apple}", tags.get(apple))
     if "mp3" in formats:
         tag = "ID3v2.3 TYER/TDAT/TIME" if id3_version == 3 else f"ID3v2.{id3_version or 4} TDRC"
         return _time_of(tag, tags.get("date"))
@@ -356,7 +357,7 @@ def _time_of(tag: str, value: object, *, naive_is_utc: bool = False) -> Embedded
     found = _DATE_TIME.match(text)
     if found is None:
         return None
-    text = f"{found[1]}-{found[2]}-{found[3]}T{text[found.start(4):]}"
+    text = f"{found[1]}-{found[2]}-{found[3]}T{text[found.start(4) :]}"
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
@@ -386,8 +387,10 @@ def _exif_time(path: Path) -> EmbeddedTime | None:
     """
     try:
         done = subprocess.run(
-            [b"ffprobe", b"-v", b"error", b"-select_streams", b"v:0", b"-read_intervals", b"%+#1"]
-            + [b"-show_entries", b"frame_tags", b"-of", b"json", os.fsencode(path.resolve())],
+            [
+                *(b"ffprobe", b"-v", b"error", b"-select_streams", b"v:0", b"-read_intervals", b"%+#1"),
+                *(b"-show_entries", b"frame_tags", b"-of", b"json", os.fsencode(path.resolve())),
+            ],
             capture_output=True,
             timeout=PROBE_TIMEOUT_SECONDS,
             check=False,

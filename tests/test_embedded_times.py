@@ -166,9 +166,7 @@ def test_name_and_tag_agreeing_in_local_time_raise_nothing_and_10_minutes_off_do
     agree = dock(evi, make(_named(inbox, ext, 1), LOCAL, f"{fmt}-agree"))
     late = dock(evi, make(_named(inbox, ext, 2), LOCAL + OFF, f"{fmt}-late"))
     with evi.catalog.read() as conn:
-        mismatches = {
-            f.recordings[0]: f for f in findings_db.listing(conn, device="REC7") if f.kind == "time_mismatch"
-        }
+        mismatches = {f.recordings[0]: f for f in findings_db.listing(conn, device="REC7") if f.kind == "time_mismatch"}
     assert set(mismatches) == {late}, f"{fmt}: only the file 10 minutes off is a mismatch"
     assert agree not in mismatches
     detail = mismatches[late].facts["detail"]
@@ -178,7 +176,8 @@ def test_name_and_tag_agreeing_in_local_time_raise_nothing_and_10_minutes_off_do
     assert abs(detail["difference_ms"] - 600_000) < 60_000  # ID3v2.3 has no seconds: 09:59 early at worst
     with evi.catalog.read() as conn:
         kinds = {f.kind for f in findings_db.listing(conn, device="REC7")}
-    assert "not_media" not in kinds and "unmatched_name" not in kinds
+    assert "not_media" not in kinds
+    assert "unmatched_name" not in kinds
 
 
 def test_mp4_creation_time_stays_utc(tmp_path: Path) -> None:
@@ -189,7 +188,8 @@ def test_mp4_creation_time_stays_utc(tmp_path: Path) -> None:
         *["-metadata", "creation_time=2026-11-20T00:06:19Z"],
     )
     facts = probe(path, device_named=True)
-    assert facts.embedded is not None and not facts.embedded.device_local
+    assert facts.embedded is not None
+    assert not facts.embedded.device_local
     assert facts.creation_time == datetime(2026, 11, 20, 0, 6, 19, tzinfo=UTC)
     named = parse_name(path.name, BUILTIN_PATTERNS, SHANGHAI)
     assert named is not None
@@ -211,7 +211,8 @@ def test_an_exif_offset_wins_over_the_device_zone(tmp_path: Path) -> None:
     path = jpeg_exif(_named(tmp_path, "jpg", 1), LOCAL, "offset")
     subprocess.run(["exiftool", "-q", "-overwrite_original", "-OffsetTimeOriginal=+09:00", path], check=True)
     facts = probe(path, device_named=True)
-    assert facts.embedded is not None and not facts.embedded.device_local
+    assert facts.embedded is not None
+    assert not facts.embedded.device_local
     assert facts.creation_time == datetime(2026, 11, 19, 23, 6, 19, tzinfo=UTC)  # 08:06:19+09:00
 
 
