@@ -215,6 +215,7 @@ class Settings:
                 "overlap_tolerance_seconds": self.checks.overlap_tolerance.total_seconds(),
                 "jump_threshold_seconds": self.checks.jump_threshold.total_seconds(),
                 "deep_scan": self.checks.deep_scan,
+                "device_timezone": str(self.checks.device_timezone or self.timezone),
             },
             "names.patterns": [p.name for p in self.name_patterns],
             "calendar.published_years": sorted(self.calendar_published_years),
@@ -358,6 +359,7 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
         overlap_tolerance=_seconds(r, "checks.overlap_tolerance_seconds", 1.5, high=3600.0),
         jump_threshold=_seconds(r, "checks.jump_threshold_seconds", 1.0, high=3600.0),
         deep_scan=r.boolean("checks.deep_scan", default=True),
+        device_timezone=_device_timezone(r),
     )
     patterns = _name_patterns(r)
     overrides, published = _calendar(r)
@@ -572,6 +574,17 @@ def _max_unanchored(r: _Reader, every_seconds: float) -> float:
             f"`evidock verify` would fail on a healthy log; use at least {floor:g} (or sign more often)",
         )
     return limit
+
+
+def _device_timezone(r: _Reader) -> ZoneInfo | None:
+    """``[checks] device_timezone``: the zone of embedded times without one; unset, the station's."""
+    name = r.optional_text("checks.device_timezone")
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        r.fail("checks.device_timezone", name, 'use an IANA zone name such as "Asia/Shanghai"')
 
 
 def _seconds(r: _Reader, key: str, default: float, *, high: float) -> timedelta:

@@ -17,7 +17,7 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone, tzinfo
 from fractions import Fraction
 
 from sqlalchemy import Connection, select
@@ -68,6 +68,9 @@ class CheckOptions:
     overlap_tolerance: timedelta = timedelta(milliseconds=1500)
     jump_threshold: timedelta = timedelta(seconds=1)
     deep_scan: bool = True
+    # The zone of embedded times that carry none (ID3, RIFF, BWF, AVI IDIT, EXIF without an offset).
+    # None: the zone the file names are read in (station.timezone); set it for devices kept in another zone.
+    device_timezone: tzinfo | None = None
 
 
 def file_findings(
@@ -90,18 +93,32 @@ def file_findings(
         else:
             found.append(corrupt_finding(recording, media.problem, device=device))
     if named is None:
-        found.append(unmatched_name_finding(recording, name, patterns))
-    elif media.creation_time is not None:
+        if media.kind != "document":  # documents are named by people, not by a device's pattern
+            found.append(unmatched_name_finding(recording, name, patterns))
+    elif media.embedded is not None:
+        embedded = media.embedded
+        zone = options.device_timezone or _zone_of(named)
         mismatch = time_mismatch_finding(
             recording,
             device=device,
             name_start=named.start,
-            embedded_start=media.creation_time,
-            tolerance=options.name_time_tolerance,
+            embedded_start=embedded.at(zone),
+            # A tag without seconds (ID3v2.3 TIME) agrees anywhere in its minute.
+            tolerance=options.name_time_tolerance + embedded.resolution - timedelta(seconds=1),
         )
         if mismatch is not None:
-            # The third time: the file's modification time as the dock saw it.
-            found.append(replace(mismatch, detail={**mismatch.detail, "file_mtime": mtime.isoformat()}))
+            # The third time: the file's modification time as the dock saw it; and how the embedded one was read.
+            found.append(
+                replace(
+                    mismatch,
+                    detail={
+                        **mismatch.detail,
+                        "file_mtime": mtime.isoformat(),
+                        "embedded_tag": embedded.tag,
+                        "embedded_zone": str(zone) if embedded.device_local else "stated in the file",
+                    },
+                )
+            )
     if media.kind in ("video", "audio") and media.streams:
         timing = MediaTiming(
             recording=recording,
@@ -125,6 +142,11 @@ def file_findings(
             expect_audio=media.kind == "video",
         )
     return found
+
+
+def _zone_of(named: NameFacts) -> tzinfo:
+    """The fixed offset the file name was read in: a device writes its name and its tags on one clock."""
+    return timezone(named.local_start - named.start.replace(tzinfo=None))
 
 
 def _looks_like_media(name: str) -> bool:

@@ -521,10 +521,11 @@ class Pipeline:
             return cached
         named = parse_name(os.fsdecode(receipt.path.name), self.options.patterns, self.options.timezone)
         if receipt.path.exists():
-            media = probe(receipt.path)
+            media = probe(receipt.path, device_named=named is not None)
         else:
             media = MediaFacts(kind="other", problem="the dock file was gone before it could be probed")
-        start = named.start if named else media.creation_time
+        device_zone = self.options.checks.device_timezone or self.options.timezone
+        start = named.start if named else media.embedded_start(device_zone)
         end = start + timedelta(milliseconds=media.duration_ms) if start and media.duration_ms is not None else start
         identity = _Identity(start, end, named, media)
         self._identified = {receipt.id: identity}  # one receipt at a time: keep memory flat

@@ -158,6 +158,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "kind.video": ("视频", "video"),
     "kind.audio": ("音频", "audio"),
     "kind.photo": ("照片", "photo"),
+    "kind.document": ("文书", "document"),
     "kind.other": ("其他", "other"),
     # one recording
     "one.title": ("录像", "Recording"),

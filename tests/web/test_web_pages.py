@@ -145,7 +145,7 @@ def test_the_catalogue_has_every_key_in_both_languages() -> None:
         + [f"rec.findings_{s}" for s in FINDING_FILTERS]
         + [f"field.{k}" for k in SHOWN_BODY_KEYS]
         + [f"fstatus.{s}" for s in ("open", "explained", "withdrawn")]
-        + [f"kind.{k}" for k in ("video", "audio", "photo", "other")]
+        + [f"kind.{k}" for k in ("video", "audio", "photo", "document", "other")]
         + [f"aud.f_{f}" for f in ("recording", "user", "case", "since", "until")]
         + [f"done.{d}" for d in ("label", "explain", "request", "approve", "deny")]
         + [f"case.{w}" for w in ("case_file", "archive")]
