@@ -253,6 +253,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "entry.KEY": ("签名密钥", "KEY"),
     "entry.USER": ("人员权限变更", "USER"),
     "entry.CLOCK": ("设备时钟校验", "CLOCK"),
+    "entry.REQUEST": ("调取申请", "REQUEST"),
     "entry.CASE": ("案件办结/归档", "CASE"),
     "state.received": ("已接收", "received"),
     "state.stored": ("已上传", "stored"),
