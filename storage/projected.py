@@ -71,7 +71,7 @@ def logged_time(value: object) -> Second | None:
     return Second(parse_time(value)) if isinstance(value, str) else None
 
 
-@dataclass
+@dataclass(slots=True)
 class Expected:
     values: dict[str, Any]
     entry: int  # the last entry that shaped the row

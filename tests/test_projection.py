@@ -272,7 +272,7 @@ def test_a_request_is_logged_when_made_and_names_stay_committed(world: World) ->
         numbers = sorted(conn.execute(select(access.access_requests.c.id)).scalars())
         raw = b"".join(bytes(d) for d in conn.execute(select(log_entries.c.data)).scalars())
     asked = [e for e in logged if e.type is EntryType.REQUEST]
-    assert sorted(e.body["request"] for e in asked) == numbers
+    assert sorted(int(str(e.body["request"])) for e in asked) == numbers
     assert {e.recording for e in asked} == {world.kept}
     assert all(str(e.body["requester"]).startswith("sha256:") for e in asked)
     assert [str(e.body["party"])[:7] for e in asked].count("sha256:") == 1  # the party request only
