@@ -24,12 +24,15 @@ class Projected:
     ``digested``: the entry ``key[0]`` names proves its rows as a whole, by their
     number and a SHA-256 over the sorted ``key[1]`` values, not row by row (a
     search may list thousands of recordings; the entry stays small).
+    ``personal``: columns holding names the log keeps only as commitments; a
+    difference never prints their value, even where the entry holds none.
     """
 
     table: Table
     key: tuple[str, ...]
     operational: Mapping[str, str] = field(default_factory=dict)
     digested: bool = False
+    personal: frozenset[str] = frozenset()
 
     @property
     def proven(self) -> tuple[str, ...]:
@@ -71,7 +74,7 @@ def logged_time(value: object) -> Second | None:
     return Second(parse_time(value)) if isinstance(value, str) else None
 
 
-@dataclass
+@dataclass(slots=True)
 class Expected:
     values: dict[str, Any]
     entry: int  # the last entry that shaped the row

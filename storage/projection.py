@@ -57,7 +57,7 @@ Keep = Callable[[str, Mapping[str, Any]], bool]
 
 PROJECTED: tuple[Projected, ...] = (
     Projected(recordings, ("id",)),
-    Projected(cases.labels, ("entry",), {"id": SURROGATE}),
+    Projected(cases.labels, ("entry",), {"id": SURROGATE}, personal=frozenset({"parties"})),
     Projected(cases.cases, ("case_number",)),
     Projected(cases.evidence, ("hold_entry",), {"id": SURROGATE}),
     Projected(
@@ -97,7 +97,8 @@ def unclassified() -> list[str]:
         if projected is None:
             gaps.append(table.name)
             continue
-        gaps += [f"{table.name}.{name}" for name in projected.operational if name not in table.columns]
+        named = [*projected.operational, *projected.personal]
+        gaps += [f"{table.name}.{name}" for name in named if name not in table.columns]
     return gaps
 
 
@@ -531,7 +532,8 @@ def differences(
                 logged = expected.values.get(column)
                 stored = found[column]
                 if not _same(logged, stored, salts):
-                    shown = "(names withheld: the entry holds commitments)" if _committed(logged) else stored
+                    withheld = _committed(logged) or column in projected.personal
+                    shown = "(names withheld: the entry holds commitments)" if withheld else stored
                     yield Difference("mismatch", name, label, column, expected.entry, shown, _visible(logged))
 
 

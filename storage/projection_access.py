@@ -45,10 +45,11 @@ TABLES: tuple[Projected, ...] = (
             "password_hash": "a credential (argon2id of the password), never in the log nor shown; "
             "`users list` says only whether one is set",
         },
+        personal=frozenset({"display_name"}),
     ),
     Projected(user_tokens, ("id",), {"digest": "a credential (SHA-256 of an API token), never in the log nor shown"}),
     Projected(user_events, ("id",)),
-    Projected(access_requests, ("id",)),
+    Projected(access_requests, ("id",), personal=frozenset({"requester", "party"})),
     Projected(access_grants, ("request", "recording")),
     Projected(access_results, ("entry", "recording"), digested=True),
 )

@@ -319,6 +319,14 @@ def test_a_requester_changed_is_caught_without_printing_it(world: World, tmp_pat
     assert "names withheld" in failure.message
 
 
+def test_a_party_added_where_the_entry_has_none_is_caught_without_printing_it(world: World, tmp_path: Path) -> None:
+    report = _verify_copy(world, tmp_path, "UPDATE access_requests SET party = '李四' WHERE party IS NULL")
+    (failure,) = report.failures
+    assert ", column party: the catalog has '(names withheld" in failure.message
+    assert "李四" not in failure.message
+    assert failure.message.endswith("says None")
+
+
 def test_the_results_of_a_search_deleted_are_named(world: World, tmp_path: Path) -> None:
     with sqlite3.connect(world.db) as raw:
         (listing,) = {e for (e,) in raw.execute("SELECT entry FROM access_results")}

@@ -167,8 +167,8 @@ def test_the_api_starts_the_same_export_and_reports_it(world: World, evi: App, t
     api = TestClient(create_app(evi))
     body = {"case_number": CASE, "maker": "王五", "extractor": "赵六", "media": "cd"}
     # Refused (the request is not approved): the job says why, and nothing was written.
+    pending = _request(world, world.recordings, approve=False)  # its REQUEST entries come before the export
     before, images = _log_size(world), _images(world)
-    pending = _request(world, world.recordings, approve=False)
     started = api.post("/api/v1/exports", headers=auth("c1"), json={**body, "request": pending})
     assert started.status_code == 202, started.text
     refused = _followed(api, started.json()["status_url"], auth("c1"))
