@@ -119,8 +119,8 @@ class WebSettings:
     secure_cookies: bool | None = None  # None ("auto"): Secure when the request came over https (a TLS proxy)
     session_idle_minutes: int = 30  # minutes without a request before a session ends
     session_hours: int = 12  # hours after login a session ends in any case
-    login_attempts: int = 5  # failed logins per client address and per user name ...
-    login_window_minutes: int = 15  # ... within this many minutes, then wait
+    login_attempts: int = 5  # failed logins in a row per (user name, client address), then a wait that doubles ...
+    login_window_minutes: int = 15  # ... up to this many minutes; a pair quiet this long starts again
 
 
 @dataclass(frozen=True)

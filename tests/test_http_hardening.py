@@ -24,13 +24,14 @@ from evidock import settings as settings_mod
 from evidock.api.factory import create_app
 from evidock.app import App, open_app, retention_context
 from evidock.keys import init_key
+from evidock.login_backoff import Backoff
 from evidock.settings import Settings
 from retention import labelling
 from storage import access, journal
 from storage.access import Person, Role
 from storage.catalog import log_entries
 from tests import media
-from tests.conftest import add_people, dock, raw_config, staff, station_env, write_config
+from tests.conftest import add_people, add_person, dock, raw_config, staff, station_env, write_config
 
 pytestmark = pytest.mark.s3
 
@@ -39,6 +40,7 @@ CASE = "京朝公(治)行罚决字[2026]77号"
 SCRIPT_HTML = b"<!doctype html><title>x</title><script>fetch('/api/v1/recordings')</script>"
 SCRIPT_SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.cookie)</script></svg>'
 SANDBOX = "sandbox"
+PASSWORD = "correct horse battery"  # noqa: S105 - a test user's password
 
 
 @dataclass
@@ -262,3 +264,67 @@ def test_an_approval_by_someone_since_disabled_is_not_delivered(world: World) ->
     refused = world.get("c1", f"/api/v1/recordings/{rec}/content?request={number}")
     assert refused.status_code == 403, refused.text
     assert "approver is disabled" in refused.json()["detail"]
+
+
+# -- 5. lockout: per (name, address), and a valid token is never refused -------------------------------
+
+
+def test_a_disabled_token_in_a_loop_locks_out_nobody_else_on_the_same_address(world: World) -> None:
+    token = add_person(world.settings, "old.script", Role.OFFICER, officer_id="P7701")
+    with world.evi.catalog.begin() as conn:
+        access.disable_user(
+            conn,
+            journal=world.evi.journal,
+            actor=Person("root", Role.ADMIN),
+            name="old.script",
+            reason="retired",
+            time=world.evi.now(),
+        )
+    client = TestClient(create_app(world.evi, backoff=Backoff(attempts=3, forget_seconds=60)))
+    stale = {"Authorization": f"Bearer {token}", "X-Evidock-User": "old.script"}
+    answers = [client.get("/api/v1/recordings", headers=stale).status_code for _ in range(20)]
+    assert answers[:2] == [401] * 2
+    assert set(answers[2:]) == {429}, "the third failure in a row starts the wait"
+    for name in ("o1", "c1", "a1"):
+        assert client.get("/api/v1/recordings", headers=world.auth(name)).status_code == 200, name
+    # Someone guessing o1's token from this address does not stop o1's valid token either.
+    wrong = {"Authorization": "Bearer evk_guess", "X-Evidock-User": "o1"}
+    assert [client.get("/api/v1/recordings", headers=wrong).status_code for _ in range(5)][-1] == 429
+    assert client.get("/api/v1/recordings", headers=world.auth("o1")).status_code == 200
+
+
+def test_failed_web_logins_wait_per_name_and_address_and_back_off(world: World) -> None:
+    with world.evi.catalog.begin() as conn:
+        access.add_user(
+            conn,
+            journal=world.evi.journal,
+            actor=Person("root", Role.ADMIN),
+            name="pw.user",
+            role=Role.CUSTODIAN,
+            password_hash=access.hash_password(PASSWORD),
+            time=world.evi.now(),
+        )
+    app = create_app(world.evi)
+    attacker = TestClient(app, follow_redirects=False, client=("10.9.9.9", 40000))
+    owner = TestClient(app, follow_redirects=False, client=("10.1.1.1", 40001))
+    form = _csrf(attacker.get("/login").text)
+    answers = [
+        attacker.post("/login", data={"name": "pw.user", "secret": f"guess {n}!", "csrf": form}).status_code
+        for n in range(world.settings.web.login_attempts + 2)
+    ]
+    assert answers[: world.settings.web.login_attempts - 1] == [401] * (world.settings.web.login_attempts - 1)
+    assert answers[-2:] == [429, 429]
+    # Even the right password from the attacker's address waits (a guess must stay slow) ...
+    right = attacker.post("/login", data={"name": "pw.user", "secret": PASSWORD, "csrf": form})
+    assert right.status_code == 429
+    # ... but the owner, from their own machine, logs in; so does a colleague from the attacker's address.
+    mine = owner.post("/login", data={"name": "pw.user", "secret": PASSWORD, "csrf": _csrf(owner.get("/login").text)})
+    assert mine.status_code == 303, mine.text[:300]
+    colleague = attacker.post("/login", data={"name": "c1", "secret": world.tokens["c1"], "csrf": form})
+    assert colleague.status_code == 303
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found is not None
+    return found.group(1)

@@ -61,6 +61,11 @@ def _detail(error: EvidockError, code: int) -> str:
 
 def _evidock_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, EvidockError)  # noqa: S101 - registered for EvidockError only
+    return answer(exc)
+
+
+def answer(exc: EvidockError) -> JSONResponse:
+    """The JSON answer to an evidock error (also sent by ASGI middleware, outside the routes)."""
     code = status_of(exc)
     if code >= 500:
         log.error("HTTP %d: %s", code, one_line(str(exc)))
