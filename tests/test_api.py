@@ -528,7 +528,7 @@ def test_the_audit_trail_is_the_cli_s_and_is_itself_logged(
     assert table[0].keys() == body["accesses"][0].keys()
     assert _entry(world, int(sheet.headers["X-Evidock-Access-Entry"]))[2]["action"] == "audit"
     empty = world.get("a1", "/api/v1/audit/anomalies", params={"since": "2099-01-01", "format": "csv"})
-    assert empty.text == "kind,entry,time,actor,recording,detail,entries\n"
+    assert empty.text == "kind,entry,time,actor,recording,detail,entries\r\n"
     by_case = world.get("a1", "/api/v1/audit/access", params={"case": CASE, "user": "o1"}).json()
     assert seen in [r["entry"] for r in by_case["accesses"]]
     assert world.get("a1", "/api/v1/audit/access", params={"since": "yesterday"}).status_code == 400

