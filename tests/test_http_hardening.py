@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -25,17 +26,19 @@ from chain.entries import decode
 from evidock import settings as settings_mod
 from evidock import spreadsheet
 from evidock.api.factory import create_app
+from evidock.api.listen import Listen
+from evidock.api.server import HttpServer
 from evidock.app import App, open_app, retention_context
 from evidock.cli import main
 from evidock.keys import init_key
 from evidock.login_backoff import Backoff
-from evidock.settings import Settings
+from evidock.settings import ConfigError, Settings
 from retention import labelling
 from storage import access, journal
 from storage.access import Person, Role
 from storage.catalog import log_entries
 from tests import media
-from tests.conftest import add_people, add_person, dock, raw_config, staff, station_env, use, write_config
+from tests.conftest import add_people, add_person, dock, free_port, raw_config, staff, station_env, use, write_config
 
 pytestmark = pytest.mark.s3
 
@@ -112,13 +115,13 @@ def world(tmp_path_factory: pytest.TempPathFactory, s3_env: dict[str, str]) -> I
         yield World(settings, evi, client, tokens, video, html, svg)
 
 
-def _approved(world: World, rec: str, *, action: str = "download", **extra: Any) -> int:
+def _approved(world: World, rec: str, *, action: str = "download", approver: str = "c2", **extra: Any) -> int:
     asked = world.post(
         "c1", "/api/v1/access-requests", {"recordings": [rec], "action": action, "reason": "court", **extra}
     )
     assert asked.status_code == 200, asked.text
     number = int(asked.json()["id"])
-    approved = world.post("c2", f"/api/v1/access-requests/{number}/approve", {"reason": "letter checked"})
+    approved = world.post(approver, f"/api/v1/access-requests/{number}/approve", {"reason": "letter checked"})
     assert approved.status_code == 200, approved.text
     return number
 
@@ -255,13 +258,14 @@ def test_the_relabel_between_the_check_and_the_entry_is_caught_in_the_entry_tran
 
 def test_an_approval_by_someone_since_disabled_is_not_delivered(world: World) -> None:
     rec = world.svg
-    number = _approved(world, rec)
+    world.tokens["c.gone"] = add_person(world.settings, "c.gone", Role.CUSTODIAN)
+    number = _approved(world, rec, approver="c.gone")
     with world.evi.catalog.begin() as conn:
         access.disable_user(
             conn,
             journal=world.evi.journal,
             actor=Person("root", Role.ADMIN),
-            name="c2",
+            name="c.gone",
             reason="left",
             time=world.evi.now(),
         )
@@ -375,3 +379,80 @@ def test_a_formula_as_a_case_number_is_text_in_the_compliance_csv(
     cells = [c for row in csv.reader(io.StringIO(capsys.readouterr().out, newline="")) for c in row]
     assert "'=1+1" in cells
     assert not any(c.startswith(spreadsheet.FORMULA_STARTS) for c in cells)
+
+
+# -- 6. the low items ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["a1", "root", "s1"])
+def test_a_role_that_may_not_export_is_refused_at_once(world: World, name: str) -> None:
+    before = world.log_size()
+    body = {"request": 1, "case_number": CASE, "maker": "x", "extractor": "y"}
+    answer = world.post(name, "/api/v1/exports", body)
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["error"] == "NotPermitted"
+    assert world.log_size() == before
+
+
+def test_a_range_on_a_single_use_download_is_refused_and_spends_nothing(world: World) -> None:
+    rec = world.video
+    number = _approved(world, rec)
+    url = f"/api/v1/recordings/{rec}/content?request={number}"
+    before = world.log_size()
+    ranged = world.get("c1", url, headers={"Range": "bytes=0-9"})
+    assert ranged.status_code == 400, ranged.text
+    assert "single-use" in ranged.json()["detail"]
+    assert "not used" in ranged.json()["detail"]
+    assert world.log_size() == before, "nothing delivered, nothing logged"
+    whole = world.get("c1", url)
+    assert whole.status_code == 200
+    assert len(whole.content) == int(whole.headers["content-length"]) > 10
+    assert world.get("c1", url).status_code == 403, "spent by the full delivery"
+
+
+def test_a_422_says_where_and_why_but_never_echoes_the_input(world: World) -> None:
+    secret = "SECRET-" + "x" * 3000
+    answer = world.post(
+        "c1", "/api/v1/access-requests", {"recordings": [world.video], "action": "copy", "reason": secret}
+    )
+    assert answer.status_code == 422
+    assert "SECRET" not in answer.text
+    assert answer.json()["detail"][0]["loc"] == ["body", "reason"]
+    wrong = world.post("c1", "/api/v1/access-requests", {"recordings": "evk_abc", "action": "copy", "reason": "x"})
+    assert wrong.status_code == 422
+    assert "evk_abc" not in wrong.text
+
+
+def test_trusted_proxies_must_be_addresses(tmp_path: Path, s3_env: dict[str, str]) -> None:
+    raw = raw_config(tmp_path, "bucket-b", s3_env["S3_ENDPOINT"], web={"trusted_proxies": ["10.0.0.1", "proxy.local"]})
+    with pytest.raises(ConfigError, match=r"web.trusted_proxies = .*'proxy.local' is not an IP address or network"):
+        settings_mod.load(write_config(tmp_path / "config.toml", raw), station_env(s3_env))
+    raw["web"]["trusted_proxies"] = ["10.0.0.0/8", "127.0.0.1"]
+    loaded = settings_mod.load(write_config(tmp_path / "config.toml", raw), station_env(s3_env))
+    assert loaded.web.trusted_proxies == ("10.0.0.0/8", "127.0.0.1")
+    plain = write_config(tmp_path / "c2.toml", raw_config(tmp_path, "bucket-b", s3_env["S3_ENDPOINT"]))
+    assert settings_mod.load(plain, station_env(s3_env)).web.trusted_proxies == (), "no proxy trusted by default"
+
+
+@pytest.mark.parametrize(("trusted", "limited"), [((), True), (("127.0.0.1",), False)])
+def test_x_forwarded_for_is_believed_only_from_a_configured_proxy(
+    world: World, trusted: tuple[str, ...], limited: bool
+) -> None:
+    """Wrong tokens, each claiming another client address: counted for 127.0.0.1 unless it is a trusted proxy."""
+    port = free_port()
+    server = HttpServer(
+        create_app(world.evi, backoff=Backoff(attempts=2)), Listen("127.0.0.1", port), trusted_proxies=trusted
+    )
+    server.start()
+    try:
+        codes = [
+            httpx2.get(
+                f"http://127.0.0.1:{port}/api/v1/recordings",
+                headers={"Authorization": "Bearer evk_x", "X-Evidock-User": "o1", "X-Forwarded-For": f"10.0.0.{n}"},
+                timeout=10,
+            ).status_code
+            for n in range(4)
+        ]
+    finally:
+        server.stop()
+    assert (429 in codes) is limited, codes

@@ -38,8 +38,8 @@ def test_a_success_or_a_quiet_spell_forgets_the_pair() -> None:
     limiter.succeeded("a", "x")
     assert limiter.wait("a", "x", 3.0) is None
     assert limiter.failed("a", "x", 4.0) is None, "the count started again"
-    for t in (5.0, 6.0):
-        limiter.failed("b", "x", t)
+    for moment in (5.0, 6.0):
+        limiter.failed("b", "x", moment)
     assert limiter.failed("b", "x", 6.0 + 600) is None, "failures older than forget_seconds no longer count"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from storage import search
 from storage.access import Action, InvalidAccessInput
 from storage.search import CustodyStatus
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/recordings", tags=["recordings"])
 
 
@@ -86,6 +88,14 @@ def recordings_content(
 ) -> Response:
     gate = evi.gate()
     if request is not None:
+        if range_header is not None:
+            # An approval is single-use: a range would spend it on a few bytes. Refused before the gate,
+            # so nothing is logged as delivered and the approval stays usable for the whole file.
+            log.warning("Range refused on approved request %d for %s by %s", request, recording[:12], person.name)
+            raise InvalidAccessInput(
+                f"request {request} is single-use and delivers the whole file: send no Range header "
+                "(the approval was not used)"
+            )
         asked = gate.get_request(person, request)
         opened = gate.open_content(person, recording, action=asked.action, request_id=request)
         return content_http.respond(opened, range_header=range_header, attachment=True)
