@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from evidock.api.deps import Caller, Evi
+from evidock.api.deps import MAX_ID, Caller, Evi
 from evidock.disc_export import ExportJobs, checked_media, configured_out_dir
 from retention.export.job import DiscOrder
 from retention.export.layout import MEDIA
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/exports", tags=["export"])
 
 
 class ExportBody(BaseModel):
-    request: int = Field(ge=1, description="Your approved export request (POST /api/v1/access-requests).")
+    request: int = Field(ge=1, le=MAX_ID, description="Your approved export request (POST /api/v1/access-requests).")
     case_number: str = Field(max_length=200, description="Case number (案号) the recordings are labelled with.")
     maker: str = Field(max_length=200, description="Who makes the disc (制作人).")
     extractor: str = Field(max_length=200, description="Who extracted the recordings (提取人).")

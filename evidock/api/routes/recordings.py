@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 
 from evidock import content_http
-from evidock.api.deps import Caller, Evi, Reason
+from evidock.api.deps import MAX_ID, Caller, Evi, Reason
 from evidock.recording_reads import NO_REASON, list_recordings, show_recording
 from storage import search
 from storage.access import Action, InvalidAccessInput
@@ -83,7 +83,9 @@ def recordings_content(
     recording: str,
     action: Annotated[str, Query(description="view or stream (needs reason); ignored with request")] = "stream",
     reason: Reason | None = None,
-    request: Annotated[int | None, Query(ge=1, description="An approved access request (download/copy/export)")] = None,
+    request: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="An approved access request (download/copy/export)")
+    ] = None,
     range_header: Annotated[str | None, Header(alias="Range")] = None,
 ) -> Response:
     gate = evi.gate()
