@@ -7,9 +7,7 @@ the log that `log proof` can prove.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,16 +36,6 @@ ACCESS_COLUMNS = [
     "listed",
 ]  # AccessRow.as_json()
 ANOMALY_COLUMNS = ["kind", "entry", "time", "actor", "recording", "detail", "entries"]  # Anomaly.as_json()
-
-
-def csv_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    """Rows as CSV for a spreadsheet (None as an empty cell), with a header even when there is no row."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-    return buffer.getvalue()
 
 
 def query_values(values: Mapping[str, Any]) -> dict[str, str]:

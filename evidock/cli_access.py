@@ -17,7 +17,7 @@ from typing import Annotated, Any, TypeVar, cast
 import typer
 from rich.table import Table
 
-from evidock import audit_queries
+from evidock import audit_queries, spreadsheet
 from evidock.app import open_app
 from evidock.auth import acting_person, new_password
 from evidock.cli_common import PERSON_KEY, CsvOption, JsonOption, local_time, out, print_json, settings_of
@@ -508,7 +508,7 @@ def audit_access(
         print_json(listed)
         return
     if as_csv:
-        sys.stdout.write(audit_queries.csv_text(listed, audit_queries.ACCESS_COLUMNS))
+        sys.stdout.write(spreadsheet.csv_text(listed, audit_queries.ACCESS_COLUMNS))
         return
     table = Table("entry", f"time ({settings.timezone})", "user", "role", "action", "recording", "reason", "approver")
     for r in rows:
@@ -551,7 +551,7 @@ def audit_anomalies(
         print_json(listed)
         return
     if as_csv:
-        sys.stdout.write(audit_queries.csv_text(listed, audit_queries.ANOMALY_COLUMNS))
+        sys.stdout.write(spreadsheet.csv_text(listed, audit_queries.ANOMALY_COLUMNS))
         return
     table = Table("kind", "entry", f"time ({settings.timezone})", "user", "recording", "what")
     for a in found:

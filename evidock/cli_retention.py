@@ -6,7 +6,6 @@ Times are typed and shown in the station's zone (Asia/Shanghai by default).
 
 from __future__ import annotations
 
-import csv
 import sys
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
@@ -14,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from evidock import custody
+from evidock import custody, spreadsheet
 from evidock.app import open_app, retention_context, working_calendar
 from evidock.cli_common import CsvOption, JsonOption, err, local_time, out, person_of, print_json, settings_of
 from evidock.settings import Settings
@@ -428,14 +427,12 @@ def compliance(
         print_json(data)
         return
     if as_csv:
-        writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for row in result.rows:
-            writer.writerow({**row.as_json(), "key": row.key or "", "due": "", "due_status": ""})
-        for due in result.cases_due:
-            writer.writerow(
-                {"group": due.what, "key": due.case_number, "due": due.due.isoformat(), "due_status": due.status}
-            )
+        lines = [{**row.as_json(), "key": row.key or "", "due": "", "due_status": ""} for row in result.rows]
+        lines += [
+            {"group": due.what, "key": due.case_number, "due": due.due.isoformat(), "due_status": due.status}
+            for due in result.cases_due
+        ]
+        spreadsheet.write_rows(sys.stdout, lines, CSV_COLUMNS)
         return
     out.print(f"art. 26 compliance, {result.month or 'all recordings'} (第二十六条)", markup=False)
     for title, rows in (("device", result.by_device), ("officer", result.by_officer), ("case (案号)", result.by_case)):

@@ -240,7 +240,7 @@ def _http_server(evi: App, listen: Listen) -> HttpServer:
     from evidock.api.factory import create_app  # noqa: PLC0415
     from evidock.api.server import HttpServer  # noqa: PLC0415
 
-    return HttpServer(create_app(evi), listen)
+    return HttpServer(create_app(evi), listen, trusted_proxies=evi.settings.web.trusted_proxies)
 
 
 def serve(settings: Settings, *, once: bool = False, http: Listen | None = None) -> None:

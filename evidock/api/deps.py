@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Path, Query
 
 from evidock.api.security import current_person, evi_of
 from evidock.app import App
@@ -19,3 +19,7 @@ Reason = Annotated[
         description="Why (事由); it goes into the ACCESS entry written before the answer.",
     ),
 ]
+
+MAX_ID = 2**63 - 1  # the catalog's integers are 64-bit: a larger number names nothing (and must not reach SQL)
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]  # an access request or a finding
+EntryIndex = Annotated[int, Path(ge=0, le=MAX_ID)]  # a log entry

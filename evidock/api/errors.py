@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from chain.errors import EvidockError, ProofError
@@ -61,6 +62,11 @@ def _detail(error: EvidockError, code: int) -> str:
 
 def _evidock_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, EvidockError)  # noqa: S101 - registered for EvidockError only
+    return answer(exc)
+
+
+def answer(exc: EvidockError) -> JSONResponse:
+    """The JSON answer to an evidock error (also sent by ASGI middleware, outside the routes)."""
     code = status_of(exc)
     if code >= 500:
         log.error("HTTP %d: %s", code, one_line(str(exc)))
@@ -76,6 +82,14 @@ def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "internal error; the station's log has the cause", "error": "InternalError"}, 500)
 
 
+def _invalid(_request: Request, exc: Exception) -> JSONResponse:
+    """422 with where and why, never the input itself: it may be a secret or megabytes echoed back."""
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for RequestValidationError only
+    problems = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in exc.errors()]
+    return JSONResponse({"detail": problems, "error": "InvalidInput"}, status_code=422)
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(EvidockError, _evidock_error)
     app.add_exception_handler(Exception, _unexpected)

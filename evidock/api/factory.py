@@ -14,15 +14,17 @@ from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from evidock.api import errors
+from evidock.api.intake import BodyGuard
 from evidock.api.metrics import registry_for
 from evidock.api.routes import access, audit, custody, exports, findings, log, recordings, reports, station
-from evidock.api.security import FailureLimiter, Limits, secure_headers
+from evidock.api.security import secure_headers
 from evidock.app import App
 from evidock.disc_export import ExportJobs
+from evidock.login_backoff import Backoff, FailureBackoff
 from evidock.web import install_web
 
 API_PREFIX = "/api/v1"
-DEFAULT_LIMITS = Limits()
+DEFAULT_BACKOFF = Backoff(attempts=10, forget_seconds=300.0)  # API tokens: failures per (name, address)
 TITLE = "evidock API"
 DESCRIPTION = (
     "Evidence-media ingestion and integrity (执法记录仪采集站): the same access gate, log and policies as the "
@@ -51,16 +53,17 @@ def application() -> FastAPI:
     app.include_router(api_router())
     app.include_router(station.router)
     errors.install(app)
+    app.add_middleware(BodyGuard)  # inside secure_headers (added after it wraps it): its refusals get the headers
     app.middleware("http")(secure_headers)
     return app
 
 
-def create_app(evi: App, *, limits: Limits = DEFAULT_LIMITS) -> FastAPI:
+def create_app(evi: App, *, backoff: Backoff = DEFAULT_BACKOFF) -> FastAPI:
     """The API and the pages over ``evi`` (its catalog, store, journal and settings)."""
     app = application()
     install_web(app, evi)
     app.state.evi = evi
-    app.state.limiter = FailureLimiter(limits)
+    app.state.limiter = FailureBackoff(backoff)
     app.state.metrics = registry_for(evi)
     app.state.export_jobs = ExportJobs()
     return app

@@ -9,18 +9,23 @@ checked by ``storage.access.authenticate``, exactly as the CLI's
 in proxy logs and browser history, so a request carrying a token-like query
 parameter is refused.
 
-Failed authentications are counted per user name and per client address;
-past the limit the answer is 429 with ``Retry-After``, before any check.
+Failed authentications are counted per (user name, client address)
+(evidock.login_backoff): past the free attempts a failure is answered 429 with
+``Retry-After``, and the wait doubles with every further failure. A presented
+token is always checked, so a valid token is never refused because of someone
+else's failures (or a stale token of one's own). Requests that carry a body
+are authenticated before a byte of it is read (``BodyGuard``, evidock.api.intake).
 """
 
 from __future__ import annotations
 
-import threading
+import base64
+import hashlib
+import math
+import re
 import time
 import urllib.parse
-from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
@@ -28,6 +33,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from starlette.exceptions import HTTPException
 
 from evidock.app import App
+from evidock.login_backoff import FailureBackoff
 from storage import access
 from storage.access import NotAuthenticated, Person
 
@@ -38,53 +44,6 @@ bearer = HTTPBearer(auto_error=False, description="An evidock API token (evk_…
 user_header = APIKeyHeader(
     name=USER_HEADER, auto_error=False, description="The user name; non-ASCII names percent-encoded as UTF-8."
 )
-
-
-@dataclass(frozen=True)
-class Limits:
-    failures: int = 10  # failed authentications allowed per user name, and per client address ...
-    window_seconds: float = 300.0  # ... within this many seconds
-    tracked: int = 10_000  # names and addresses remembered at most (the oldest are forgotten)
-
-
-class FailureLimiter:
-    """Failed authentications in a sliding window, per key; thread-safe, bounded in memory."""
-
-    def __init__(self, limits: Limits = Limits(), clock: Callable[[], float] = time.monotonic) -> None:
-        self.limits = limits
-        self._clock = clock
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        found = self._failures.get(key)
-        if found is None:
-            return deque()
-        while found and found[0] <= now - self.limits.window_seconds:
-            found.popleft()
-        return found
-
-    def retry_after(self, keys: Iterable[str]) -> float | None:
-        """Seconds until the first of ``keys`` may try again, or None if none is over the limit."""
-        now = self._clock()
-        with self._lock:
-            waits = [
-                recent[0] + self.limits.window_seconds - now
-                for key in keys
-                if len(recent := self._recent(key, now)) >= self.limits.failures
-            ]
-        return max(waits) if waits else None
-
-    def failed(self, keys: Iterable[str]) -> None:
-        now = self._clock()
-        with self._lock:
-            for key in keys:
-                recent = self._recent(key, now)
-                recent.append(now)
-                self._failures[key] = recent
-                self._failures.move_to_end(key)
-            while len(self._failures) > self.limits.tracked:
-                self._failures.popitem(last=False)
 
 
 def user_name(header: str) -> str:
@@ -106,43 +65,63 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def current_person(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    user: Annotated[str | None, Depends(user_header)],
-) -> Person:
-    """The authenticated caller; 401 without valid credentials, 429 after too many failures.
+class TooManyFailures(HTTPException):
+    """429: this name from this address failed too often; the wait grows with every further failure."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(
+            429,
+            "too many failed authentications for this user from this address; try again later",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
+
+
+def identify(request: Request, *, scheme: str | None, token: str | None, user: str | None) -> Person:
+    """The person the credentials prove, remembered for the rest of the request; NotAuthenticated or 429 if not.
 
     Only a presented token that fails counts as a failure: a request with no
     credentials guesses nothing (a browser or a probe that forgot them).
     """
-    limiter: FailureLimiter = request.app.state.limiter
+    known = getattr(request.state, "person", None)
+    if isinstance(known, Person):
+        return known
+    limiter: FailureBackoff = request.app.state.limiter
+    address = client_address(request)
     try:
         name = user_name(user) if user else ""
     except NotAuthenticated:
-        limiter.failed([f"address:{client_address(request)}"])
+        limiter.failed("", address, time.monotonic())
         raise
-    keys = [f"address:{client_address(request)}"] + ([f"user:{name}"] if name else [])
-    wait = limiter.retry_after(keys)
-    if wait is not None:
-        raise HTTPException(
-            429,
-            "too many failed authentications; try again later",
-            headers={"Retry-After": str(max(1, round(wait)))},
-        )
-    if not name or credentials is None or credentials.scheme.lower() != "bearer":
+    if not name or token is None or (scheme or "").lower() != "bearer":
         raise NotAuthenticated(
             f"send Authorization: Bearer <API token> and {USER_HEADER}: <user name> "
             "(tokens from `evidock users token NAME`)"
         )
     try:
         with evi_of(request).catalog.read() as conn:
-            person = access.authenticate(conn, name, token=credentials.credentials, password=None)
+            person = access.authenticate(conn, name, token=token, password=None)
     except NotAuthenticated:
-        limiter.failed(keys)
+        wait = limiter.failed(name[: access.NAME_LENGTH], address, time.monotonic())
+        if wait is not None:
+            raise TooManyFailures(wait) from None
         raise
+    limiter.succeeded(name, address)
     request.state.person = person
     return person
+
+
+def current_person(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    user: Annotated[str | None, Depends(user_header)],
+) -> Person:
+    """The authenticated caller (a dependency of every API route); 401 without valid credentials, 429 after failures."""
+    return identify(
+        request,
+        scheme=credentials.scheme if credentials else None,
+        token=credentials.credentials if credentials else None,
+        user=user,
+    )
 
 
 SECURITY_HEADERS = {
@@ -166,8 +145,35 @@ async def secure_headers(request: Request, call_next: Callable[[Request], Awaita
         )
     else:
         response = await call_next(request)
+    if request.url.path in DOCS_PAGES and response.headers.get("content-type", "").startswith("text/html"):
+        response = await _docs_page(response)
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     if not response.headers.get("content-type", "").startswith("text/html"):
         response.headers.setdefault("Content-Security-Policy", API_CSP)
     return response
+
+
+DOCS_PAGES = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+
+
+async def _docs_page(response: Response) -> Response:
+    """Swagger UI and ReDoc with a CSP: scripts only from this origin plus the page's own inline script (by hash).
+
+    ReDoc styles its page with injected ``<style>`` elements and renders in a
+    ``blob:`` worker, so styles may be inline and workers come from ``blob:``;
+    nothing loads from elsewhere and the pages cannot be framed.
+    """
+    body = b"".join([chunk async for chunk in response.body_iterator])  # type: ignore[attr-defined]  # a streamed page of < 2 KiB
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+        for script in _INLINE_SCRIPT.findall(body.decode("utf-8"))
+    )
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+    headers["Content-Security-Policy"] = (
+        f"default-src 'none'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "connect-src 'self'; font-src 'self'; worker-src blob:; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'none'"
+    )
+    return Response(body, status_code=response.status_code, headers=headers)

@@ -12,6 +12,7 @@ import ipaddress
 import logging
 import threading
 import time
+from collections.abc import Sequence
 
 import uvicorn
 from fastapi import FastAPI
@@ -33,7 +34,7 @@ def _loopback(host: str) -> bool:
 
 
 class HttpServer:
-    def __init__(self, app: FastAPI, listen: Listen) -> None:
+    def __init__(self, app: FastAPI, listen: Listen, *, trusted_proxies: Sequence[str] = ()) -> None:
         self.listen = listen
         config = uvicorn.Config(
             app,
@@ -43,6 +44,10 @@ class HttpServer:
             access_log=False,  # the ACCESS entries are the record of reads; URLs carry no secret either way
             server_header=False,
             timeout_graceful_shutdown=int(STOP_SECONDS),
+            # X-Forwarded-For names the client (and so the key of the failure limits) only when it comes
+            # from a configured proxy ([web] trusted_proxies); uvicorn would believe 127.0.0.1 by default.
+            proxy_headers=bool(trusted_proxies),
+            forwarded_allow_ips=list(trusted_proxies) if trusted_proxies else [],
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="evidock-http", daemon=True)

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from evidock import audit_queries
+from evidock import audit_queries, spreadsheet
 from evidock.app import App
 from evidock.web.site import Web
 from storage import access, cases
@@ -126,7 +126,7 @@ def add_access_pages(router: APIRouter, web: Web) -> None:
     def audit_csv(request: Request, given: AuditFilters) -> Response:
         person, _ = web.person(request)
         trail = _audit_trail(evi, person, given)
-        text = audit_queries.csv_text([r.as_json() for r in trail.rows], audit_queries.ACCESS_COLUMNS)
+        text = spreadsheet.csv_text([r.as_json() for r in trail.rows], audit_queries.ACCESS_COLUMNS)
         return Response(
             "\ufeff" + text,  # a BOM: spreadsheet programs then read the Chinese as UTF-8
             media_type="text/csv; charset=utf-8",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -13,6 +15,7 @@ from chain.errors import EvidockError
 from evidock.app import retention_context
 from evidock.keys import load_vkey
 from evidock.verify import verify as run_verify
+from evidock.web.sessions import Session
 from evidock.web.site import LANG_COOKIE, SESSION_COOKIE, Web, safe_next
 from retention import alerts as alerts_mod
 from storage import access, cases, journal
@@ -27,6 +30,12 @@ DASHBOARD_FINDINGS = 50  # open findings shown on the dashboard (the count is al
 
 def add_pages(router: APIRouter, web: Web) -> None:  # noqa: PLR0915 - one nested handler per page
     evi = web.evi
+
+    def waits(request: Request, session: Session, next: str, wait: float) -> Response:
+        minutes = max(1, math.ceil(wait / 60))
+        return web.render(
+            request, "login.html", session=session, next=safe_next(next), failed=("wait", minutes), status=429
+        )
 
     @router.get("/login")
     def login_form(request: Request, next: str = "/") -> Response:
@@ -48,23 +57,23 @@ def add_pages(router: APIRouter, web: Web) -> None:  # noqa: PLR0915 - one neste
             return web.error(request, 403, "error.csrf")
         now = evi.now()
         client = request.client.host if request.client else "?"
-        keys = [f"addr:{client}", f"user:{name.strip()[: access.NAME_LENGTH]}"]
-        wait = web.limiter.wait(keys, now)
-        if wait is not None:
-            minutes = max(1, int(wait.total_seconds() + 59) // 60)
-            return web.render(
-                request, "login.html", session=session, next=safe_next(next), failed=("wait", minutes), status=429
-            )
+        who = name.strip()[: access.NAME_LENGTH]
         token = secret if secret.startswith(access.TOKEN_PREFIX) else None
+        if token is None:  # a password is not even checked while this name waits at this address
+            wait = web.limiter.wait(who, client, time.monotonic())
+            if wait is not None:
+                return waits(request, session, next, wait)
         try:
             with evi.catalog.read() as conn:
                 person = access.authenticate(conn, name.strip(), token=token, password=None if token else secret)
         except NotAuthenticated:
-            web.limiter.failed(keys, now)
+            wait = web.limiter.failed(who, client, time.monotonic())
+            if wait is not None:
+                return waits(request, session, next, wait)
             return web.render(
                 request, "login.html", session=session, next=safe_next(next), failed=("wrong", 0), status=401
             )
-        web.limiter.succeeded(keys[1:])
+        web.limiter.succeeded(who, client)
         web.sessions.end(session.id)
         fresh = web.sessions.new(now, user=person.name)
         response = RedirectResponse(safe_next(next), status_code=303)

@@ -1,4 +1,4 @@
-"""Server-side web sessions and the login-failure limiter (kept in this process's memory).
+"""Server-side web sessions (kept in this process's memory; failed logins: evidock.login_backoff).
 
 A session id is 256 random bits in a cookie (HttpOnly, SameSite=Strict, Secure
 behind TLS); everything else — who is logged in, the CSRF token, the playback
@@ -15,7 +15,6 @@ from __future__ import annotations
 import hmac
 import secrets
 import threading
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -95,50 +94,3 @@ class SessionStore:
             k for k, s in self._sessions.items() if now - s.seen > self._idle or now - s.created > self._lifetime
         ]:
             del self._sessions[key]
-
-
-MAX_TRACKED = 10_000  # addresses and names with recent failures kept before the quiet ones are dropped
-
-
-class LoginLimiter:
-    """At most ``attempts`` failed logins per ``window``, counted per client address and per user name.
-
-    Both counts matter: per address stops one machine guessing many names,
-    per name stops many machines guessing one password.
-    """
-
-    def __init__(self, *, attempts: int, window: timedelta) -> None:
-        self._attempts = attempts
-        self._window = window
-        self._failures: dict[str, deque[datetime]] = {}
-        self._lock = threading.Lock()
-
-    def wait(self, keys: list[str], now: datetime) -> timedelta | None:
-        """How long until these keys may try again, or None when they may now."""
-        with self._lock:
-            longest: timedelta | None = None
-            for key in keys:
-                times = self._recent(key, now)
-                if len(times) >= self._attempts:
-                    left = times[0] + self._window - now
-                    longest = left if longest is None else max(longest, left)
-            return longest
-
-    def failed(self, keys: list[str], now: datetime) -> None:
-        with self._lock:
-            for key in keys:
-                self._recent(key, now).append(now)
-
-    def succeeded(self, keys: list[str]) -> None:
-        with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
-
-    def _recent(self, key: str, now: datetime) -> deque[datetime]:
-        if len(self._failures) > MAX_TRACKED:  # names are attacker-chosen: forget the quiet ones
-            for quiet in [k for k, t in self._failures.items() if not t or now - t[-1] >= self._window]:
-                del self._failures[quiet]
-        times = self._failures.setdefault(key, deque())
-        while times and now - times[0] >= self._window:
-            times.popleft()
-        return times

@@ -25,10 +25,11 @@ from starlette.exceptions import HTTPException
 
 from chain.errors import EvidockError
 from evidock.app import App
+from evidock.login_backoff import Backoff, FailureBackoff
 from evidock.settings import WebSettings
 from evidock.verify_report import Report
 from evidock.web.i18n import LANGUAGES, Translator, translator
-from evidock.web.sessions import LoginLimiter, Session, SessionStore
+from evidock.web.sessions import Session, SessionStore
 from storage import access
 from storage.access import (
     AccessDenied,
@@ -78,8 +79,14 @@ class Web:
         self.sessions = SessionStore(
             idle=timedelta(minutes=options.session_idle_minutes), lifetime=timedelta(hours=options.session_hours)
         )
-        self.limiter = LoginLimiter(
-            attempts=options.login_attempts, window=timedelta(minutes=options.login_window_minutes)
+        window = options.login_window_minutes * 60.0
+        self.limiter = FailureBackoff(
+            Backoff(
+                attempts=options.login_attempts,
+                forget_seconds=window,
+                first_wait_seconds=min(30.0, window),
+                longest_wait_seconds=window,
+            )
         )
         self.env = Environment(
             loader=PackageLoader("evidock.web", "templates"),

@@ -1,4 +1,4 @@
-"""Sessions and the login limiter: pure bookkeeping, the time passed in."""
+"""Sessions: pure bookkeeping, the time passed in (failed logins: tests/test_login_backoff.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from evidock.web import sessions
-from evidock.web.sessions import LoginLimiter, SessionStore
+from evidock.web.sessions import SessionStore
 
 T0 = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
 
@@ -48,18 +48,3 @@ def test_anonymous_sessions_cannot_crowd_out_logged_in_people(monkeypatch: pytes
     for n in range(20):
         store.new(T0 + timedelta(seconds=n))
     assert all(store.get(p.id, T0 + timedelta(minutes=1)) is p for p in people)
-
-
-def test_the_limiter_counts_failures_per_key_within_the_window() -> None:
-    limiter = LoginLimiter(attempts=3, window=timedelta(minutes=15))
-    keys = ["addr:10.0.0.1", "user:wang.wu"]
-    for n in range(3):
-        assert limiter.wait(keys, T0 + timedelta(minutes=n)) is None
-        limiter.failed(keys, T0 + timedelta(minutes=n))
-    assert limiter.wait(keys, T0 + timedelta(minutes=3)) == timedelta(minutes=12)
-    assert limiter.wait(["addr:10.0.0.2", "user:wang.wu"], T0 + timedelta(minutes=3)) is not None  # the name
-    assert limiter.wait(["addr:10.0.0.1", "user:zhao.liu"], T0 + timedelta(minutes=3)) is not None  # the address
-    assert limiter.wait(["addr:10.0.0.2", "user:zhao.liu"], T0 + timedelta(minutes=3)) is None
-    assert limiter.wait(keys, T0 + timedelta(minutes=15)) is None  # the first failure left the window
-    limiter.succeeded(["user:wang.wu"])
-    assert limiter.wait(["user:wang.wu"], T0 + timedelta(minutes=3)) is None

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from evidock.api.deps import Caller, Evi
+from evidock.api.deps import Caller, Evi, RowId
 from storage.access import DOCUMENT_LENGTH, PERSON_LENGTH, REASON_LENGTH, Action, Category
 
 router = APIRouter(prefix="/access-requests", tags=["access"])
@@ -51,15 +51,15 @@ def requests_list(evi: Evi, person: Caller, pending: bool = False) -> list[dict[
 
 
 @router.get("/{request}", summary="One request: recordings, decision, expiry, copies taken")
-def requests_show(evi: Evi, person: Caller, request: int) -> dict[str, Any]:
+def requests_show(evi: Evi, person: Caller, request: RowId) -> dict[str, Any]:
     return evi.gate().get_request(person, request).as_json(evi.now())
 
 
 @router.post("/{request}/approve", summary="Approve (a custodian, not the requester): APPROVAL entries")
-def requests_approve(evi: Evi, person: Caller, request: int, body: DecisionBody) -> dict[str, Any]:
+def requests_approve(evi: Evi, person: Caller, request: RowId, body: DecisionBody) -> dict[str, Any]:
     return evi.gate().decide(person, request, approve=True, reason=body.reason).as_json(evi.now())
 
 
 @router.post("/{request}/deny", summary="Deny (a custodian, not the requester): APPROVAL entries of decision denied")
-def requests_deny(evi: Evi, person: Caller, request: int, body: DecisionBody) -> dict[str, Any]:
+def requests_deny(evi: Evi, person: Caller, request: RowId, body: DecisionBody) -> dict[str, Any]:
     return evi.gate().decide(person, request, approve=False, reason=body.reason).as_json(evi.now())

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from evidock import audit_queries
+from evidock import audit_queries, spreadsheet
 from evidock.api.deps import Caller, Evi
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -18,7 +18,7 @@ Moment = Annotated[str | None, Query(description="Local date or date-time (e.g. 
 
 def _csv(rows: list[dict[str, Any]], columns: list[str], entry: int) -> Response:
     return Response(
-        audit_queries.csv_text(rows, columns),
+        spreadsheet.csv_text(rows, columns),
         media_type="text/csv; charset=utf-8",
         headers={"X-Evidock-Access-Entry": str(entry)},
     )

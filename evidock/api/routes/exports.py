@@ -14,16 +14,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from evidock.api.deps import Caller, Evi
+from evidock.api.deps import MAX_ID, Caller, Evi
 from evidock.disc_export import ExportJobs, checked_media, configured_out_dir
 from retention.export.job import DiscOrder
 from retention.export.layout import MEDIA
+from storage.access import Permission
 
 router = APIRouter(prefix="/exports", tags=["export"])
 
 
 class ExportBody(BaseModel):
-    request: int = Field(ge=1, description="Your approved export request (POST /api/v1/access-requests).")
+    request: int = Field(ge=1, le=MAX_ID, description="Your approved export request (POST /api/v1/access-requests).")
     case_number: str = Field(max_length=200, description="Case number (案号) the recordings are labelled with.")
     maker: str = Field(max_length=200, description="Who makes the disc (制作人).")
     extractor: str = Field(max_length=200, description="Who extracted the recordings (提取人).")
@@ -44,10 +45,12 @@ def _jobs(request: Request) -> ExportJobs:
     status_code=202,
     summary="Start a disc export (as `evidock export disc`); follow it at the returned URL",
     responses={
-        202: {"description": "Started; a refusal (no approved export request) shows in the job, writing nothing."}
+        202: {"description": "Started; a refusal (no approved export request) shows in the job, writing nothing."},
+        403: {"description": "The caller's role may not export (auditors, admins, stations)."},
     },
 )
 def exports_start(evi: Evi, person: Caller, body: ExportBody, request: Request) -> JSONResponse:
+    person.require(Permission.REQUEST_COPY)  # a role that may never export is refused now, not in the job
     order = DiscOrder(
         case_number=body.case_number,
         recordings=tuple(body.recordings),

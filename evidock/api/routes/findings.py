@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from evidock import findings_reads
-from evidock.api.deps import Caller, Evi, Reason
+from evidock.api.deps import Caller, Evi, Reason, RowId
 from evidock.audit_queries import query_values
 from evidock.recording_reads import NO_REASON
 from ingest.checking import MAX_EXPLANATION
@@ -44,7 +44,7 @@ class Explanation(BaseModel):
 
 
 @router.post("/{finding}/explanation", summary="Explain a finding: an EXPLANATION entry naming the caller")
-def findings_explain(evi: Evi, person: Caller, finding: int, body: Explanation) -> dict[str, Any]:
+def findings_explain(evi: Evi, person: Caller, finding: RowId, body: Explanation) -> dict[str, Any]:
     at_ms = round(body.voice_at_seconds * 1000) if body.voice_at_seconds is not None else None
     index = findings_reads.explain(evi, person, finding, text=body.text, voice_in=body.voice_in, voice_at_ms=at_ms)
     return {"finding": finding, "status": "explained", "entry": index}

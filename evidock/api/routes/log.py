@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
 from evidock import log_queries
-from evidock.api.deps import Caller, Evi, Reason
+from evidock.api.deps import MAX_ID, Caller, EntryIndex, Evi, Reason
 from evidock.audit_queries import query_values
 from evidock.recording_reads import NO_REASON
 
@@ -25,7 +25,7 @@ def log_checkpoint(evi: Evi, _person: Caller) -> PlainTextResponse:
 
 
 @router.get("/entries/{index}", summary="One entry: canonical bytes, leaf hash, content (one QUERY entry first)")
-def log_entry(evi: Evi, person: Caller, index: int, reason: Reason = NO_REASON) -> dict[str, Any]:
+def log_entry(evi: Evi, person: Caller, index: EntryIndex, reason: Reason = NO_REASON) -> dict[str, Any]:
     query = query_values({"index": index})
     evi.gate().record_query(person, command="GET /api/v1/log/entries", query=query, reason=reason)
     return log_queries.entry(evi, index)
@@ -35,8 +35,10 @@ def log_entry(evi: Evi, person: Caller, index: int, reason: Reason = NO_REASON) 
 def log_proof(
     evi: Evi,
     person: Caller,
-    entry: Annotated[int, Query(ge=0)],
-    size: Annotated[int | None, Query(ge=1, description="Tree size; default the latest checkpoint's.")] = None,
+    entry: Annotated[int, Query(ge=0, le=MAX_ID)],
+    size: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Tree size; default the latest checkpoint's.")
+    ] = None,
     reason: Reason = NO_REASON,
 ) -> dict[str, Any]:
     query = query_values({"entry": entry, "size": size})
@@ -48,7 +50,9 @@ def log_proof(
 def log_consistency(
     evi: Evi,
     _person: Caller,
-    old: Annotated[int, Query(alias="from", ge=0)],
-    new: Annotated[int | None, Query(alias="to", ge=0, description="Default: the latest checkpoint's size.")] = None,
+    old: Annotated[int, Query(alias="from", ge=0, le=MAX_ID)],
+    new: Annotated[
+        int | None, Query(alias="to", ge=0, le=MAX_ID, description="Default: the latest checkpoint's size.")
+    ] = None,
 ) -> dict[str, Any]:
     return log_queries.consistency(evi, old, new)

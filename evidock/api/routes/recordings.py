@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -9,12 +10,13 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 
 from evidock import content_http
-from evidock.api.deps import Caller, Evi, Reason
+from evidock.api.deps import MAX_ID, Caller, Evi, Reason
 from evidock.recording_reads import NO_REASON, list_recordings, show_recording
 from storage import search
 from storage.access import Action, InvalidAccessInput
 from storage.search import CustodyStatus
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/recordings", tags=["recordings"])
 
 
@@ -81,11 +83,21 @@ def recordings_content(
     recording: str,
     action: Annotated[str, Query(description="view or stream (needs reason); ignored with request")] = "stream",
     reason: Reason | None = None,
-    request: Annotated[int | None, Query(ge=1, description="An approved access request (download/copy/export)")] = None,
+    request: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="An approved access request (download/copy/export)")
+    ] = None,
     range_header: Annotated[str | None, Header(alias="Range")] = None,
 ) -> Response:
     gate = evi.gate()
     if request is not None:
+        if range_header is not None:
+            # An approval is single-use: a range would spend it on a few bytes. Refused before the gate,
+            # so nothing is logged as delivered and the approval stays usable for the whole file.
+            log.warning("Range refused on approved request %d for %s by %s", request, recording[:12], person.name)
+            raise InvalidAccessInput(
+                f"request {request} is single-use and delivers the whole file: send no Range header "
+                "(the approval was not used)"
+            )
         asked = gate.get_request(person, request)
         opened = gate.open_content(person, recording, action=asked.action, request_id=request)
         return content_http.respond(opened, range_header=range_header, attachment=True)
