@@ -83,7 +83,7 @@ def _operations() -> list[tuple[str, str, dict[str, Any]]]:
 
 
 OPERATIONS = _operations()
-TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
 
 
 def _values(recording: str) -> st.SearchStrategy[Any]:
@@ -148,7 +148,7 @@ def _path(path: str, recording: str) -> st.SearchStrategy[str]:
     pieces = st.one_of(
         st.sampled_from([recording, recording[:10], "1", "0", "-1", "99999999999999999999", "%00", "..", "a b"]),
         st.text(
-            st.characters(codec="ascii", exclude_characters="/?#%", exclude_categories=("Cc",)), min_size=1, max_size=20
+            st.characters(codec="ascii", exclude_characters="/?#%", exclude_categories=["Cc"]), min_size=1, max_size=20
         ),
     )
     names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
