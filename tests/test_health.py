@@ -23,7 +23,7 @@ from evidock.app import App, open_app
 from evidock.settings import HealthSettings, Settings
 from storage import receipts as receipts_db
 from storage.objects import ObjectStore
-from tests.conftest import add_person, free_port, raw_config, station_env, write_config
+from tests.conftest import add_person, free_port, raw_config, sqlite_only, station_env, write_config
 from tests.service import Service, receipt_rows, wait_until
 
 pytestmark = pytest.mark.s3
@@ -81,6 +81,7 @@ def test_object_store_down_is_degraded_and_names_nothing_without_login(evi: App)
     assert s3.secret_key not in str(body)
 
 
+@sqlite_only  # breaks the SQLite file's header
 def test_a_broken_catalog_is_degraded(settings: Settings) -> None:
     headers = _login(settings)
     with open_app(settings) as evi:
@@ -192,6 +193,7 @@ def forwarder(s3_env: dict[str, str]) -> Iterator[_Forwarder]:
 
 
 @pytest.mark.slow
+@sqlite_only  # reads the receipts from the SQLite file
 def test_run_starts_with_the_object_store_down_serves_pages_and_retries(
     tmp_path: Path, s3_env: dict[str, str], bucket: str, forwarder: _Forwarder
 ) -> None:

@@ -21,7 +21,7 @@ from evidock import settings as settings_mod
 from evidock.app import connect_store
 from evidock.settings import S3_ENDPOINT_ENV
 from tests import media
-from tests.conftest import REPO, free_port, raw_config, station_env, write_config
+from tests.conftest import REPO, free_port, raw_config, sqlite_only, station_env, write_config
 
 SCRIPTS = REPO / "scripts"
 MON_OFFSET = 4180  # s3-up.sh: the Ceph monitor's port is the S3 port minus this
@@ -150,6 +150,7 @@ def second_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
 
 @pytest.mark.s3
 @pytest.mark.slow
+@sqlite_only  # the start line it expects names the SQLite catalog of its config
 def test_the_service_writes_to_the_server_it_was_started_with_and_says_so(
     second_s3: dict[str, str], s3_env: dict[str, str], tmp_path: Path, bucket: str
 ) -> None:
