@@ -726,6 +726,7 @@ def test_a_manifest_fact_edited_on_the_disc_fails_naming_recording_field_and_bot
     assert f"FAILED  MANIFEST.json: recording {item['id'][:12]}: {said}" in report
 
 
+@sqlite_only  # the independent verifier reads the SQLite catalog file
 def test_the_independent_verifier_checks_the_disc_proof_files_and_the_catalog_projection(
     world: World, exported: Exported, tmp_path: Path
 ) -> None:

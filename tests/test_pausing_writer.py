@@ -17,10 +17,10 @@ from sqlalchemy import create_engine, select
 
 from storage.catalog import recordings
 from storage.findings import findings
-from tests.conftest import free_port, raw_config, station_env, write_config
+from tests.conftest import free_port, raw_config, sqlite_only, station_env, write_config
 from tests.service import Service, receipt_rows, wait_until
 
-pytestmark = [pytest.mark.s3, pytest.mark.slow]
+pytestmark = [pytest.mark.s3, pytest.mark.slow, sqlite_only]  # the receipts are read from the SQLite file
 
 CHUNKS = 4
 CHUNK = 64 * 1024

@@ -288,6 +288,7 @@ def test_a_request_is_logged_when_made_and_names_stay_committed(world: World) ->
         assert name.encode() not in raw
 
 
+@sqlite_only
 def test_a_token_added_in_the_database_alone_is_named(world: World, tmp_path: Path) -> None:
     """Someone with database access gives themself a token: no USER entry issued it."""
     report = _verify_copy(
@@ -301,6 +302,7 @@ def test_a_token_added_in_the_database_alone_is_named(world: World, tmp_path: Pa
     assert named == [("catalog_row_unexplained", "user_tokens id=4")]
 
 
+@sqlite_only
 def test_a_role_raised_in_the_database_alone_is_named(world: World, tmp_path: Path) -> None:
     report = _verify_copy(world, tmp_path, "UPDATE users SET role = 'admin' WHERE name = 'c1'")
     (failure,) = report.failures
@@ -309,6 +311,7 @@ def test_a_role_raised_in_the_database_alone_is_named(world: World, tmp_path: Pa
     assert failure.message.endswith("says 'custodian'")
 
 
+@sqlite_only
 def test_a_requester_changed_is_caught_without_printing_it(world: World, tmp_path: Path) -> None:
     report = _verify_copy(
         world, tmp_path, "UPDATE access_requests SET requester = '李律师' WHERE requester IS NOT NULL AND party IS NULL"
@@ -319,6 +322,7 @@ def test_a_requester_changed_is_caught_without_printing_it(world: World, tmp_pat
     assert "names withheld" in failure.message
 
 
+@sqlite_only
 def test_a_party_added_where_the_entry_has_none_is_caught_without_printing_it(world: World, tmp_path: Path) -> None:
     report = _verify_copy(world, tmp_path, "UPDATE access_requests SET party = '李四' WHERE party IS NULL")
     (failure,) = report.failures
@@ -327,6 +331,7 @@ def test_a_party_added_where_the_entry_has_none_is_caught_without_printing_it(wo
     assert failure.message.endswith("says None")
 
 
+@sqlite_only
 def test_the_results_of_a_search_deleted_are_named(world: World, tmp_path: Path) -> None:
     with sqlite3.connect(world.db) as raw:
         (listing,) = {e for (e,) in raw.execute("SELECT entry FROM access_results")}

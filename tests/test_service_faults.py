@@ -27,10 +27,10 @@ from evidock.app import App
 from ingest.pipeline import AfterVerify
 from ingest.watcher import look
 from storage.receipts import State
-from tests.conftest import free_port, raw_config, station_env, write_config
+from tests.conftest import free_port, raw_config, sqlite_only, station_env, write_config
 from tests.service import Service, receipt_rows, wait_until
 
-pytestmark = [pytest.mark.s3, pytest.mark.slow]
+pytestmark = [pytest.mark.s3, pytest.mark.slow, sqlite_only]  # the receipts are read from the SQLite file
 
 NAME_MAX = 255  # bytes in one file name on ext4, tmpfs, xfs
 
