@@ -9,7 +9,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 
 # chromium + fonts-wqy-zenhei: the browser tests of the web pages (Debian's browser; Chinese glyphs).
-APT_PACKAGES=(ffmpeg xorriso python3-venv chromium fonts-wqy-zenhei)
+APT_PACKAGES=(ffmpeg xorriso python3-venv chromium fonts-wqy-zenhei poppler-utils)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
