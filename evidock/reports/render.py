@@ -67,8 +67,17 @@ _TEXT: dict[str, dict[str, Any]] = {
         "month": "Month",
         "anchor": "Checkpoint",
         "anchor_value": "{origin}, size {size}, root {root}, key fingerprint {fp}",
-        "columns": ["entry", "time", "user / role", "action", "recording (SHA-256)", "reason", "approver",
-                    "category", "document"],
+        "columns": [
+            "entry",
+            "time",
+            "user / role",
+            "action",
+            "recording (SHA-256)",
+            "reason",
+            "approver",
+            "category",
+            "document",
+        ],
         "closing": "{n} access(es), all before this query's log entry {own} (art. 27). "
         "Prove any entry with `evidock log proof --entry N`.",
         "no_rows": "None.",
@@ -142,15 +151,14 @@ def audit_access_html(
         }
         for r in rows
     ]
-    t = {"columns": text["columns"], "no_rows": text["no_rows"], "closing": text["closing"].format(n=len(rows), own=own)}
+    closing = text["closing"].format(n=len(rows), own=own)
+    t = {"columns": text["columns"], "no_rows": text["no_rows"], "closing": closing}
     return _env.get_template("audit_access.html").render(
         lang=lang, title=text["audit_title"], meta=meta, rows=table, t=t
     )
 
 
-def compliance_html(
-    result: ComplianceReport, *, anchor: ReportAnchor, zone: ZoneInfo, by: str, lang: str
-) -> str:
+def compliance_html(result: ComplianceReport, *, anchor: ReportAnchor, zone: ZoneInfo, by: str, lang: str) -> str:
     """The art. 26 report (per device, officer and case, and the case dates due) as one page of HTML."""
     text = _TEXT[lang]
     meta = [*_header(text, anchor, result.generated_at, zone, by), (text["month"], result.month or text["all"])]
