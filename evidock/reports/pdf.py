@@ -11,10 +11,10 @@ from evidock.reports.anchor import ReportAnchor
 
 CHROMIUM = "/usr/lib/chromium/chromium"  # Debian's browser (scripts/install.sh); never `playwright install`
 _FOOTER = (
-    "<div style=\"width:100%;margin:0 12mm;font-family:'WenQuanYi Zen Hei',sans-serif;font-size:7pt;color:#333;"
-    'display:flex;justify-content:space-between;gap:6mm">'
-    "<span>{label} {origin} · {size_label} {size} · {root_label} {root} · {key_label} {fingerprint}</span>"
-    '<span style="white-space:nowrap"><span class="pageNumber"></span> / <span class="totalPages"></span></span>'
+    "<div style=\"width:100%;margin:0 12mm;font-family:'WenQuanYi Zen Hei',sans-serif;font-size:7pt;color:#333\">"
+    "<div>{label} {origin} · {size_label} {size} · {root_label} {root}</div>"
+    '<div style="display:flex;justify-content:space-between"><span>{key_label} {fingerprint}</span>'
+    '<span><span class="pageNumber"></span> / <span class="totalPages"></span></span></div>'
     "</div>"
 )
 _FOOTER_TEXT = {
