@@ -102,16 +102,16 @@ def _ink(png: Path) -> float:
     stride = width * bpp
     raw, dark, prior = zlib.decompress(idat), 0, bytearray(stride)
     for y in range(height):
-        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        row_filter, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
         for x in range(stride):
             a, b, c = (line[x - bpp] if x >= bpp else 0), prior[x], (prior[x - bpp] if x >= bpp else 0)
-            if kind == 1:
+            if row_filter == 1:
                 line[x] = (line[x] + a) & 0xFF
-            elif kind == 2:
+            elif row_filter == 2:
                 line[x] = (line[x] + b) & 0xFF
-            elif kind == 3:
+            elif row_filter == 3:
                 line[x] = (line[x] + (a + b) // 2) & 0xFF
-            elif kind == 4:
+            elif row_filter == 4:
                 p = a + b - c
                 pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
                 line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
