@@ -20,8 +20,10 @@ from rich.table import Table
 from evidock import audit_queries, spreadsheet
 from evidock.app import open_app
 from evidock.auth import acting_person, new_password
-from evidock.cli_common import PERSON_KEY, CsvOption, JsonOption, local_time, out, print_json, settings_of
+from evidock.cli_common import PERSON_KEY, CsvOption, JsonOption, err, local_time, out, print_json, settings_of
 from evidock.recording_reads import NO_REASON
+from evidock.reports import documents as reports
+from evidock.reports.options import LangOption, PdfOption
 from evidock.settings import Settings
 from evidock.text import one_line
 from storage import access
@@ -488,20 +490,32 @@ def audit_access(
     until: Annotated[str | None, typer.Option(help="Before this local time.")] = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
+    pdf: PdfOption = None,
+    lang: LangOption = "zh",
 ) -> None:
     """Every access from the log (auditors): who, role, action, reason, approver, category, document, time.
 
     Each row names its log entry: `evidock log proof --entry N` proves it is in the signed log.
     This query is itself logged (an ACCESS entry of action "audit") and lists only older entries.
+    With --pdf the same rows are also printed to an A4 PDF (Chinese; --lang en for English).
 
     Example: evidock audit access --case 京朝公(治)行罚决字[2026]1号 --since 2026-11-01 --csv
     """
     _formats(as_json, as_csv)
     settings = settings_of(ctx)
     with open_app(settings, ensure_bucket=False) as evi:
+        person = acting_person(evi)
         trail = audit_queries.access_trail(
-            evi, acting_person(evi), recording=recording, user=user, case=case, since=since, until=until
+            evi, person, recording=recording, user=user, case=case, since=since, until=until
         )
+        if pdf is not None:
+            filters = audit_queries.query_values(
+                {"recording": recording, "user": user, "case": case, "since": since, "until": until}
+            )
+            size = reports.audit_access_pdf(
+                evi, trail.rows, own=trail.entry, filters=filters, by=person.name, target=pdf, lang=lang
+            )
+            err.print(f"wrote {pdf} ({size} bytes, A4 PDF)", markup=False)
     rows, own = trail.rows, trail.entry
     listed = [r.as_json() for r in rows]
     if as_json:

@@ -15,7 +15,10 @@ from rich.table import Table
 
 from evidock import custody, spreadsheet
 from evidock.app import open_app, retention_context, working_calendar
+from evidock.auth import acting_person
 from evidock.cli_common import CsvOption, JsonOption, err, local_time, out, person_of, print_json, settings_of
+from evidock.reports import documents as reports
+from evidock.reports.options import LangOption, PdfOption
 from evidock.settings import Settings
 from retention import alerts as alerts_mod
 from retention import compliance as compliance_mod
@@ -408,11 +411,14 @@ def compliance(
     month: Annotated[str | None, typer.Option(help="Recordings that ended in this month (local), YYYY-MM.")] = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
+    pdf: PdfOption = None,
+    lang: LangOption = "zh",
 ) -> None:
     """Art. 26 compliance per device, officer and case: stored and labelled on time, late, open findings.
 
     Also lists the cases whose case file (30 days) or archive handover (31 March) falls due.
     Open findings are the art. 7/18 findings (gaps, clock drift, ...) still unexplained.
+    With --pdf the report is also printed to an A4 PDF (Chinese; --lang en for English).
 
     Example: evidock compliance --month 2026-11 --csv > 2026-11.csv
     """
@@ -423,6 +429,10 @@ def compliance(
         rctx = retention_context(evi)
         result = compliance_mod.report(rctx, now=_now(), month=compliance_mod.parse_month(month) if month else None)
         data = result.as_json(rctx)
+        if pdf is not None:
+            by = acting_person(evi).name  # the REPORTS query entry naming them is already written
+            size = reports.compliance_pdf(evi, result, by=by, target=pdf, lang=lang)
+            err.print(f"wrote {pdf} ({size} bytes, A4 PDF)", markup=False)
     if as_json:
         print_json(data)
         return

@@ -11,7 +11,8 @@ cd "$REPO"
 # chromium + fonts-wqy-zenhei: the browser tests of the web pages (Debian's browser; Chinese glyphs).
 # openssl: the local RFC 3161 TSA (evidock/local_tsa.py) and the tests that run it.
 # libimage-exiftool-perl: the tests write EXIF into JPEGs (embedded times, tests/test_embedded_times.py).
-APT_PACKAGES=(ffmpeg xorriso python3-venv chromium fonts-wqy-zenhei openssl libimage-exiftool-perl)
+# poppler-utils: the PDF report tests render and read the PDFs (pdftoppm, pdftotext).
+APT_PACKAGES=(ffmpeg xorriso python3-venv chromium fonts-wqy-zenhei openssl libimage-exiftool-perl poppler-utils)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

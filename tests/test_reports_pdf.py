@@ -1,0 +1,175 @@
+"""Printable reports: `audit access --pdf` and `compliance --pdf` from a real small catalog.
+
+Each PDF is made by Chromium, rendered back to PNG with poppler's pdftoppm (the
+page must not be blank) and read with pdftotext: the Chinese title, a recording
+id and the checkpoint root in the footer must be there, and the checkpoint must
+be the one stored in the object store, covering the command's own query entry.
+"""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+import uuid
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from evidock import settings as settings_mod
+from evidock.app import checkpoint_reader, open_app, retention_context
+from evidock.cli import main
+from evidock.keys import init_key, load_vkey
+from evidock.settings import Settings
+from retention import labelling
+from retention.export.verify_disc import fingerprint
+from storage import journal
+from storage.access import Gate, Person, Role
+from tests import media
+from tests.conftest import add_person, dock, raw_config, station_env, write_config
+
+CASE = "京朝公(治)行罚决字[2026]41号"
+pytestmark = [
+    pytest.mark.s3,
+    pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils missing (scripts/install.sh)"),
+]
+
+
+@dataclass
+class Station:
+    settings: Settings
+    cfg: list[str]
+    recordings: list[str]
+    auditor_token: str
+
+
+@pytest.fixture(scope="module")
+def station(tmp_path_factory: pytest.TempPathFactory, s3_env: dict[str, str]) -> Station:
+    tmp = tmp_path_factory.mktemp("reports")
+    (tmp / "inbox").mkdir()
+    config = write_config(tmp / "config.toml", raw_config(tmp, f"t-{uuid.uuid4().hex[:20]}", s3_env["S3_ENDPOINT"]))
+    settings = settings_mod.load(config, station_env(s3_env))
+    token = add_person(settings, "a1", Role.AUDITOR)
+    add_person(settings, "c1", Role.CUSTODIAN)
+    vkey, _ = init_key(settings)
+    with open_app(settings) as evi:
+        evi.log_key(vkey)
+        ids = [
+            dock(evi, media.clip(tmp / "inbox" / f"CAM51_P5101_2026111608{n:02d}00_{n + 1:04d}.mp4", seconds=1))
+            for n in range(2)
+        ]
+        ctx = retention_context(evi)
+        labelling.label(ctx, ids, case_number=CASE, parties=["张三"], handler="c1", by="c1", now=evi.now())
+        gate = Gate(catalog=evi.catalog, journal=evi.journal, store=evi.store, clock=evi.now)
+        gate.read_metadata(Person("c1", Role.CUSTODIAN), ids[0], reason="案件复核")
+    return Station(settings, ["--config", str(config)], ids, token)
+
+
+@pytest.fixture
+def auditor(station: Station, monkeypatch: pytest.MonkeyPatch, s3_env: dict[str, str]) -> list[str]:
+    monkeypatch.setenv("EVIDOCK_S3_ACCESS_KEY", s3_env["S3_ACCESS_KEY"])
+    monkeypatch.setenv("EVIDOCK_S3_SECRET_KEY", s3_env["S3_SECRET_KEY"])
+    monkeypatch.setenv("EVIDOCK_USER", "a1")
+    monkeypatch.setenv("EVIDOCK_TOKEN", station.auditor_token)
+    return station.cfg
+
+
+def _page_one_png(pdf: Path) -> Path:
+    prefix = pdf.with_suffix("")
+    subprocess.run(["pdftoppm", "-png", "-r", "50", "-f", "1", "-l", "1", str(pdf), str(prefix)], check=True)
+    (png,) = pdf.parent.glob(f"{prefix.name}-*1.png")
+    return png
+
+
+def _ink(png: Path) -> float:
+    """Share of an 8-bit grey or RGB PNG's pixels that are not near white (PNG filters undone, stdlib only)."""
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, width, height, bpp = 8, b"", 0, 0, 1
+    while pos < len(data):
+        length = struct.unpack(">I", data[pos : pos + 4])[0]
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, colour = struct.unpack(">IIBB", body[:10])
+            assert depth == 8
+            assert colour in (0, 2)
+            bpp = 1 if colour == 0 else 3
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    stride = width * bpp
+    raw, dark, prior = zlib.decompress(idat), 0, bytearray(stride)
+    for y in range(height):
+        row_filter, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        for x in range(stride):
+            a, b, c = (line[x - bpp] if x >= bpp else 0), prior[x], (prior[x - bpp] if x >= bpp else 0)
+            if row_filter == 1:
+                line[x] = (line[x] + a) & 0xFF
+            elif row_filter == 2:
+                line[x] = (line[x] + b) & 0xFF
+            elif row_filter == 3:
+                line[x] = (line[x] + (a + b) // 2) & 0xFF
+            elif row_filter == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
+        dark += sum(1 for v in line[::bpp] if v < 200)
+        prior = line
+    return dark / (width * height)
+
+
+def _text(pdf: Path) -> str:
+    return subprocess.run(["pdftotext", "-raw", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+
+
+def _stored_root(station: Station) -> tuple[int, str, int]:
+    with open_app(station.settings, ensure_bucket=False) as evi:
+        stored = checkpoint_reader(evi).latest_stored()
+        with evi.catalog.read() as conn:
+            size = journal.size(conn)
+    assert stored is not None
+    return stored.checkpoint.size, stored.checkpoint.root.hex(), size
+
+
+def test_audit_trail_pdf_names_recording_title_and_checkpoint(
+    station: Station, auditor: list[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "调阅记录.pdf"
+    assert main([*auditor, "audit", "access", "--case", CASE, "--pdf", str(target)]) == 0
+    assert target.read_bytes().startswith(b"%PDF-")
+    size, root, log_size = _stored_root(station)
+    assert size == log_size  # the footer's checkpoint covers the query's own ACCESS entry
+    text = _text(target)
+    flat = "".join(text.split())
+    assert "执法音像记录调阅登记表" in text
+    assert station.recordings[0] in flat
+    assert f"根{root}" in flat  # the footer's line: 检查点 … · 根 <root>
+    assert "公钥指纹" + fingerprint(load_vkey(station.settings)).replace(" ", "") in flat
+    assert "案件复核" in flat
+    assert _ink(_page_one_png(target)) > 0.01
+
+
+def test_compliance_pdf_in_english_and_chinese(station: Station, auditor: list[str], tmp_path: Path) -> None:
+    zh, en = tmp_path / "合规.pdf", tmp_path / "compliance.pdf"
+    assert main([*auditor, "compliance", "--month", "2026-11", "--pdf", str(zh)]) == 0
+    text = _text(zh)
+    assert "音像记录存储与标注合规报告" in text
+    assert CASE in text
+    assert "CAM51" in text
+    _, root, _ = _stored_root(station)
+    assert root in text.replace(" ", "")
+    assert _ink(_page_one_png(zh)) > 0.01
+    assert main([*auditor, "compliance", "--month", "2026-11", "--pdf", str(en), "--lang", "en"]) == 0
+    assert "Art. 26 compliance report" in _text(en)
+
+
+def test_pdf_refused_for_a_missing_folder_and_an_unknown_language(
+    auditor: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*auditor, "compliance", "--pdf", str(tmp_path / "no" / "r.pdf")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert main([*auditor, "compliance", "--pdf", str(tmp_path / "r.pdf"), "--lang", "fr"]) == 1
+    assert "--lang 'fr'" in capsys.readouterr().err
+    assert not (tmp_path / "r.pdf").exists()
