@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from rfc3161_client import (
     HashAlgorithm,
     PKIStatus,
@@ -72,6 +73,26 @@ def load_chain(pem: bytes) -> list[x509.Certificate]:
     if not chain:
         raise TimestampError("TSA certificate chain is empty")
     return chain
+
+
+def tsa_chain_problem(pem: bytes) -> str | None:
+    """What is wrong with a configured TSA chain (PEM, TSA certificate first), or None if it can be used."""
+    try:
+        chain = load_chain(pem)
+    except TimestampError as exc:
+        return str(exc)
+    try:
+        usage = chain[0].extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    except x509.ExtensionNotFound:
+        return "the first certificate has no extended key usage; it must be the TSA's (timeStamping)"
+    if x509.oid.ExtendedKeyUsageOID.TIME_STAMPING not in usage.value:
+        return "the first certificate is not a TSA certificate (no timeStamping extended key usage)"
+    return None
+
+
+def chain_fingerprint(chain: Sequence[x509.Certificate]) -> str:
+    """The first 16 hex digits of the SHA-256 of the TSA certificate (DER): names a TSA in object keys."""
+    return hashlib.sha256(chain[0].public_bytes(serialization.Encoding.DER)).hexdigest()[:16]
 
 
 def _verifier(chain: Sequence[x509.Certificate], nonce: int | None) -> VerifierBuilder:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,8 +14,7 @@ from cryptography import x509
 
 from evidock import local_tsa
 from storage.timestamping import TimestampError, load_chain, openssl_verify_command, request_timestamp, verify_timestamp
-from tests.conftest import free_port
-from tests.witness.support import REPO, ToyLog
+from tests.witness.support import ToyLog, TsaProcess
 
 pytestmark = pytest.mark.slow
 
@@ -32,33 +28,11 @@ class RunningTsa:
 
 @pytest.fixture(scope="module")
 def tsa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTsa]:
-    directory = tmp_path_factory.mktemp("tsa")
-    chain_path = local_tsa.init(directory, name="evidock test TSA")
-    port = free_port()
-    with (directory / "serve.log").open("ab") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "evidock.local_tsa", "serve", str(directory), "--listen", f"127.0.0.1:{port}"],
-            stdout=sink,
-            stderr=sink,
-            cwd=REPO,
-        )
+    running = TsaProcess(tmp_path_factory.mktemp("tsa")).start()
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                request = urllib.request.Request(f"http://127.0.0.1:{port}/", data=b"x", method="POST")
-                urllib.request.urlopen(request, timeout=1)  # noqa: S310 - local test URL
-            except urllib.error.HTTPError as error:
-                error.close()
-                break  # it answers (400: not a query)
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"local TSA did not start: {(directory / 'serve.log').read_text()}") from None
-                time.sleep(0.1)
-        yield RunningTsa(f"http://127.0.0.1:{port}/", directory, load_chain(chain_path.read_bytes()))
+        yield RunningTsa(running.url, running.directory, load_chain(running.chain_path.read_bytes()))
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        running.stop()
 
 
 def test_a_token_over_the_checkpoint_verifies(tsa: RunningTsa) -> None:
