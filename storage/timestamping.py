@@ -50,6 +50,10 @@ class TimestampError(StorageError):
     """A TSA could not be reached, refused, or its token does not verify for this note."""
 
 
+class ImprintMismatch(TimestampError):
+    """The token is a token, but over another message than this note."""
+
+
 @dataclass(frozen=True)
 class TimestampFacts:
     """What a verified token says: when (UTC), which serial, by whom, under which policy."""
@@ -116,7 +120,7 @@ def _check(
         )
     expected = hashlib.sha256(note).digest()
     if info.message_imprint.message != expected:
-        raise TimestampError(
+        raise ImprintMismatch(
             f"token is over another message: imprint {info.message_imprint.message.hex()}, the note's SHA-256 is "
             f"{expected.hex()}"
         )
