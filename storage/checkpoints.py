@@ -329,11 +329,11 @@ def latest_recorded(catalog: Catalog) -> StoredCheckpoint | None:
     with catalog.read() as conn:
         row = conn.execute(
             select(checkpoints)
-            .where(checkpoints.c.object_key.is_not(None))
+            .where(checkpoints.c.object_key.is_not(None), checkpoints.c.version_id.is_not(None))
             .order_by(checkpoints.c.size.desc())
             .limit(1)
         ).first()
-    if row is None or row.version_id is None:
+    if row is None:
         return None
     body, _ = split_note(row.note)
     version = StoredVersion(row.object_key, row.version_id, len(row.note.encode("utf-8")))

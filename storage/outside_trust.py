@@ -45,7 +45,7 @@ from chain.cosignature import CosignerKey, check_cosignature_time, verify_cosign
 from chain.errors import CheckpointError, EvidockError
 from chain.merkle import consistency_proof
 from storage.catalog import Catalog, checkpoint_cosignatures, checkpoint_timestamps, checkpoints
-from storage.checkpoints import Side, StoredCheckpoint, side_key
+from storage.checkpoints import Side, StoredCheckpoint, latest_recorded, side_key
 from storage.errors import StorageError
 from storage.journal import SqlNodes
 from storage.objects import ObjectStore, StoredVersion
@@ -288,6 +288,25 @@ class OutsideTrust:
         for label, reason in gathering.failures.items():
             log.warning("checkpoint %d: %s did not answer, retried later: %s", gathering.size, label, reason)
         return gathering
+
+    def answering(self, *, now: datetime) -> dict[str, str]:
+        """Which witnesses answer now; returns those that do not, with why (empty: every one answers).
+
+        Each is sent the newest checkpoint, with the proof from the size it last
+        cosigned (a witness cosigns the same checkpoint again, too): an ordinary
+        request. The answers are checked and dropped. For an export, before it
+        writes anything.
+        """
+        stored = latest_recorded(self.catalog)
+        if stored is None:
+            return {}  # a log with no checkpoint yet: nothing to show a witness
+        calls = [(w.describe(), partial(self._ask_witness, w, stored, now)) for w in self.policy.witnesses]
+        results = _run_all([call for _, call in calls])
+        return {
+            label: str(result)
+            for (label, _), result in zip(calls, results, strict=True)
+            if isinstance(result, EvidockError)
+        }
 
     # -- one witness -------------------------------------------------------------------------
 
