@@ -22,8 +22,8 @@ every earlier one by consistency (RFC 9162), and stamping only forward keeps
 token times in checkpoint order, which `evidock verify` checks.
 
 A crash between storing an answer and recording it leaves a stored object the
-catalog does not know; the next round finds it, checks it, locks it and
-records it instead of asking again.
+catalog does not know; the next round asks again and stores a second version
+beside it. Both are valid answers: `evidock verify` checks every version.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -49,7 +49,7 @@ from storage.checkpoints import Side, StoredCheckpoint, latest_recorded, side_ke
 from storage.errors import StorageError
 from storage.journal import SqlNodes
 from storage.objects import ObjectStore, StoredVersion
-from storage.timestamping import REPLY_TYPE, TimestampError, chain_fingerprint, request_timestamp, verify_timestamp
+from storage.timestamping import REPLY_TYPE, TimestampError, chain_fingerprint, request_timestamp
 from storage.witness_client import Conflict, WitnessClient, WitnessError
 
 log = logging.getLogger(__name__)
@@ -257,12 +257,12 @@ class OutsideTrust:
         """Ask each configured witness and TSA that has not answered for ``stored`` yet; keep what they say.
 
         With ``pause`` (the service), a witness or TSA that failed recently is
-        left alone until its pause is over. Failures are returned, not raised;
-        a ``StorageError`` (the object store or catalog failing) is raised.
+        left alone until its pause is over. Failures are returned, not raised.
+        The checkpoint's lock is read while the witnesses and TSAs are asked.
         """
         gathering = self.recorded(stored.checkpoint.size)
         have = {c.witness.vkey for c in gathering.cosigned} | {s.tsa.fingerprint for s in gathering.stamped}
-        jobs: list[tuple[str, str, Callable[[datetime], Cosigned | Stamped]]] = []
+        jobs: list[tuple[str, str, Callable[[Future[datetime]], Cosigned | Stamped]]] = []
         for witness in self.policy.witnesses:
             if witness.vkey not in have and self._due(witness.vkey, pause):
                 jobs.append((witness.describe(), witness.vkey, partial(self._cosign, witness, stored, now=now)))
@@ -271,8 +271,9 @@ class OutsideTrust:
                 jobs.append((tsa.describe(), tsa.fingerprint, partial(self._stamp, tsa, stored, now=now)))
         if not jobs:
             return gathering
-        retain_until = self._retain_until(stored)
-        results = _run_all([partial(job, retain_until) for _, _, job in jobs])
+        with ThreadPoolExecutor(max_workers=len(jobs) + 1, thread_name_prefix="evidock-outside-trust") as pool:
+            retain_until = pool.submit(self._retain_until, stored)
+            results = _run_all([partial(job, retain_until) for _, _, job in jobs], pool)
         for (label, target, _), result in zip(jobs, results, strict=True):
             if isinstance(result, Cosigned):
                 gathering.cosigned.append(result)
@@ -301,7 +302,8 @@ class OutsideTrust:
         if stored is None:
             return {}  # a log with no checkpoint yet: nothing to show a witness
         calls = [(w.describe(), partial(self._ask_witness, w, stored, now)) for w in self.policy.witnesses]
-        results = _run_all([call for _, call in calls])
+        with ThreadPoolExecutor(max_workers=max(1, len(calls)), thread_name_prefix="evidock-outside-trust") as pool:
+            results = _run_all([call for _, call in calls], pool)
         return {
             label: str(result)
             for (label, _), result in zip(calls, results, strict=True)
@@ -310,22 +312,19 @@ class OutsideTrust:
 
     # -- one witness -------------------------------------------------------------------------
 
-    def _cosign(self, witness: Witness, stored: StoredCheckpoint, retain_until: datetime, *, now: datetime) -> Cosigned:
+    def _cosign(
+        self, witness: Witness, stored: StoredCheckpoint, retain_until: Future[datetime], *, now: datetime
+    ) -> Cosigned:
         size = stored.checkpoint.size
+        line, timestamp = self._ask_witness(witness, stored, now)
         key = side_key(size, Side.COSIGNATURE, witness.key.key_id.hex())
-        kept = self._kept(key, lambda data: _cosignature_in(data.decode("utf-8"), stored.note, witness))
-        if kept is not None:
-            version, (line, timestamp) = kept
-        else:
-            line, timestamp = self._ask_witness(witness, stored, now)
-            version = self._keep(key, (line + "\n").encode("utf-8"), retain_until, "text/plain; charset=utf-8")
+        version = self._keep(key, (line + "\n").encode("utf-8"), retain_until.result(), "text/plain; charset=utf-8")
         cosigned = Cosigned(witness, line, datetime.fromtimestamp(timestamp, UTC))
         self._record(
             checkpoint_cosignatures,
             {"size": size, "witness": witness.vkey},
             {"line": line, "cosigned_at": cosigned.cosigned_at},
             version,
-            retain_until,
             now,
         )
         return cosigned
@@ -376,25 +375,18 @@ class OutsideTrust:
 
     # -- one TSA -----------------------------------------------------------------------------
 
-    def _stamp(self, tsa: Tsa, stored: StoredCheckpoint, retain_until: datetime, *, now: datetime) -> Stamped:
+    def _stamp(self, tsa: Tsa, stored: StoredCheckpoint, retain_until: Future[datetime], *, now: datetime) -> Stamped:
         size = stored.checkpoint.size
-        key = side_key(size, Side.TIMESTAMP, tsa.fingerprint)
-        kept = self._kept(key, lambda data: (data, verify_timestamp(data, stored.note, tsa.chain)))
-        if kept is not None:
-            version, (reply, facts) = kept
-        else:
-            reply, facts = request_timestamp(tsa.url, stored.note, tsa.chain, timeout=self.policy.timeout)
-            version = self._keep(key, reply, retain_until, REPLY_TYPE)
-        stamped = Stamped(tsa, reply, facts.gen_time, facts.serial_number)
+        reply, facts = request_timestamp(tsa.url, stored.note, tsa.chain, timeout=self.policy.timeout)
+        version = self._keep(side_key(size, Side.TIMESTAMP, tsa.fingerprint), reply, retain_until.result(), REPLY_TYPE)
         self._record(
             checkpoint_timestamps,
             {"size": size, "tsa": tsa.fingerprint},
             {"gen_time": facts.gen_time, "serial": str(facts.serial_number), "reply": reply},
             version,
-            retain_until,
             now,
         )
-        return stamped
+        return Stamped(tsa, reply, facts.gen_time, facts.serial_number)
 
     # -- storing -----------------------------------------------------------------------------
 
@@ -407,31 +399,16 @@ class OutsideTrust:
             )
         return lock.retain_until
 
-    def _kept(self, key: str, check: Callable[[bytes], _T]) -> tuple[StoredVersion, _T] | None:
-        """A version already stored at ``key`` whose bytes pass ``check`` (left by a round that crashed)."""
-        for version in self.store.versions(key):
-            try:
-                return version, check(self.store.read_small(version, limit=MAX_SIDE_BYTES))
-            except (EvidockError, UnicodeDecodeError) as exc:
-                log.warning("%s version %s does not check out, asking again: %s", key, version.version_id, exc)
-        return None
-
     def _keep(self, key: str, data: bytes, retain_until: datetime, content_type: str) -> StoredVersion:
+        """Store an answer and lock it like its checkpoint (read back: a lock that did not take raises)."""
         version = self.store.put_small(key, data, content_type=content_type)
         self.store.lock(version, retain_until)
         return version
 
-    def _record(  # noqa: PLR0917 - the table, its row and where the object is: each a different thing
-        self,
-        table: Table,
-        ids: dict[str, object],
-        values: dict[str, object],
-        version: StoredVersion,
-        retain_until: datetime,
-        now: datetime,
+    def _record(
+        self, table: Table, ids: dict[str, object], values: dict[str, object], version: StoredVersion, now: datetime
     ) -> None:
-        """Lock (again: a version found after a crash may not be) and record once in the catalog."""
-        self.store.lock(version, retain_until)
+        """Record a kept answer once (another process may have kept and recorded one for the same key)."""
         with self.catalog.begin() as conn:
             where = [table.c[name] == value for name, value in ids.items()]
             if conn.execute(select(table.c.size).where(*where)).first() is None:
@@ -461,17 +438,7 @@ class OutsideTrust:
             self._pauses.pop(target, None)
 
 
-def _cosignature_in(text: str, note: str, witness: Witness) -> tuple[str, int]:
-    """The first line of a stored cosignature object that verifies as ``witness``'s on ``note``."""
-    for line in text.splitlines():
-        try:
-            return line, verify_cosignature(note, line, witness.key)
-        except CheckpointError:
-            continue
-    raise CheckpointError(f"no line verifies as a cosignature by {witness.describe()}")
-
-
-def _run_all(calls: Sequence[Callable[[], _T]]) -> list[_T | EvidockError]:
+def _run_all(calls: Sequence[Callable[[], _T]], pool: ThreadPoolExecutor) -> list[_T | EvidockError]:
     """Run ``calls`` at once (each a witness or a TSA, mostly waiting on the network); errors as values."""
 
     def guarded(call: Callable[[], _T]) -> _T | EvidockError:
@@ -482,10 +449,7 @@ def _run_all(calls: Sequence[Callable[[], _T]]) -> list[_T | EvidockError]:
         except ValueError as exc:  # a malformed answer the parsers refused
             return TimestampError(f"unusable answer: {exc}")
 
-    if len(calls) == 1:
-        return [guarded(calls[0])]
-    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="evidock-outside-trust") as pool:
-        return list(pool.map(guarded, calls))
+    return list(pool.map(guarded, calls))
 
 
 def _alarm(message: str) -> WitnessError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 import subprocess
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 from cryptography import x509
 
 from evidock import local_tsa
+from retention.export import verify_disc
 from storage.timestamping import TimestampError, load_chain, openssl_verify_command, request_timestamp, verify_timestamp
 from tests.witness.support import ToyLog, TsaProcess
 
@@ -86,3 +88,25 @@ def test_openssl_alone_verifies_the_stored_token(tsa: RunningTsa, tmp_path: Path
     (tmp_path / "checkpoint.txt").write_bytes(note.encode("utf-8") + b"x")
     done = subprocess.run(shlex.split(command), cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode != 0
+
+
+def test_verify_py_reads_a_token_as_rfc3161_client_does_and_refuses_broken_ones(tsa: RunningTsa) -> None:
+    """The disc verifier's own DER reading (standard library only) finds the same imprint and genTime."""
+    note = ToyLog.new().grow(3).note()
+    reply, facts = request_timestamp(tsa.url, note, tsa.chain)
+    algorithm, imprint, gen_time = verify_disc.token_facts(reply)
+    assert algorithm == verify_disc.SHA256_OID
+    assert imprint == hashlib.sha256(note.encode("utf-8")).digest()
+    # rfc3161-client drops genTime's fraction of a second (the local TSA gives milliseconds); VERIFY.py keeps it.
+    assert int(verify_disc.gen_time_seconds(gen_time)) == facts.gen_time.timestamp()
+    # Every prefix of the reply, and every single-byte change of its structure, is refused with a
+    # Failure (or read as something that is not this note's imprint): never another exception.
+    for end in range(len(reply)):
+        with pytest.raises(verify_disc.Failure):
+            verify_disc.token_facts(reply[:end])
+    for at in range(0, len(reply), 7):
+        changed = reply[:at] + bytes([reply[at] ^ 0xFF]) + reply[at + 1 :]
+        try:
+            verify_disc.token_facts(changed)
+        except verify_disc.Failure:
+            continue
