@@ -401,9 +401,7 @@ class OutsideTrust:
 
     def _keep(self, key: str, data: bytes, retain_until: datetime, content_type: str) -> StoredVersion:
         """Store an answer and lock it like its checkpoint (read back: a lock that did not take raises)."""
-        version = self.store.put_small(key, data, content_type=content_type)
-        self.store.lock(version, retain_until)
-        return version
+        return self.store.put_small_locked(key, data, retain_until, content_type=content_type)
 
     def _record(
         self, table: Table, ids: dict[str, object], values: dict[str, object], version: StoredVersion, now: datetime
