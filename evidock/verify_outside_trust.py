@@ -30,9 +30,9 @@ from datetime import datetime
 from chain.cosignature import check_cosignature_time, verify_cosignature
 from chain.errors import CheckpointError, EvidockError
 from evidock.verify_report import Report
-from storage.checkpoints import Side, parse_side_key
+from storage.checkpoints import MAX_SIDE_BYTES, Side, parse_side_key, read_side
 from storage.objects import ListedVersion, ObjectStore
-from storage.outside_trust import MAX_SIDE_BYTES, Policy
+from storage.outside_trust import Policy
 from storage.timestamping import ImprintMismatch, TimestampError, verify_timestamp
 
 SHOWN_SIZES = 20  # checkpoint sizes named in one failure or note; the rest are counted
@@ -95,7 +95,7 @@ def _read(store: ObjectStore, listed: ListedVersion, report: Report, check: str)
         report.fail(check, subject, f"holds {listed.size} bytes; such an object is a few hundred or thousand")
         return None
     try:
-        return store.read_small(listed.version, limit=MAX_SIDE_BYTES)
+        return read_side(store, listed.version)
     except EvidockError as exc:
         report.fail(check, subject, f"cannot be read: {exc}")
         return None

@@ -116,6 +116,16 @@ def side_key(size: int, side: Side, name: str) -> str:
     return f"{object_key(size)}.{side.value}.{name}"
 
 
+MAX_SIDE_BYTES = 64 * 1024  # a cosignature line is about 130 bytes, a TimeStampResp a few KiB
+
+
+def read_side(store: ObjectStore, version: StoredVersion) -> bytes:
+    """The bytes of an object beside a checkpoint: a system document, never recording content."""
+    if parse_side_key(version.key) is None:
+        raise StorageError(f"{version.key} is not named like an object beside a checkpoint")
+    return store.read_small(version, limit=MAX_SIDE_BYTES)
+
+
 def parse_side_key(key: str) -> tuple[int, Side, str] | None:
     """(size, side, name) of an object beside a checkpoint, or None if ``key`` is not named like one."""
     match = _SIDE.fullmatch(key)

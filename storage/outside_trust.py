@@ -54,7 +54,6 @@ from storage.witness_client import Conflict, WitnessClient, WitnessError
 
 log = logging.getLogger(__name__)
 
-MAX_SIDE_BYTES = 64 * 1024  # a cosignature line is about 130 bytes, a TimeStampResp a few KiB
 RETRY_FIRST_SECONDS = 5.0  # after a witness or TSA failed, the first pause before it is asked again ...
 RETRY_MAX_SECONDS = 300.0  # ... doubling up to this
 ALARM_STATUSES = frozenset({409, 422})  # a fork (same size, another root), or our proof from its size fails
