@@ -37,6 +37,8 @@ from sqlalchemy import Connection, select
 from chain.entries import Entry, EntryType, JsonValue, commit, decode
 from storage import cases, findings, projection_access
 from storage.catalog import (
+    checkpoint_cosignatures,
+    checkpoint_timestamps,
     checkpoints,
     log_entries,
     log_head,
@@ -81,6 +83,10 @@ NOT_PROJECTED: Mapping[str, str] = {
     log_nodes.name: "the log's Merkle nodes: each is rebuilt from the entries and compared",
     log_salts.name: "salts of commitments: a wrong salt fails the commitment it opens",
     checkpoints.name: "a local copy of the signed checkpoints; verify trusts only those locked in the object store",
+    checkpoint_cosignatures.name: "a local copy of the witnesses' cosignatures; verify checks those locked beside each "
+    "checkpoint in the object store",
+    checkpoint_timestamps.name: "a local copy of the timestamp tokens; verify checks those locked beside each "
+    "checkpoint in the object store",
     receipts.name: "ingest progress of each docked file (a state machine); the recording it made is proven",
     cases.alert_runs.name: "a record of each alert check run, for `evidock status`; not evidence",
 }
