@@ -29,7 +29,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, insert, select, update
 
-from storage.catalog import receipts
+from storage.schema import receipts
 
 
 class State(StrEnum):

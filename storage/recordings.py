@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, insert, select
 
-from storage.catalog import recordings
 from storage.errors import InvalidReference, NotFound
+from storage.schema import recordings
 
 MIN_PREFIX = 6
 

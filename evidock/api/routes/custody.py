@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from access.people import REASON_LENGTH
 from evidock import custody
 from evidock.api.deps import Caller, Evi
-from storage.access import REASON_LENGTH
 
 router = APIRouter(tags=["custody"])
 

@@ -9,11 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 
+from access.errors import InvalidAccessInput
 from evidock import content_http
 from evidock.api.deps import MAX_ID, Caller, Evi, Reason
 from evidock.recording_reads import NO_REASON, list_recordings, show_recording
 from storage import search
-from storage.access import Action, InvalidAccessInput
+from storage.access_terms import Action
 from storage.search import CustodyStatus
 
 log = logging.getLogger(__name__)
