@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from access import audit
@@ -18,6 +18,7 @@ from access.errors import InvalidAccessInput
 from access.people import Permission, Person
 from cases.labels import recordings_of_case
 from evidock.app import App, working_time
+from evidock.moments import utc
 from evidock.text import one_line
 from storage import recordings as recordings_db
 from storage.access_terms import Action
@@ -62,9 +63,7 @@ def local_moment(text: str | None, evi: App, option: str) -> datetime | None:
         raise InvalidAccessInput(
             f"{option} {text[:40]!r} is not a date or time: use 2026-11-20 or 2026-11-20T08:00 (local)"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=evi.settings.timezone)
-    return moment.astimezone(UTC)
+    return utc(moment, evi.settings.timezone)
 
 
 @dataclass(frozen=True)

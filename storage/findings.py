@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from storage.rows import from_row, inserted_id
 from storage.schema import clock_reports, findings
 
 
@@ -56,8 +57,8 @@ class StoredFinding:
         }
 
 
-def _row(row: object) -> StoredFinding:
-    return StoredFinding(**dict(row._mapping))  # type: ignore[attr-defined]  # SQLAlchemy Row
+def _row(row: Any) -> StoredFinding:
+    return from_row(StoredFinding, row)
 
 
 def by_key(conn: Connection, keys: Iterable[str]) -> dict[str, StoredFinding]:
@@ -73,11 +74,7 @@ def get(conn: Connection, finding_id: int) -> StoredFinding | None:
 
 
 def add(conn: Connection, values: Mapping[str, Any]) -> int:
-    result = conn.execute(insert(findings).values(**values))
-    key = result.inserted_primary_key
-    if key is None:
-        raise RuntimeError("insert of a finding returned no id")
-    return int(key[0])
+    return inserted_id(conn.execute(insert(findings).values(**values)))
 
 
 def change(conn: Connection, finding_id: int, **values: Any) -> None:
@@ -111,11 +108,7 @@ def listing(
 
 
 def add_clock_report(conn: Connection, **values: Any) -> int:
-    result = conn.execute(insert(clock_reports).values(**values))
-    key = result.inserted_primary_key
-    if key is None:
-        raise RuntimeError("insert of a clock report returned no id")
-    return int(key[0])
+    return inserted_id(conn.execute(insert(clock_reports).values(**values)))
 
 
 def clock_reports_of(conn: Connection, device: str) -> list[dict[str, Any]]:
