@@ -65,7 +65,8 @@ from bench.harness import (
     evidock_env,
     machine,
     purge_on_sigterm,
-    throwaway_server,
+    run_dir,
+    run_server,
     timed,
 )
 from bench.ingest import make_file
@@ -362,18 +363,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         largest = max(args.sizes)
         check_disk(args.work_dir.parent, 3 * sum(args.sizes) * GIB + largest * GIB + 4 * GIB)
-        args.work_dir.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix="bench-export-", dir=args.work_dir))
         started_at = datetime.now(UTC)
         load_before = os.getloadavg()
-        try:
-            with throwaway_server(
-                args.s3_dir, args.port, 4 * GIB * (sum(args.sizes) + 4), keep=args.keep_server
-            ) as server:
-                bench = Bench(server, work, args.evidock)
-                results = [measure(bench, size, args.rounds) for size in args.sizes]
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        block_bytes = 4 * GIB * (sum(args.sizes) + 4)
+        with run_dir(args, prefix="bench-export-") as work, run_server(args, block_bytes) as server:
+            bench = Bench(server, work, args.evidock)
+            results = [measure(bench, size, args.rounds) for size in args.sizes]
     except BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 1
