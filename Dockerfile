@@ -10,6 +10,8 @@ COPY requirements.lock pyproject.toml README.md ./
 RUN python3 -m venv /opt/evidock/.venv && /opt/evidock/.venv/bin/pip install --no-cache-dir -r requirements.lock
 COPY chain chain
 COPY storage storage
+COPY access access
+COPY cases cases
 COPY ingest ingest
 COPY retention retention
 COPY evidock evidock

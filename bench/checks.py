@@ -50,7 +50,6 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -81,10 +80,13 @@ from bench.harness import (
     cpu_seconds,
     evidock_env,
     export_commit,
+    ingest_outcome,
     load_now,
     machine,
     purge_on_sigterm,
-    throwaway_server,
+    run_dir,
+    run_server,
+    sparse_block_bytes,
     timed,
     write_config,
 )
@@ -520,7 +522,7 @@ class ChecksBench:
                 what=f"evidock ingest (deep scan {'on' if deep_scan else 'off'})",
             )
             after = load_now()
-            _check_outcome(stdout)
+            ingest_outcome(stdout)
             findings, entries = catalog_counts(config.parent / "evidock.db")
         finally:
             shutil.rmtree(config.parent, ignore_errors=True)
@@ -593,15 +595,6 @@ def _scan_facts(scan: TimedScan, upload_s: float) -> dict[str, Any]:
         "csv_bytes": scan.csv_bytes,
         "packets": scan.counts,
     }
-
-
-def _check_outcome(stdout: str) -> None:
-    try:
-        outcome = json.loads(stdout)[0]
-    except (ValueError, IndexError, KeyError) as exc:
-        raise BenchError(f"evidock ingest printed no JSON outcome: {stdout[:500]!r}") from exc
-    if outcome.get("state") != "released" or outcome.get("duplicate"):
-        raise BenchError(f"evidock ingest did not store new content: {outcome}")
 
 
 def _cli_run(
@@ -916,9 +909,7 @@ def run_rounds(bench: ChecksBench, path: Path, rounds: int) -> list[CliRound]:
 
 def run_at_ref(args: argparse.Namespace) -> int:
     """Run this benchmark again inside an export of ``args.ref``: both the CLI runs and the in-process parts."""
-    args.work_dir.mkdir(parents=True, exist_ok=True)
-    snapshot = Path(tempfile.mkdtemp(prefix="src-", dir=args.work_dir))
-    try:
+    with run_dir(args, prefix="src-") as snapshot:
         src = export_commit(args.ref, snapshot / "src")
         (src / "bench").mkdir(exist_ok=True)
         for name in ("__init__.py", "harness.py", "checks.py"):  # the harness as it is here
@@ -945,8 +936,6 @@ def run_at_ref(args: argparse.Namespace) -> int:
             child.send_signal(signal.SIGTERM)  # it purges its server on the way out
             child.wait()
             raise
-    finally:
-        shutil.rmtree(snapshot, ignore_errors=True)
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -964,13 +953,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     check_disk(args.work_dir.parent, server_bytes + MARGIN_BYTES)
     recording = media_facts_of(path)
     print(f"bench: test recording {path} ({size / GIB:.2f} GiB): {recording}", file=sys.stderr)
-    args.work_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="bench-", dir=args.work_dir))
-    compile_bytecode(REPO)  # the measured tree: this one, or the --ref export this re-run lives in
     steps: list[StepTimes] = []
-    try:
-        block_bytes = max(64 * GIB, 2 * server_bytes)  # sparse: only what is written takes space
-        with throwaway_server(args.s3_dir, args.port, block_bytes, keep=args.keep_server) as server:
+    with run_dir(args) as work:
+        compile_bytecode(REPO)  # the measured tree: this one, or the --ref export this re-run lives in
+        with run_server(args, sparse_block_bytes(server_bytes)) as server:
             bench = ChecksBench(server, work, args.evidock)
             for deep_scan in (False, True):  # untimed: imports, RGW pools, bucket index, connections
                 bench.run_cli(warm, deep_scan=deep_scan)
@@ -982,8 +968,6 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                     print(f"bench: step-timed ingest {index + 1}/{args.step_rounds}: {step}", file=sys.stderr)
                     steps.append(step)
             server_disk = block_file_bytes(server.data_dir)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     print("bench: the pieces alone (in-process) ...", file=sys.stderr)
     pieces = measure_pieces(path, args.repeats, args.scan_repeats)
     return {

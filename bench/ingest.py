@@ -36,7 +36,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Sequence
@@ -60,9 +59,12 @@ from bench.harness import (
     compile_bytecode,
     evidock_env,
     export_commit,
+    ingest_outcome,
     machine,
     purge_on_sigterm,
-    throwaway_server,
+    run_dir,
+    run_server,
+    sparse_block_bytes,
     timed,
     write_config,
 )
@@ -354,12 +356,7 @@ class Bench:
             )
         finally:
             shutil.rmtree(config.parent, ignore_errors=True)
-        try:
-            outcome = json.loads(stdout)[0]
-        except (ValueError, IndexError, KeyError) as exc:
-            raise BenchError(f"evidock ingest printed no JSON outcome: {stdout[:500]!r}") from exc
-        if outcome.get("state") != "released" or outcome.get("duplicate"):
-            raise BenchError(f"evidock ingest did not store new content: {outcome}")
+        ingest_outcome(stdout)
         return run
 
     def run_baseline(self, path: Path) -> Run:
@@ -463,26 +460,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     purge_on_sigterm()
     rounds = {size: rounds_for(size, args.rounds) for size in args.sizes}
     server_bytes, need = needed_bytes(args.sizes, rounds, len(args.variants))
-    block_bytes = max(64 * GIB, 2 * server_bytes)  # sparse: only what is written takes space
     try:
         check_disk(args.work_dir.parent, need)
         if args.ref is None and not Path(args.evidock).is_file():
             raise BenchError(f"no evidock executable at {args.evidock}; install first (make install) or pass --evidock")
-        args.work_dir.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix="bench-", dir=args.work_dir))
-        started_at = datetime.now(UTC)
-        code = code_version(args.ref)
-        load_before = os.getloadavg()
-        source: Path | None = None
-        evidock = [args.evidock]
-        results: list[SizeResult] = []
-        summaries: list[Summary] = []
-        try:
+        with run_dir(args) as work:
+            started_at = datetime.now(UTC)
+            code = code_version(args.ref)
+            load_before = os.getloadavg()
+            source: Path | None = None
+            evidock = [args.evidock]
+            results: list[SizeResult] = []
+            summaries: list[Summary] = []
             if args.ref is not None:
                 source = export_commit(args.ref, work / "src")
                 evidock = [sys.executable, "-c", SNAPSHOT_MAIN, str(source)]
             compile_bytecode(source or REPO)
-            with throwaway_server(args.s3_dir, args.port, block_bytes, keep=args.keep_server) as server:
+            with run_server(args, sparse_block_bytes(server_bytes)) as server:
                 bench = Bench(server, work, evidock, source)
                 effective = {v.label: bench.effective(v) for v in args.variants}
                 for size in args.sizes:
@@ -490,8 +484,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                     results.append(result)
                     summaries += [summarise(result, v, effective[v.label]) for v in args.variants]
                 server_disk = block_file_bytes(server.data_dir)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
     except BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 1

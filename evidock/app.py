@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from access.gate import Gate
+from access.requests import AccessPolicy
 from chain.checkpoint import parse_vkey
 from chain.entries import EntryType
 from evidock.keys import load_signer, load_vkey
@@ -16,7 +18,6 @@ from ingest.pipeline import AfterVerify, Pipeline, PipelineOptions
 from retention.calendar import WorkingCalendar
 from retention.context import AlertOptions, RetentionContext
 from retention.policy import Category, retain_until
-from storage.access import AccessPolicy, Gate
 from storage.catalog import Catalog
 from storage.checkpoints import Checkpointer, CheckpointReader, RejectedCheckpoint
 from storage.journal import Journal
@@ -44,7 +45,7 @@ class App:
             )
 
     def gate(self) -> Gate:
-        """The access gate: every read of a recording by a person goes through it (storage.access)."""
+        """The access gate: every read of a recording by a person goes through it (access.gate)."""
         return Gate(
             catalog=self.catalog,
             journal=self.journal,

@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from typer.core import TyperGroup as TyperCommandGroup
 from typer.exceptions import TyperException
 
+from access.people import Permission
 from chain.errors import EvidockError
 from evidock.anchoring import anchor_appended
 from evidock.api.listen import LOCALHOST, Listen
@@ -66,7 +67,6 @@ from evidock.settings import Settings
 from evidock.text import OneLineFormatter, one_line, shown
 from ingest.pipeline import AfterVerify, Outcome, Pipeline
 from ingest.watcher import DockedFile, look, scan
-from storage.access import Permission
 from storage.errors import StorageError
 from storage.objects import BucketReport
 from storage.search import CustodyStatus, RecordingFilter

@@ -1,6 +1,6 @@
 """Commands of the access gate (art. 27, 29): users, access requests and approvals, copies, the audit trail.
 
-Thin: each command says who is acting (evidock.auth) and calls ``storage.access``.
+Thin: each command says who is acting (evidock.auth) and calls the ``access`` package.
 Commands of other modules that show recordings to a person are wrapped at
 registration (:func:`logged_query`, :func:`person_required`); see docs/access.md.
 """
@@ -17,6 +17,20 @@ from typing import Annotated, Any, TypeVar, cast
 import typer
 from rich.table import Table
 
+from access.errors import InvalidAccessInput
+from access.people import (
+    Permission,
+    Person,
+    add_user,
+    disable_user,
+    has_users,
+    hash_password,
+    issue_token,
+    list_users,
+    role_of,
+    set_role,
+)
+from access.requests import AccessRequest
 from evidock import audit_queries, spreadsheet
 from evidock.app import open_app
 from evidock.auth import acting_person, new_password
@@ -26,8 +40,7 @@ from evidock.reports import documents as reports
 from evidock.reports.options import LangOption, PdfOption
 from evidock.settings import Settings
 from evidock.text import one_line
-from storage import access
-from storage.access import Action, Category, InvalidAccessInput, Permission, Person
+from storage.access_terms import APPROVED_ACTIONS, Action, Category, RequestStatus
 
 users_app = typer.Typer(
     help="People and roles: station, officer, custodian, auditor, admin.\n\n"
@@ -135,17 +148,17 @@ def users_add(
     Example: EVIDOCK_USER=admin evidock users add wang.wu --role custodian --officer-id P1001
     """
     settings = settings_of(ctx)
-    wanted = access.role_of(role)
+    wanted = role_of(role)
     with open_app(settings, ensure_bucket=False) as evi:
         with evi.catalog.read() as conn:
-            bootstrap = not access.has_users(conn)
+            bootstrap = not has_users(conn)
         actor = None if bootstrap else acting_person(evi)
         if actor is not None:
             actor.require(Permission.MANAGE_USERS)
-        hashed = access.hash_password(new_password()) if password else None
+        hashed = hash_password(new_password()) if password else None
         now = evi.now()
         with evi.catalog.begin() as conn:
-            stored = access.add_user(
+            stored = add_user(
                 conn,
                 journal=evi.journal,
                 actor=actor,
@@ -157,7 +170,7 @@ def users_add(
                 time=now,
             )
             token = (
-                None if password else access.issue_token(conn, journal=evi.journal, actor=actor, name=stored, time=now)
+                None if password else issue_token(conn, journal=evi.journal, actor=actor, name=stored, time=now)
             )
     if as_json:
         print_json({"name": stored, "role": wanted.value, "token": token})
@@ -179,7 +192,7 @@ def users_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
         if not person.may(Permission.AUDIT):
             person.require(Permission.MANAGE_USERS)
         with evi.catalog.read() as conn:
-            found = access.list_users(conn)
+            found = list_users(conn)
     if as_json:
         print_json([u.as_json() for u in found])
         return
@@ -211,7 +224,7 @@ def users_disable(
     with open_app(settings_of(ctx), ensure_bucket=False) as evi:
         person = acting_person(evi)
         with evi.catalog.begin() as conn:
-            access.disable_user(conn, journal=evi.journal, actor=person, name=name, reason=reason, time=evi.now())
+            disable_user(conn, journal=evi.journal, actor=person, name=name, reason=reason, time=evi.now())
     out.print(f"disabled user {name}", markup=False)
 
 
@@ -225,11 +238,11 @@ def users_set_role(
 
     Example: evidock users set-role wang.wu auditor
     """
-    wanted = access.role_of(role)
+    wanted = role_of(role)
     with open_app(settings_of(ctx), ensure_bucket=False) as evi:
         person = acting_person(evi)
         with evi.catalog.begin() as conn:
-            access.set_role(conn, journal=evi.journal, actor=person, name=name, role=wanted, time=evi.now())
+            set_role(conn, journal=evi.journal, actor=person, name=name, role=wanted, time=evi.now())
     out.print(f"{name} is now {wanted.value}", markup=False)
 
 
@@ -246,7 +259,7 @@ def users_token(
     with open_app(settings_of(ctx), ensure_bucket=False) as evi:
         person = acting_person(evi)
         with evi.catalog.begin() as conn:
-            token = access.issue_token(conn, journal=evi.journal, actor=person, name=name, time=evi.now())
+            token = issue_token(conn, journal=evi.journal, actor=person, name=name, time=evi.now())
     if as_json:
         print_json({"name": name, "token": token})
     else:
@@ -262,8 +275,8 @@ def _choice(kind: type[Action] | type[Category], text: str, allowed: list[str], 
     return kind(text.strip().lower())
 
 
-def _print_request(found: access.AccessRequest, now: datetime, settings: Settings) -> None:
-    state = "expired" if found.status is access.RequestStatus.APPROVED and found.expired(now) else found.status.value
+def _print_request(found: AccessRequest, now: datetime, settings: Settings) -> None:
+    state = "expired" if found.status is RequestStatus.APPROVED and found.expired(now) else found.status.value
     out.print(
         f"request {found.id}: {found.action.value} of {len(found.grants)} recording(s) for {found.category.value}, "
         f"{state}",
@@ -315,7 +328,7 @@ def access_request(
     Example: evidock access request 3fa4c1 9b2e77 --action copy --category lawyer
     --document "(2026)京0105民初88号调查令" --requester "李律师" --reason "civil case evidence"
     """
-    chosen = _choice(Action, action, sorted(a.value for a in access.APPROVED_ACTIONS), "--action")
+    chosen = _choice(Action, action, sorted(a.value for a in APPROVED_ACTIONS), "--action")
     who = _choice(Category, category, [c.value for c in Category], "--category")
     settings = settings_of(ctx)
     with open_app(settings, ensure_bucket=False) as evi:
@@ -398,7 +411,7 @@ def access_list(
         return
     table = Table("id", "action", "category", "recordings", "requested by", "status", "decided by", "document")
     for r in found:
-        state = "expired" if r.status is access.RequestStatus.APPROVED and r.expired(now) else r.status.value
+        state = "expired" if r.status is RequestStatus.APPROVED and r.expired(now) else r.status.value
         table.add_row(
             str(r.id),
             r.action.value,

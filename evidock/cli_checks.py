@@ -19,7 +19,7 @@ from ingest.clock import ClockModel, ClockReport, Segment
 from ingest.continuity import incidents
 from ingest.timeline import svg
 from storage import findings as findings_db
-from storage.catalog import recordings
+from storage.schema import recordings
 
 findings_app = typer.Typer(
     help="Findings of the checks: gaps, overlaps, clock drift, damaged files.\n\n"

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
+from access.people import Person
 from evidock.app import App, open_app
 from evidock.auth import acting_person
 from evidock.cli_common import JsonOption, err, out, print_json, settings_of
@@ -21,7 +22,6 @@ from retention.export import burn as burning
 from retention.export.job import DiscOrder, ExportOutcome
 from retention.export.job import Progress as ExportProgress
 from retention.export.layout import MEDIA, ExportError
-from storage.access import Person
 
 export_app = typer.Typer(
     help="Evidence to disc (作为证据使用, art. 27).\n\n"

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from cases.register import Case
 from evidock import custody, spreadsheet
 from evidock.app import open_app, retention_context, working_calendar
 from evidock.auth import acting_person
@@ -27,7 +28,7 @@ from retention.context import CustodyError
 from retention.deadlines import storage_deadline
 from retention.purge import purge as run_purge
 from retention.tracking import Tracked, describe
-from storage import cases
+from storage.status import alert_run_history, count_purged, count_recordings, counts_by_receipt_state, latest_checkpoint
 
 calendar_app = typer.Typer(
     help="Working days of mainland China (调休 included) and the art. 26 deadline.\n\n"
@@ -377,7 +378,7 @@ def case_done(
     _print_case(case, as_json=as_json)
 
 
-def _print_case(case: cases.Case, *, as_json: bool) -> None:
+def _print_case(case: Case, *, as_json: bool) -> None:
     if as_json:
         print_json(case.as_json())
         return
@@ -555,11 +556,11 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
         rctx = retention_context(evi)
         report = alerts_mod.check(rctx, now=_now())
         with evi.catalog.read() as conn:
-            receipts = cases.counts_by_receipt_state(conn)
-            total = cases.count_recordings(conn)
-            purged = cases.count_purged(conn)
-            checkpoint = cases.latest_checkpoint(conn)
-            runs = cases.alert_run_history(conn, limit=1)
+            receipts = counts_by_receipt_state(conn)
+            total = count_recordings(conn)
+            purged = count_purged(conn)
+            checkpoint = latest_checkpoint(conn)
+            runs = alert_run_history(conn, limit=1)
     last = runs[0] if runs else None
     data = {
         "receipts": receipts,

@@ -22,7 +22,7 @@ import urllib.parse
 
 from fastapi.responses import Response, StreamingResponse
 
-from storage.access import Content
+from access.gate import Content
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 

@@ -1,7 +1,7 @@
 """A person's reads of recordings' metadata, through the access gate: one function each for the CLI and the API.
 
 Each read appends its ACCESS entry (``list`` or ``metadata``) before anything is
-returned; a refused or unrecorded read returns nothing (storage.access.Gate).
+returned; a refused or unrecorded read returns nothing (access.gate.Gate).
 """
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from access.people import Person
 from evidock.app import App
 from evidock.audit_queries import query_values
 from evidock.text import shown
 from storage import recordings as recordings_db
 from storage import search
-from storage.access import Person
 
 NO_REASON = "not given"  # the reason (事由) written when a person gives none
 

@@ -39,11 +39,11 @@ from evidock.verify_checkpoints import stored_checkpoints, unanchored_tail
 from evidock.verify_objects import recording_objects, staging_objects
 from evidock.verify_report import Report
 from retention.policy import Category, retain_until
-from storage.cases import PurgeState, evidence, purges
-from storage.catalog import log_entries, log_head, log_nodes, recordings
 from storage.errors import StorageError
 from storage.objects import StoredVersion
 from storage.projection import PROJECTED, Replay, differences
+from storage.schema import evidence, log_entries, log_head, log_nodes, purges, recordings
+from storage.tombstones import PurgeState
 
 LOG_BATCH = 5000  # entries read per query: memory stays flat on long logs
 PARALLEL_FROM = 20_000  # entries; below this, starting worker processes costs more than it saves

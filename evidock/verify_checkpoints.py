@@ -21,9 +21,9 @@ from chain.entries import decode, parse_time
 from chain.errors import ProofError
 from evidock.app import App
 from evidock.verify_report import Report
-from storage.catalog import log_entries
 from storage.checkpoints import PREFIX, RejectedCheckpoint, Rejection, examine
 from storage.objects import ListedVersion
+from storage.schema import log_entries
 
 REJECTION_CHECKS = {
     Rejection.FOREIGN_KEY: "checkpoint_foreign_key",

@@ -17,9 +17,9 @@ from sqlalchemy import Connection, select
 
 from evidock.app import App
 from evidock.verify_report import Report
-from storage.catalog import receipts
 from storage.objects import StoredVersion, content_key
 from storage.receipts import State
+from storage.schema import receipts
 
 RECORDINGS_PREFIX = "sha256/"
 STAGING_PREFIX = "staging/"

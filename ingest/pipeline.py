@@ -47,7 +47,6 @@ from ingest.hashing import HashingReader
 from ingest.partials import superseded_partial_finding
 from ingest.probe import MediaFacts, PacketScan, probe
 from ingest.watcher import DockedFile
-from storage import cases as cases_db
 from storage import receipts as receipts_db
 from storage import recordings as recordings_db
 from storage.catalog import Catalog
@@ -55,6 +54,7 @@ from storage.errors import StorageError
 from storage.journal import Journal
 from storage.objects import ObjectStore, StoredVersion, content_key
 from storage.receipts import FINISHED, Receipt, State
+from storage.tombstones import tombstone
 
 log = logging.getLogger(__name__)
 
@@ -278,7 +278,7 @@ class Pipeline:
         key = content_key(sha256)
         with self.catalog.read() as conn:
             known = recordings_db.get(conn, sha256)
-            purged = cases_db.tombstone(conn, sha256) if known is not None else None
+            purged = tombstone(conn, sha256) if known is not None else None
         if purged is not None:
             when = purged.decided_at.date().isoformat()
             return self._fail(

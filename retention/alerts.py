@@ -22,12 +22,13 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any, Final
 
+from cases.register import all_cases
 from retention.compliance import CaseDue, case_dues, track
 from retention.context import RetentionContext
 from retention.deadlines import StatusKind
 from retention.tracking import Tracked, describe
-from storage import cases
-from storage.cases import AlertRun
+from storage.recording_facts import recording_facts
+from storage.status import AlertRun, record_alert_run
 
 __all__ = ["AlertReport", "check", "notify", "post_json", "run"]
 
@@ -80,9 +81,9 @@ def check(ctx: RetentionContext, *, now: dt.datetime) -> AlertReport:
     """What needs attention at ``now`` (reads the catalog only)."""
     today = now.astimezone(ctx.tz).date()
     with ctx.catalog.read() as conn:
-        unlabelled = cases.recording_facts(conn, unlabelled_only=True, include_purged=False)
+        unlabelled = recording_facts(conn, unlabelled_only=True, include_purged=False)
         tracked = track(ctx, conn, unlabelled, now=now)
-        closed = [c for c in cases.all_cases(conn) if not c.open]
+        closed = [c for c in all_cases(conn) if not c.open]
     due_soon = [t for t in tracked if t.deadline.label.kind is StatusKind.DUE_SOON]
     overdue = [t for t in tracked if t.deadline.label.kind is StatusKind.OVERDUE]
     overdue.sort(key=lambda t: t.deadline.due)
@@ -136,7 +137,7 @@ def notify(ctx: RetentionContext, report: AlertReport) -> AlertRun:
         webhook=webhook or "not configured",
     )
     with ctx.catalog.begin() as conn:
-        cases.record_alert_run(conn, run_record)
+        record_alert_run(conn, run_record)
     return run_record
 
 

@@ -16,10 +16,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from cases.labels import first_labelled_at, latest_labels
+from cases.register import Case, all_cases
 from retention.context import CustodyError, RetentionContext
 from retention.tracking import ComplianceRow, Tracked, recording_deadline, recording_end, summarise
-from storage import cases
-from storage.cases import Case, RecordingFacts
+from storage.recording_facts import RecordingFacts, open_findings_by_recording, recording_facts
 
 __all__ = ["CaseDue", "ComplianceReport", "case_dues", "deadlines", "month_range", "parse_month", "report"]
 
@@ -45,9 +46,9 @@ def track(
 ) -> list[Tracked]:
     """Each recording's art. 26 standing at ``now``, with its current case and open findings."""
     ids = [f.id for f in facts]
-    labelled = cases.first_labelled_at(conn, ids)
-    current = cases.latest_labels(conn, ids)
-    findings = cases.open_findings_by_recording(conn)
+    labelled = first_labelled_at(conn, ids)
+    current = latest_labels(conn, ids)
+    findings = open_findings_by_recording(conn)
     tracked = []
     for item in facts:
         deadline = recording_deadline(
@@ -85,7 +86,7 @@ def deadlines(
     """Every (matching) recording's art. 26 deadline and status at ``now``; purged ones left out."""
     start, end = month_range(ctx, *month) if month else (None, None)
     with ctx.catalog.read() as conn:
-        facts = cases.recording_facts(
+        facts = recording_facts(
             conn,
             device=device,
             officer=officer,
@@ -186,7 +187,7 @@ def report(ctx: RetentionContext, *, now: dt.datetime, month: tuple[int, int] | 
     tracked = deadlines(ctx, now=now, month=month)
     today = now.astimezone(ctx.tz).date()
     with ctx.catalog.read() as conn:
-        closed = [c for c in cases.all_cases(conn) if not c.open]
+        closed = [c for c in all_cases(conn) if not c.open]
     if month:
         first = dt.date(*month, 1)
         last = dt.date(month[0] + (month[1] == 12), month[1] % 12 + 1, 1) - dt.timedelta(days=1)

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, func, or_, select
 
-from storage.catalog import receipts
 from storage.receipts import State
+from storage.schema import receipts
 
 WAITING = (State.RECEIVED, State.STORED, State.LOCKED, State.VERIFIED, State.LOGGED)  # taken, not yet released
 UNVERIFIED = (State.RECEIVED, State.STORED, State.LOCKED)  # the stored bytes are not yet re-read and compared

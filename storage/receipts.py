@@ -26,10 +26,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from storage.catalog import receipts
+from storage.rows import from_row, inserted_id
+from storage.schema import receipts
 
 
 class State(StrEnum):
@@ -67,26 +69,15 @@ class Receipt:
     error: str | None
 
 
-def _row_to_receipt(row: object) -> Receipt:
-    r = row._mapping  # type: ignore[attr-defined]  # SQLAlchemy Row
-    folder = Path(os.fsdecode(r["folder"]))
-    return Receipt(
-        id=r["id"],
-        station=r["station"],
+def _row_to_receipt(row: Any) -> Receipt:
+    folder = Path(os.fsdecode(row.folder))
+    return from_row(
+        Receipt,
+        row,
         folder=folder,
-        path=folder / os.fsdecode(r["rel_path"]),
-        size=r["size"],
-        mtime_ns=r["mtime_ns"],
-        inode=r["inode"],
-        state=State(r["state"]),
-        staging_key=r["staging_key"],
-        staging_version=r["staging_version"],
-        sha256=r["sha256"],
-        version_id=r["version_id"],
-        recording=r["recording"],
-        duplicate=bool(r["duplicate"]),
-        received_at=r["received_at"],
-        error=r["error"],
+        path=folder / os.fsdecode(row.rel_path),
+        state=State(row.state),
+        duplicate=bool(row.duplicate),
     )
 
 
@@ -129,9 +120,7 @@ def create(
             updated_at=now,
         )
     )
-    key = result.inserted_primary_key
-    assert key is not None  # noqa: S101 - an insert always has one
-    return get(conn, int(key[0]))
+    return get(conn, inserted_id(result))
 
 
 def get(conn: Connection, receipt_id: int) -> Receipt:

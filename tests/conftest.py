@@ -22,12 +22,11 @@ import pytest
 from sqlalchemy import Connection, create_engine, make_url, text
 from sqlalchemy.exc import ProgrammingError
 
+from access.people import Person, Role, add_user, issue_token
 from evidock import settings as settings_mod
 from evidock.app import App, open_app
 from evidock.settings import Settings
 from ingest.watcher import look
-from storage import access
-from storage.access import Role
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -227,12 +226,12 @@ def evi(settings: Settings) -> Iterator[App]:
 def add_person(settings: Settings, name: str, role: Role | str, *, officer_id: str | None = None) -> str:
     """Add a user straight into the catalog (no admin needed) and return a fresh API token."""
     with open_app(settings, ensure_bucket=False) as evi, evi.catalog.begin() as conn:
-        admin = access.Person("(test)", Role.ADMIN)
+        admin = Person("(test)", Role.ADMIN)
         now = datetime.now(UTC)
-        access.add_user(
+        add_user(
             conn, journal=evi.journal, actor=admin, name=name, role=Role(role), officer_id=officer_id, time=now
         )
-        return access.issue_token(conn, journal=evi.journal, actor=admin, name=name, time=now)
+        return issue_token(conn, journal=evi.journal, actor=admin, name=name, time=now)
 
 
 def staff(officer_id: str) -> dict[str, tuple[Role, str | None]]:

@@ -18,6 +18,8 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
+from access.errors import AccessNotRecorded, NotPermitted
+from access.people import Person
 from chain.entries import EntryType, decode
 from evidock import settings as settings_mod
 from evidock.app import open_app, retention_context
@@ -25,12 +27,12 @@ from evidock.cli import main
 from evidock.keys import init_key
 from evidock.settings import Settings
 from retention import labelling
-from storage import access, journal
-from storage.access import AccessNotRecorded, Action, NotPermitted, Person
-from storage.catalog import log_entries
+from storage import journal, schema
+from storage.access_terms import Action, Category, RequestStatus
 from storage.errors import StorageError
 from storage.journal import Journal
 from storage.objects import ObjectStore
+from storage.schema import access_grants, log_entries, user_tokens
 from tests import media
 from tests.conftest import (
     REPO,
@@ -147,13 +149,13 @@ def _approved(world: World, as_: Act, requester: str, recordings: list[str], act
             recordings,
             action=Action(action),
             reason=asked.pop("reason", "for a test"),
-            category=access.Category(asked.pop("category", "internal")),
+            category=Category(asked.pop("category", "internal")),
             document_ref=asked.pop("document", None),
             party=asked.pop("party", None),
         )
         assert not asked
         decided = gate.decide(world.person("c2" if requester != "c2" else "c1"), made.id, approve=True, reason="批准")
-        assert decided.status is access.RequestStatus.APPROVED
+        assert decided.status is RequestStatus.APPROVED
     act(requester)
     return made.id
 
@@ -162,14 +164,14 @@ def _counts(world: World) -> dict[str, int]:
     with open_app(world.settings, ensure_bucket=False) as evi, evi.catalog.read() as conn:
         counts = {
             t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-            for t in (access.users, access.user_tokens, access.access_requests, access.access_grants)
+            for t in (schema.users, user_tokens, schema.access_requests, access_grants)
         }
         counts["log"] = journal.size(conn)
         counts["used"] = int(
             conn.execute(
                 select(func.count())
-                .select_from(access.access_grants)
-                .where(access.access_grants.c.used_at.is_not(None))
+                .select_from(access_grants)
+                .where(access_grants.c.used_at.is_not(None))
             ).scalar_one()
         )
     return counts
@@ -339,17 +341,17 @@ def test_a_failing_log_write_serves_no_bytes(
 
 
 def test_no_other_path_to_the_bytes() -> None:
-    """Object GETs live in storage/objects.py; content for people leaves only through storage/access.py."""
+    """Object GETs live in storage/objects.py; content for people leaves only through access/gate.py."""
     reads = {"get_object", "fget_object", "_stream", "select_object_content", "presigned_get_object"}
     reads |= {"get_presigned_url", "read_small"}
     allowed = {
         "storage/objects.py": reads,
-        "storage/access.py": {"_stream"},  # the gate
+        "access/gate.py": {"_stream"},  # the gate
         "storage/checkpoints.py": {"read_small"},  # signed checkpoints: system documents of <= 1 MiB
         "evidock/verify.py": {"read_small"},
     }
     found: list[str] = []
-    for package in ("chain", "storage", "ingest", "retention", "evidock", "bench"):
+    for package in ("chain", "storage", "access", "cases", "ingest", "retention", "evidock", "bench"):
         for path in sorted((REPO / package).rglob("*.py")):
             relative = path.relative_to(REPO).as_posix()
             tree = ast.parse(path.read_text(encoding="utf-8"))

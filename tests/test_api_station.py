@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from access.people import Role
 from evidock.api.factory import create_app
 from evidock.api.listen import Listen
 from evidock.api.server import HttpServer
@@ -25,7 +26,6 @@ from evidock.app import App
 from evidock.settings import ConfigError
 from storage import findings as findings_db
 from storage import receipts as receipts_db
-from storage.access import Role
 from tests import media
 from tests.conftest import add_person, dock, free_port, station_env
 from tests.test_api import DAY, _name

@@ -21,8 +21,8 @@ from sqlalchemy import Engine, create_engine, func, inspect, select
 
 from evidock import settings as settings_mod
 from evidock.app import connect_store
-from storage.catalog import log_entries, receipts, recordings
 from storage.objects import content_key
+from storage.schema import log_entries, receipts, recordings
 from tests.conftest import free_port, raw_config, station_env, write_config
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]

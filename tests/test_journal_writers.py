@@ -20,8 +20,9 @@ from chain.checkpoint import Checkpoint, generate_skey, parse_skey, sign_checkpo
 from chain.entries import EntryType, decode
 from chain.merkle import MemoryNodes, root
 from chain.verify import verify_log
-from storage.catalog import Catalog, log_entries, log_head, log_nodes, open_engine, schema_info
+from storage.catalog import Catalog, open_engine
 from storage.journal import Journal, SqlNodes
+from storage.schema import log_entries, log_head, log_nodes, schema_info
 from tests.conftest import ON_POSTGRESQL, catalog_url
 
 WRITERS = ("dock-a", "dock-b")

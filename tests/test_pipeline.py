@@ -16,9 +16,9 @@ from ingest.pipeline import AfterVerify, Outcome
 from ingest.watcher import look
 from retention.policy import add_months
 from storage import journal
-from storage.catalog import log_entries, receipts, recordings
 from storage.objects import StoredVersion, content_key
 from storage.receipts import State
+from storage.schema import log_entries, receipts, recordings
 from tests import media
 
 pytestmark = pytest.mark.s3

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import JSON, BigInteger, Date, Integer, String, Text, func, select
 
+from access.people import Person, Role, add_user, disable_user, issue_token, set_role
 from chain.entries import EntryType
 from evidock import settings as settings_mod
 from evidock.app import App, checkpointer_for, open_app, retention_context
@@ -31,11 +32,11 @@ from ingest.checking import add_clock_report, explain
 from ingest.clock import ClockReport
 from retention import evidence, labelling, lifecycle
 from retention.purge import purge
-from storage import access, journal
 from storage import findings as findings_db
-from storage.access import Action, Category, Person, Role
-from storage.catalog import UTCDateTime, log_entries, metadata
+from storage import journal, schema
+from storage.access_terms import Action, Category
 from storage.projection import NOT_PROJECTED, PROJECTED, unclassified
+from storage.schema import UTCDateTime, log_entries, metadata
 from tests.conftest import raw_config, sqlite_only, station_env, write_config
 from tests.test_retention_labels import ingest
 
@@ -99,7 +100,7 @@ def _people(evi: App) -> None:
     admin = Person("root", Role.ADMIN)
     with evi.catalog.begin() as conn:
         j = evi.journal
-        access.add_user(
+        add_user(
             conn, journal=j, actor=None, name="root", role=Role.ADMIN, display_name="王管理", time=evi.now()
         )
         for name, role, officer in (
@@ -107,10 +108,10 @@ def _people(evi: App) -> None:
             ("c2", Role.CUSTODIAN, None),
             ("x1", Role.OFFICER, "P1001"),
         ):
-            access.add_user(conn, journal=j, actor=admin, name=name, role=role, officer_id=officer, time=evi.now())
-            access.issue_token(conn, journal=j, actor=admin, name=name, time=evi.now())
-        access.set_role(conn, journal=j, actor=admin, name="x1", role=Role.AUDITOR, time=evi.now())
-        access.disable_user(conn, journal=j, actor=admin, name="x1", reason="调离", time=evi.now())
+            add_user(conn, journal=j, actor=admin, name=name, role=role, officer_id=officer, time=evi.now())
+            issue_token(conn, journal=j, actor=admin, name=name, time=evi.now())
+        set_role(conn, journal=j, actor=admin, name="x1", role=Role.AUDITOR, time=evi.now())
+        disable_user(conn, journal=j, actor=admin, name="x1", reason="调离", time=evi.now())
 
 
 def _requests_and_a_search(evi: App, tmp: Path, kept: str, purged: str) -> None:
@@ -276,7 +277,7 @@ def test_a_request_is_logged_when_made_and_names_stay_committed(world: World) ->
     """One REQUEST entry per recording asked for, naming the request; requester and party only as commitments."""
     with open_app(world.settings, ensure_bucket=False) as evi, evi.catalog.read() as conn:
         logged = [journal.entry_at(conn, i) for i in range(journal.size(conn))]
-        numbers = sorted(conn.execute(select(access.access_requests.c.id)).scalars())
+        numbers = sorted(conn.execute(select(schema.access_requests.c.id)).scalars())
         raw = b"".join(bytes(d) for d in conn.execute(select(log_entries.c.data)).scalars())
     asked = [e for e in logged if e.type is EntryType.REQUEST]
     assert sorted(int(str(e.body["request"])) for e in asked) == numbers

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from access.gate import Gate
+from access.people import Person, Role
 from evidock import settings as settings_mod
 from evidock.app import checkpoint_reader, open_app, retention_context
 from evidock.cli import main
@@ -26,7 +28,6 @@ from evidock.settings import Settings
 from retention import labelling
 from retention.export.verify_disc import fingerprint
 from storage import journal
-from storage.access import Gate, Person, Role
 from tests import media
 from tests.conftest import add_person, dock, raw_config, station_env, write_config
 

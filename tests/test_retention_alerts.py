@@ -26,7 +26,7 @@ from evidock.runner import Service
 from evidock.settings import Settings
 from retention import alerts, lifecycle
 from retention.jobs import ALERTS_JOB, DAILY_JOB, JOBS_TABLE, JOBSTORE
-from storage import cases
+from storage.schema import alert_runs
 from tests.conftest import act_as, raw_config, station_env, write_config
 from tests.test_retention_labels import CASE, ingest, local
 
@@ -140,7 +140,7 @@ def test_the_alert_check_notifies_the_log_the_webhook_and_status(
 
 def _alert_runs(evi: App) -> int:
     with evi.catalog.read() as conn:
-        return int(conn.execute(select(func.count()).select_from(cases.alert_runs)).scalar_one())
+        return int(conn.execute(select(func.count()).select_from(alert_runs)).scalar_one())
 
 
 def test_the_scheduler_catches_up_once_on_jobs_missed_while_down(

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from chain.entries import EntryType, decode
 from evidock.api.factory import create_app
 from evidock.app import App, open_app
-from storage.catalog import log_entries
+from storage.schema import log_entries
 from tests.test_export_disc import CASE, World, _extract, _log_size, _request, _verify
 from tests.test_export_disc import world as world  # noqa: PLC0414 - the export test's station, as a fixture here
 

@@ -12,12 +12,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from access.errors import AccessDenied, AccessNotRecorded, InvalidAccessInput, NotAuthenticated, NotPermitted
 from chain.errors import EvidockError, ProofError
 from evidock.settings import ConfigError
 from evidock.text import one_line
 from retention.context import CustodyError
 from retention.errors import RetentionError
-from storage.access import AccessDenied, AccessNotRecorded, InvalidAccessInput, NotAuthenticated, NotPermitted
 from storage.errors import InvalidReference, NotFound, StorageError
 
 log = logging.getLogger(__name__)

@@ -24,9 +24,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from access.errors import NotAuthenticated
 from evidock.api import errors
 from evidock.api.security import USER_HEADER, TooManyFailures, identify
-from storage.access import NotAuthenticated
 
 MAX_BODY_BYTES = 1024 * 1024  # bytes of one request body, API and pages alike
 API_PATHS = "/api/"

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from access.audit import AccessRow
 from evidock.app import App
 from evidock.reports.anchor import anchor_for
 from evidock.reports.pdf import ReportError, footer_html, write_pdf
 from evidock.reports.render import LANGS, audit_access_html, compliance_html
 from retention.compliance import ComplianceReport
-from storage.access import AccessRow
 
 __all__ = ["LANGS", "ReportError", "audit_access_pdf", "compliance_pdf"]
 

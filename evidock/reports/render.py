@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from access.audit import AccessRow
 from evidock.reports.anchor import ReportAnchor
 from retention.compliance import ComplianceReport
-from storage.access import AccessRow
 
 LANGS = ("zh", "en")
 _env = Environment(

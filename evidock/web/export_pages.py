@@ -19,13 +19,15 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
+from access.people import Person
+from access.requests import AccessRequest
 from evidock.app import App
 from evidock.disc_export import ExportJobs, checked_media, configured_out_dir
 from evidock.web.site import Web
 from retention.export import burn as burning
 from retention.export.job import DiscOrder
 from retention.export.layout import MEDIA
-from storage.access import AccessRequest, Action, Person, RequestStatus
+from storage.access_terms import Action, RequestStatus
 
 REFRESH_SECONDS = 2
 

@@ -23,6 +23,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from sqlalchemy import select
 from starlette.exceptions import HTTPException
 
+from access.errors import AccessDenied, AccessNotRecorded, InvalidAccessInput, NotAuthenticated
+from access.people import Permission, Person, Role
 from chain.errors import EvidockError
 from evidock.app import App
 from evidock.login_backoff import Backoff, FailureBackoff
@@ -30,17 +32,8 @@ from evidock.settings import WebSettings
 from evidock.verify_report import Report
 from evidock.web.i18n import LANGUAGES, Translator, translator
 from evidock.web.sessions import Session, SessionStore
-from storage import access
-from storage.access import (
-    AccessDenied,
-    AccessNotRecorded,
-    InvalidAccessInput,
-    NotAuthenticated,
-    Permission,
-    Person,
-    Role,
-)
 from storage.errors import NotFound
+from storage.schema import users
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +115,7 @@ class Web:
         if found is None or found.user is None:
             raise LoginRequired
         with self.evi.catalog.read() as conn:
-            row = conn.execute(select(access.users).where(access.users.c.name == found.user)).first()
+            row = conn.execute(select(users).where(users.c.name == found.user)).first()
         if row is None or row.disabled_at is not None:
             self.sessions.end_user(found.user)
             raise LoginRequired

@@ -17,15 +17,16 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, select
 
+from cases.labels import Label
 from chain.checkpoint import Checkpoint
 from chain.entries import EntryType, decode
 from chain.merkle import consistency_proof, inclusion_proof, leaf_hash, root, verify_consistency, verify_inclusion
 from chain.proof_json import consistency_json, inclusion_json
 from retention.export import verify_disc
 from retention.export.layout import ExportError
-from storage import cases, custody
-from storage.catalog import log_entries, log_salts
+from storage import custody
 from storage.journal import SqlNodes
+from storage.schema import log_entries, log_salts, party_field
 
 
 def _json(value: object) -> bytes:
@@ -46,7 +47,7 @@ def case_labels(conn: Connection, case_number: str, *, below: int) -> list[int]:
     return [int(idx) for idx, data in rows if decode(bytes(data)).body.get("case_number") == case_number]
 
 
-def party_salts(conn: Connection, label: cases.Label | None, names: Sequence[str]) -> list[str | None]:
+def party_salts(conn: Connection, label: Label | None, names: Sequence[str]) -> list[str | None]:
     """For each disclosed party name, the hex salt opening its commitment in the label's LABEL entry (else None).
 
     Only the salts of names the disclosure shows go on the disc: a salt of a
@@ -61,7 +62,7 @@ def party_salts(conn: Connection, label: cases.Label | None, names: Sequence[str
         )
     }
     return [
-        salts.get(cases.party_field(label.parties.index(name))) if name in label.parties else None for name in names
+        salts.get(party_field(label.parties.index(name))) if name in label.parties else None for name in names
     ]
 
 

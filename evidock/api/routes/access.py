@@ -7,8 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from access.people import REASON_LENGTH
 from evidock.api.deps import Caller, Evi, RowId
-from storage.access import DOCUMENT_LENGTH, PERSON_LENGTH, REASON_LENGTH, Action, Category
+from storage.access_terms import Action, Category
+from storage.schema import DOCUMENT_LENGTH, PERSON_LENGTH
 
 router = APIRouter(prefix="/access-requests", tags=["access"])
 

@@ -1,0 +1,1 @@
+"""The case side of recordings: labels (art. 26), the case register, designations as evidence."""
