@@ -10,6 +10,7 @@ import functools
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,6 +61,7 @@ from evidock.cli_retention import (
     purge,
     status,
 )
+from evidock import service_log
 from evidock.cli_witness import witness_app
 from evidock.recording_reads import NO_REASON, list_recordings, show_recording
 from evidock.settings import Settings
@@ -142,7 +144,8 @@ def run(
 
     http = None if once or no_http else Listen(http_host, http_port)
     settings = settings_of(ctx)
-    err.print(starting_line(settings), markup=False, soft_wrap=True)
+    service_log.configure(settings.timezone)
+    err.print(f"{service_log.stamp(time.time(), settings.timezone)} {starting_line(settings)}", markup=False, soft_wrap=True)
     serve(settings, once=once, http=http)
 
 
