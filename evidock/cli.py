@@ -24,6 +24,7 @@ from typer.core import TyperGroup as TyperCommandGroup
 from typer.exceptions import TyperException
 
 from chain.errors import EvidockError
+from evidock import service_log
 from evidock.anchoring import anchor_appended
 from evidock.api.listen import LOCALHOST, Listen
 from evidock.app import connect_store, open_app, take_appended
@@ -61,7 +62,6 @@ from evidock.cli_retention import (
     purge,
     status,
 )
-from evidock import service_log
 from evidock.cli_witness import witness_app
 from evidock.recording_reads import NO_REASON, list_recordings, show_recording
 from evidock.settings import Settings
@@ -145,7 +145,8 @@ def run(
     http = None if once or no_http else Listen(http_host, http_port)
     settings = settings_of(ctx)
     service_log.configure(settings.timezone)
-    err.print(f"{service_log.stamp(time.time(), settings.timezone)} {starting_line(settings)}", markup=False, soft_wrap=True)
+    stamped = f"{service_log.stamp(time.time(), settings.timezone)} {starting_line(settings)}"
+    err.print(stamped, markup=False, soft_wrap=True)
     serve(settings, once=once, http=http)
 
 

@@ -30,7 +30,7 @@ class StampedFormatter(OneLineFormatter):
         super().__init__(FORMAT)
         self.zone = zone
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return stamp(record.created, self.zone)
 
 
