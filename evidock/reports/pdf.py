@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from chain.errors import EvidockError
@@ -47,31 +48,37 @@ def footer_html(anchor: ReportAnchor, lang: str) -> str:
 
 
 def print_pdf(html: str, footer: str) -> bytes:
-    """``html`` printed by Chromium: A4, ``footer`` on every page."""
+    """``html`` printed by Chromium: A4, ``footer`` on every page.
+
+    Playwright's sync API refuses to run in a thread with a running asyncio loop
+    (an async caller, or a test runner's browser session), so it runs in a thread of its own.
+    """
+    with _PRINTING, ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidock-pdf") as printer:
+        return printer.submit(_print, html, footer).result()
+
+
+def _print(html: str, footer: str) -> bytes:
     from playwright.sync_api import Error as PlaywrightError  # noqa: PLC0415 - only a PDF pays for it
     from playwright.sync_api import sync_playwright  # noqa: PLC0415 - same
 
-    with _PRINTING:
-        try:
-            with sync_playwright() as driver:
-                browser = driver.chromium.launch(executable_path=CHROMIUM)
-                try:
-                    page = browser.new_page()
-                    page.set_content(html, wait_until="load")
-                    return page.pdf(
-                        format="A4",
-                        print_background=True,
-                        display_header_footer=True,
-                        header_template="<span></span>",
-                        footer_template=footer,
-                        margin={"top": "14mm", "bottom": "18mm", "left": "12mm", "right": "12mm"},
-                    )
-                finally:
-                    browser.close()
-        except PlaywrightError as exc:
-            raise ReportError(
-                f"Chromium could not print the report ({CHROMIUM}): {exc.message.splitlines()[0]}"
-            ) from exc
+    try:
+        with sync_playwright() as driver:
+            browser = driver.chromium.launch(executable_path=CHROMIUM)
+            try:
+                page = browser.new_page()
+                page.set_content(html, wait_until="load")
+                return page.pdf(
+                    format="A4",
+                    print_background=True,
+                    display_header_footer=True,
+                    header_template="<span></span>",
+                    footer_template=footer,
+                    margin={"top": "14mm", "bottom": "18mm", "left": "12mm", "right": "12mm"},
+                )
+            finally:
+                browser.close()
+    except PlaywrightError as exc:
+        raise ReportError(f"Chromium could not print the report ({CHROMIUM}): {exc.message.splitlines()[0]}") from exc
 
 
 def write_pdf(html: str, footer: str, target: Path) -> int:
