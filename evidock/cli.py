@@ -51,6 +51,7 @@ from evidock.cli_common import (
 )
 from evidock.cli_export import export_app
 from evidock.cli_log import keys_app, log_app, verify_command
+from evidock.cli_quarantine import quarantine_app
 from evidock.cli_retention import (
     alerts,
     calendar_app,
@@ -112,6 +113,7 @@ app.add_typer(evidence_app, name="evidence")
 app.add_typer(case_app, name="case")
 app.add_typer(export_app, name="export")
 app.add_typer(witness_app, name="witness")
+app.add_typer(quarantine_app, name="quarantine")
 for _group, _name in ((evidence_app, "add"), (evidence_app, "release"), (case_app, "close"), (case_app, "done")):
     gate_registered(_group, _name, lambda f: person_required(Permission.CUSTODY, f))
 app.command("compliance")(logged_query("compliance", compliance, permission=Permission.REPORTS))
