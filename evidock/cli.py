@@ -10,6 +10,7 @@ import functools
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from typer.exceptions import TyperException
 
 from access.people import Permission
 from chain.errors import EvidockError
+from evidock import service_log
 from evidock.anchoring import anchor_appended
 from evidock.api.listen import LOCALHOST, Listen
 from evidock.app import connect_store, open_app, take_appended
@@ -50,6 +52,7 @@ from evidock.cli_common import (
 )
 from evidock.cli_export import export_app
 from evidock.cli_log import keys_app, log_app, verify_command
+from evidock.cli_quarantine import quarantine_app
 from evidock.cli_retention import (
     alerts,
     calendar_app,
@@ -110,6 +113,7 @@ app.add_typer(evidence_app, name="evidence")
 app.add_typer(case_app, name="case")
 app.add_typer(export_app, name="export")
 app.add_typer(witness_app, name="witness")
+app.add_typer(quarantine_app, name="quarantine")
 for _group, _name in ((evidence_app, "add"), (evidence_app, "release"), (case_app, "close"), (case_app, "done")):
     gate_registered(_group, _name, lambda f: person_required(Permission.CUSTODY, f))
 app.command("compliance")(logged_query("compliance", compliance, permission=Permission.REPORTS))
@@ -142,7 +146,9 @@ def run(
 
     http = None if once or no_http else Listen(http_host, http_port)
     settings = settings_of(ctx)
-    err.print(starting_line(settings), markup=False, soft_wrap=True)
+    service_log.configure(settings.timezone)
+    stamped = f"{service_log.stamp(time.time(), settings.timezone)} {starting_line(settings)}"
+    err.print(stamped, markup=False, soft_wrap=True)
     serve(settings, once=once, http=http)
 
 

@@ -13,7 +13,8 @@ States, in order (each one is committed before the next step starts)::
               a bug) stopped it; ``error`` says where and why. Not retried by itself, so one
               file can never stop the service or loop it through restarts. Quarantined after
               ``logged`` (``recording`` set), the evidence is stored, verified and logged, and
-              only the dock copy waits for a person
+              only the dock copy waits for a person. A person retries it (``reopen``,
+              `evidock quarantine retry`) once the cause is fixed
 
 A crash between any two states resumes at the last committed one; every step is
 idempotent, so resuming never makes a second object, entry or recording.
@@ -30,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from storage.errors import InvalidReference
 from storage.rows import from_row, inserted_id
 from storage.schema import receipts
 
@@ -154,6 +156,46 @@ def unfinished(conn: Connection, station: str) -> list[Receipt]:
         .order_by(receipts.c.id)
     )
     return [_row_to_receipt(r) for r in rows]
+
+
+def quarantined(conn: Connection, station: str | None = None) -> list[tuple[Receipt, datetime]]:
+    """Quarantined receipts (of ``station``, or every station), oldest first, with when they were stopped."""
+    query = select(receipts).where(receipts.c.state == State.QUARANTINED.value).order_by(receipts.c.id)
+    if station is not None:
+        query = query.where(receipts.c.station == station)
+    return [(_row_to_receipt(r), r.updated_at) for r in conn.execute(query)]
+
+
+def resumes_at(receipt: Receipt) -> State:
+    """The last state a quarantined receipt's recorded facts prove it reached.
+
+    Quarantine keeps the facts but not the state it stopped in; each step is
+    idempotent, so resuming at the last proven one is what resuming after a
+    crash does: recording set -> LOGGED (only the dock copy is left to release);
+    a locked version -> LOCKED (its bytes are verified again); a staged upload ->
+    STORED; nothing -> RECEIVED (the upload starts over, leftovers removed first).
+    """
+    if receipt.recording is not None:
+        return State.LOGGED
+    if receipt.version_id is not None:
+        return State.LOCKED
+    if receipt.sha256 is not None and receipt.staging_version is not None:
+        return State.STORED
+    return State.RECEIVED
+
+
+def reopen(conn: Connection, receipt: Receipt, now: datetime) -> Receipt:
+    """A quarantined receipt put back where it stopped (``resumes_at``), its error cleared, to be run again."""
+    if receipt.state is not State.QUARANTINED:
+        raise InvalidReference(f"receipt {receipt.id} is {receipt.state.value}, not quarantined: nothing to retry")
+    done = conn.execute(
+        update(receipts)
+        .where(receipts.c.id == receipt.id, receipts.c.state == State.QUARANTINED.value)
+        .values(state=resumes_at(receipt).value, error=None, updated_at=now)
+    )
+    if done.rowcount != 1:
+        raise InvalidReference(f"receipt {receipt.id} changed meanwhile (someone else retried it); list them again")
+    return get(conn, receipt.id)
 
 
 def for_recording(conn: Connection, recording: str) -> list[Receipt]:

@@ -78,6 +78,9 @@ COMMANDS = [
     ["witness", "show"],
     ["witness", "serve"],
     ["witness", "history"],
+    ["quarantine"],
+    ["quarantine", "list"],
+    ["quarantine", "retry"],
 ]
 
 

@@ -12,6 +12,10 @@ outside the routes:
 * a body sent without a length (chunked) is counted as it streams and refused
   413 as soon as it passes ``max_bytes``, so memory never holds more.
 
+The pages' form posts are checked the same way one step later, by their route
+class, before FastAPI parses the form: a post without a logged-in session is
+refused unread (``evidock.web.site.Web.admit``).
+
 Every legitimate body is small (the largest: an access request naming 1,000
 recordings, about 70 KiB); dock files never arrive over HTTP.
 """

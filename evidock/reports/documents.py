@@ -1,23 +1,48 @@
-"""The two printable reports, end to end: anchor to a checkpoint, fill the page, print it to a PDF file.
+"""The printable reports, end to end: anchor to a checkpoint, fill the page, print it to PDF.
 
-Both are called by the command after its logged query (the ACCESS entry of the
-audit query, the REPORTS query entry of `compliance`), so the checkpoint in the
-footer covers that entry too.
+Each is called after the caller's logged query (the ACCESS entry of the audit
+query, the REPORTS query entry of `compliance`, on the command line or a web
+page), so the checkpoint in the footer covers that entry too. The command line
+writes the PDF to a file (``--pdf FILE``); the pages send it as a download.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from access.audit import AccessRow
 from evidock.app import App
 from evidock.reports.anchor import anchor_for
-from evidock.reports.pdf import ReportError, footer_html, write_pdf
+from evidock.reports.pdf import ReportError, footer_html, print_pdf, write_pdf
 from evidock.reports.render import LANGS, audit_access_html, compliance_html
 from retention.compliance import ComplianceReport
 
-__all__ = ["LANGS", "ReportError", "audit_access_pdf", "compliance_pdf"]
+__all__ = [
+    "LANGS",
+    "Printable",
+    "ReportError",
+    "audit_access_pdf",
+    "audit_access_report",
+    "compliance_pdf",
+    "compliance_report",
+]
+
+
+@dataclass(frozen=True)
+class Printable:
+    """A report's page and its footer (the checkpoint), ready to print."""
+
+    html: str
+    footer: str
+
+    def pdf(self) -> bytes:
+        return print_pdf(self.html, self.footer)
+
+    def write(self, target: Path) -> int:
+        """The PDF written to ``target`` atomically; returns its size."""
+        return write_pdf(self.html, self.footer, target)
 
 
 def _lang(lang: str) -> str:
@@ -26,10 +51,10 @@ def _lang(lang: str) -> str:
     return lang
 
 
-def audit_access_pdf(
-    evi: App, rows: Sequence[AccessRow], *, own: int, filters: dict[str, str], by: str, target: Path, lang: str
-) -> int:
-    """The access trail (per case, recording or person, as ``filters`` say) as an A4 PDF; returns its size."""
+def audit_access_report(
+    evi: App, rows: Sequence[AccessRow], *, own: int, filters: dict[str, str], by: str, lang: str
+) -> Printable:
+    """The access trail (per case, recording or person, as ``filters`` say)."""
     lang = _lang(lang)
     anchor = anchor_for(evi)
     html = audit_access_html(
@@ -42,12 +67,24 @@ def audit_access_pdf(
         by=by,
         lang=lang,
     )
-    return write_pdf(html, footer_html(anchor, lang), target)
+    return Printable(html, footer_html(anchor, lang))
 
 
-def compliance_pdf(evi: App, result: ComplianceReport, *, by: str, target: Path, lang: str) -> int:
-    """The art. 26 compliance report as an A4 PDF; returns its size."""
+def compliance_report(evi: App, result: ComplianceReport, *, by: str, lang: str) -> Printable:
+    """The art. 26 compliance report."""
     lang = _lang(lang)
     anchor = anchor_for(evi)
     html = compliance_html(result, anchor=anchor, zone=evi.settings.timezone, by=by, lang=lang)
-    return write_pdf(html, footer_html(anchor, lang), target)
+    return Printable(html, footer_html(anchor, lang))
+
+
+def audit_access_pdf(
+    evi: App, rows: Sequence[AccessRow], *, own: int, filters: dict[str, str], by: str, target: Path, lang: str
+) -> int:
+    """``audit_access_report`` written to ``target``; returns its size."""
+    return audit_access_report(evi, rows, own=own, filters=filters, by=by, lang=lang).write(target)
+
+
+def compliance_pdf(evi: App, result: ComplianceReport, *, by: str, target: Path, lang: str) -> int:
+    """``compliance_report`` written to ``target``; returns its size."""
+    return compliance_report(evi, result, by=by, lang=lang).write(target)

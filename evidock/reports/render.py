@@ -102,6 +102,11 @@ _TEXT: dict[str, dict[str, Any]] = {
 }
 
 
+def report_text(lang: str) -> dict[str, Any]:
+    """The reports' headings and column names in ``lang`` (the web's compliance page shows the same)."""
+    return _TEXT[lang]
+
+
 def _local(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
 

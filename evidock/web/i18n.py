@@ -38,6 +38,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "nav.export": ("光盘刻录", "Disc export"),
     "nav.audit": ("审计", "Audit"),
     "nav.verify": ("完整性校验", "Verify"),
+    "nav.compliance": ("合规报告", "Compliance"),
     "nav.logout": ("退出", "Log out"),
     "action.search": ("查询", "Search"),
     "action.export": ("开始刻录", "Start the export"),
@@ -51,6 +52,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "action.approve": ("批准", "Approve"),
     "action.deny": ("拒绝", "Deny"),
     "action.csv": ("下载 CSV", "Download CSV"),
+    "action.pdf": ("下载 PDF（A4 打印）", "Download PDF (A4)"),
     "action.verify": ("立即校验", "Verify now"),
     "action.back_to_recording": ("返回录像", "Back to the recording"),
     # login
@@ -398,6 +400,12 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "exp.approved": ("已批准的刻录申请", "Approved export requests"),
     "exp.none": ("暂无有效的刻录申请。", "No usable export request."),
     # audit
+    "cmp.month_help": ("留空为全部录像", "empty: every recording"),
+    "cmp.entry": (
+        "本页的查询已登记为日志条目 {own}。PDF 另行登记，页脚注明所依据的检查点。",
+        "This page's query is log entry {own}. A PDF is registered as its own query, its footer names the checkpoint.",
+    ),
+    "cmp.provisional": ("工作日历未公布，结果为暂定：", "Provisional, a holiday schedule is not published:"),
     "aud.title": ("访问审计（第二十七条）", "Access audit (art. 27)"),
     "aud.trail": ("访问记录", "Access trail"),
     "aud.anomalies": ("异常访问", "Anomalies"),
