@@ -15,6 +15,11 @@ holds no signing key (a bureau where one central node signs) gets a
 ``warning:`` line instead and keeps its exit code: the signing node anchors
 those entries, and `evidock verify` fails if it does not within
 ``log.max_unanchored_seconds``.
+
+Where witnesses or a TSA are configured, the new checkpoint is also submitted
+to them once (``storage.outside_trust``); one that does not answer costs a
+``warning:`` line, never the command's result or exit code: the service
+retries, and alerts when a checkpoint waits too long.
 """
 
 from __future__ import annotations
@@ -23,10 +28,11 @@ import os
 from dataclasses import dataclass
 
 from chain.errors import EvidockError
-from evidock.app import checkpointer_for, open_app, take_appended
+from evidock.app import App, checkpointer_for, open_app, outside_trust_for, take_appended
 from evidock.settings import SIGNING_KEY_ENV, Settings
 from storage import journal
 from storage.catalog import Catalog
+from storage.checkpoints import StoredCheckpoint
 
 
 @dataclass(frozen=True)
@@ -49,12 +55,33 @@ def _anchor(settings: Settings) -> Unanchored | None:
                 reason = f"this machine holds no signing key (log.key_file = {str(settings.log.key_file)!r})"
                 return Unanchored(_tail(evi.catalog, reason), error=False)
             try:
-                checkpointer_for(evi).make(evi.now())
+                made = checkpointer_for(evi).make(evi.now())
             except EvidockError as exc:
                 return Unanchored(_tail(evi.catalog, str(exc)), error=True)
+            return _outside_trust(evi, made)
     except EvidockError as exc:
         return Unanchored(f"the log's new entries are not anchored by a signed checkpoint: {exc}", error=True)
-    return None
+
+
+def _outside_trust(evi: App, made: StoredCheckpoint) -> Unanchored | None:
+    """Submit the checkpoint to the witnesses and TSAs once; what did not answer is a warning."""
+    trust = outside_trust_for(evi)
+    if not trust.policy.active:
+        return None
+    try:
+        gathering = trust.gather(made, now=evi.now(), pause=False)
+    except EvidockError as exc:
+        return Unanchored(f"checkpoint {made.checkpoint.size} is signed; asking its witnesses failed: {exc}", False)
+    finally:
+        trust.close()
+    if not gathering.failures:
+        return None
+    said = "; ".join(f"{who}: {why}" for who, why in gathering.failures.items())
+    return Unanchored(
+        f"checkpoint {made.checkpoint.size} is signed and anchored, but {said}. The service retries "
+        "(`evidock log checkpoint` shows the cosignatures it has)",
+        error=False,
+    )
 
 
 def _holds_key(settings: Settings) -> bool:

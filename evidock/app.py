@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from access.gate import Gate
 from access.requests import AccessPolicy
 from chain.checkpoint import parse_vkey
+from chain.cosignature import parse_cosigner_vkey
 from chain.entries import EntryType
 from evidock.keys import load_signer, load_vkey
 from evidock.settings import Settings
@@ -22,6 +23,8 @@ from storage.catalog import Catalog
 from storage.checkpoints import Checkpointer, CheckpointReader, RejectedCheckpoint
 from storage.journal import Journal
 from storage.objects import ObjectStore
+from storage.outside_trust import OutsideTrust, Policy, Tsa, Witness
+from storage.timestamping import load_chain
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +94,23 @@ def checkpointer_for(evi: App, *, on_rejected: Callable[[RejectedCheckpoint], No
         retain_until=keep_until,
         on_rejected=on_rejected,
     )
+
+
+def trust_policy(settings: Settings) -> Policy:
+    """The outside witnesses, their quorum and the TSAs of config.toml (checked when the settings loaded)."""
+    s = settings.log
+    return Policy(
+        witnesses=tuple(Witness(w.name, w.url, parse_cosigner_vkey(w.vkey)) for w in s.witnesses),
+        quorum=s.witness_quorum,
+        tsas=tuple(Tsa(t.name, t.url, tuple(load_chain(t.chain_pem)), t.chain_pem) for t in s.timestamping),
+        timeout=s.outside_timeout_seconds,
+        max_wait=timedelta(seconds=s.max_uncosigned_seconds),
+    )
+
+
+def outside_trust_for(evi: App) -> OutsideTrust:
+    """Gathers witness cosignatures and timestamp tokens for checkpoints (a no-op when none are configured)."""
+    return OutsideTrust(store=evi.store, catalog=evi.catalog, policy=trust_policy(evi.settings))
 
 
 def checkpoint_reader(evi: App) -> CheckpointReader:

@@ -49,15 +49,37 @@ def keys_show(ctx: typer.Context) -> None:
 @log_app.command("checkpoint")
 def log_checkpoint(
     ctx: typer.Context,
-    new: Annotated[bool, typer.Option("--new", help="Sign and anchor a checkpoint of the log as it is now.")] = False,
+    new: Annotated[
+        bool,
+        typer.Option("--new", help="Sign and anchor a checkpoint of the log as it is now, and ask its witnesses."),
+    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """Print the latest checkpoint stored (locked) in the object store, as signed note text.
+    """Print the latest checkpoint stored (locked) in the object store, as a cosigned note.
+
+    The log's signed note, followed by the cosignature lines of the configured
+    witnesses recorded for it (C2SP tlog-cosignature); --json adds the RFC 3161
+    timestamp tokens (可信时间戳). With --new, a witness or TSA that does not
+    answer is a warning: the checkpoint is signed regardless.
 
     Example: evidock log checkpoint --new
     """
-    with open_app(settings_of(ctx)) as evi:
+    settings = settings_of(ctx)
+    with open_app(settings) as evi:
         stored = log_queries.checkpoint(evi, new=new)
-    typer.echo(stored.note, nl=False)
+        gathering = log_queries.outside_trust(evi, stored, ask=new)
+    if as_json:
+        print_json(log_queries.checkpoint_json(stored, gathering, settings.timezone))
+    else:
+        typer.echo(gathering.cosigned_note(stored.note), nl=False)
+    for who, why in gathering.failures.items():
+        err.print(f"warning: {who} did not answer: {why}", markup=False)
+    if gathering.quorum and not gathering.has_quorum:
+        err.print(
+            f"warning: checkpoint {stored.checkpoint.size} has {len(gathering.cosigned)} of the "
+            f"{gathering.quorum} witness cosignatures log.witness_quorum requires",
+            markup=False,
+        )
 
 
 @log_app.command("entry")

@@ -22,7 +22,7 @@ from typing import Any
 from access.errors import InvalidAccessInput
 from access.people import Person
 from chain.errors import EvidockError
-from evidock.app import App, checkpointer_for
+from evidock.app import App, checkpointer_for, outside_trust_for
 from evidock.keys import load_vkey
 from evidock.text import one_line
 from ingest.clock import ClockModel, ClockReport, to_ms
@@ -78,8 +78,13 @@ def export_disc(evi: App, person: Person, order: DiscOrder, *, progress: Progres
         station=evi.settings.station_id,
         correct=_corrector(evi),
         clock=evi.now,
+        outside_trust=outside_trust_for(evi),
     )
-    return run_export(context, person, order, now=evi.now(), progress=progress)
+    try:
+        return run_export(context, person, order, now=evi.now(), progress=progress)
+    finally:
+        if context.outside_trust is not None:
+            context.outside_trust.close()
 
 
 def checked_media(media: str) -> str:

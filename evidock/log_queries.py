@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import base64
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from chain.entries import decode
 from chain.merkle import consistency_proof, inclusion_proof, leaf_hash, root, verify_consistency, verify_inclusion
 from chain.proof_json import consistency_json, inclusion_json
-from evidock.app import App, checkpoint_reader, checkpointer_for
+from evidock.app import App, checkpoint_reader, checkpointer_for, outside_trust_for
 from storage import journal
 from storage.checkpoints import StoredCheckpoint
 from storage.errors import InvalidReference, NotFound
 from storage.journal import SqlNodes
+from storage.outside_trust import Gathering
 
 
 def checkpoint(evi: App, *, new: bool = False) -> StoredCheckpoint:
@@ -25,6 +27,51 @@ def checkpoint(evi: App, *, new: bool = False) -> StoredCheckpoint:
     if stored is None:
         raise NotFound("no checkpoint stored yet: run `evidock log checkpoint --new`")
     return stored
+
+
+def outside_trust(evi: App, stored: StoredCheckpoint, *, ask: bool = False) -> Gathering:
+    """The cosignatures and timestamp tokens recorded for ``stored`` (``ask``: first ask those missing, once)."""
+    trust = outside_trust_for(evi)
+    try:
+        if ask and trust.policy.active:
+            return trust.gather(stored, now=evi.now(), pause=False)
+        return trust.recorded(stored.checkpoint.size)
+    finally:
+        trust.close()
+
+
+def checkpoint_json(stored: StoredCheckpoint, gathering: Gathering, tz: ZoneInfo) -> dict[str, Any]:
+    """A checkpoint with its outside trust, as `evidock log checkpoint --json` prints it."""
+    return {
+        "size": stored.checkpoint.size,
+        "root": stored.checkpoint.root.hex(),
+        "note": stored.note,
+        "cosigned_note": gathering.cosigned_note(stored.note),
+        "object_key": stored.version.key,
+        "quorum": {"required": gathering.quorum, "cosigned": len(gathering.cosigned), "met": gathering.has_quorum},
+        "cosignatures": [
+            {
+                "witness": c.witness.name,
+                "vkey": c.witness.vkey,
+                "cosigned_at": c.cosigned_at.isoformat(),
+                "cosigned_at_local": c.cosigned_at.astimezone(tz).isoformat(),
+                "line": c.line,
+            }
+            for c in gathering.cosigned
+        ],
+        "timestamps": [
+            {
+                "tsa": s.tsa.name,
+                "fingerprint": s.tsa.fingerprint,
+                "gen_time": s.gen_time.isoformat(),
+                "gen_time_local": s.gen_time.astimezone(tz).isoformat(),
+                "serial": str(s.serial),
+                "reply_b64": base64.b64encode(s.reply).decode("ascii"),
+            }
+            for s in gathering.stamped
+        ],
+        "failures": gathering.failures,
+    }
 
 
 def _check_size(size: int, log_size: int) -> None:

@@ -20,9 +20,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from chain.errors import EvidockError
 from evidock.api.listen import Listen
-from evidock.app import App, checkpointer_for, open_app, retention_context
+from evidock.app import App, checkpointer_for, open_app, outside_trust_for, retention_context
 from evidock.keys import init_key
-from evidock.log_alarms import checkpoint_alarm
+from evidock.log_alarms import checkpoint_alarm, outside_trust_alarm
 from evidock.settings import SIGNING_KEY_ENV, Settings
 from evidock.text import shown
 from ingest.pipeline import Outcome
@@ -30,7 +30,7 @@ from ingest.watcher import FolderWatcher
 from retention import alerts
 from retention import jobs as retention_jobs
 from storage import journal
-from storage.checkpoints import LogForked
+from storage.checkpoints import LogForked, latest_recorded
 from storage.errors import BucketMisconfigured, StorageError
 from storage.receipts import Receipt, State
 
@@ -62,6 +62,12 @@ class Service:
         self.scheduler.add_job(
             self.checkpoint, "interval", seconds=CHECKPOINT_POLL_SECONDS, id="checkpoint", coalesce=True
         )
+        self.trust = outside_trust_for(evi)
+        self.trust_alarm = outside_trust_alarm(s)
+        if self.trust.policy.active:  # its own job: a witness or TSA that hangs never holds up signing
+            self.scheduler.add_job(
+                self.outside_trust, "interval", seconds=CHECKPOINT_POLL_SECONDS, id="outside-trust", coalesce=True
+            )
         self.scheduler.add_job(
             self.audit_checkpoints,
             "interval",
@@ -124,6 +130,9 @@ class Service:
         self.watcher.stop()
         self.scheduler.shutdown(wait=True)
         self.checkpoint(force=True)
+        if self.trust.policy.active:
+            self.outside_trust()  # the last checkpoint too, once; what does not answer waits for the next start
+        self.trust.close()
 
     def checkpoint(self, *, force: bool = False) -> None:
         """Sign and anchor a checkpoint every N new entries or T seconds (if anything was added)."""
@@ -142,6 +151,16 @@ class Service:
                 pass  # already raised the alarm (log.critical); nothing is signed over a rewritten log
             except EvidockError as exc:
                 log.error("checkpoint failed, retried later: %s", exc)
+
+    def outside_trust(self) -> None:
+        """Ask the witnesses and TSAs about the newest checkpoint; alarm when one waits too long for them."""
+        try:
+            latest = latest_recorded(self.evi.catalog)
+            if latest is not None:
+                self.trust.gather(latest, now=self.evi.now())
+            self.trust_alarm(self.trust.waiting(), self.evi.now())
+        except EvidockError as exc:
+            log.error("gathering cosignatures and timestamps failed, retried later: %s", exc)
 
     def audit_checkpoints(self) -> None:
         """Look at every object where checkpoints live; each planted or broken one is alarmed once."""

@@ -21,11 +21,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError
 
-from chain.errors import EvidockError
+from chain.cosignature import parse_cosigner_vkey
+from chain.errors import CheckpointError, EvidockError
 from ingest.checking import CheckOptions
 from ingest.filenames import BUILTIN_PATTERNS, NamePattern, PatternError
 from ingest.pipeline import AfterVerify
 from retention.policy import PERMANENT, RetentionPolicy
+from storage.timestamping import tsa_chain_problem
 
 CONFIG_ENV = "EVIDOCK_CONFIG"
 ACCESS_KEY_ENV = "EVIDOCK_S3_ACCESS_KEY"
@@ -87,12 +89,36 @@ class WatchSettings:
 
 
 @dataclass(frozen=True)
+class WitnessSettings:
+    """One ``[[log.witnesses]]``: a witness another office runs (C2SP tlog-witness, docs/witness.md)."""
+
+    name: str  # who runs it, as pages and the disc label show it, e.g. "区司法局 法制科"
+    url: str  # its prefix: checkpoints go to POST <url>/add-checkpoint
+    vkey: str  # its verifier key, <name>+<key id>+base64(0x04 ‖ key), as `evidock witness show` prints it
+
+
+@dataclass(frozen=True)
+class TimestampingSettings:
+    """One ``[[log.timestamping]]``: an RFC 3161 time-stamping authority (TSA, 可信时间戳)."""
+
+    name: str  # as the disc label shows it
+    url: str  # its HTTP endpoint (RFC 3161 §3.4)
+    chain: Path  # PEM file: the TSA certificate first, its root last
+    chain_pem: bytes  # that file's contents, read (and checked) when the settings load
+
+
+@dataclass(frozen=True)
 class LogSettings:
     origin: str  # the log's name in checkpoints and the signing key's name
     key_file: Path  # the Ed25519 signing key (mode 0600), unless $EVIDOCK_LOG_SIGNING_KEY is set
     checkpoint_every_entries: int  # sign a checkpoint after this many new entries ...
     checkpoint_every_seconds: float  # ... or this long after the last one, if anything was added
     max_unanchored_seconds: float  # `verify` fails when an entry waits longer than this for a signed checkpoint
+    witnesses: tuple[WitnessSettings, ...] = ()  # outside witnesses that cosign each new checkpoint
+    witness_quorum: int = 0  # K: a checkpoint counts as witnessed with K cosignatures of the N witnesses
+    timestamping: tuple[TimestampingSettings, ...] = ()  # TSAs that stamp each new checkpoint
+    outside_timeout_seconds: float = 5.0  # seconds per request to a witness or a TSA
+    max_uncosigned_seconds: float = 3600.0  # waiting longer for a quorum or a token: alert; verify fails
 
 
 @dataclass(frozen=True)
@@ -206,6 +232,11 @@ class Settings:
             "log.checkpoint_every_entries": self.log.checkpoint_every_entries,
             "log.checkpoint_every_seconds": self.log.checkpoint_every_seconds,
             "log.max_unanchored_seconds": self.log.max_unanchored_seconds,
+            "log.witnesses": [{"name": w.name, "url": w.url, "vkey": w.vkey} for w in self.log.witnesses],
+            "log.witness_quorum": self.log.witness_quorum,
+            "log.timestamping": [{"name": t.name, "url": t.url, "chain": str(t.chain)} for t in self.log.timestamping],
+            "log.outside_timeout_seconds": self.log.outside_timeout_seconds,
+            "log.max_uncosigned_seconds": self.log.max_uncosigned_seconds,
             "retention.minimum_days": self.retention.minimum_days,
             "retention.evidence_years": self.retention.evidence_years,
             "retention.permanent_window_days": self.retention.permanent_window_days,
@@ -353,6 +384,7 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
         checkpoint_every_entries=r.integer("log.checkpoint_every_entries", default=100, low=1, high=10**9),
         checkpoint_every_seconds=every_seconds,
         max_unanchored_seconds=_max_unanchored(r, every_seconds),
+        **_outside_trust(r, base),
     )
     checks = CheckOptions(
         clock_tolerance=_seconds(r, "checks.clock_tolerance_seconds", 3.0, high=3600.0),
@@ -596,6 +628,70 @@ def _max_unanchored(r: _Reader, every_seconds: float) -> float:
     return limit
 
 
+def _outside_trust(r: _Reader, base: Path) -> dict[str, Any]:
+    """``[[log.witnesses]]``, ``log.witness_quorum`` and ``[[log.timestamping]]`` (docs/witness.md)."""
+    witnesses = tuple(_witness(r, n, entry) for n, entry in enumerate(r.table_list("log.witnesses"), start=1))
+    for kind, values in (("name", [w.name for w in witnesses]), ("vkey", [w.vkey for w in witnesses])):
+        twice = sorted({v for v in values if values.count(v) > 1})
+        if twice:
+            r.fail(f"log.witnesses[].{kind}", twice[0], f"each witness is listed once; remove the second {kind}")
+    quorum_raw = r.raw("log.witness_quorum")
+    if quorum_raw is not None and not witnesses:
+        r.fail("log.witness_quorum", quorum_raw, "no [[log.witnesses]] are configured: add them, or remove the key")
+    quorum = r.integer("log.witness_quorum", default=len(witnesses), low=1, high=max(1, len(witnesses)))
+    timestamping = tuple(
+        _timestamping(r, base, n, entry) for n, entry in enumerate(r.table_list("log.timestamping"), start=1)
+    )
+    return {
+        "witnesses": witnesses,
+        "witness_quorum": quorum if witnesses else 0,
+        "timestamping": timestamping,
+        "outside_timeout_seconds": r.number("log.outside_timeout_seconds", default=5.0, low=0.5, high=120.0),
+        "max_uncosigned_seconds": r.number("log.max_uncosigned_seconds", default=3600.0, low=1.0, high=30 * 86400.0),
+    }
+
+
+def _witness(r: _Reader, number: int, entry: Mapping[str, Any]) -> WitnessSettings:
+    key = f"log.witnesses[{number}]"
+    name, url, vkey = entry.get("name"), entry.get("url"), entry.get("vkey")
+    if not isinstance(name, str) or not name.strip() or "\n" in name:
+        r.fail(f"{key}.name", name, 'name who runs the witness in one line, e.g. name = "区司法局 法制科"')
+    if not isinstance(url, str) or not re.fullmatch(r"https?://[^/\s]+(/\S*)?", url):
+        r.fail(f"{key}.url", url, 'use the witness\'s http(s) address, e.g. url = "https://witness.fazhi.example:7380"')
+    if not isinstance(vkey, str):
+        r.fail(f"{key}.vkey", vkey, "give the key `evidock witness show` prints on the witness's machine")
+    try:
+        parse_cosigner_vkey(vkey)
+    except CheckpointError as exc:
+        r.fail(
+            f"{key}.vkey",
+            vkey,
+            f"{exc}; give the witness key `evidock witness show` prints (type 0x04, not the log's own key)",
+        )
+    return WitnessSettings(name=name.strip(), url=url.rstrip("/"), vkey=vkey.strip())
+
+
+def _timestamping(r: _Reader, base: Path, number: int, entry: Mapping[str, Any]) -> TimestampingSettings:
+    key = f"log.timestamping[{number}]"
+    url, chain = entry.get("url"), entry.get("chain")
+    if not isinstance(url, str) or not re.fullmatch(r"https?://[^/\s]+(/\S*)?", url):
+        r.fail(f"{key}.url", url, 'use the TSA\'s RFC 3161 http(s) address, e.g. url = "https://tsa.example.cn/tsa"')
+    if not isinstance(chain, str) or not chain:
+        r.fail(f"{key}.chain", chain, 'give the PEM file of the TSA certificate and its chain, e.g. chain = "tsa.pem"')
+    path = _resolve(r, f"{key}.chain", base, chain)
+    try:
+        pem = path.read_bytes()
+    except OSError as exc:
+        r.fail(f"{key}.chain", chain, f"cannot read {path} ({exc.strerror}); put the TSA's PEM chain there")
+    problem = tsa_chain_problem(pem)
+    if problem is not None:
+        r.fail(f"{key}.chain", chain, f"{problem}; ask the TSA for its certificate and chain in PEM, TSA first")
+    name = entry.get("name", url)
+    if not isinstance(name, str) or not name.strip() or "\n" in name:
+        r.fail(f"{key}.name", name, 'name the TSA in one line, e.g. name = "国家授时中心 可信时间戳"')
+    return TimestampingSettings(name=name.strip(), url=url, chain=path, chain_pem=pem)
+
+
 def _device_timezone(r: _Reader) -> ZoneInfo | None:
     """``[checks] device_timezone``: the zone of embedded times without one; unset, the station's."""
     name = r.optional_text("checks.device_timezone")
@@ -649,6 +745,15 @@ class _Reader:
         if not isinstance(value, Mapping):
             self.fail(key, value, f"make [{key}] a table")
         return value
+
+    def table_list(self, key: str) -> list[Mapping[str, Any]]:
+        """An array of tables (``[[key]]``); none given is an empty list."""
+        value = self._get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+            self.fail(key, value, f"write each one as a [[{key}]] table")
+        return list(value)
 
     def text(self, key: str, *, default: str) -> str:
         value = self._get(key)

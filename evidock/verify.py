@@ -34,11 +34,13 @@ from chain.entries import Entry, EntryType, decode, parse_time
 from chain.errors import ProofError
 from chain.merkle import MemoryNodes
 from chain.verify import EntrySummary, summarise_entries
-from evidock.app import App
+from evidock.app import App, trust_policy
 from evidock.verify_checkpoints import stored_checkpoints, unanchored_tail
 from evidock.verify_objects import recording_objects, staging_objects
+from evidock.verify_outside_trust import GoodCheckpoint, outside_trust
 from evidock.verify_report import Report
 from retention.policy import Category, retain_until
+from storage.checkpoints import PREFIX, parse_side_key
 from storage.errors import StorageError
 from storage.objects import StoredVersion
 from storage.projection import PROJECTED, Replay, differences
@@ -66,7 +68,13 @@ def verify(
     report = Report()
     say = progress or (lambda _msg: None)
     say("checkpoints in the object store")
-    anchored = stored_checkpoints(evi, vkey, report)
+    listing = evi.store.listing(PREFIX)
+    good: dict[int, GoodCheckpoint] = {}
+    anchored = stored_checkpoints(evi, vkey, report, listing=listing, good=good)
+    policy = trust_policy(evi.settings)
+    if policy.active or any(parse_side_key(v.key) is not None for v in listing):
+        say("witness cosignatures and timestamp tokens")
+        outside_trust(evi.store, listing, good, policy, report, now=now or evi.now())
     say("log entries against the checkpoints")
     replay = Replay()
     with evi.catalog.read() as conn:

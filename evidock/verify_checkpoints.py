@@ -20,8 +20,9 @@ from chain.checkpoint import Checkpoint, parse_vkey
 from chain.entries import decode, parse_time
 from chain.errors import ProofError
 from evidock.app import App
+from evidock.verify_outside_trust import GoodCheckpoint
 from evidock.verify_report import Report
-from storage.checkpoints import PREFIX, RejectedCheckpoint, Rejection, examine
+from storage.checkpoints import PREFIX, RejectedCheckpoint, Rejection, StoredCheckpoint, examine, parse_side_key
 from storage.objects import ListedVersion
 from storage.schema import log_entries
 
@@ -33,12 +34,25 @@ REJECTION_CHECKS = {
 }
 
 
-def stored_checkpoints(evi: App, vkey: str, report: Report) -> list[tuple[str, Checkpoint]]:
-    """Every good checkpoint stored (as key and checkpoint, smallest first); every other object there named."""
+def stored_checkpoints(
+    evi: App,
+    vkey: str,
+    report: Report,
+    *,
+    listing: list[ListedVersion] | None = None,
+    good: dict[int, GoodCheckpoint] | None = None,
+) -> list[tuple[str, Checkpoint]]:
+    """Every good checkpoint stored (as key and checkpoint, smallest first); every other object there named.
+
+    ``listing``: the versions under the prefix, if already listed. ``good`` is
+    filled with each good checkpoint's note and upload time (what outside trust
+    is checked against). Objects beside a checkpoint are left to ``verify_outside_trust``.
+    """
     verifier = parse_vkey(vkey)
     by_key: dict[str, list[ListedVersion]] = defaultdict(list)
-    for listed in evi.store.listing(PREFIX):
-        by_key[listed.key].append(listed)
+    for listed in evi.store.listing(PREFIX) if listing is None else listing:
+        if parse_side_key(listed.key) is None:
+            by_key[listed.key].append(listed)
     found: list[tuple[str, Checkpoint]] = []
     for key, listed_versions in sorted(by_key.items()):
         report.count("checkpoints")
@@ -61,6 +75,8 @@ def stored_checkpoints(evi: App, vkey: str, report: Report) -> list[tuple[str, C
                 report.fail(REJECTION_CHECKS[examined.why], f"{key} version {listed.version_id}", examined.reason)
             if checkpoint is None:
                 continue
+            if good is not None and isinstance(examined, StoredCheckpoint):
+                good.setdefault(checkpoint.size, GoodCheckpoint(examined.note, listed.modified))
             roots.add(checkpoint.root)
             found.append((key, checkpoint))
         if len(roots) > 1:

@@ -11,12 +11,17 @@ a checkpoint at all (planted by whoever can write to the bucket), is skipped
 by every reader and reported (``CheckpointReader``), never obeyed: it must not
 stop signing, proofs or ingest. `evidock verify` names each one.
 
-Objects: ``checkpoints/<size, 20 digits>`` holding the signed note text.
+Objects: ``checkpoints/<size, 20 digits>`` holding the signed note text. Beside
+each one, what outside parties said about it (storage.outside_trust), locked
+the same way: ``<that key>.cosignature.<witness key id>`` and
+``<that key>.timestamp.<TSA fingerprint>``. Readers of checkpoints skip those
+names; `evidock verify` checks them on their own.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +35,7 @@ from chain.checkpoint import (
     SignerKey,
     VerifierKey,
     open_note,
+    parse_checkpoint,
     sign_checkpoint,
     split_note,
     verify_note,
@@ -94,6 +100,37 @@ class RejectedCheckpoint:
 
 def object_key(size: int) -> str:
     return f"{PREFIX}{size:020d}"
+
+
+class Side(StrEnum):
+    """What an object beside a checkpoint holds."""
+
+    COSIGNATURE = "cosignature"  # a witness's cosignature line(s); named by the witness's key id (8 hex)
+    TIMESTAMP = "timestamp"  # an RFC 3161 TimeStampResp; named by the TSA certificate's fingerprint (16 hex)
+
+
+_SIDE = re.compile(rf"{PREFIX}([0-9]{{20}})\.(cosignature|timestamp)\.([0-9a-f]{{8,64}})")
+
+
+def side_key(size: int, side: Side, name: str) -> str:
+    """The key of an object beside checkpoint ``size``: ``checkpoints/<size>.<side>.<name>``."""
+    return f"{object_key(size)}.{side.value}.{name}"
+
+
+MAX_SIDE_BYTES = 64 * 1024  # a cosignature line is about 130 bytes, a TimeStampResp a few KiB
+
+
+def read_side(store: ObjectStore, version: StoredVersion) -> bytes:
+    """The bytes of an object beside a checkpoint: a system document, never recording content."""
+    if parse_side_key(version.key) is None:
+        raise StorageError(f"{version.key} is not named like an object beside a checkpoint")
+    return store.read_small(version, limit=MAX_SIDE_BYTES)
+
+
+def parse_side_key(key: str) -> tuple[int, Side, str] | None:
+    """(size, side, name) of an object beside a checkpoint, or None if ``key`` is not named like one."""
+    match = _SIDE.fullmatch(key)
+    return None if match is None else (int(match[1]), Side(match[2]), match[3])
 
 
 def examine(
@@ -190,7 +227,7 @@ class CheckpointReader:
         return None
 
     def _versions(self) -> list[StoredVersion]:
-        listed = [v for v in self.store.listing(PREFIX) if not v.delete_marker]
+        listed = [v for v in self.store.listing(PREFIX) if not v.delete_marker and parse_side_key(v.key) is None]
         order = {id(v): n for n, v in enumerate(listed)}
         listed.sort(key=lambda v: (v.key, -order[id(v)]), reverse=True)
         return [v.version for v in listed]
@@ -292,6 +329,26 @@ class Checkpointer(CheckpointReader):
                         created_at=now,
                     )
                 )
+
+
+def latest_recorded(catalog: Catalog) -> StoredCheckpoint | None:
+    """The newest checkpoint the catalog records as anchored, read from the catalog alone (no listing).
+
+    For gathering outside trust every few seconds: a witness checks the note's
+    signature itself, and `verify` checks what is kept against the stored objects.
+    """
+    with catalog.read() as conn:
+        row = conn.execute(
+            select(checkpoints)
+            .where(checkpoints.c.object_key.is_not(None), checkpoints.c.version_id.is_not(None))
+            .order_by(checkpoints.c.size.desc())
+            .limit(1)
+        ).first()
+    if row is None:
+        return None
+    body, _ = split_note(row.note)
+    version = StoredVersion(row.object_key, row.version_id, len(row.note.encode("utf-8")))
+    return StoredCheckpoint(parse_checkpoint(body), row.note, version)
 
 
 def _check_new_leaves(conn: Connection, start: int, end: int) -> None:

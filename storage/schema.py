@@ -149,6 +149,35 @@ checkpoints = Table(
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
+# Outside trust for each checkpoint (storage.outside_trust): what the locked objects beside it hold, for
+# the pages, metrics and alerts. `evidock verify` reads the objects themselves.
+checkpoint_cosignatures = Table(
+    "checkpoint_cosignatures",
+    metadata,
+    Column("size", BigInteger, nullable=False),
+    Column("witness", String(512), nullable=False),  # the witness's verifier key, as configured
+    Column("line", Text, nullable=False),  # its cosignature line (C2SP tlog-cosignature)
+    Column("cosigned_at", UTCDateTime(), nullable=False),  # the time in the cosignature
+    Column("object_key", String(256), nullable=False),
+    Column("version_id", String(128), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("size", "witness"),
+)
+
+checkpoint_timestamps = Table(
+    "checkpoint_timestamps",
+    metadata,
+    Column("size", BigInteger, nullable=False),
+    Column("tsa", String(64), nullable=False),  # the TSA certificate's fingerprint (storage.timestamping)
+    Column("gen_time", UTCDateTime(), nullable=False),  # RFC 3161 genTime
+    Column("serial", String(64), nullable=False),  # the token's serial number, decimal (up to 160 bits)
+    Column("reply", LargeBinary, nullable=False),  # the TimeStampResp, DER
+    Column("object_key", String(256), nullable=False),
+    Column("version_id", String(128), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("size", "tsa"),
+)
+
 # -- recordings ----------------------------------------------------------------
 
 recordings = Table(

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from rfc3161_client import (
     HashAlgorithm,
     PKIStatus,
@@ -47,6 +48,10 @@ MAX_REPLY = 64 * 1024  # bytes; a reply with a two-certificate chain is about 3 
 
 class TimestampError(StorageError):
     """A TSA could not be reached, refused, or its token does not verify for this note."""
+
+
+class ImprintMismatch(TimestampError):
+    """The token is a token, but over another message than this note."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,26 @@ def load_chain(pem: bytes) -> list[x509.Certificate]:
     return chain
 
 
+def tsa_chain_problem(pem: bytes) -> str | None:
+    """What is wrong with a configured TSA chain (PEM, TSA certificate first), or None if it can be used."""
+    try:
+        chain = load_chain(pem)
+    except TimestampError as exc:
+        return str(exc)
+    try:
+        usage = chain[0].extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    except x509.ExtensionNotFound:
+        return "the first certificate has no extended key usage; it must be the TSA's (timeStamping)"
+    if x509.oid.ExtendedKeyUsageOID.TIME_STAMPING not in usage.value:
+        return "the first certificate is not a TSA certificate (no timeStamping extended key usage)"
+    return None
+
+
+def chain_fingerprint(chain: Sequence[x509.Certificate]) -> str:
+    """The first 16 hex digits of the SHA-256 of the TSA certificate (DER): names a TSA in object keys."""
+    return hashlib.sha256(chain[0].public_bytes(serialization.Encoding.DER)).hexdigest()[:16]
+
+
 def _verifier(chain: Sequence[x509.Certificate], nonce: int | None) -> VerifierBuilder:
     if not chain:
         raise ValueError("a TSA certificate chain needs at least the TSA certificate")
@@ -95,7 +120,7 @@ def _check(
         )
     expected = hashlib.sha256(note).digest()
     if info.message_imprint.message != expected:
-        raise TimestampError(
+        raise ImprintMismatch(
             f"token is over another message: imprint {info.message_imprint.message.hex()}, the note's SHA-256 is "
             f"{expected.hex()}"
         )

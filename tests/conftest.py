@@ -169,11 +169,18 @@ def raw_config(tmp_path: Path, bucket: str, endpoint: str, **sections: dict[str,
 
 
 def write_config(path: Path, config: dict[str, Any]) -> Path:
+    """``config`` as TOML; a list of tables (``[[log.witnesses]]``) follows its section's plain keys."""
     lines: list[str] = []
     for section, values in config.items():
         lines.append(f"[{section}]")
+        arrays = {k: v for k, v in values.items() if isinstance(v, list) and v and all(isinstance(t, dict) for t in v)}
         for key, value in values.items():
-            lines.append(f"{key} = {_toml(value)}")
+            if key not in arrays:
+                lines.append(f"{key} = {_toml(value)}")
+        for key, tables in arrays.items():
+            for table in tables:
+                lines.append(f"[[{section}.{key}]]")
+                lines += [f"{name} = {_toml(value)}" for name, value in table.items()]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

@@ -16,8 +16,10 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from evidock.app import App, checkpoint_reader, retention_context
 from evidock.settings import ConfigError
+from evidock.trust_status import trust_status
 from retention import alerts
 from storage import findings as findings_db
+from storage.checkpoints import Side
 from storage.ingest_stats import ingest_stats
 from storage.receipts import State
 from storage.status import count_recordings, latest_checkpoint
@@ -77,6 +79,26 @@ class StationCollector(Collector):
             "Seconds since the latest signed checkpoint (-1: none yet)",
             (now - checkpoint[1]).total_seconds() if checkpoint else -1,
         )
+        statuses = trust_status(evi, now=now)
+        names = {
+            Side.COSIGNATURE: "evidock_checkpoint_uncosigned_seconds",
+            Side.TIMESTAMP: "evidock_checkpoint_untimestamped_seconds",
+        }
+        helps = {
+            Side.COSIGNATURE: "Seconds the oldest checkpoint without its witnesses' quorum has waited (0: none waits)",
+            Side.TIMESTAMP: "Seconds the oldest checkpoint without a TSA's timestamp token has waited (0: none waits)",
+        }
+        for status in statuses:
+            yield GaugeMetricFamily(names[status.side], helps[status.side], status.seconds)
+        if statuses:
+            overdue = GaugeMetricFamily(
+                "evidock_outside_trust_overdue",
+                "1 when a checkpoint has waited longer than log.max_uncosigned_seconds for its witnesses or its token",
+                labels=["kind"],
+            )
+            for status in statuses:
+                overdue.add_metric([status.kind], 1 if status.overdue else 0)
+            yield overdue
         rejected = _rejected_checkpoints(evi)
         if rejected is not None:
             yield GaugeMetricFamily(

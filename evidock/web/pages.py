@@ -16,6 +16,7 @@ from access.people import TOKEN_PREFIX, Permission, authenticate
 from chain.errors import EvidockError
 from evidock.app import retention_context
 from evidock.keys import load_vkey
+from evidock.trust_status import trust_status
 from evidock.verify import verify as run_verify
 from evidock.web.sessions import Session
 from evidock.web.site import LANG_COOKIE, SESSION_COOKIE, Web, safe_next
@@ -138,6 +139,7 @@ def add_pages(router: APIRouter, web: Web) -> None:  # noqa: PLR0915 - one neste
         if person.may(Permission.REPORTS):
             report = alerts_mod.check(retention_context(evi), now=now)
         data["alerts"] = report
+        data["outside_trust"] = trust_status(evi, now=now)
         shown = {r for f in data["findings"] for r in f.recordings}
         if report is not None:
             shown |= {t.recording for t in [*report.overdue, *report.due_soon]}

@@ -1,4 +1,4 @@
-"""The log evidence put on a disc: the signed checkpoint, the verifier key, and the proofs.
+"""The log evidence put on a disc: the signed checkpoint, the verifier key, the proofs, and outside trust.
 
 For every recording on the disc, every log entry about it in the checkpoint's
 tree (its whole custody chain: INGEST, LABEL, FINDING, EXPLANATION, ACCESS,
@@ -8,6 +8,11 @@ recording's INGEST entry, an RFC 9162 consistency proof to the export's
 checkpoint. The proofs come from ``chain.merkle`` over the stored nodes and are
 checked here before they go on the disc (a disc must never carry a proof that
 fails).
+
+Outside trust (docs/witness.md): where the station has witnesses, the cosigned
+checkpoint and the witnesses' keys with the quorum; where it has TSAs, each
+timestamp token with the TSA's certificate chain. Each cosignature and token is
+checked again before it is written.
 """
 
 from __future__ import annotations
@@ -19,14 +24,18 @@ from sqlalchemy import Connection, select
 
 from cases.labels import Label
 from chain.checkpoint import Checkpoint
+from chain.cosignature import find_cosignatures
 from chain.entries import EntryType, decode
+from chain.errors import CheckpointError
 from chain.merkle import consistency_proof, inclusion_proof, leaf_hash, root, verify_consistency, verify_inclusion
 from chain.proof_json import consistency_json, inclusion_json
 from retention.export import verify_disc
 from retention.export.layout import ExportError
 from storage import custody
 from storage.journal import SqlNodes
+from storage.outside_trust import Gathering, Policy
 from storage.schema import log_entries, log_salts, party_field
+from storage.timestamping import TimestampError, verify_timestamp
 
 
 def _json(value: object) -> bytes:
@@ -110,4 +119,34 @@ def log_evidence(
                 new_checkpoint=note,
             )
         )
+    return files
+
+
+def outside_trust_files(note: str, gathering: Gathering, policy: Policy) -> dict[str, bytes]:
+    """Disc path -> bytes of the cosigned checkpoint, the witnesses' keys and quorum, and the timestamp tokens."""
+    files: dict[str, bytes] = {}
+    if policy.witnesses:
+        cosigned = gathering.cosigned_note(note)
+        try:
+            found = find_cosignatures(cosigned, [w.key for w in policy.witnesses])
+        except CheckpointError as exc:
+            raise ExportError(f"a recorded cosignature does not verify, run `evidock verify`: {exc}") from exc
+        if len(found) != len(gathering.cosigned):
+            raise ExportError("the recorded cosignatures are not each by one configured witness: run `evidock verify`")
+        files[verify_disc.COSIGNED] = cosigned.encode("utf-8")
+        files[verify_disc.WITNESSES] = _json(
+            {
+                "format": verify_disc.WITNESSES_FORMAT,
+                "quorum": policy.quorum,
+                "witnesses": [{"name": w.name, "vkey": w.vkey, "url": w.url} for w in policy.witnesses],
+            }
+        )
+    for stamped in gathering.stamped:
+        try:
+            verify_timestamp(stamped.reply, note, stamped.tsa.chain)
+        except TimestampError as exc:
+            raise ExportError(f"the recorded token of {stamped.tsa.describe()} does not verify: {exc}") from exc
+        stem = f"{verify_disc.TIMESTAMPS}/{stamped.tsa.fingerprint}"
+        files[f"{stem}.tsr"] = stamped.reply
+        files[f"{stem}.pem"] = stamped.tsa.chain_pem
     return files

@@ -13,7 +13,10 @@ Order, and why:
 4. **EXPORT entries** — one per recording, naming maker, extractor and the
    SHA-256 of the manifest of the disc it is on — are appended, and a
    **checkpoint** covering them is signed and anchored. So the disc carries the
-   proof that its own export was logged before it was finished.
+   proof that its own export was logged before it was finished. Where the
+   station has witnesses and TSAs, they are asked about that checkpoint: the
+   disc needs the witnesses' quorum (step 1 has refused already if too few of
+   them answer), and carries each timestamp token it got.
 5. The log evidence (entries, inclusion and consistency proofs), the label
    sheet and ``SHA256SUMS`` are made; each image is written, the originals
    streamed from the object store through the gate (which checks each SHA-256).
@@ -25,8 +28,10 @@ approval stays used; images already sealed stay valid discs of the export.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,8 +52,9 @@ from storage import findings as findings_db
 from storage import recordings as recordings_db
 from storage.access_terms import Action
 from storage.catalog import Catalog
-from storage.checkpoints import Checkpointer
+from storage.checkpoints import Checkpointer, StoredCheckpoint
 from storage.journal import Journal
+from storage.outside_trust import Gathering, OutsideTrust, Policy
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,8 @@ class ExportContext:
     station: str
     correct: Corrector
     clock: Callable[[], datetime]  # for the times of the checkpoint and the EXPORT_SEALED entries
+    outside_trust: OutsideTrust | None = None  # the witnesses and TSAs whose answers go on the disc
+    sleep: Callable[[float], None] = time.sleep  # between asking the witnesses again (seconds)
 
 
 @dataclass(frozen=True)
@@ -165,6 +173,7 @@ def export_disc(
     anchor = ctx.checkpointer.make(ctx.clock())
     if anchor.checkpoint.size <= max(exported.values()):
         raise ExportError(f"checkpoint {anchor.checkpoint.size} does not cover the EXPORT entries")
+    trust = _outside_trust(ctx, anchor, progress)
     outcome = ExportOutcome(
         checked.export_id,
         order.media,
@@ -191,6 +200,9 @@ def export_disc(
             checkpoint_root=anchor.checkpoint.root.hex(),
             vkey=ctx.vkey.strip(),
         )
+        if trust is not None and ctx.outside_trust is not None:
+            log_files |= evidence.outside_trust_files(anchor.note, trust, ctx.outside_trust.policy)
+            label = _with_outside_trust(label, trust, ctx.outside_trust.policy)
         files = _disc_files(
             facts, label, manifests[number], log_files=log_files, contents=contents, placed=placed[number]
         )
@@ -216,6 +228,65 @@ def export_disc(
             )
         outcome.discs.append(DiscOutcome(number, image, tuple(i.recording for i in disc), sealed))
     return outcome
+
+
+GATHER_PAUSES = (2.0, 5.0)  # seconds before asking the witnesses again for the export's checkpoint
+
+
+def _witnesses_answer(ctx: ExportContext, *, now: datetime) -> None:
+    """Step 1, when the station has witnesses: refuse now, before anything is written, if too few answer."""
+    trust = ctx.outside_trust
+    if trust is None or not trust.policy.witnesses:
+        return
+    silent = trust.answering(now=now)
+    answering = len(trust.policy.witnesses) - len(silent)
+    if answering < trust.policy.quorum:
+        said = "; ".join(f"{who}: {why}" for who, why in silent.items())
+        raise ExportError(
+            f"only {answering} of the {len(trust.policy.witnesses)} witnesses answer ({said}); a disc needs the "
+            f"cosignatures of {trust.policy.quorum} (log.witness_quorum) on its checkpoint. Try again when they "
+            "answer; nothing was exported"
+        )
+
+
+def _outside_trust(ctx: ExportContext, anchor: StoredCheckpoint, progress: Progress) -> Gathering | None:
+    """The witnesses' cosignatures and the TSAs' tokens on the export's checkpoint (asked again a few times).
+
+    The witnesses' quorum is required: a disc without it could not show that
+    its history is the one another office saw. A missing token is said and the
+    disc is made without it.
+    """
+    trust = ctx.outside_trust
+    if trust is None or not trust.policy.active:
+        return None
+    progress.say(f"asking the witnesses and the time-stamping authority about checkpoint {anchor.checkpoint.size}")
+    gathering = trust.gather(anchor, now=ctx.clock(), pause=False)
+    for pause in GATHER_PAUSES:
+        if gathering.has_quorum and len(gathering.stamped) == len(trust.policy.tsas):
+            break
+        progress.say(f"not all answered ({'; '.join(gathering.failures.values())}); asking again in {pause:g} s")
+        ctx.sleep(pause)
+        gathering = trust.gather(anchor, now=ctx.clock(), pause=False)
+    if not gathering.has_quorum:
+        said = "; ".join(f"{who}: {why}" for who, why in gathering.failures.items())
+        raise ExportError(
+            f"checkpoint {anchor.checkpoint.size} has {len(gathering.cosigned)} of the {gathering.quorum} witness "
+            f"cosignatures a disc needs ({said}). The reads and EXPORT entries are logged; export again when the "
+            "witnesses answer"
+        )
+    for who, why in gathering.failures.items():
+        progress.say(f"warning: {who} gave no timestamp token; the disc has none from it: {why}")
+    return gathering
+
+
+def _with_outside_trust(label: sheets.LabelFacts, trust: Gathering, policy: Policy) -> sheets.LabelFacts:
+    cosigned = {c.witness.vkey for c in trust.cosigned}
+    return dataclasses.replace(
+        label,
+        witnesses=[sheets.WitnessRow(w.name, w.vkey, w.vkey in cosigned) for w in policy.witnesses],
+        quorum=policy.quorum,
+        timestamps=[(s.tsa.name, s.gen_time) for s in trust.stamped],
+    )
 
 
 def _check(ctx: ExportContext, person: Person, order: DiscOrder, *, now: datetime) -> _Checked:
@@ -254,6 +325,7 @@ def _check(ctx: ExportContext, person: Person, order: DiscOrder, *, now: datetim
     export_id = f"{now.astimezone(ctx.tz):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
     images = [order.out_dir / f"evidence-{export_id}-disc{n}of{len(plan)}.iso" for n in range(1, len(plan) + 1)]
     _check_out_dir(order.out_dir, images)
+    _witnesses_answer(ctx, now=now)  # last: it asks other offices, once everything here holds
     return _Checked(order, chosen, plan, export_id, images)
 
 

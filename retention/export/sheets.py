@@ -116,6 +116,18 @@ class LabelFacts:
     checkpoint_size: int
     checkpoint_root: str  # hex
     vkey: str  # the verifier key, in full (note vkey form)
+    witnesses: Sequence[WitnessRow] = ()  # the configured witnesses (见证人), none: the station has none
+    quorum: int = 0  # cosignatures required (log.witness_quorum)
+    timestamps: Sequence[tuple[str, datetime]] = ()  # (TSA name, genTime UTC) of each token (可信时间戳)
+
+
+@dataclass(frozen=True)
+class WitnessRow:
+    """A witness as the label shows it: who runs it, its key, whether it cosigned the disc's checkpoint."""
+
+    name: str
+    vkey: str
+    cosigned: bool
 
 
 def _label_rows(facts: ExportFacts, label: LabelFacts) -> list[tuple[str, str]]:
@@ -132,7 +144,29 @@ def _label_rows(facts: ExportFacts, label: LabelFacts) -> list[tuple[str, str]]:
         ("验证公钥 Verifier key", label.vkey),
         ("公钥指纹 Key fingerprint", verify_disc.fingerprint(label.vkey)),
         ("核对公钥 Checking the key", verify_disc.KEY_ADVICE),
+        *_outside_trust_rows(facts, label),
     ]
+
+
+def _outside_trust_rows(facts: ExportFacts, label: LabelFacts) -> list[tuple[str, str]]:
+    """The witnesses (name, key, fingerprint, cosigned or not) and each token's genTime in the station's zone."""
+    rows = [
+        (
+            "见证人 Witness",
+            f"{w.name}：{w.vkey}（指纹 fingerprint {verify_disc.fingerprint(w.vkey)}）"
+            + ("已联署 cosigned" if w.cosigned else "未联署 NOT cosigned"),
+        )
+        for w in label.witnesses
+    ]
+    if label.witnesses:
+        done = sum(w.cosigned for w in label.witnesses)
+        rows.append(("见证人联署 Cosignatures", f"{done}/{len(label.witnesses)}，要求 required {label.quorum}"))
+    else:
+        rows.append(("见证人 Witness", "无 none（仅由采集站密钥签名 signed by the station's key alone）"))
+    rows += [("可信时间戳 Trusted timestamp", f"{tsa}：{local_text(at, facts.tz)}") for tsa, at in label.timestamps]
+    if not label.timestamps:
+        rows.append(("可信时间戳 Trusted timestamp", "无 none"))
+    return rows
 
 
 def label_text(facts: ExportFacts, label: LabelFacts) -> bytes:

@@ -22,6 +22,19 @@ What it checks, and what each check proves:
 6. Each ``log/consistency/*.json`` proves an earlier checkpoint (e.g. the one of
    the ingest time, also signed) is a prefix of the export checkpoint: nothing
    logged in between was rewritten (RFC 9162 consistency proof).
+7. Outside witnesses (见证人), when the station has them: ``log/cosigned-checkpoint.txt``
+   is the checkpoint with the witnesses' cosignatures (C2SP tlog-cosignature) and
+   ``log/witnesses.json`` names the witnesses' keys and how many must have
+   cosigned. Each cosignature is checked with this file's own Ed25519: a
+   checkpoint re-signed over a rewritten history fails here, because another
+   office's witness refuses to cosign it. ``--witness KEY`` (repeatable) trusts
+   only the witness keys given (each must have cosigned); compare the printed
+   fingerprints with those the witnesses' offices publish.
+8. Trusted timestamps (可信时间戳, RFC 3161), when present: each
+   ``log/timestamps/<id>.tsr`` must stamp the SHA-256 of ``log/checkpoint.txt``;
+   its time (genTime) is printed in Beijing time. The token's signature needs
+   X.509, beyond the standard library: the ``openssl ts -verify`` command to
+   check it against the TSA's chain (``<id>.pem``) is printed.
 
 The verdict is printed in Chinese and English; every failing file is named.
 Exit status 0 means every check passed.
@@ -34,6 +47,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import hashlib
 import json
 import os
@@ -54,12 +68,18 @@ CHECKPOINT = "log/checkpoint.txt"
 VKEY = "log/log.vkey"
 ENTRIES = "log/entries"
 CONSISTENCY = "log/consistency"
+COSIGNED = "log/cosigned-checkpoint.txt"
+WITNESSES = "log/witnesses.json"
+TIMESTAMPS = "log/timestamps"
+WITNESSES_FORMAT = "evidock-witnesses-v1"
 FORMAT = "evidock-disc-v1"
 INCLUSION_FORMAT = "evidock-inclusion-proof-v1"  # the proof files' JSON form (docs/log-format.md §5.3)
 CONSISTENCY_FORMAT = "evidock-consistency-proof-v1"
-FIXED_FILES = (MANIFEST, SUMS, VERIFY_NAME, README, LABEL_HTML, LABEL_TEXT, CHECKPOINT, VKEY)
-"""The disc's own files besides the originals (named in the manifest) and the proof files."""
-FOLDERS = (ORIGINALS, "log", ENTRIES, CONSISTENCY)
+FIXED_FILES = (MANIFEST, SUMS, VERIFY_NAME, README, LABEL_HTML, LABEL_TEXT, CHECKPOINT, VKEY, COSIGNED, WITNESSES)
+"""The disc's own files besides the originals (named in the manifest) and the proof files (the last two optional)."""
+FOLDERS = (ORIGINALS, "log", ENTRIES, CONSISTENCY, TIMESTAMPS)
+TIMESTAMP_FILE = re.compile(r"log/timestamps/[0-9a-f]{16}\.(tsr|pem)")  # a token and its TSA's chain
+BEIJING = 8 * 3600  # seconds east of UTC: Asia/Shanghai, without daylight saving since 1991
 ENTRY_FILE = re.compile(r"log/entries/[0-9]{12}\.json")  # <index>.json, each checked as a proof
 CONSISTENCY_FILE = re.compile(r"log/consistency/from-[0-9]{12}\.json")  # from-<old size>.json, each checked
 
@@ -312,6 +332,232 @@ def _parse_body(body: str) -> tuple[str, int, bytes]:
     if len(root) != 32:
         raise Failure("checkpoint root is not 32 bytes")
     return lines[0], int(lines[1]), root
+
+
+# -- witness cosignatures (C2SP tlog-cosignature, evidock docs/witness.md W1-W5) ---------------
+
+
+def parse_witness_key(text: str) -> tuple[str, bytes, bytes]:
+    """``name+keyid+base64(0x04 ‖ key)`` -> (name, key id, public key); type 0x04, the key id must match."""
+    name, _, rest = text.strip().partition("+")
+    id_hex, _, encoded = rest.partition("+")
+    typed = _b64(encoded, "witness key")
+    if not name or len(typed) != 33 or typed[0] != 4 or len(id_hex) != 8:
+        raise Failure(f"witness key {name!r} is not an Ed25519 cosignature key (name+keyid+base64, type 0x04)")
+    key_id = hashlib.sha256(name.encode("utf-8") + b"\n\x04" + typed[1:]).digest()[:4]
+    if key_id.hex() != id_hex.lower():
+        raise Failure(f"witness key id {id_hex} does not match its name and key ({key_id.hex()})")
+    return name, key_id, typed[1:]
+
+
+def check_cosignature(body: str, line: str, witness: tuple[str, bytes, bytes]) -> int:
+    """The time (POSIX seconds) of ``line``, a cosignature by ``witness`` on the checkpoint ``body``; else Failure."""
+    name, key_id, public = witness
+    raw = _b64(line[2:].partition(" ")[2], "cosignature")
+    if len(raw) != 76 or raw[:4] != key_id:
+        raise Failure(f"the cosignature by {name} is not 76 bytes with its key id")
+    timestamp = int.from_bytes(raw[4:12], "big")
+    message = f"cosignature/v1\ntime {timestamp}\n{body}".encode()
+    if timestamp >= 2**63 or not ed25519_verify(public, message, raw[12:]):
+        raise Failure(f"the cosignature by witness {name} does not verify: this is not the checkpoint it cosigned")
+    return timestamp
+
+
+def beijing_time(seconds: float) -> str:
+    """A POSIX time as Beijing time (Asia/Shanghai), e.g. ``2026-11-20 09:30:00 (UTC+8)``."""
+    zone = datetime.timezone(datetime.timedelta(seconds=BEIJING))
+    moment = datetime.datetime.fromtimestamp(seconds, zone)
+    fraction = f".{moment.microsecond // 1000:03d}" if moment.microsecond else ""
+    return moment.strftime("%Y-%m-%d %H:%M:%S") + fraction + " (Asia/Shanghai, UTC+8)"
+
+
+def _witness_keys(root: str, given: list[str] | None) -> tuple[list[tuple[str, str, tuple[str, bytes, bytes]]], int]:
+    """The witnesses (label, key text, parsed key) and the quorum: the disc's, or those given (all required)."""
+    if given:
+        named, quorum = [("(--witness)", key) for key in given], len(given)
+    else:
+        value = _read_json(root, WITNESSES)
+        if value.get("format") != WITNESSES_FORMAT:
+            raise Failure("format is {!r}, expected {!r}".format(value.get("format"), WITNESSES_FORMAT))
+        named = [(str(w["name"]), str(w["vkey"])) for w in value["witnesses"]]
+        quorum = int(value["quorum"])
+    if not 1 <= quorum <= len(named):
+        raise Failure(f"quorum {quorum} is not between 1 and the {len(named)} witness(es) listed")
+    return [(label, vkey, parse_witness_key(vkey)) for label, vkey in named], quorum
+
+
+def _check_witnesses(
+    root: str, checkpoint: str, given: list[str] | None, report: Report, facts: dict[str, Any]
+) -> None:
+    """Step 7: the cosigned checkpoint against the witnesses' keys (the disc's, or those given) and the quorum."""
+    if not given and not os.path.exists(os.path.join(root, *WITNESSES.split("/"))):
+        facts["witnesses"] = []
+        return
+    try:
+        keys, quorum = _witness_keys(root, given)
+    except (Failure, KeyError, TypeError, ValueError) as exc:
+        report.fail(WITNESSES, f"unusable: {exc}")
+        return
+    try:
+        cosigned = _read_text(root, COSIGNED)
+    except (OSError, UnicodeDecodeError) as exc:
+        report.fail(COSIGNED, f"cannot be read: {exc}")
+        return
+    if not cosigned.startswith(checkpoint) or not cosigned.endswith("\n"):
+        report.fail(COSIGNED, "is not log/checkpoint.txt with cosignature lines appended")
+        return
+    body = checkpoint[: checkpoint.rfind("\n\n") + 1]
+    lines = []
+    for line in cosigned[len(checkpoint) :].split("\n")[:-1]:
+        try:
+            if not line.startswith("\u2014 "):
+                raise Failure("does not start with an em dash")
+            lines.append((line, line[2:].partition(" ")[0], _b64(line[2:].partition(" ")[2], "cosignature")[:4]))
+        except Failure as exc:
+            report.fail(COSIGNED, f"signature line {line[:40]!r} is malformed: {exc}")
+            return
+    shown, count, bad = [], 0, False
+    for label, vkey, (name, key_id, public) in keys:
+        when = None
+        for line in (text for text, signer, kid in lines if signer == name and kid == key_id):
+            try:
+                when = check_cosignature(body, line, (name, key_id, public))
+            except Failure as exc:
+                report.fail(COSIGNED, str(exc))
+                when, bad = None, True
+                break
+        count += when is not None
+        shown.append((label, vkey, fingerprint(vkey), beijing_time(when) if when is not None else None))
+    facts["witnesses"] = shown
+    facts["quorum"] = f"{count}/{quorum}"
+    if count < quorum:
+        report.fail(
+            COSIGNED, f"{count} witness cosignature(s) verify; {quorum} are required: the checkpoint is not witnessed"
+        )
+    elif not bad:
+        report.ok(COSIGNED)
+
+
+def _der(data: bytes, at: int) -> tuple[int, int, int]:
+    """One DER element at ``at``: (tag, start of its contents, end)."""
+    if at + 2 > len(data):
+        raise Failure("the token is truncated")
+    tag, length, at = data[at], data[at + 1], at + 2
+    if length & 0x80:
+        count = length & 0x7F
+        if not 1 <= count <= 4 or at + count > len(data):
+            raise Failure("the token has a length it cannot have")
+        length, at = int.from_bytes(data[at : at + count], "big"), at + count
+    if at + length > len(data):
+        raise Failure("the token is truncated")
+    return tag, at, at + length
+
+
+def _inside(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
+    found, at = [], start
+    while at < end:
+        element = _der(data, at)
+        found.append(element)
+        at = element[2]
+    return found
+
+
+def _oid(raw: bytes) -> str:
+    parts, value = [], 0
+    for byte in raw:
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            parts.append(value)
+            value = 0
+    first = min(parts[0] // 40, 2) if parts else 0
+    return ".".join(str(p) for p in [first, parts[0] - 40 * first, *parts[1:]]) if parts else ""
+
+
+SHA256_OID = "2.16.840.1.101.3.4.2.1"
+SIGNED_DATA_OID = "1.2.840.113549.1.7.2"
+TST_INFO_OID = "1.2.840.113549.1.9.16.1.4"
+
+
+def token_facts(der: bytes) -> tuple[str, bytes, str]:
+    """(hash algorithm OID, message imprint, genTime text) of an RFC 3161 TimeStampResp (or bare token), DER.
+
+    RFC 3161 §2.4.2 and RFC 5652: TimeStampResp = SEQUENCE {status, ContentInfo}; ContentInfo =
+    SEQUENCE {signedData OID, [0] SignedData}; SignedData = SEQUENCE {version, digestAlgorithms,
+    encapContentInfo = SEQUENCE {TSTInfo OID, [0] OCTET STRING TSTInfo}, ...}; TSTInfo = SEQUENCE
+    {version, policy, messageImprint = SEQUENCE {AlgorithmIdentifier, OCTET STRING}, serial, genTime, ...}.
+    Only the structure is read; the signature is for ``openssl ts -verify``.
+    """
+    try:
+        tag, start, end = _der(der, 0)
+        parts = _inside(der, start, end)
+        if tag != 0x30 or not parts:
+            raise Failure("not a DER SEQUENCE")
+        if parts[0][0] == 0x30 and len(parts) == 2:  # a TimeStampResp: status first
+            status = _inside(der, parts[0][1], parts[0][2])
+            if not status or status[0][0] != 0x02 or int.from_bytes(der[status[0][1] : status[0][2]], "big") > 1:
+                raise Failure("the TSA did not grant this token (PKIStatus)")
+            parts = _inside(der, parts[1][1], parts[1][2])
+        if len(parts) < 2 or _oid(der[parts[0][1] : parts[0][2]]) != SIGNED_DATA_OID or parts[1][0] != 0xA0:
+            raise Failure("not a CMS SignedData token")
+        signed = _inside(der, *_der(der, parts[1][1])[1:])
+        encap = _inside(der, signed[2][1], signed[2][2])
+        if _oid(der[encap[0][1] : encap[0][2]]) != TST_INFO_OID or encap[1][0] != 0xA0:
+            raise Failure("the signed content is not a TSTInfo")
+        octets = _der(der, encap[1][1])
+        info = _inside(der, *_der(der, octets[1])[1:])
+        imprint = _inside(der, info[2][1], info[2][2])
+        algorithm = _inside(der, imprint[0][1], imprint[0][2])
+        if info[4][0] != 0x18:
+            raise Failure("genTime is not a GeneralizedTime")
+        return (
+            _oid(der[algorithm[0][1] : algorithm[0][2]]),
+            der[imprint[1][1] : imprint[1][2]],
+            der[info[4][1] : info[4][2]].decode("ascii"),
+        )
+    except (IndexError, UnicodeDecodeError) as exc:
+        raise Failure(f"not an RFC 3161 time-stamp token: {exc}") from exc
+
+
+def gen_time_seconds(text: str) -> float:
+    """A GeneralizedTime ``YYYYMMDDHHMMSS[.fff]Z`` as POSIX seconds."""
+    match = re.fullmatch(r"(\d{14})(\.\d+)?Z", text)
+    if match is None:
+        raise Failure(f"genTime {text!r} is not YYYYMMDDHHMMSS[.fff]Z")
+    moment = datetime.datetime.strptime(match.group(1), "%Y%m%d%H%M%S").replace(
+        tzinfo=datetime.timezone(datetime.timedelta(0))
+    )
+    return moment.timestamp() + float(match.group(2) or 0)
+
+
+def _check_timestamps(root: str, checkpoint: bytes, report: Report, facts: dict[str, Any]) -> None:
+    """Step 8: each token stamps this checkpoint; its time and the command that checks its signature."""
+    folder = os.path.join(root, *TIMESTAMPS.split("/"))
+    names = sorted(n for n in os.listdir(folder) if n.endswith(".tsr")) if os.path.isdir(folder) else []
+    expected = hashlib.sha256(checkpoint).digest()
+    shown = []
+    for name in names:
+        path = TIMESTAMPS + "/" + name
+        chain = path[: -len(".tsr")] + ".pem"
+        try:
+            with open(os.path.join(folder, name), "rb") as f:
+                algorithm, imprint, gen_time = token_facts(f.read())
+            if algorithm != SHA256_OID:
+                raise Failure(f"the token's imprint uses {algorithm}, not SHA-256")
+            if imprint != expected:
+                raise Failure(
+                    f"the token stamps {imprint.hex()}, not this checkpoint (SHA-256 {expected.hex()}): "
+                    "it was made for another checkpoint"
+                )
+            when = gen_time_seconds(gen_time)
+            if not os.path.exists(os.path.join(root, *chain.split("/"))):
+                raise Failure(f"the TSA's certificate chain {chain} is missing")
+        except (OSError, Failure) as exc:
+            report.fail(path, f"not proven: {exc}")
+            continue
+        report.ok(path)
+        command = f"openssl ts -verify -in {path} -data {CHECKPOINT} -CAfile {chain}"
+        shown.append((path, beijing_time(when), command))
+    facts["timestamps"] = shown
 
 
 # -- the disc -----------------------------------------------------------------------------------
@@ -732,20 +978,23 @@ def _check_nothing_added(root: str, manifest: dict[str, Any], report: Report) ->
         dirs[:] = sorted(d for d in dirs if prefix + d in FOLDERS)
         for name in sorted(files):
             path = prefix + name
-            if path in listed or ENTRY_FILE.fullmatch(path) or CONSISTENCY_FILE.fullmatch(path):
+            if path in listed or any(p.fullmatch(path) for p in (ENTRY_FILE, CONSISTENCY_FILE, TIMESTAMP_FILE)):
                 continue
             report.fail(path, "this file is not part of the disc (neither the manifest nor the format names it)")
 
 
-def verify_disc(root: str, vkey: str | None = None) -> tuple[Report, dict[str, str]]:
-    """Check the disc whose top folder is ``root``; ``vkey`` overrides the key on the disc."""
+def verify_disc(
+    root: str, vkey: str | None = None, witnesses: list[str] | None = None
+) -> tuple[Report, dict[str, Any]]:
+    """Check the disc whose top folder is ``root``; ``vkey`` and ``witnesses`` override the keys on the disc."""
     report = Report()
-    facts: dict[str, str] = {}
+    facts: dict[str, Any] = {}
     try:
         key = vkey or _read_text(root, VKEY).strip()
         facts["key"] = key
         facts["fingerprint"] = fingerprint(key)
-        origin, size, tree_root = open_checkpoint(_read_text(root, CHECKPOINT), key)
+        checkpoint = _read_text(root, CHECKPOINT)
+        origin, size, tree_root = open_checkpoint(checkpoint, key)
     except (OSError, UnicodeDecodeError, Failure) as exc:
         report.fail(CHECKPOINT, f"not proven: {exc}")
         return report, facts
@@ -769,11 +1018,32 @@ def verify_disc(root: str, vkey: str | None = None) -> tuple[Report, dict[str, s
         _check_file(root, path, sha256, None, report)
     _check_sums(root, report)
     _check_consistency(root, key, size, tree_root, report)
+    _check_witnesses(root, checkpoint, witnesses, report, facts)
+    _check_timestamps(root, checkpoint.encode("utf-8"), report, facts)
     _check_nothing_added(root, manifest, report)
     return report, facts
 
 
-def _print_report(report: Report, facts: dict[str, str]) -> None:
+def _print_outside_trust(facts: dict[str, Any]) -> None:
+    if "witnesses" in facts and not facts["witnesses"]:
+        print("见证人 witnesses: 无 none — 本光盘只由采集站自己的密钥签名 / this disc rests on the station's own key")
+    for label, vkey, print_, when in facts.get("witnesses", []):
+        said = "联署于 cosigned at " + when if when else "未联署 NOT cosigned"
+        print(f"见证人 witness: {label}  {vkey}")
+        print(f"    指纹 fingerprint: {print_}  {said}")
+    if "quorum" in facts:
+        print("见证人联署 cosignatures: {} (已验证/要求 verified/required)".format(facts["quorum"]))
+    if facts.get("witnesses"):
+        print(
+            '核对见证人公钥 checking the witnesses\' keys: 与见证机构公布的公钥核对，或用 --witness "公钥" 运行 / '
+            'compare with the keys the witnesses\' offices publish, or run with --witness "<key>"'
+        )
+    for path, when, command in facts.get("timestamps", []):
+        print(f"可信时间戳 trusted timestamp: {path}  时间 genTime {when}")
+        print(f"    签名核验 check its signature: {command}")
+
+
+def _print_report(report: Report, facts: dict[str, Any]) -> None:
     print("evidock 证据光盘校验 / evidence disc verification")
     if "case" in facts:
         print("案号 case number: {}    光盘 disc: {}".format(facts["case"], facts["disc"]))
@@ -783,6 +1053,7 @@ def _print_report(report: Report, facts: dict[str, str]) -> None:
         print("核对公钥 checking the key: " + KEY_ADVICE)
     if "root" in facts:
         print("日志检查点 checkpoint: {} 条 entries, root {}".format(facts["size"], facts["root"]))
+    _print_outside_trust(facts)
     print(f"通过的检查 checks passed: {len(report.passed)}")
     for path, message in report.failures:
         print(f"失败 FAILED  {path}: {message}")
@@ -804,8 +1075,13 @@ def main(argv: list[str] | None = None) -> int:
         at = args.index("--vkey")
         vkey = args[at + 1] if at + 1 < len(args) else ""
         del args[at : at + 2]
+    witnesses = []
+    while "--witness" in args:
+        at = args.index("--witness")
+        witnesses.append(args[at + 1] if at + 1 < len(args) else "")
+        del args[at : at + 2]
     root = args[0] if args else os.path.dirname(os.path.abspath(__file__))
-    report, facts = verify_disc(root, vkey)
+    report, facts = verify_disc(root, vkey, witnesses or None)
     _print_report(report, facts)
     return 1 if report.failures else 0
 

@@ -299,6 +299,32 @@ def verify_cosignature(note: str, line: str, witness_vkey: str) -> int:
     return timestamp
 
 
+def verify_cosigned_checkpoint(note: str, vkey: str, witness_vkeys: Sequence[str], quorum: int) -> list[str]:
+    """W5: the names of the witnesses (of ``witness_vkeys``) whose cosignature on ``note`` verifies.
+
+    The log's signature must verify; a line by a listed witness that fails is an
+    error; lines by other keys are ignored; fewer than ``quorum`` witnesses is an error.
+    """
+    verify_checkpoint(note, vkey)
+    cut = note.rfind("\n\n")
+    lines = note[cut + 2 :].removesuffix("\n").split("\n")
+    found = []
+    for witness_vkey in witness_vkeys:
+        name, key_id, _ = parse_witness_key(witness_vkey)
+        mine = [
+            line
+            for line in lines
+            if line[2:].partition(" ")[0] == name and _b64(line[2:].partition(" ")[2])[:4] == key_id
+        ]
+        for line in mine:
+            verify_cosignature(note, line, witness_vkey)
+        if mine:
+            found.append(name)
+    if len(found) < quorum:
+        raise VerificationError(f"{len(found)} witness cosignature(s), the quorum is {quorum}")
+    return sorted(found)
+
+
 # -- §2 entries ----------------------------------------------------------------
 
 

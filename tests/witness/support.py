@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,3 +133,52 @@ class WitnessProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+
+
+class TsaProcess:
+    """The local OpenSSL TSA (``python -m evidock.local_tsa serve``) in a subprocess on a free port."""
+
+    def __init__(self, directory: Path, *, name: str = "evidock test TSA") -> None:
+        from evidock import local_tsa
+
+        self.directory = directory
+        self.chain_path = local_tsa.init(directory, name=name)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> TsaProcess:
+        with (self.directory / "serve.log").open("ab") as sink:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "evidock.local_tsa",
+                    "serve",
+                    str(self.directory),
+                    "--listen",
+                    f"127.0.0.1:{self.port}",
+                ],
+                stdout=sink,
+                stderr=sink,
+                cwd=REPO,
+            )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                request = urllib.request.Request(self.url, data=b"x", method="POST")  # noqa: S310 - local test URL
+                urllib.request.urlopen(request, timeout=1)  # noqa: S310 - local test URL
+            except urllib.error.HTTPError as error:
+                error.close()
+                return self  # it answers (400: not a query)
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError(
+                        f"local TSA did not start: {(self.directory / 'serve.log').read_text()}"
+                    ) from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)

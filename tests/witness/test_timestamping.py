@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,9 +14,9 @@ import pytest
 from cryptography import x509
 
 from evidock import local_tsa
+from retention.export import verify_disc
 from storage.timestamping import TimestampError, load_chain, openssl_verify_command, request_timestamp, verify_timestamp
-from tests.conftest import free_port
-from tests.witness.support import REPO, ToyLog
+from tests.witness.support import ToyLog, TsaProcess
 
 pytestmark = pytest.mark.slow
 
@@ -32,33 +30,11 @@ class RunningTsa:
 
 @pytest.fixture(scope="module")
 def tsa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTsa]:
-    directory = tmp_path_factory.mktemp("tsa")
-    chain_path = local_tsa.init(directory, name="evidock test TSA")
-    port = free_port()
-    with (directory / "serve.log").open("ab") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "evidock.local_tsa", "serve", str(directory), "--listen", f"127.0.0.1:{port}"],
-            stdout=sink,
-            stderr=sink,
-            cwd=REPO,
-        )
+    running = TsaProcess(tmp_path_factory.mktemp("tsa")).start()
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                request = urllib.request.Request(f"http://127.0.0.1:{port}/", data=b"x", method="POST")
-                urllib.request.urlopen(request, timeout=1)  # noqa: S310 - local test URL
-            except urllib.error.HTTPError as error:
-                error.close()
-                break  # it answers (400: not a query)
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"local TSA did not start: {(directory / 'serve.log').read_text()}") from None
-                time.sleep(0.1)
-        yield RunningTsa(f"http://127.0.0.1:{port}/", directory, load_chain(chain_path.read_bytes()))
+        yield RunningTsa(running.url, running.directory, load_chain(running.chain_path.read_bytes()))
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        running.stop()
 
 
 def test_a_token_over_the_checkpoint_verifies(tsa: RunningTsa) -> None:
@@ -112,3 +88,25 @@ def test_openssl_alone_verifies_the_stored_token(tsa: RunningTsa, tmp_path: Path
     (tmp_path / "checkpoint.txt").write_bytes(note.encode("utf-8") + b"x")
     done = subprocess.run(shlex.split(command), cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode != 0
+
+
+def test_verify_py_reads_a_token_as_rfc3161_client_does_and_refuses_broken_ones(tsa: RunningTsa) -> None:
+    """The disc verifier's own DER reading (standard library only) finds the same imprint and genTime."""
+    note = ToyLog.new().grow(3).note()
+    reply, facts = request_timestamp(tsa.url, note, tsa.chain)
+    algorithm, imprint, gen_time = verify_disc.token_facts(reply)
+    assert algorithm == verify_disc.SHA256_OID
+    assert imprint == hashlib.sha256(note.encode("utf-8")).digest()
+    # rfc3161-client drops genTime's fraction of a second (the local TSA gives milliseconds); VERIFY.py keeps it.
+    assert int(verify_disc.gen_time_seconds(gen_time)) == facts.gen_time.timestamp()
+    # Every prefix of the reply, and every single-byte change of its structure, is refused with a
+    # Failure (or read as something that is not this note's imprint): never another exception.
+    for end in range(len(reply)):
+        with pytest.raises(verify_disc.Failure):
+            verify_disc.token_facts(reply[:end])
+    for at in range(0, len(reply), 7):
+        changed = reply[:at] + bytes([reply[at] ^ 0xFF]) + reply[at + 1 :]
+        try:
+            verify_disc.token_facts(changed)
+        except verify_disc.Failure:
+            continue

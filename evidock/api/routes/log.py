@@ -17,11 +17,12 @@ router = APIRouter(prefix="/log", tags=["log"])
 
 @router.get(
     "/checkpoint",
-    summary="The latest checkpoint locked in the object store (C2SP signed note)",
+    summary="The latest checkpoint locked in the object store, with its witnesses' cosignatures (C2SP cosigned note)",
     response_class=PlainTextResponse,
 )
 def log_checkpoint(evi: Evi, _person: Caller) -> PlainTextResponse:
-    return PlainTextResponse(log_queries.checkpoint(evi).note)
+    stored = log_queries.checkpoint(evi)
+    return PlainTextResponse(log_queries.outside_trust(evi, stored).cosigned_note(stored.note))
 
 
 @router.get("/entries/{index}", summary="One entry: canonical bytes, leaf hash, content (one QUERY entry first)")
