@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -21,25 +22,28 @@ from sqlalchemy import Engine, create_engine, func, inspect, select
 
 from evidock import settings as settings_mod
 from evidock.app import connect_store
+from storage import s3_raw
 from storage.catalog import log_entries, receipts, recordings
-from storage.objects import content_key
+from storage.objects import ObjectStore, content_key
 from tests.conftest import free_port, raw_config, station_env, write_config
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
 
 SIZE = 48 * 1024 * 1024  # bytes: several multipart parts, under a second to store
 # When to kill: right after start (before any receipt), or as soon as the file's
-# receipt is seen in a state (plus a delay: 0.2 s into "received" is mid-upload).
+# receipt is seen in a state (plus a delay: 0.15 s into "hashed" is mid-upload).
 KILL_AT: tuple[tuple[str | None, float], ...] = (
     (None, 0.3),
     ("received", 0.0),
-    ("received", 0.2),
+    ("hashed", 0.0),
+    ("hashed", 0.15),
     ("stored", 0.0),
-    ("locked", 0.0),
     ("verified", 0.0),
+    ("locked", 0.0),
     ("logged", 0.0),
 )
-ORDER = ("none", "received", "stored", "locked", "verified", "logged", "released")
+S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+ORDER = ("none", "received", "hashed", "stored", "verified", "locked", "logged", "released")
 
 
 def _evidock(config: Path, *args: str, env: dict[str, str], quiet: bool = False) -> subprocess.Popen[bytes]:
@@ -118,10 +122,15 @@ def test_kill_9_during_ingest_then_restart(tmp_path: Path, s3_env: dict[str, str
             versions = store.versions(content_key(digest))
             assert len(versions) == 1, f"{digest}: {versions}"
             assert store.fixity_sha256(versions[0]) == (digest, SIZE)
-        staging = conn.execute(select(receipts.c.staging_key)).scalars().all()
     engine.dispose()
-    for key in staging:
-        assert store.versions(key) == [], f"staging copy {key} left behind"
+    assert store.listing("staging/") == [], "uploads go straight to the content key"
+    assert _unfinished_uploads(store, "sha256/") == [], "an upload cut off by a kill was not aborted"
+
+
+def _unfinished_uploads(store: ObjectStore, prefix: str) -> list[str]:
+    """Keys with a multipart upload begun and neither completed nor aborted."""
+    listing = ET.fromstring(s3_raw.list_uploads(store._client, store.bucket, prefix))  # noqa: S314 - our server
+    return [u.findtext(f"{S3_NS}Key") or "" for u in listing.iter(f"{S3_NS}Upload")]
 
 
 def _assert_recorded(db: str, digest: str) -> None:

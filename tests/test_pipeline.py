@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from chain.entries import EntryType, decode, original_name_bytes
 from evidock.app import App
-from ingest.pipeline import AfterVerify, Outcome
+from ingest.pipeline import AfterVerify, Outcome, _Flight
 from ingest.watcher import look
 from retention.policy import add_months
 from storage import journal
@@ -195,9 +195,10 @@ def test_a_dock_copy_changed_after_storing_is_not_deleted(evi: App, tmp_path: Pa
     assert file is not None
     receipt = pipeline.accept(file)
     assert receipt is not None
-    # Store, lock, verify and log, then someone rewrites the dock file before release.
-    receipt = pipeline._verify(pipeline._lock(pipeline._store(receipt, None)))
-    receipt, _ = pipeline._log(receipt)
+    # Hash, store, verify, lock and log, then someone rewrites the dock file before release.
+    flight = _Flight()
+    receipt, _ = pipeline._to_recording(pipeline._hash(receipt, flight), flight, None)
+    assert receipt.state is State.LOGGED
     with clip.open("ab") as f:
         f.write(b"appended")
     released = pipeline.run(receipt)
