@@ -54,10 +54,13 @@ class IngestPool:
         return self._submit(file.path, lambda: self.pipeline.ingest(file))
 
     def resume(self, receipts: Iterable[Receipt]) -> int:
-        """Queue the unfinished receipts whose path is not in flight; how many were queued."""
+        """Queue the unfinished receipts whose path is not in flight; how many were queued.
+
+        Each runs from its state when it starts (it may have moved on since it was listed).
+        """
         queued = 0
         for receipt in receipts:
-            queued += self._submit(receipt.path, partial(self.pipeline.run, receipt))
+            queued += self._submit(receipt.path, partial(self.pipeline.resume_one, receipt))
         return queued
 
     def busy(self, path: Path) -> bool:

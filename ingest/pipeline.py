@@ -204,6 +204,12 @@ class Pipeline:
         """Finish every receipt a crash left unfinished (call at start-up, before scanning)."""
         return [self.run(r) for r in self.unfinished()]
 
+    def resume_one(self, receipt: Receipt) -> Outcome | None:
+        """Finish ``receipt`` from its state in the catalog now; None if it was finished meanwhile."""
+        with self.catalog.read() as conn:
+            current = receipts_db.get(conn, receipt.id)
+        return None if current.state in FINISHED else self.run(current)
+
     def unfinished(self) -> list[Receipt]:
         """This station's receipts a crash or a storage error left before a finished state, oldest first."""
         with self.catalog.read() as conn:

@@ -89,11 +89,15 @@ def test_camera_clip_is_stored_locked_verified_and_logged(evi: App, tmp_path: Pa
     assert _counts(evi) == (1, 1, 1)
 
 
-def test_staging_copy_is_removed_after_verification(evi: App, tmp_path: Path) -> None:
-    clip = media.clip(tmp_path / "inbox" / "CAM01_P1001_20261120080619_0002.mp4", mark="staging")
+def test_the_upload_goes_straight_to_the_content_key(evi: App, tmp_path: Path) -> None:
+    clip = media.clip(tmp_path / "inbox" / "CAM01_P1001_20261120080619_0002.mp4", mark="direct")
     outcome = _ingest(evi, clip)
     assert outcome is not None
-    assert evi.store.versions(outcome.receipt.staging_key) == []
+    assert outcome.receipt.staging_key == ""
+    assert [v.key for v in evi.store.listing("")] == [content_key(_sha256(clip))], "no staging object, no copy"
+    stat = evi.store._client.stat_object(evi.store.bucket, content_key(_sha256(clip)))
+    assert stat.metadata is not None
+    assert stat.metadata["x-amz-meta-evidock-receipt"] == str(outcome.receipt.id)
 
 
 def test_same_file_docked_twice_gives_one_object_and_a_second_receipt(evi: App, tmp_path: Path) -> None:
