@@ -332,14 +332,16 @@ class Pipeline:
             if not _same_file(os.fstat(fd), receipt):
                 raise FileChanged("the dock file changed after it was hashed; taken again when stable")
 
-            def read(offset: int, size: int) -> bytes:
-                try:
-                    data = os.pread(fd, size, offset)
-                except OSError as exc:
-                    raise DockFileUnreadable(f"reading the dock file failed: {exc}") from exc
-                if len(data) != size:
-                    raise FileChanged("the dock file shrank while it was stored; taken again when stable")
-                return data
+            def read(offset: int, view: memoryview) -> None:
+                done = 0
+                while done < len(view):
+                    try:
+                        n = os.preadv(fd, [view[done:]], offset + done)
+                    except OSError as exc:
+                        raise DockFileUnreadable(f"reading the dock file failed: {exc}") from exc
+                    if n == 0:
+                        raise FileChanged("the dock file shrank while it was stored; taken again when stable")
+                    done += n
 
             stored = self.store.upload_parts(
                 key,

@@ -29,6 +29,7 @@ import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -121,6 +122,7 @@ class ObjectStore:
         self.bucket = bucket
         self._part_size = part_size
         self._parallel = parallel_uploads
+        self._buffers = _PartBuffers(part_size)
 
     @classmethod
     def connect(
@@ -200,22 +202,26 @@ class ObjectStore:
         self,
         key: str,
         length: int,
-        read: Callable[[int, int], bytes],
+        read: Callable[[int, memoryview], None],
         *,
         metadata: dict[str, str],
         progress: Callable[[int], None] | None = None,
     ) -> StoredVersion:
-        """Store ``length`` bytes at ``key``; ``read(offset, size)`` gives them, from any thread, in any order.
+        """Store ``length`` bytes at ``key``; ``read(offset, view)`` fills ``view`` with the bytes at ``offset``.
 
         Up to ``parallel_uploads`` parts are read and sent at once, each by its
-        own thread, so memory holds at most that many parts. Nothing is visible
-        at ``key`` until the last part is in: a failure (of the store, or an
+        own thread (``read`` is called from those threads, in any order), into
+        part buffers this store reuses (``_buffers``), so memory holds at most
+        that many parts per upload and does not churn. Nothing is visible at
+        ``key`` until the last part is in: a failure (of the store, or an
         exception raised by ``read``, which is passed on as it is) aborts the
         upload. A file of one part is one signed PUT.
         """
         part_size = max(self._part_size, -(-length // MAX_PARTS))
         if length <= part_size:
-            return self._put_whole(key, read(0, length), metadata)
+            whole = bytearray(length)
+            read(0, memoryview(whole))
+            return self._put_whole(key, whole, metadata)
         headers = {f"x-amz-meta-{name}": value for name, value in metadata.items()}
         headers["Content-Type"] = "application/octet-stream"
         try:
@@ -226,11 +232,14 @@ class ObjectStore:
 
         def send(number: int) -> str:
             offset = (number - 1) * part_size
-            data = read(offset, min(part_size, length - offset))
-            etag = self._put_part(key, upload_id, number, data)
+            size = min(part_size, length - offset)
+            with self._buffers.lend(part_size) as buffer:
+                part = memoryview(buffer)[:size]
+                read(offset, part)
+                etag = self._put_part(key, upload_id, number, part)
             if progress is not None:
                 with counted:
-                    progress(len(data))
+                    progress(size)
             return etag
 
         try:
@@ -247,7 +256,7 @@ class ObjectStore:
             raise BucketMisconfigured(f"upload of {key} returned no version id: is versioning enabled?")
         return StoredVersion(key, version_id, length)
 
-    def _put_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
+    def _put_part(self, key: str, upload_id: str, number: int, data: bytes | memoryview) -> str:
         """UploadPart to a URL presigned for this one part (``UNSIGNED-PAYLOAD``); its ETag."""
         url = self._client.get_presigned_url(
             "PUT",
@@ -263,7 +272,7 @@ class ObjectStore:
             raise StorageError(f"upload of part {number} of {key} failed: {code}")
         return str(etag)
 
-    def _put_whole(self, key: str, data: bytes, metadata: dict[str, str]) -> StoredVersion:
+    def _put_whole(self, key: str, data: bytearray, metadata: dict[str, str]) -> StoredVersion:
         try:
             result = self._client.put_object(self.bucket, key, io.BytesIO(data), len(data), metadata=dict(metadata))
         except (MinioException, urllib3.exceptions.HTTPError, ValueError) as exc:
@@ -476,6 +485,36 @@ class ObjectStore:
         finally:
             response.close()
             response.release_conn()
+
+
+class _PartBuffers:
+    """Part buffers, lent to upload threads and kept for the next part.
+
+    A fresh ``bytes`` per part would have the allocator hand out, free and
+    re-use ``part_size`` blocks across many threads' arenas, and a process
+    with several files in flight would keep far more than the parts in flight
+    resident. These buffers are as many as parts were ever in flight at once.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._free: list[bytearray] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def lend(self, size: int) -> Iterator[bytearray]:
+        if size != self.size:  # a part grown past the usual size (a huge file): not kept
+            yield bytearray(size)
+            return
+        with self._lock:
+            buffer = self._free.pop() if self._free else None
+        if buffer is None:
+            buffer = bytearray(size)
+        try:
+            yield buffer
+        finally:
+            with self._lock:
+                self._free.append(buffer)
 
 
 def _results(futures: list[Future[str]]) -> list[str]:

@@ -73,6 +73,13 @@ def _drive(pipeline: Pipeline, receipt: Receipt, until: State) -> Receipt:
     return receipt
 
 
+def _reader(data: bytes) -> Callable[[int, memoryview], None]:
+    def read(offset: int, view: memoryview) -> None:
+        view[:] = data[offset : offset + len(view)]
+
+    return read
+
+
 def _unfinished_uploads(store: ObjectStore, prefix: str) -> list[str]:
     listing = ET.fromstring(s3_raw.list_uploads(store._client, store.bucket, prefix))  # noqa: S314 - our server
     return [u.findtext(f"{S3_NS}Key") or "" for u in listing.iter(f"{S3_NS}Upload")]
@@ -116,7 +123,7 @@ def test_an_upload_completed_before_the_crash_is_used_not_doubled(station: App) 
     receipt = _drive(station.pipeline(), receipt, State.HASHED)
     # The killed run's upload was complete, its version id not yet committed.
     sent = station.store.upload_parts(
-        content_key(receipt.sha256 or ""), len(data), lambda o, n: data[o : o + n], metadata={}
+        content_key(receipt.sha256 or ""), len(data), _reader(data), metadata={}
     )
 
     (outcome,) = station.pipeline().resume()
@@ -168,10 +175,10 @@ def test_a_receipt_of_the_copy_era_finishes_on_todays_path(station: App, old_sta
     receipt, data = _docked(station, f"CAM01_P1001_20261120080400_{old_state}.mp4")
     digest = hashlib.sha256(data).hexdigest()
     staging = f"staging/dock-test/{old_state}"
-    staged = station.store.upload_parts(staging, len(data), lambda o, n: data[o : o + n], metadata={})
+    staged = station.store.upload_parts(staging, len(data), _reader(data), metadata={})
     facts: dict[str, object] = {"staging_key": staging, "staging_version": staged.version_id, "sha256": digest}
     if old_state == "locked":
-        copy = station.store.upload_parts(content_key(digest), len(data), lambda o, n: data[o : o + n], metadata={})
+        copy = station.store.upload_parts(content_key(digest), len(data), _reader(data), metadata={})
         station.store.lock(copy, station.now() + timedelta(days=100))
         facts["version_id"] = copy.version_id
     with station.catalog.begin() as conn:

@@ -46,12 +46,12 @@ class Source:
         self.threads: set[int] = set()
         self.sent = 0
 
-    def read(self, offset: int, size: int) -> bytes:
+    def read(self, offset: int, view: memoryview) -> None:
         with self.lock:
             self.held += 1
             self.most_held = max(self.most_held, self.held)
             self.threads.add(threading.get_ident())
-        return self.data[offset : offset + size]
+        view[:] = self.data[offset : offset + len(view)]
 
     def progress(self, n: int) -> None:
         with self.lock:
@@ -75,6 +75,10 @@ def test_parts_go_up_in_parallel_and_arrive_whole(store: ObjectStore) -> None:
     assert source.sent == len(data)
     assert 1 < len(source.threads) <= 3, "parts are read by the upload threads, at most parallel_uploads"
     assert source.most_held <= 3, "never more than parallel_uploads parts in memory"
+    assert len(store._buffers._free) <= 3, "and their buffers are reused, part after part"
+    again = store.upload_parts("sha256/test/again", len(data), Source(data).read, metadata={})
+    assert store.fixity_sha256(again)[0] == hashlib.sha256(data).hexdigest()
+    assert len(store._buffers._free) <= 3, "and file after file"
     stat = store._client.stat_object(store.bucket, stored.key, version_id=stored.version_id)
     assert stat.metadata is not None
     assert stat.metadata["x-amz-meta-evidock-receipt"] == "7"
@@ -87,10 +91,10 @@ def test_a_failing_read_aborts_the_upload_and_passes_its_error_on(store: ObjectS
     class Gone(Exception):
         pass
 
-    def read(offset: int, size: int) -> bytes:
+    def read(offset: int, view: memoryview) -> None:
         if offset >= 3 * PART:
             raise Gone("the card was pulled")
-        return data[offset : offset + size]
+        view[:] = data[offset : offset + len(view)]
 
     with pytest.raises(Gone):
         store.upload_parts("sha256/test/cut", len(data), read, metadata={})
@@ -112,7 +116,7 @@ def test_parts_grow_to_stay_within_the_servers_part_limit(
 ) -> None:
     monkeypatch.setattr(objects, "MAX_PARTS", 3)  # 10,000 parts of 5 MiB would take 48 GiB to show
     data = os.urandom(4 * PART)
-    stored = store.upload_parts("sha256/test/few", len(data), lambda o, n: data[o : o + n], metadata={})
+    stored = store.upload_parts("sha256/test/few", len(data), Source(data).read, metadata={})
     assert (store._client.stat_object(store.bucket, stored.key).etag or "").endswith("-3")
     assert store.fixity_sha256(stored)[0] == hashlib.sha256(data).hexdigest()
 
@@ -127,4 +131,4 @@ def test_a_store_that_refuses_is_a_storage_error(s3_env: dict[str, str]) -> None
     )
     data = os.urandom(2 * PART)
     with pytest.raises(StorageError, match="upload of sha256/test/x failed"):
-        missing.upload_parts("sha256/test/x", len(data), lambda o, n: data[o : o + n], metadata={})
+        missing.upload_parts("sha256/test/x", len(data), Source(data).read, metadata={})
