@@ -143,7 +143,9 @@ class ObjectStore:
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=5.0, read=timeout_seconds),
             retries=urllib3.Retry(total=3, backoff_factor=0.5, status_forcelist=[502, 503, 504]),
-            maxsize=max(4, parallel_files * parallel_uploads + 2),  # a full pool would drop connections
+            # Each file in flight: its parts, or its read-back; plus the service's other requests. A full
+            # pool would open and drop a connection per request beyond it.
+            maxsize=parallel_files * parallel_uploads + 4,
         )
         client = Minio(
             host,
