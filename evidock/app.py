@@ -130,6 +130,7 @@ def connect_store(settings: Settings) -> ObjectStore:
         secure=s3.secure,
         part_size=s3.part_size,
         parallel_uploads=s3.parallel_uploads,
+        parallel_files=settings.watch.parallel_files,
     )
 
 

@@ -1,8 +1,10 @@
 """The service: watch the dock folders and ingest, with scheduled jobs, until SIGTERM.
 
-The loop is single-threaded on purpose: one file at a time keeps the dock's
-disk and uplink predictable, and the persisted receipt states make a stop at
-any moment safe. SIGTERM/SIGINT finish the current step's file and exit.
+The loop runs in one thread: it polls the watcher and hands stable files to the
+ingest pool (``ingest.parallel``), which ingests up to ``watch.parallel_files``
+of them at once; the loop reports what finished. The persisted receipt states
+make a stop at any moment safe. SIGTERM/SIGINT let the files in flight finish
+and exit; files not yet started are found again at the next start.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from evidock.keys import init_key
 from evidock.log_alarms import checkpoint_alarm, outside_trust_alarm
 from evidock.settings import SIGNING_KEY_ENV, Settings
 from evidock.text import shown
+from ingest.parallel import IngestPool
 from ingest.pipeline import Outcome
-from ingest.watcher import FolderWatcher
+from ingest.watcher import DockedFile, FolderWatcher
 from retention import alerts
 from retention import jobs as retention_jobs
 from storage import journal
@@ -48,6 +51,7 @@ class Service:
         self.evi = evi
         s = evi.settings
         self.pipeline = evi.pipeline()
+        self.pool = IngestPool(self.pipeline, s.watch.parallel_files)
         skip = [s.watch.move_to] if s.watch.move_to else []
         self.watcher = FolderWatcher(
             s.watch.folders,
@@ -55,7 +59,7 @@ class Service:
             stable_seconds=s.watch.stable_seconds,
             rescan_seconds=s.watch.rescan_seconds,
             skip_dirs=skip,
-            should_skip=self.pipeline.is_finished,
+            should_skip=self._taken,
         )
         self.checkpointer = checkpointer_for(evi, on_rejected=checkpoint_alarm(s))
         self.scheduler = BackgroundScheduler(timezone=str(s.timezone))
@@ -89,6 +93,10 @@ class Service:
     @property
     def retrying(self) -> bool:
         return self._retry_at > 0
+
+    def _taken(self, file: DockedFile) -> bool:
+        """In flight now, or finished before: not a candidate again."""
+        return self.pool.busy(file.path) or self.pipeline.is_finished(file)
 
     def stop(self, signum: int, _frame: FrameType | None) -> None:
         log.info("signal %d: stopping after the current step", signum)
@@ -128,6 +136,8 @@ class Service:
 
     def shutdown(self) -> None:
         self.watcher.stop()
+        self.pool.close()
+        self.collect(time.monotonic())
         self.scheduler.shutdown(wait=True)
         self.checkpoint(force=True)
         if self.trust.policy.active:
@@ -170,35 +180,53 @@ class Service:
             log.error("checking the stored checkpoints failed, retried later: %s", exc)
 
     def step(self, now: float) -> int:
-        """One pass of the loop; returns the number of files finished.
+        """One pass of the loop; returns the number of files finished since the last pass.
 
         Nothing raised here stops the service: an error about one file quarantines
         that file's receipt (``Pipeline.run``); a storage error (object store or
         catalog) and anything unforeseen pause ingest for ``watch.retry_seconds``.
         """
+        done = self.collect(now)
         if now < self._retry_at:
-            return 0
-        done = 0
+            return done
         try:
             if not self._ensure_bucket(now):
-                return 0
+                return done
             for file in self.watcher.poll(now):
                 if self.stopping:
                     break
-                outcome = self.pipeline.ingest(file)
-                if outcome is not None:
-                    done += 1
-                    self._report(outcome)
+                self.pool.submit(file)
         except StorageError as exc:
-            self._pause(now, "storage unavailable", exc)
-            self.watcher.rescan(now)  # the file stays a candidate; its receipt resumes
+            self._stop_taking(now, "storage unavailable", exc)
         except Exception as exc:
             log.exception("unexpected error in the ingest loop; pausing %.0f s", self.retry_seconds)
-            self._pause(now, "unexpected error", exc)
+            self._stop_taking(now, "unexpected error", exc)
         if self._retry_at and now >= self._retry_at:
             self._retry_at = 0.0
             self._resume()
         return done
+
+    def collect(self, now: float) -> int:
+        """Report the files the pool finished; a run stopped by an error pauses ingest. How many finished."""
+        done = 0
+        for finished in self.pool.take_finished():
+            if finished.error is None:
+                if finished.outcome is not None:
+                    done += 1
+                    self._report(finished.outcome)
+                continue
+            storage = isinstance(finished.error, StorageError)
+            if not storage:
+                log.error("unexpected error ingesting %r", str(finished.path), exc_info=finished.error)
+            if self._retry_at <= now:  # the first error pauses; those of files already in flight add nothing
+                self._stop_taking(now, "storage unavailable" if storage else "unexpected error", finished.error)
+        return done
+
+    def _stop_taking(self, now: float, what: str, exc: Exception) -> None:
+        """Pause; files not yet started wait too, and the next scan finds them (their receipts resume)."""
+        self._pause(now, what, exc)
+        self.pool.cancel_queued()
+        self.watcher.rescan(now)
 
     def _pause(self, now: float, what: str, exc: Exception) -> None:
         log.error("%s, retrying in %.0f s: %s", what, self.retry_seconds, exc)
@@ -227,9 +255,9 @@ class Service:
         self.scheduler.add_job(_post_alert, args=(alerts.webhook_url, payload, alerts.webhook_timeout_seconds))
 
     def _resume(self) -> None:
+        """Unfinished receipts (a crash, a storage error) go to the pool, unless their file is in flight."""
         try:
-            for outcome in self.pipeline.resume():
-                self._report(outcome)
+            self.pool.resume(self.pipeline.unfinished())
         except StorageError as exc:
             self._pause(time.monotonic(), "resuming unfinished files failed", exc)
 
@@ -249,7 +277,10 @@ def _drain(service: Service, stable_seconds: float) -> None:
         if service.retrying:
             raise StorageError("the object store is unavailable; unfinished files resume on the next run")
         settled = now - started > stable_seconds + TICK_SECONDS
-        if settled and service.watcher.queue_length() == 0:
+        if settled and service.watcher.queue_length() == 0 and service.pool.idle():
+            service.collect(now)  # the files that finished since this pass began
+            if service.retrying:
+                raise StorageError("the object store is unavailable; unfinished files resume on the next run")
             return
         time.sleep(TICK_SECONDS)
 

@@ -57,7 +57,7 @@ class S3Settings:
     region: str
     access_key: str
     secret_key: str
-    part_size: int  # bytes per multipart part; upload buffers are about (parallel_uploads + 2) parts
+    part_size: int  # bytes per multipart part; an upload holds at most parallel_uploads parts
     parallel_uploads: int
     overridden_endpoint: str | None = None  # config.toml's s3.endpoint when $EVIDOCK_S3_ENDPOINT replaced it
 
@@ -86,6 +86,7 @@ class WatchSettings:
     after_verify: AfterVerify
     move_to: Path | None
     retry_seconds: float = 30.0  # after the object store or the catalog failed, wait this long before retrying
+    parallel_files: int = 2  # files ingested at once by the service (docs/performance.md: the burst benchmark)
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,7 @@ class Settings:
             "watch.after_verify": self.watch.after_verify.value,
             "watch.move_to": str(self.watch.move_to) if self.watch.move_to else None,
             "watch.retry_seconds": self.watch.retry_seconds,
+            "watch.parallel_files": self.watch.parallel_files,
             "s3.endpoint": self.s3.endpoint,
             "s3.endpoint_source": self.s3.endpoint_source,
             "s3.bucket": self.s3.bucket,
@@ -353,6 +355,7 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
         after_verify=after_verify,
         move_to=_resolve(r, "watch.move_to", base, move_to_raw) if move_to_raw else None,
         retry_seconds=r.number("watch.retry_seconds", default=30.0, low=1.0, high=3600.0),
+        parallel_files=r.integer("watch.parallel_files", default=2, low=1, high=16),
     )
 
     s3 = _s3(r, environ)

@@ -2,10 +2,11 @@
 
 States, in order (each one is committed before the next step starts)::
 
-    received  the file was seen stable; a staging key is reserved
-    stored    uploaded to the staging key; SHA-256 and size known
-    locked    the content-addressed object exists with COMPLIANCE retention read back
-    verified  the stored object's bytes were re-read and hash to the same SHA-256
+    received  the file was seen stable
+    hashed    its SHA-256 is known: the content-addressed key ``sha256/ab/cd/<hex>``
+    stored    uploaded to that key (``version_id``), not yet trusted and not locked
+    verified  that version's bytes were re-read from the server and hash to the same SHA-256
+    locked    COMPLIANCE retention set on that version and read back
     logged    the recording row and its INGEST entry are committed (one transaction)
     released  the dock's copy was kept, moved or deleted as configured
     failed    stopped for a reason a person must look at; the dock copy is untouched
@@ -18,6 +19,12 @@ States, in order (each one is committed before the next step starts)::
 
 A crash between any two states resumes at the last committed one; every step is
 idempotent, so resuming never makes a second object, entry or recording.
+
+Receipts made before uploads went straight to the content key (issue 21) have a
+``staging_key``; in that era ``stored`` meant "at the staging key" and
+``locked`` came before ``verified``. ``leave_copy_era`` moves such a receipt
+onto today's path. New receipts leave ``staging_key`` empty (the column stays,
+so catalogs from then open unchanged).
 """
 
 from __future__ import annotations
@@ -38,9 +45,10 @@ from storage.schema import receipts
 
 class State(StrEnum):
     RECEIVED = "received"
+    HASHED = "hashed"
     STORED = "stored"
-    LOCKED = "locked"
     VERIFIED = "verified"
+    LOCKED = "locked"
     LOGGED = "logged"
     RELEASED = "released"
     FAILED = "failed"
@@ -49,6 +57,7 @@ class State(StrEnum):
 
 FINISHED = (State.RELEASED, State.FAILED, State.QUARANTINED)  # nothing more happens by itself
 STOPPED = (State.FAILED, State.QUARANTINED)  # reachable from any state
+CLAIMED = (State.HASHED, State.STORED, State.VERIFIED, State.LOCKED)  # content known, not yet a recording
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,7 @@ class Receipt:
     mtime_ns: int
     inode: int
     state: State
-    staging_key: str
+    staging_key: str  # empty, unless made before direct uploads (see the module's docstring)
     staging_version: str | None
     sha256: str | None
     version_id: str | None
@@ -105,7 +114,6 @@ def create(
     size: int,
     mtime_ns: int,
     inode: int,
-    staging_key: str,
     now: datetime,
 ) -> Receipt:
     result = conn.execute(
@@ -117,7 +125,7 @@ def create(
             mtime_ns=mtime_ns,
             inode=inode,
             state=State.RECEIVED.value,
-            staging_key=staging_key,
+            staging_key="",
             received_at=now,
             updated_at=now,
         )
@@ -141,6 +149,18 @@ def advance(conn: Connection, receipt: Receipt, state: State, now: datetime, **f
         update(receipts)
         .where(receipts.c.id == receipt.id, receipts.c.state == receipt.state.value)
         .values(state=state.value, updated_at=now, **facts)
+    )
+    return get(conn, receipt.id)
+
+
+def leave_copy_era(conn: Connection, receipt: Receipt, now: datetime) -> Receipt:
+    """Forget a copy-era receipt's staging key (its uploads are gone); from ``stored`` or ``locked``, back to
+    ``hashed``: those meant something else then, and its SHA-256 is all that carries over."""
+    facts: dict[str, object] = {"staging_key": "", "staging_version": None, "updated_at": now}
+    if receipt.state in (State.STORED, State.LOCKED):
+        facts.update(state=State.HASHED.value, version_id=None)
+    conn.execute(
+        update(receipts).where(receipts.c.id == receipt.id, receipts.c.state == receipt.state.value).values(**facts)
     )
     return get(conn, receipt.id)
 

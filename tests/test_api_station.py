@@ -135,7 +135,6 @@ def test_metrics_read_the_catalog(evi: App, tmp_path: Path) -> None:
             size=5,
             mtime_ns=1,
             inode=1,
-            staging_key="staging/bad",
             now=now,
         )
         receipts_db.advance(conn, failed, receipts_db.State.FAILED, now, error="test: refused")
@@ -147,7 +146,6 @@ def test_metrics_read_the_catalog(evi: App, tmp_path: Path) -> None:
             size=7,
             mtime_ns=2,
             inode=2,
-            staging_key="staging/slow",
             now=now - timedelta(hours=1),
         )
     found = _metrics(client)

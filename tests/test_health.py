@@ -119,7 +119,6 @@ def test_a_file_waiting_too_long_is_degraded(evi: App) -> None:
             size=10,
             mtime_ns=1,
             inode=1,
-            staging_key="staging/dock-test/stuck",
             now=old,
         )
     code, body = _health(evi, headers)

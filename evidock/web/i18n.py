@@ -266,6 +266,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "entry.REQUEST": ("调取申请", "REQUEST"),
     "entry.CASE": ("案件办结/归档", "CASE"),
     "state.received": ("已接收", "received"),
+    "state.hashed": ("已计算哈希", "hashed"),
     "state.stored": ("已上传", "stored"),
     "state.locked": ("已锁定", "locked"),
     "state.verified": ("已核验", "verified"),
