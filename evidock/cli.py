@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -65,6 +65,7 @@ from evidock.cli_retention import (
     status,
 )
 from evidock.cli_witness import witness_app
+from evidock.moments import utc
 from evidock.recording_reads import NO_REASON, list_recordings, show_recording
 from evidock.settings import Settings
 from evidock.text import OneLineFormatter, one_line, shown
@@ -332,9 +333,7 @@ def recordings_show(
 
 
 def _aware(moment: datetime | None, settings: Settings) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=settings.timezone).astimezone(UTC) if moment.tzinfo is None else moment
+    return None if moment is None else utc(moment, settings.timezone)
 
 
 # -- config -----------------------------------------------------------------------

@@ -18,6 +18,7 @@ from evidock import custody, spreadsheet
 from evidock.app import open_app, retention_context, working_calendar
 from evidock.auth import acting_person
 from evidock.cli_common import CsvOption, JsonOption, err, local_time, out, person_of, print_json, settings_of
+from evidock.moments import utc
 from evidock.reports import documents as reports
 from evidock.reports.options import LangOption, PdfOption
 from evidock.settings import Settings
@@ -60,9 +61,7 @@ def _moment(text: str, settings: Settings, what: str) -> datetime:
             f"{what} {text!r} is not a date-time: use 2026-09-30T10:00 (local, {settings.timezone}) "
             f"or 2026-09-30T02:00:00+00:00"
         ) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=settings.timezone)
-    return moment.astimezone(UTC)
+    return utc(moment, settings.timezone)
 
 
 def _day(text: str, what: str) -> date:
