@@ -220,6 +220,16 @@ def waiting(conn: Connection, policy: Policy) -> list[Waiting]:
     return result
 
 
+@dataclass(frozen=True)
+class _Kept:
+    """An answer stored and locked beside its checkpoint, and its catalog row (recorded with the round's others)."""
+
+    answer: Cosigned | Stamped
+    table: Table
+    row: dict[str, object]
+    version: StoredVersion
+
+
 class OutsideTrust:
     """Asks the configured witnesses and TSAs about checkpoints and keeps their answers (module docstring)."""
 
@@ -262,28 +272,30 @@ class OutsideTrust:
         """
         gathering = self.recorded(stored.checkpoint.size)
         have = {c.witness.vkey for c in gathering.cosigned} | {s.tsa.fingerprint for s in gathering.stamped}
-        jobs: list[tuple[str, str, Callable[[Future[datetime]], Cosigned | Stamped]]] = []
+        jobs: list[tuple[str, str, Callable[[Future[datetime]], _Kept]]] = []
         for witness in self.policy.witnesses:
             if witness.vkey not in have and self._due(witness.vkey, pause):
                 jobs.append((witness.describe(), witness.vkey, partial(self._cosign, witness, stored, now=now)))
         for tsa in self.policy.tsas:
             if tsa.fingerprint not in have and self._due(tsa.fingerprint, pause):
-                jobs.append((tsa.describe(), tsa.fingerprint, partial(self._stamp, tsa, stored, now=now)))
+                jobs.append((tsa.describe(), tsa.fingerprint, partial(self._stamp, tsa, stored)))
         if not jobs:
             return gathering
         with ThreadPoolExecutor(max_workers=len(jobs) + 1, thread_name_prefix="evidock-outside-trust") as pool:
             retain_until = pool.submit(self._retain_until, stored)
             results = _run_all([partial(job, retain_until) for _, _, job in jobs], pool)
+        kept = [result for result in results if isinstance(result, _Kept)]
+        self._record(kept, now)
         for (label, target, _), result in zip(jobs, results, strict=True):
-            if isinstance(result, Cosigned):
-                gathering.cosigned.append(result)
-            elif isinstance(result, Stamped):
-                gathering.stamped.append(result)
+            if isinstance(result, _Kept):
+                self._succeeded(target)
+                if isinstance(result.answer, Cosigned):
+                    gathering.cosigned.append(result.answer)
+                else:
+                    gathering.stamped.append(result.answer)
             else:
                 gathering.failures[label] = str(result)
                 self._failed(target)
-                continue
-            self._succeeded(target)
         order = {w.vkey: n for n, w in enumerate(self.policy.witnesses)}
         gathering.cosigned.sort(key=lambda c: order[c.witness.vkey])
         for label, reason in gathering.failures.items():
@@ -314,20 +326,14 @@ class OutsideTrust:
 
     def _cosign(
         self, witness: Witness, stored: StoredCheckpoint, retain_until: Future[datetime], *, now: datetime
-    ) -> Cosigned:
+    ) -> _Kept:
         size = stored.checkpoint.size
         line, timestamp = self._ask_witness(witness, stored, now)
         key = side_key(size, Side.COSIGNATURE, witness.key.key_id.hex())
         version = self._keep(key, (line + "\n").encode("utf-8"), retain_until.result(), "text/plain; charset=utf-8")
         cosigned = Cosigned(witness, line, datetime.fromtimestamp(timestamp, UTC))
-        self._record(
-            checkpoint_cosignatures,
-            {"size": size, "witness": witness.vkey},
-            {"line": line, "cosigned_at": cosigned.cosigned_at},
-            version,
-            now,
-        )
-        return cosigned
+        row = {"size": size, "witness": witness.vkey, "line": line, "cosigned_at": cosigned.cosigned_at}
+        return _Kept(cosigned, checkpoint_cosignatures, row, version)
 
     def _ask_witness(self, witness: Witness, stored: StoredCheckpoint, now: datetime) -> tuple[str, int]:
         size = stored.checkpoint.size
@@ -375,18 +381,18 @@ class OutsideTrust:
 
     # -- one TSA -----------------------------------------------------------------------------
 
-    def _stamp(self, tsa: Tsa, stored: StoredCheckpoint, retain_until: Future[datetime], *, now: datetime) -> Stamped:
+    def _stamp(self, tsa: Tsa, stored: StoredCheckpoint, retain_until: Future[datetime]) -> _Kept:
         size = stored.checkpoint.size
         reply, facts = request_timestamp(tsa.url, stored.note, tsa.chain, timeout=self.policy.timeout)
         version = self._keep(side_key(size, Side.TIMESTAMP, tsa.fingerprint), reply, retain_until.result(), REPLY_TYPE)
-        self._record(
-            checkpoint_timestamps,
-            {"size": size, "tsa": tsa.fingerprint},
-            {"gen_time": facts.gen_time, "serial": str(facts.serial_number), "reply": reply},
-            version,
-            now,
-        )
-        return Stamped(tsa, reply, facts.gen_time, facts.serial_number)
+        row = {
+            "size": size,
+            "tsa": tsa.fingerprint,
+            "gen_time": facts.gen_time,
+            "serial": str(facts.serial_number),
+            "reply": reply,
+        }
+        return _Kept(Stamped(tsa, reply, facts.gen_time, facts.serial_number), checkpoint_timestamps, row, version)
 
     # -- storing -----------------------------------------------------------------------------
 
@@ -403,18 +409,15 @@ class OutsideTrust:
         """Store an answer and lock it like its checkpoint (read back: a lock that did not take raises)."""
         return self.store.put_small_locked(key, data, retain_until, content_type=content_type)
 
-    def _record(
-        self, table: Table, ids: dict[str, object], values: dict[str, object], version: StoredVersion, now: datetime
-    ) -> None:
-        """Record a kept answer once (another process may have kept and recorded one for the same key)."""
+    def _record(self, kept: list[_Kept], now: datetime) -> None:
+        """Record the answers kept in one round, in one transaction (once each: another process may have)."""
         with self.catalog.begin() as conn:
-            where = [table.c[name] == value for name, value in ids.items()]
-            if conn.execute(select(table.c.size).where(*where)).first() is None:
-                conn.execute(
-                    insert(table).values(
-                        **ids, **values, object_key=version.key, version_id=version.version_id, created_at=now
-                    )
-                )
+            for one in kept:
+                key = [one.table.c.size == one.row["size"]]
+                key += [one.table.c[name] == one.row[name] for name in ("witness", "tsa") if name in one.row]
+                if conn.execute(select(one.table.c.size).where(*key)).first() is None:
+                    values = {**one.row, "object_key": one.version.key, "version_id": one.version.version_id}
+                    conn.execute(insert(one.table).values(**values, created_at=now))
 
     # -- pauses after failures -------------------------------------------------------------
 

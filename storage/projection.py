@@ -39,6 +39,8 @@ from storage import projection_access, schema
 from storage.projected import SURROGATE, Committed, Expected, Projected, Second, logged_time
 from storage.projection_access import AccessReplay, access_shapes_a_table, digest_of
 from storage.schema import (
+    checkpoint_cosignatures,
+    checkpoint_timestamps,
     checkpoints,
     log_entries,
     log_head,
@@ -81,6 +83,10 @@ NOT_PROJECTED: Mapping[str, str] = {
     log_nodes.name: "the log's Merkle nodes: each is rebuilt from the entries and compared",
     log_salts.name: "salts of commitments: a wrong salt fails the commitment it opens",
     checkpoints.name: "a local copy of the signed checkpoints; verify trusts only those locked in the object store",
+    checkpoint_cosignatures.name: "a local copy of the witnesses' cosignatures; verify checks those locked beside each "
+    "checkpoint in the object store",
+    checkpoint_timestamps.name: "a local copy of the timestamp tokens; verify checks those locked beside each "
+    "checkpoint in the object store",
     receipts.name: "ingest progress of each docked file (a state machine); the recording it made is proven",
     schema.alert_runs.name: "a record of each alert check run, for `evidock status`; not evidence",
 }
