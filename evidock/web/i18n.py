@@ -386,6 +386,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
         "See docs/export.md.",
     ),
     "exp.done": ("已生成 {n} 个光盘映像", "Done: {n} disc image(s)"),
+    "exp.labels_pdf": ("下载光盘标签 PDF（每张光盘一页 A4）", "Download the label sheets (PDF, one A4 page per disc)"),
     "exp.export_id": ("导出编号", "Export id"),
     "exp.checkpoint": ("签名检查点 {size}", "signed checkpoint {size}"),
     "exp.disc": ("光盘", "Disc"),
