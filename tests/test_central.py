@@ -20,8 +20,8 @@ from evidock import settings as settings_mod
 from evidock.app import open_app
 from evidock.keys import init_key
 from evidock.leader import AdvisoryLock, SoleNode, leadership_for
-from evidock.settings import SIGNING_KEY_ENV, ConfigError, NodeRole, Settings
 from evidock.runner import settings_line
+from evidock.settings import SIGNING_KEY_ENV, ConfigError, NodeRole, Settings
 from evidock.verify import verify
 from storage.schema import alert_runs, checkpoints, log_head, receipts
 from tests import media
