@@ -72,6 +72,7 @@ class Service:
         self.retry_seconds = s.watch.retry_seconds  # after a storage error (server down), wait this long
         self.bucket_ready = False  # the bucket was checked (or created) with Object Lock since start
         self._retry_at = 0.0
+        self._rescan_due = False
         self._checkpoint_lock = threading.Lock()
         self._last_checkpoint = (-1, 0.0)  # (size, monotonic time)
         self._announced: str | None = None  # the leader this node last logged
@@ -228,6 +229,9 @@ class Service:
             return 0
         done = 0
         try:
+            if self._rescan_due:  # after a pause: the file that failed is a candidate again (its receipt resumes)
+                self.watcher.rescan(now)
+                self._rescan_due = False
             if not self._ensure_bucket(now):
                 return 0
             for file in self.watcher.poll(now):
@@ -239,7 +243,8 @@ class Service:
                     self._report(outcome)
         except StorageError as exc:
             self._pause(now, "storage unavailable", exc)
-            self.watcher.rescan(now)  # the file stays a candidate; its receipt resumes
+            # Not here: a rescan asks the catalog which files are done, and the catalog may be what failed.
+            self._rescan_due = True
         except Exception as exc:
             log.exception("unexpected error in the ingest loop; pausing %.0f s", self.retry_seconds)
             self._pause(now, "unexpected error", exc)
