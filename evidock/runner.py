@@ -19,13 +19,16 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import make_url
 
 from chain.errors import EvidockError
+from evidock import leader
 from evidock.api.listen import Listen
 from evidock.app import App, checkpointer_for, open_app, outside_trust_for, retention_context
-from evidock.keys import init_key
+from evidock.keys import init_key, load_signer
+from evidock.leader import leadership_for
 from evidock.log_alarms import checkpoint_alarm, outside_trust_alarm
-from evidock.settings import SIGNING_KEY_ENV, Settings
+from evidock.settings import SIGNING_KEY_ENV, NodeRole, Settings
 from evidock.text import shown
 from ingest.parallel import IngestPool
 from ingest.pipeline import Outcome
@@ -33,7 +36,7 @@ from ingest.watcher import DockedFile, FolderWatcher
 from retention import alerts
 from retention import jobs as retention_jobs
 from storage import journal
-from storage.checkpoints import LogForked, latest_recorded
+from storage.checkpoints import Checkpointer, LogForked, latest_recorded
 from storage.errors import BucketMisconfigured, StorageError
 from storage.receipts import Receipt, State
 
@@ -61,34 +64,24 @@ class Service:
             skip_dirs=skip,
             should_skip=self._taken,
         )
-        self.checkpointer = checkpointer_for(evi, on_rejected=checkpoint_alarm(s))
-        self.scheduler = BackgroundScheduler(timezone=str(s.timezone))
-        self.scheduler.add_job(
-            self.checkpoint, "interval", seconds=CHECKPOINT_POLL_SECONDS, id="checkpoint", coalesce=True
-        )
+        # This node's own jobs (an alert about a quarantined file); always running.
+        self.local = BackgroundScheduler(timezone=str(s.timezone))
+        # The leader's jobs (checkpoints, their audit, outside trust, art. 26 alerts, the daily purge): a
+        # scheduler that exists only while this central node leads (evidock.leader); a station never has one.
+        self.scheduler: BackgroundScheduler | None = None
+        self.leadership = leadership_for(s.database_url, s.station_id)
+        self._leading_lock = threading.Lock()
+        self._checkpointer: Checkpointer | None = None
         self.trust = outside_trust_for(evi)
         self.trust_alarm = outside_trust_alarm(s)
-        if self.trust.policy.active:  # its own job: a witness or TSA that hangs never holds up signing
-            self.scheduler.add_job(
-                self.outside_trust, "interval", seconds=CHECKPOINT_POLL_SECONDS, id="outside-trust", coalesce=True
-            )
-        self.scheduler.add_job(
-            self.audit_checkpoints,
-            "interval",
-            seconds=s.log.checkpoint_every_seconds,
-            id="checkpoint-audit",
-            coalesce=True,
-            next_run_time=datetime.now(UTC),  # once at start too, without holding up the start
-        )
-        # Art. 26 alerts and the daily purge live in the catalog's persistent job store (missed runs catch up).
-        retention_jobs.register(s.station_id, retention_context(evi))
-        retention_jobs.add_jobstore(self.scheduler, evi.catalog.engine)
         self.stopping = False
         self.retry_seconds = s.watch.retry_seconds  # after a storage error (server down), wait this long
         self.bucket_ready = False  # the bucket was checked (or created) with Object Lock since start
         self._retry_at = 0.0
+        self._rescan_due = False
         self._checkpoint_lock = threading.Lock()
         self._last_checkpoint = (-1, 0.0)  # (size, monotonic time)
+        self._announced: str | None = None  # the leader this node last logged
 
     @property
     def retrying(self) -> bool:
@@ -102,19 +95,82 @@ class Service:
         log.info("signal %d: stopping after the current step", signum)
         self.stopping = True
 
+    @property
+    def checkpointer(self) -> Checkpointer:
+        """Signs with this central node's key (made on first use: a station never loads one)."""
+        if self._checkpointer is None:
+            self._checkpointer = checkpointer_for(self.evi, on_rejected=checkpoint_alarm(self.evi.settings))
+        return self._checkpointer
+
     def start(self) -> None:
-        self.watcher.start()
-        self.scheduler.start()
         s = self.evi.settings
+        self.watcher.start()
+        self.local.start()
+        if s.role is NodeRole.CENTRAL:
+            self.follow_leadership()  # now: a single central node leads from its start
+            self.local.add_job(
+                self.follow_leadership, "interval", seconds=leader.POLL_SECONDS, id="leadership", coalesce=True
+            )
+        else:
+            log.info(
+                "%s is a station: it holds no signing key; a central node signs its entries", self.evi.journal.station
+            )
+        if self._ensure_bucket(time.monotonic()):
+            self._resume()
+
+    def follow_leadership(self) -> None:
+        """Start the leader's jobs when this central node becomes the leader, stop them when it no longer is."""
+        with self._leading_lock:
+            if self.stopping and self.scheduler is None:
+                return
+            leads = self.leadership.lead()
+            if leads and self.scheduler is None:
+                self._start_leading()
+            elif not leads and self.scheduler is not None:
+                self._stop_leading(wait=False)
+                log.error("%s no longer leads: its checkpoints and jobs stopped", self.evi.journal.station)
+            elif not leads and self._announced != (who := self.leadership.leader()):
+                self._announced = who
+                log.info("%s stands by: %s leads", self.evi.journal.station, who or "(nobody yet)")
+
+    def _start_leading(self) -> None:
+        s = self.evi.settings
+        scheduler = BackgroundScheduler(timezone=str(s.timezone))
+        scheduler.add_job(self.checkpoint, "interval", seconds=CHECKPOINT_POLL_SECONDS, id="checkpoint", coalesce=True)
+        if self.trust.policy.active:  # its own job: a witness or TSA that hangs never holds up signing
+            scheduler.add_job(
+                self.outside_trust, "interval", seconds=CHECKPOINT_POLL_SECONDS, id="outside-trust", coalesce=True
+            )
+        scheduler.add_job(
+            self.audit_checkpoints,
+            "interval",
+            seconds=s.log.checkpoint_every_seconds,
+            id="checkpoint-audit",
+            coalesce=True,
+            next_run_time=datetime.now(UTC),  # once at start too, without holding up the start
+        )
+        # Art. 26 alerts and the daily purge live in the catalog's persistent job store (missed runs catch up).
+        retention_jobs.register(s.station_id, retention_context(self.evi))
+        retention_jobs.add_jobstore(scheduler, self.evi.catalog.engine)
+        scheduler.start(paused=True)  # a job taken over from another leader runs only once it has this node's key
         retention_jobs.install(
-            self.scheduler,
+            scheduler,
             s.station_id,
             alerts_every_minutes=s.alerts.check_every_minutes,
             daily_at=s.purge.daily_at,
             tz=s.timezone,
         )
-        if self._ensure_bucket(time.monotonic()):
-            self._resume()
+        scheduler.resume()
+        self._last_checkpoint = (-1, 0.0)  # sign what the previous leader left unanchored, at once
+        self.scheduler = scheduler
+        self._announced = s.station_id
+        log.warning("%s leads: it signs checkpoints and runs the scheduled jobs", s.station_id)
+
+    def _stop_leading(self, *, wait: bool) -> None:
+        retention_jobs.unregister(self.evi.settings.station_id)  # a job already due finds no context: skipped
+        scheduler, self.scheduler = self.scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown(wait=wait)
 
     def _ensure_bucket(self, now: float) -> bool:
         """Check (or create) the bucket; an unreachable store pauses ingest, the service runs on.
@@ -135,19 +191,31 @@ class Service:
         return True
 
     def shutdown(self) -> None:
+        self.stopping = True
         self.watcher.stop()
         self.pool.close()
         self.collect(time.monotonic())
-        self.scheduler.shutdown(wait=True)
-        self.checkpoint(force=True)
-        if self.trust.policy.active:
-            self.outside_trust()  # the last checkpoint too, once; what does not answer waits for the next start
+        self.local.shutdown(wait=True)
+        with self._leading_lock:
+            leading = self.scheduler is not None
+            self._stop_leading(wait=True)
+            if leading:
+                self.checkpoint(force=True)  # no unanchored tail when the leader stops
+                if self.trust.policy.active:
+                    self.outside_trust()  # the last checkpoint too, once; what does not answer waits for the next start
+            self.leadership.release()
         self.trust.close()
 
     def checkpoint(self, *, force: bool = False) -> None:
-        """Sign and anchor a checkpoint every N new entries or T seconds (if anything was added)."""
+        """Sign and anchor a checkpoint every N new entries or T seconds (if anything was added).
+
+        Only while this node leads: asked again right before signing, so a leader cut off from the
+        catalog stops signing beside the one that took over.
+        """
         log_settings = self.evi.settings.log
         with self._checkpoint_lock:
+            if self.evi.settings.role is not NodeRole.CENTRAL or not self.leadership.lead():
+                return
             try:
                 with self.evi.catalog.read() as conn:
                     size = journal.size(conn)
@@ -190,6 +258,9 @@ class Service:
         if now < self._retry_at:
             return done
         try:
+            if self._rescan_due:  # after a pause: the file that failed is a candidate again (its receipt resumes)
+                self.watcher.rescan(now)
+                self._rescan_due = False
             if not self._ensure_bucket(now):
                 return done
             for file in self.watcher.poll(now):
@@ -226,7 +297,8 @@ class Service:
         """Pause; files not yet started wait too, and the next scan finds them (their receipts resume)."""
         self._pause(now, what, exc)
         self.pool.cancel_queued()
-        self.watcher.rescan(now)
+        # Not now: a rescan asks the catalog which files are done, and the catalog may be what failed.
+        self._rescan_due = True
 
     def _pause(self, now: float, what: str, exc: Exception) -> None:
         log.error("%s, retrying in %.0f s: %s", what, self.retry_seconds, exc)
@@ -252,7 +324,7 @@ class Service:
             "error": receipt.error,
         }
         # Off the ingest loop: a slow chat server must not hold the dock.
-        self.scheduler.add_job(_post_alert, args=(alerts.webhook_url, payload, alerts.webhook_timeout_seconds))
+        self.local.add_job(_post_alert, args=(alerts.webhook_url, payload, alerts.webhook_timeout_seconds))
 
     def _resume(self) -> None:
         """Unfinished receipts (a crash, a storage error) go to the pool, unless their file is in flight."""
@@ -293,12 +365,33 @@ def _http_server(evi: App, listen: Listen) -> HttpServer:
     return HttpServer(create_app(evi), listen, trusted_proxies=evi.settings.web.trusted_proxies)
 
 
+def settings_line(settings: Settings) -> str:
+    """What the service works with, logged at its start: a node pointed at the wrong server must show it.
+
+    The endpoint, bucket and catalog (its password masked), the role, and which signing key a central
+    node holds: its key name and id (the verifier key's ``name+id``; public), never the key itself.
+    """
+    s3 = settings.s3
+    catalog = make_url(settings.database_url).render_as_string(hide_password=True)
+    if settings.role is NodeRole.STATION:
+        key = "no signing key (a central node signs)"
+    else:
+        signer = load_signer(settings)
+        source = f"${SIGNING_KEY_ENV}" if os.environ.get(SIGNING_KEY_ENV) else str(settings.log.key_file)
+        key = f"signing key {signer.name}+{signer.key_id.hex()} (from {source})"
+    return (
+        f"{settings.station_id}: role {settings.role.value}, S3 endpoint {s3.endpoint} (from {s3.endpoint_source}), "
+        f"bucket {s3.bucket}, catalog {catalog}, {key}"
+    )
+
+
 def serve(settings: Settings, *, once: bool = False, http: Listen | None = None) -> None:
     """Run the service until SIGTERM/SIGINT (``once``: until what is there now is taken).
 
     With ``http``, the HTTP API listens beside the loop (evidock.api.server) and stops with it.
     """
-    vkey, created = ("", False) if os.environ.get(SIGNING_KEY_ENV) else init_key(settings)
+    central = settings.role is NodeRole.CENTRAL
+    vkey, created = ("", False) if os.environ.get(SIGNING_KEY_ENV) or not central else init_key(settings)
     # The bucket is checked by the service, not here: an object store that is down at start
     # must not keep the station (and its pages) down; ingest waits and retries.
     with open_app(settings, ensure_bucket=once) as evi:
@@ -306,6 +399,7 @@ def serve(settings: Settings, *, once: bool = False, http: Listen | None = None)
             # An unattended first start: the station makes its own key and logs it.
             evi.log_key(vkey)
             log.warning("created the log signing key %s; verifier key: %s", settings.log.key_file, vkey)
+        log.info("%s", settings_line(settings))
         service = Service(evi)
         signal.signal(signal.SIGTERM, service.stop)
         signal.signal(signal.SIGINT, service.stop)

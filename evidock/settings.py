@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -48,6 +49,13 @@ ENDPOINT_PATTERN = r"https?://[^/\s]+/?"  # scheme and host[:port], nothing afte
 
 class ConfigError(EvidockError):
     """config.toml or the environment is wrong; the message says how to fix it."""
+
+
+class NodeRole(StrEnum):
+    """``station.role``: what this node does in a bureau (docs/deployment.md, "One log, one signer")."""
+
+    CENTRAL = "central"  # holds the signing key; signs checkpoints and runs the scheduled jobs while it leads
+    STATION = "station"  # docks and appends to the shared catalog; holds no signing key
 
 
 @dataclass(frozen=True)
@@ -205,12 +213,14 @@ class Settings:
     web: WebSettings = WebSettings()
     export: ExportSettings = ExportSettings()
     health: HealthSettings = HealthSettings()
+    role: NodeRole = NodeRole.CENTRAL  # a dock PC on its own is central too: it signs its own log
 
     def masked(self) -> dict[str, Any]:
         """The effective configuration with secrets masked, for `evidock config check`."""
         return {
             "config_file": str(self.source) if self.source else None,
             "station.id": self.station_id,
+            "station.role": self.role.value,
             "station.timezone": str(self.timezone),
             "watch.folders": [str(p) for p in self.watch.folders],
             "watch.ignore": list(self.watch.ignore),
@@ -399,6 +409,7 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
         deep_scan=r.boolean("checks.deep_scan", default=True),
         device_timezone=_device_timezone(r),
     )
+    role = _role(r, db_url, log_settings.key_file, environ)
     patterns = _name_patterns(r)
     overrides, published = _calendar(r)
     alerts = _alerts(r, environ)
@@ -426,7 +437,47 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
             waiting_limit_minutes=r.integer("health.waiting_limit_minutes", default=30, low=1, high=7 * 24 * 60),
             min_free_mib=r.integer("health.min_free_mib", default=1024, low=0, high=1024**3),
         ),
+        role=role,
     )
+
+
+def _role(r: _Reader, db_url: str, key_file: Path, environ: Mapping[str, str]) -> NodeRole:
+    """``station.role``; a station shares a PostgreSQL catalog and holds no signing key (only central nodes sign)."""
+    value = r.text("station.role", default=NodeRole.CENTRAL.value)
+    try:
+        role = NodeRole(value)
+    except ValueError:
+        r.fail(
+            "station.role",
+            value,
+            'use "station" (docks and appends to the shared catalog; holds no signing key) or "central" '
+            "(signs checkpoints and runs the scheduled jobs; the default, and what a dock PC on its own is)",
+        )
+    if role is NodeRole.CENTRAL:
+        return role
+    if make_url(db_url).get_backend_name() != "postgresql":
+        r.fail(
+            "station.role",
+            value,
+            "a station appends to the bureau's shared PostgreSQL catalog, where a central node signs; with a "
+            'SQLite catalog nothing would sign this log: set role = "central" for a dock PC on its own, or point '
+            f"database.url (or {DATABASE_URL_ENV}) at the bureau's PostgreSQL",
+        )
+    if environ.get(SIGNING_KEY_ENV):
+        r.fail(
+            "station.role",
+            value,
+            f"a station holds no signing key, but {SIGNING_KEY_ENV} is set: unset it here (only the central "
+            'node signs), or set role = "central"',
+        )
+    if key_file.exists():
+        r.fail(
+            "station.role",
+            value,
+            f"a station holds no signing key, but log.key_file {str(key_file)!r} exists: move it to the central "
+            'node (it signs for every station), or set role = "central"',
+        )
+    return role
 
 
 def _s3(r: _Reader, environ: Mapping[str, str]) -> S3Settings:

@@ -1,4 +1,4 @@
-"""The catalog database: the engine, the schema's creation (``storage.schema``) and transactions.
+"""The catalog database: the engine, the schema's creation and migrations (``storage.migrations``), transactions.
 
 Written against SQLAlchemy Core with portable SQL only, so the small case
 (SQLite in WAL mode on a dock PC) and the large case (one PostgreSQL shared by
@@ -18,16 +18,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from storage.errors import StorageError
-from storage.schema import SCHEMA_VERSION, log_head, metadata, schema_info
+from storage.migrations import bring_up_to_date
 
 log = logging.getLogger(__name__)
 
 _SCHEMA_LOCK = 0x65766964_6F636B01
-"""PostgreSQL advisory lock key held while the schema is checked and created ("evidock" + 1)."""
+"""PostgreSQL advisory lock key held while the schema is checked, created or migrated ("evidock" + 1)."""
 
 
 def open_engine(url: str) -> Engine:
@@ -72,30 +72,19 @@ class Catalog:
     @classmethod
     def open(cls, url: str) -> Catalog:
         catalog = cls(open_engine(url))
-        catalog.create()
+        try:
+            catalog.create()
+        except StorageError:
+            catalog.close()  # a refused catalog leaves no connection behind
+            raise
         return catalog
 
     def create(self) -> None:
-        """Create missing tables; refuse a database from a newer evidock."""
+        """Create the tables of a new catalog, migrate an older one; refuse one from a newer evidock."""
         try:
             with self.engine.begin() as conn:
                 _lock_schema(conn)
-                metadata.create_all(conn)
-                found = conn.execute(select(schema_info.c.version)).scalar()
-                if found is None:
-                    conn.execute(insert(schema_info).values(id=1, version=SCHEMA_VERSION))
-                    conn.execute(insert(log_head).values(id=1, size=0))
-                elif found > SCHEMA_VERSION:
-                    raise StorageError(
-                        f"the catalog database has schema {found}, this evidock knows {SCHEMA_VERSION}; "
-                        "upgrade evidock before using this database"
-                    )
-                elif found < SCHEMA_VERSION:
-                    raise StorageError(
-                        f"the catalog database has schema {found}, made by an earlier evidock; this one needs "
-                        f"schema {SCHEMA_VERSION} and has no migration for it yet: keep the earlier evidock for "
-                        "this database, or start a new catalog"
-                    )
+                bring_up_to_date(conn)
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot open the catalog database: {exc}") from exc
 

@@ -49,7 +49,6 @@ from storage.schema import (
     metadata,
     receipts,
     recordings,
-    schema_info,
 )
 
 Keep = Callable[[str, Mapping[str, Any]], bool]
@@ -77,7 +76,6 @@ PROJECTED: tuple[Projected, ...] = (
 )
 
 NOT_PROJECTED: Mapping[str, str] = {
-    schema_info.name: "the schema version of this database",
     log_head.name: "the log itself: its size is checked against the entries",
     log_entries.name: "the log itself: entries are checked against the signed checkpoints",
     log_nodes.name: "the log's Merkle nodes: each is rebuilt from the entries and compared",

@@ -8,7 +8,9 @@ their subject: ``storage.journal`` (the log), ``storage.recordings``,
 ``storage.status``; the case register and labels in ``cases``; people,
 requests and the audit trail in ``access``.
 
-Written against SQLAlchemy Core with portable SQL only, so the small case
+A change to a table here needs its migration in ``storage/migrations/versions``
+(``python -m storage.migrations "what changes"`` drafts it; ``tests/test_migrations.py``
+fails without it). Written against SQLAlchemy Core with portable SQL only, so the small case
 (SQLite on a dock PC) and the large case (one PostgreSQL shared by many
 stations) run the same code.
 
@@ -51,9 +53,6 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 2
-"""2: clock reports are CLOCK entries (``clock_reports.entry``); cases change by CASE entries."""
-
 NAME_LENGTH = 64  # characters of a user name (login)
 PERSON_LENGTH = 128  # characters of a person's name, display name, officer or staff id, outside requester or party
 DOCUMENT_LENGTH = 256  # characters of a document reference (文号)
@@ -84,13 +83,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 metadata = MetaData()
-
-schema_info = Table(
-    "schema_info",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("version", Integer, nullable=False),
-)
 
 # -- the log -----------------------------------------------------------------
 

@@ -56,7 +56,11 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, s3_env: dict[str, str]) -> World:
-    tmp = tmp_path_factory.mktemp("projection")
+    return make_world(tmp_path_factory.mktemp("projection"), s3_env)
+
+
+def make_world(tmp: Path, s3_env: dict[str, str]) -> World:
+    """A station with a row in every projected table (also the catalog ``tests/test_migrations.py`` upgrades)."""
     (tmp / "inbox").mkdir()
     config = write_config(tmp / "config.toml", raw_config(tmp, f"t-{uuid.uuid4().hex[:20]}", s3_env["S3_ENDPOINT"]))
     settings = settings_mod.load(config, station_env(s3_env))

@@ -155,6 +155,7 @@ def test_the_scheduler_catches_up_once_on_jobs_missed_while_down(
         with time_machine.travel(datetime.now(UTC) - timedelta(hours=25), tick=True):
             first = Service(evi)
             first.start()
+            assert first.scheduler is not None, "the only node leads"
             stored = {job.id: job.next_run_time for job in first.scheduler.get_jobs(jobstore=JOBSTORE)}
             first.shutdown()
         assert set(stored) == {ALERTS_JOB, DAILY_JOB}
@@ -174,6 +175,7 @@ def test_the_scheduler_catches_up_once_on_jobs_missed_while_down(
             ):
                 time.sleep(0.2)
             time.sleep(0.5)  # a second (uncoalesced) run would show up by now
+            assert second.scheduler is not None
             jobs = {job.id: job.next_run_time for job in second.scheduler.get_jobs(jobstore=JOBSTORE)}
         finally:
             second.shutdown()
