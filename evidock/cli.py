@@ -37,6 +37,7 @@ from evidock.cli_access import (
     recordings_get,
     users_app,
 )
+from evidock.cli_cases import case_show, decision_app
 from evidock.cli_checks import clock_app, findings_app, incidents_command, timeline
 from evidock.cli_common import (
     ConfigOption,
@@ -112,6 +113,11 @@ app.add_typer(export_app, name="export")
 app.add_typer(witness_app, name="witness")
 for _group, _name in ((evidence_app, "add"), (evidence_app, "release"), (case_app, "close"), (case_app, "done")):
     gate_registered(_group, _name, lambda f: person_required(Permission.CUSTODY, f))
+# A case's decision (法制审核办法, 公示办法): the handling unit decides, the legal role reviews (docs/decisions.md).
+case_app.add_typer(decision_app, name="decision")
+for _name in ("facts", "propose", "mark-major", "final"):
+    gate_registered(decision_app, _name, lambda f: person_required(Permission.DECIDE, f))
+case_app.command("show")(person_required(Permission.READ_METADATA, case_show))
 app.command("compliance")(logged_query("compliance", compliance, permission=Permission.REPORTS))
 app.command("alerts")(logged_query("alerts", alerts, permission=Permission.REPORTS))
 app.command("purge")(person_required(Permission.PURGE, purge))

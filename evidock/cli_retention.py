@@ -41,7 +41,8 @@ evidence_app = typer.Typer(
     no_args_is_help=True,
 )
 case_app = typer.Typer(
-    help="Case lifecycle (art. 26): case file within 30 days, archive by 31 March.\n\n"
+    help="Cases: lifecycle (art. 26: case file within 30 days, archive by 31 March), decisions, legal review "
+    "(法制审核) and publication (公示).\n\n"
     "Example: evidock case close 京朝公(治)行罚决字[2026]1号 --date 2026-11-20",
     no_args_is_help=True,
 )

@@ -255,6 +255,9 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "entry.CLOCK": ("设备时钟校验", "CLOCK"),
     "entry.REQUEST": ("调取申请", "REQUEST"),
     "entry.CASE": ("案件办结/归档", "CASE"),
+    "entry.DECISION": ("执法决定", "DECISION"),
+    "entry.REVIEW": ("法制审核", "REVIEW"),
+    "entry.PUBLICATION": ("执法结果公示", "PUBLICATION"),
     "state.received": ("已接收", "received"),
     "state.stored": ("已上传", "stored"),
     "state.locked": ("已锁定", "locked"),
@@ -459,6 +462,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "role.custodian": ("档案管理员", "custodian"),
     "role.auditor": ("审计人员", "auditor"),
     "role.admin": ("系统管理员", "admin"),
+    "role.legal": ("法制审核人员", "legal reviewer"),
     # errors
     "error.detail": ("原因：", "Reason:"),
     "error.refused": ("操作未完成", "Not done"),
