@@ -248,7 +248,8 @@ def _set(conn: Connection, review: Review, *, by: str, time: datetime, **values:
 
 def _require_state(review: Review, *allowed: ReviewState, doing: str) -> None:
     if review.state not in allowed:
-        wanted = " or ".join(f"{s.value} ({s.zh})" for s in allowed)
+        order = list(ReviewState)
+        wanted = " or ".join(f"{s.value} ({s.zh})" for s in sorted(allowed, key=order.index))
         raise DecisionError(
             f"legal review {review.id} of case {review.case_number} is {review.state.value} ({review.state.zh}); "
             f"{doing} needs it {wanted}"

@@ -62,6 +62,7 @@ from evidock.cli_retention import (
     purge,
     status,
 )
+from evidock.cli_review import review_app, review_list
 from evidock.cli_witness import witness_app
 from evidock.recording_reads import NO_REASON, list_recordings, show_recording
 from evidock.settings import Settings
@@ -118,6 +119,14 @@ case_app.add_typer(decision_app, name="decision")
 for _name in ("facts", "propose", "mark-major", "final"):
     gate_registered(decision_app, _name, lambda f: person_required(Permission.DECIDE, f))
 case_app.command("show")(person_required(Permission.READ_METADATA, case_show))
+case_app.add_typer(review_app, name="review")
+for _name in ("submit", "supplement", "rereview", "accept", "escalate", "decide"):
+    gate_registered(review_app, _name, lambda f: person_required(Permission.DECIDE, f))
+for _name in ("check", "extend", "opinion"):
+    gate_registered(review_app, _name, lambda f: person_required(Permission.REVIEW, f))
+for _name in ("show", "pdf"):  # the unit or the reviewer; each read is logged by the command itself
+    gate_registered(review_app, _name, lambda f: person_required(Permission.READ_METADATA, f))
+review_app.command("list")(logged_query("case review list", review_list, permission=Permission.REPORTS))
 app.command("compliance")(logged_query("compliance", compliance, permission=Permission.REPORTS))
 app.command("alerts")(logged_query("alerts", alerts, permission=Permission.REPORTS))
 app.command("purge")(person_required(Permission.PURGE, purge))
