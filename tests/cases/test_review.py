@@ -118,7 +118,7 @@ def test_the_opinion_works_through_the_nine_points(evi: App, settings: Settings)
     _major_case(evi, settings)
     review = _submit(evi, "2026-09-30 11:00")
     legal_review.check(evi, REVIEWER, review, complete=True, missing=None)
-    partial = {p: PointFinding.OK for p in ReviewPoint if p is not ReviewPoint.OTHER}
+    partial: dict[ReviewPoint, PointFinding] = {p: PointFinding.OK for p in ReviewPoint if p is not ReviewPoint.OTHER}
     with pytest.raises(DecisionError, match="these are not worked through: other"):
         legal_review.give_opinion(evi, REVIEWER, review, points=partial, opinion=Opinion.AGREE, reasons="x")
     problem = ALL_OK | {ReviewPoint.LAW: PointFinding.PROBLEM}
