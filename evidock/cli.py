@@ -51,6 +51,7 @@ from evidock.cli_common import (
 )
 from evidock.cli_export import export_app
 from evidock.cli_log import keys_app, log_app, verify_command
+from evidock.cli_publish import publish_app
 from evidock.cli_retention import (
     alerts,
     calendar_app,
@@ -127,6 +128,10 @@ for _name in ("check", "extend", "opinion"):
 for _name in ("show", "pdf"):  # the unit or the reviewer; each read is logged by the command itself
     gate_registered(review_app, _name, lambda f: person_required(Permission.READ_METADATA, f))
 review_app.command("list")(logged_query("case review list", review_list, permission=Permission.REPORTS))
+case_app.add_typer(publish_app, name="publish")
+for _name in ("decision", "exclude", "withdraw", "feed"):
+    gate_registered(publish_app, _name, lambda f: person_required(Permission.PUBLISH, f))
+gate_registered(publish_app, "list", lambda f: person_required(Permission.READ_METADATA, f))
 app.command("compliance")(logged_query("compliance", compliance, permission=Permission.REPORTS))
 app.command("alerts")(logged_query("alerts", alerts, permission=Permission.REPORTS))
 app.command("purge")(person_required(Permission.PURGE, purge))
