@@ -19,6 +19,7 @@ from cases.review import Review
 from cases.terms import Opinion, PointFinding, ReviewPoint
 from evidock import legal_review
 from evidock.app import open_app, retention_context
+from evidock.auth import acting_person
 from evidock.cli_cases import text_of
 from evidock.cli_common import JsonOption, err, out, person_of, print_json, settings_of
 from evidock.reports import documents as reports
@@ -322,7 +323,7 @@ def review_list(
     Example: evidock case review list --open
     """
     with open_app(settings_of(ctx), ensure_bucket=False) as evi:
-        found = legal_review.reviews(evi, person_of(ctx), open_only=open_only)
+        found = legal_review.reviews(evi, acting_person(evi), open_only=open_only)  # its query entry is written
         rctx = retention_context(evi)
         now = evi.now()
         with evi.catalog.read() as conn:
