@@ -23,6 +23,7 @@ from cases.terms import ActionType, Exclusion, Measure, PartyKind, PublicationMo
 from evidock import decisions, publishing
 from evidock.app import App, retention_context
 from evidock.settings import PublicationSettings
+from retention import alerts, compliance
 from retention.decision_dues import decision_dues
 from tests.cases.helpers import ADDRESS, CASE, ID_NUMBER, NAME, PARTY, PERSONAL, PHONE, UNIT, beijing
 from tests.conftest import add_person
@@ -209,3 +210,24 @@ def test_the_feed_shows_what_is_published_drops_what_is_withdrawn_and_holds_noth
             readable.append(json.dumps(json.loads(text), ensure_ascii=False))
         for value in EVERYTHING_PERSONAL:
             assert not any(value in form for form in readable), f"{value!r} is in {path.relative_to(feed)}"
+
+
+def test_the_deadlines_join_the_alerts_and_the_compliance_report(station: App) -> None:
+    """Unpublished past 2 March: overdue in the alert check and in March's report; published late, it stays late."""
+    _decided(station, CASE, PARTY, on=date(2026, 2, 13))
+    rctx = retention_context(station)
+    report = alerts.check(rctx, now=beijing("2026-03-04 10:00"))
+    assert [(d.case_number, d.what, d.status, d.working_days) for d in report.decisions_due] == [
+        (CASE, "publication", "overdue", 2)
+    ]
+    assert "1 legal review/publication deadline(s) due (1 overdue)" in report.summary(rctx)
+    assert report.as_json(rctx)["counts"]["decisions_due"] == 1
+    publishing.publish(
+        station, UNIT, CASE, mode=PublicationMode.SUMMARY, summary="罚款", now=beijing("2026-03-04 11:00")
+    )
+    assert alerts.check(rctx, now=beijing("2026-03-05 10:00")).decisions_due == []
+    march = compliance.report(rctx, now=beijing("2026-04-01 10:00"), month=(2026, 3))
+    assert [(d.what, d.due, d.done_on, d.status) for d in march.decisions_due] == [
+        ("publication", date(2026, 3, 2), date(2026, 3, 4), "late")
+    ]
+    assert march.as_json(rctx)["decisions_due"][0]["status"] == "late"
