@@ -40,6 +40,7 @@ from storage.schema import CASE_NUMBER_LENGTH, DOCUMENT_LENGTH, PERSON_LENGTH, c
 
 TEXT_LENGTH = 20_000  # characters of a decision text, a proposal or an opinion's reasons
 MAX_PARTIES = 1_000_000  # parties concerned; more is a typing mistake
+MAX_FINE_FEN = 10**15  # fen (ten trillion yuan); more is a typing mistake, and entries hold integers below 2^53
 
 
 @dataclass(frozen=True)
@@ -343,8 +344,8 @@ def propose(
         raise DecisionError(f"case {case_number} has its final decision ({before.final_document}); propose no more")
     wording = text("the proposed decision (拟作出的决定)", text_, limit=TEXT_LENGTH)
     assert wording is not None  # noqa: S101 - required
-    if fine_fen is not None and fine_fen < 0:
-        raise DecisionError("a fine cannot be negative")
+    if fine_fen is not None and not 0 <= fine_fen <= MAX_FINE_FEN:
+        raise DecisionError(f"a fine of {fine_fen} fen is not possible: give 0 to {MAX_FINE_FEN // 100:,} yuan")
     chosen = frozenset(measures)
     problems = measures_allowed(before.action_type, chosen)
     if problems:
