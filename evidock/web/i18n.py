@@ -15,6 +15,8 @@ import logging
 from collections.abc import Callable
 from typing import Final
 
+from evidock.web.i18n_decisions import DECISION_WORDS
+
 log = logging.getLogger(__name__)
 
 LANGUAGES: Final = ("zh", "en")
@@ -490,6 +492,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
         "操作未完成；原因已记入采集站日志。请联系管理员。",
         "Nothing was done; the station's log has the cause. Tell the administrator.",
     ),
+    **DECISION_WORDS,  # the decision pages (evidock.web.decision_pages)
 }
 
 
