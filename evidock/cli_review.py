@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from cases.errors import DecisionError
-from cases.review import Review
+from cases.review_rows import Review
 from cases.terms import Opinion, PointFinding, ReviewPoint
 from evidock import legal_review
 from evidock.app import open_app, retention_context

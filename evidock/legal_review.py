@@ -24,10 +24,11 @@ from typing import Any
 from access import people
 from access.people import Permission, Person
 from cases import review as review_db
+from cases import review_rows
 from cases.decisions import CaseDecision, require_decision
 from cases.errors import DecisionError
 from cases.labels import recordings_of_case
-from cases.review import Document, Review, ReviewOpinion
+from cases.review_rows import Document, Review, ReviewOpinion
 from cases.terms import Opinion, PointFinding, ReviewPoint
 from evidock.app import App
 from evidock.decisions import working_days
@@ -110,7 +111,7 @@ def supplement(
 ) -> Review:
     person.require(Permission.DECIDE)
     with evi.catalog.begin() as conn:
-        found = review_db.get_review(conn, review_id)
+        found = review_rows.get_review(conn, review_id)
         held = sorted(r for r in recordings_of_case(conn, found.case_number) if tombstone(conn, r) is None)
         return review_db.supplement(
             conn,
@@ -260,7 +261,7 @@ def package(evi: App, person: Person, review_id: int, *, reason: str = NO_REASON
     if not (person.may(Permission.REVIEW) or person.may(Permission.DECIDE)):
         person.require(Permission.REVIEW)
     with evi.catalog.read() as conn:
-        found = review_db.get_review(conn, review_id)
+        found = review_rows.get_review(conn, review_id)
     entry = evi.gate().record_listing(
         person, command=command, query={"review": str(review_id)}, recordings=found.recordings, reason=reason
     )
@@ -281,7 +282,7 @@ def package(evi: App, person: Person, review_id: int, *, reason: str = NO_REASON
                     tombstone(conn, held.id) is not None,
                 )
             )
-        opinions = review_db.opinions_of(conn, review_id)
+        opinions = review_rows.opinions_of(conn, review_id)
     return Package(found, decision, files, opinions, entry)
 
 
@@ -290,7 +291,7 @@ def reviews(evi: App, person: Person, *, open_only: bool) -> list[Review]:
     if not (person.may(Permission.REVIEW) or person.may(Permission.DECIDE)):
         person.require(Permission.REVIEW)
     with evi.catalog.read() as conn:
-        return review_db.all_reviews(conn, open_only=open_only)
+        return review_rows.all_reviews(conn, open_only=open_only)
 
 
 def record_print(evi: App, person: Person, opinion_entry: int) -> int:
@@ -298,7 +299,7 @@ def record_print(evi: App, person: Person, opinion_entry: int) -> int:
     if not (person.may(Permission.REVIEW) or person.may(Permission.DECIDE)):
         person.require(Permission.REVIEW)
     with evi.catalog.read() as conn:
-        found = review_db.get_opinion(conn, opinion_entry)
+        found = review_rows.get_opinion(conn, opinion_entry)
     return evi.gate().record_query(
         person,
         command="case review pdf",

@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 
 from cases.decisions import all_decisions
 from cases.publication import all_exclusions, all_publications
-from cases.review import CLOCK_STATES, all_reviews, opinions_of
+from cases.review_rows import CLOCK_STATES, all_reviews, opinions_of
 from retention.calendar import WorkingCalendar
 
 __all__ = ["DecisionDue", "decision_dues"]

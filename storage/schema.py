@@ -19,6 +19,9 @@ entry, so the two never disagree::
     labels       one row per LABEL entry; never updated (the latest one wins)
     cases        one row per case number: when it closed and what is due
     evidence     one row per designation as evidence; released rows stay
+    case_decisions, legal_reviews, review_opinions, publications, publication_exclusions
+                 a case's decision, its legal review and its publication (DECISION, REVIEW,
+                 PUBLICATION entries; docs/decisions.md)
     alert_runs   one row per alert check, for `evidock status`
     purges       tombstones: a recording whose objects were (or are being) deleted
 

@@ -1,8 +1,8 @@
 """The printable reports, end to end: anchor to a checkpoint, fill the page, print it to a PDF file.
 
-Both are called by the command after its logged query (the ACCESS entry of the
-audit query, the REPORTS query entry of `compliance`), so the checkpoint in the
-footer covers that entry too.
+Each is called by the command after its logged query (the ACCESS entry of the
+audit query, the REPORTS query entry of `compliance`, the query entry of the
+opinion's read), so the checkpoint in the footer covers that entry too.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from access.audit import AccessRow
 from cases.decisions import require_decision
-from cases.review import get_opinion, get_review
+from cases.review_rows import get_opinion, get_review
 from evidock.app import App
 from evidock.reports.anchor import anchor_for
 from evidock.reports.opinion import opinion_html

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from cases.decisions import CaseDecision
-from cases.review import Review, ReviewOpinion
+from cases.review_rows import Review, ReviewOpinion
 from cases.terms import PointFinding, ReviewPoint
 from evidock.reports.anchor import ReportAnchor
 

@@ -23,11 +23,11 @@ from fastapi.responses import RedirectResponse
 
 from access.people import Permission
 from cases import publication as publication_db
-from cases import review as review_db
+from cases import review_rows as review_db
 from cases.decisions import CaseDecision, all_decisions
 from cases.major import yuan
 from cases.publication import ExclusionRecord, Publication
-from cases.review import Review, ReviewOpinion
+from cases.review_rows import Review, ReviewOpinion
 from cases.terms import Opinion, PointFinding, PublicationMode, ReviewPoint, ReviewState
 from evidock import decisions, legal_review, publishing
 from evidock.reports import documents as reports

@@ -22,7 +22,7 @@ from access.people import Role
 from cases.errors import ReviewRequired
 from cases.history import case_steps
 from cases.major import Ground
-from cases.review import Document
+from cases.review_rows import Document
 from cases.terms import ActionType, Opinion, PointFinding, PublicationMode, ReviewPoint, ReviewState
 from evidock import decisions, legal_review, publishing
 from evidock.app import App, checkpointer_for, open_app, retention_context

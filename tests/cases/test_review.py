@@ -19,7 +19,7 @@ from access.errors import ApprovalError, NotPermitted
 from access.people import Role
 from cases.errors import DecisionError, ReviewRequired
 from cases.history import case_steps
-from cases.review import Document
+from cases.review_rows import Document
 from cases.terms import ActionType, Opinion, PointFinding, ReviewPoint, ReviewState
 from chain.entries import EntryType
 from evidock import decisions, legal_review

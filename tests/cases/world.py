@@ -12,6 +12,7 @@ from datetime import UTC, date, timedelta
 from cases import decisions as decisions_db
 from cases import publication, review
 from cases.decisions import Party
+from cases.review_rows import Document
 from cases.terms import ActionType, Exclusion, Opinion, PartyKind, PointFinding, PublicationMode, ReviewPoint
 from evidock.app import App
 
@@ -38,7 +39,7 @@ def decisions_through_every_step(evi: App, case: str, recording: str) -> None:
             case_number=case,
             proposal="建议罚款",
             legal_basis="《劳动保障监察条例》第二十六条",
-            documents=[review.Document("询问笔录", "a" * 64, 10)],
+            documents=[Document("询问笔录", "a" * 64, 10)],
             recordings=[recording],
             other_evidence="证人证言",
             by="c",
@@ -59,7 +60,7 @@ def decisions_through_every_step(evi: App, case: str, recording: str) -> None:
             conn,
             j,
             review_id=done.id,
-            documents=[review.Document("听证笔录", "b" * 64, 5)],
+            documents=[Document("听证笔录", "b" * 64, 5)],
             recordings=[],
             other_evidence="补充说明",
             by="c",

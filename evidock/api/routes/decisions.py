@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from access.people import REASON_LENGTH, Permission
 from cases.decisions import MAX_FINE_FEN, MAX_PARTIES, TEXT_LENGTH, Party
-from cases.review import Document
+from cases.review_rows import Document
 from cases.terms import ActionType, Exclusion, Measure, Opinion, PartyKind, PointFinding, PublicationMode, ReviewPoint
 from chain.entries import MAX_SAFE_INTEGER
 from evidock import decisions, legal_review, publishing
