@@ -51,6 +51,7 @@ class Role(StrEnum):
     OFFICER = "officer"  # 执法人员: views recordings, asks for copies
     CUSTODIAN = "custodian"  # 档案管理员 / 承办人: views, asks, approves others' requests
     AUDITOR = "auditor"  # 法制/监察/审计: reads the audit trail and runs verify; never content
+    LEGAL = "legal"  # 法制审核机构: reviews major decisions; reads their case files through the gate
     ADMIN = "admin"  # manages users; no access to recordings
 
 
@@ -68,6 +69,9 @@ class Permission(StrEnum):
     CLOCK = "report a device clock at docking"
     REPORTS = "read deadlines, compliance, alerts and status"
     PURGE = "purge recordings whose retention passed"
+    DECIDE = "record a case's decision and submit it for legal review (承办)"
+    REVIEW = "review major decisions (法制审核)"
+    PUBLISH = "publish decisions (公示), record exclusions and withdrawals"
 
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
@@ -88,9 +92,14 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.CLOCK,
             Permission.REPORTS,
             Permission.PURGE,
+            Permission.DECIDE,
+            Permission.PUBLISH,
         }
     ),
     Role.AUDITOR: frozenset({Permission.READ_METADATA, Permission.AUDIT, Permission.VERIFY, Permission.REPORTS}),
+    Role.LEGAL: frozenset(
+        {Permission.READ_METADATA, Permission.VIEW_CONTENT, Permission.REVIEW, Permission.REPORTS}
+    ),
     Role.ADMIN: frozenset({Permission.MANAGE_USERS, Permission.VERIFY}),
 }
 """What each role may do; docs/access.md shows the same table and which command needs which permission."""

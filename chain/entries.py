@@ -89,6 +89,9 @@ class EntryType(StrEnum):
     USER = "USER"  # a person's rights changed: user added, role changed, user disabled, API token issued
     CLOCK = "CLOCK"  # a device clock read against the station's NTP clock at docking (art. 7)
     CASE = "CASE"  # a case (案号) closed, its case file formed or handed to the archive (art. 26)
+    DECISION = "DECISION"  # a case's facts, proposed or final decision, or a major flag (法制审核办法 art. 5-7, 14)
+    REVIEW = "REVIEW"  # a step of the legal review (法制审核) of a major decision (法制审核办法 art. 8-13)
+    PUBLICATION = "PUBLICATION"  # a decision published, excluded or withdrawn (公示办法 art. 9-10)
 
 
 # -- times ---------------------------------------------------------------------
@@ -378,6 +381,12 @@ BODY_FIELDS: Mapping[EntryType, Mapping[str, BodyField]] = MappingProxyType(
             action=_text,  # close | done
             by=_text,
         ),
+        # The decision, review and publication entries (the ``cases`` package) name their step in
+        # ``action``; what each step holds is in docs/log-format.md. Texts that may name a person
+        # (a decision, a proposal, an opinion's reasons) are in them only as commitments.
+        EntryType.DECISION: _fields(case_number=_text, action=_text, by=_text),  # facts | propose | mark-major | final
+        EntryType.REVIEW: _fields(case_number=_text, action=_text, by=_text),  # submit | check | ... | decide
+        EntryType.PUBLICATION: _fields(case_number=_text, action=_text, by=_text),  # publish | exclude | withdraw
     }
 )
 
@@ -397,9 +406,13 @@ RECORDING_REQUIRED = frozenset(
 )
 """Types that are always about one recording. ACCESS, APPROVAL and CLOCK (a docked sidecar or not) may or may not be."""
 
-RECORDING_FORBIDDEN = frozenset({EntryType.EXPORT_SEALED, EntryType.KEY, EntryType.USER, EntryType.CASE})
+RECORDING_FORBIDDEN = frozenset({EntryType.EXPORT_SEALED, EntryType.KEY, EntryType.USER, EntryType.CASE}) | {
+    EntryType.DECISION,
+    EntryType.REVIEW,
+    EntryType.PUBLICATION,
+}
 """Types about no single recording (an export image covers several; a key covers the log; a user, people;
-a case, all its recordings)."""
+a case and its decision, review and publication, all its recordings)."""
 
 
 # -- the entry -----------------------------------------------------------------

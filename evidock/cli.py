@@ -39,6 +39,7 @@ from evidock.cli_access import (
     recordings_get,
     users_app,
 )
+from evidock.cli_cases import case_show, decision_app
 from evidock.cli_checks import clock_app, findings_app, incidents_command, timeline
 from evidock.cli_common import (
     ConfigOption,
@@ -52,6 +53,7 @@ from evidock.cli_common import (
 )
 from evidock.cli_export import export_app
 from evidock.cli_log import keys_app, log_app, verify_command
+from evidock.cli_publish import publish_app
 from evidock.cli_quarantine import quarantine_app
 from evidock.cli_retention import (
     alerts,
@@ -64,6 +66,7 @@ from evidock.cli_retention import (
     purge,
     status,
 )
+from evidock.cli_review import review_app, review_list
 from evidock.cli_witness import witness_app
 from evidock.moments import utc
 from evidock.recording_reads import NO_REASON, list_recordings, show_recording
@@ -117,6 +120,23 @@ app.add_typer(witness_app, name="witness")
 app.add_typer(quarantine_app, name="quarantine")
 for _group, _name in ((evidence_app, "add"), (evidence_app, "release"), (case_app, "close"), (case_app, "done")):
     gate_registered(_group, _name, lambda f: person_required(Permission.CUSTODY, f))
+# A case's decision (法制审核办法, 公示办法): the handling unit decides, the legal role reviews (docs/decisions.md).
+case_app.add_typer(decision_app, name="decision")
+for _name in ("facts", "propose", "mark-major", "final"):
+    gate_registered(decision_app, _name, lambda f: person_required(Permission.DECIDE, f))
+case_app.command("show")(person_required(Permission.READ_METADATA, case_show))
+case_app.add_typer(review_app, name="review")
+for _name in ("submit", "supplement", "rereview", "accept", "escalate", "decide"):
+    gate_registered(review_app, _name, lambda f: person_required(Permission.DECIDE, f))
+for _name in ("check", "extend", "opinion"):
+    gate_registered(review_app, _name, lambda f: person_required(Permission.REVIEW, f))
+for _name in ("show", "pdf"):  # the unit or the reviewer; each read is logged by the command itself
+    gate_registered(review_app, _name, lambda f: person_required(Permission.READ_METADATA, f))
+review_app.command("list")(logged_query("case review list", review_list, permission=Permission.REPORTS))
+case_app.add_typer(publish_app, name="publish")
+for _name in ("decision", "exclude", "withdraw", "feed"):
+    gate_registered(publish_app, _name, lambda f: person_required(Permission.PUBLISH, f))
+gate_registered(publish_app, "list", lambda f: person_required(Permission.READ_METADATA, f))
 app.command("compliance")(logged_query("compliance", compliance, permission=Permission.REPORTS))
 app.command("alerts")(logged_query("alerts", alerts, permission=Permission.REPORTS))
 app.command("purge")(person_required(Permission.PURGE, purge))

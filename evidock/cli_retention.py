@@ -42,7 +42,8 @@ evidence_app = typer.Typer(
     no_args_is_help=True,
 )
 case_app = typer.Typer(
-    help="Case lifecycle (art. 26): case file within 30 days, archive by 31 March.\n\n"
+    help="Cases: lifecycle (art. 26: case file within 30 days, archive by 31 March), decisions, legal review "
+    "(法制审核) and publication (公示).\n\n"
     "Example: evidock case close 京朝公(治)行罚决字[2026]1号 --date 2026-11-20",
     no_args_is_help=True,
 )
@@ -442,6 +443,10 @@ def compliance(
             {"group": due.what, "key": due.case_number, "due": due.due.isoformat(), "due_status": due.status}
             for due in result.cases_due
         ]
+        lines += [
+            {"group": due.what, "key": due.case_number, "due": due.due.isoformat(), "due_status": due.status}
+            for due in result.decisions_due
+        ]
         spreadsheet.write_rows(sys.stdout, lines, CSV_COLUMNS)
         return
     out.print(f"art. 26 compliance, {result.month or 'all recordings'} (第二十六条)", markup=False)
@@ -476,6 +481,9 @@ def compliance(
     for due in result.cases_due:
         what = "case file (案卷)" if due.what == "case_file" else "archive handover"
         out.print(f"case {due.case_number}: {what} due {due.due} — {due.status}", markup=False)
+    for decided in result.decisions_due:
+        what = "legal review (法制审核)" if decided.what == "review" else "publication (公示)"
+        out.print(f"case {decided.case_number}: {what} due {decided.due} — {decided.status}", markup=False)
     _warn(result.warnings)
 
 
@@ -514,6 +522,8 @@ def alerts(
             )
     for due in report.cases_due:
         out.print(f"  case {due.case_number}: {due.what} due {due.due} ({due.status})", markup=False)
+    for decided in report.decisions_due:
+        out.print(f"  case {decided.case_number}: {decided.what} due {decided.due} ({decided.status})", markup=False)
     if notify:
         out.print(f"webhook: {data['webhook']}", markup=False)
 
@@ -568,6 +578,7 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
         "labels_due_soon": len(report.due_soon),
         "labels_overdue": len(report.overdue),
         "cases_due": len(report.cases_due),
+        "decisions_due": len(report.decisions_due),
         "latest_checkpoint": (
             {"size": checkpoint[0], "created_at": checkpoint[1].astimezone(settings.timezone).isoformat()}
             if checkpoint
@@ -592,7 +603,8 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     out.print(f"recordings: {total} ({purged} purged)", markup=False, soft_wrap=True)
     out.print(
         f"art. 26 now: {len(report.overdue)} label(s) overdue, {len(report.due_soon)} due soon; "
-        f"{len(report.cases_due)} case file/archive date(s) due",
+        f"{len(report.cases_due)} case file/archive date(s) due; "
+        f"{len(report.decisions_due)} legal review/publication deadline(s) due soon or overdue",
         markup=False,
         soft_wrap=True,
     )

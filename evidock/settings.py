@@ -194,6 +194,14 @@ class ExportSettings:
 
 
 @dataclass(frozen=True)
+class PublicationSettings:
+    """``[publication]``: who publishes and where the static feed goes (公示办法 art. 9; docs/decisions.md)."""
+
+    authority: str | None = None  # 执法主体 as published, e.g. "市人社局"; publishing is refused until it is set
+    feed_dir: Path = Path("var/feed")  # the static feed (HTML in Chinese and JSON) the bureau's website serves
+
+
+@dataclass(frozen=True)
 class Settings:
     source: Path | None  # the config file, None when built in code
     station_id: str
@@ -214,6 +222,7 @@ class Settings:
     export: ExportSettings = ExportSettings()
     health: HealthSettings = HealthSettings()
     role: NodeRole = NodeRole.CENTRAL  # a dock PC on its own is central too: it signs its own log
+    publication: PublicationSettings = PublicationSettings()
 
     def masked(self) -> dict[str, Any]:
         """The effective configuration with secrets masked, for `evidock config check`."""
@@ -281,6 +290,8 @@ class Settings:
             "web.login_window_minutes": self.web.login_window_minutes,
             "web.trusted_proxies": list(self.web.trusted_proxies),
             "export.out_dir": str(self.export.out_dir),
+            "publication.authority": self.publication.authority,
+            "publication.feed_dir": str(self.publication.feed_dir),
             "health.waiting_limit_minutes": self.health.waiting_limit_minutes,
             "health.min_free_mib": self.health.min_free_mib,
             "access.approval_expiry_hours": self.access.approval_expiry_hours,
@@ -433,6 +444,7 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
         access=access,
         web=_web(r),
         export=_export(r, base, watch),
+        publication=_publication(r, base, watch),
         health=HealthSettings(
             waiting_limit_minutes=r.integer("health.waiting_limit_minutes", default=30, low=1, high=7 * 24 * 60),
             min_free_mib=r.integer("health.min_free_mib", default=1024, low=0, high=1024**3),
@@ -516,6 +528,17 @@ def _export(r: _Reader, base: Path, watch: WatchSettings) -> ExportSettings:
         if out_dir.resolve().is_relative_to(folder.resolve()):
             r.fail("export.out_dir", str(out_dir), f"choose a folder outside the watched folder {folder}")
     return ExportSettings(out_dir=out_dir)
+
+
+def _publication(r: _Reader, base: Path, watch: WatchSettings) -> PublicationSettings:
+    authority = r.optional_text("publication.authority")
+    if authority is not None and (len(authority) > 128 or any(c in authority for c in "\n\r\t")):
+        r.fail("publication.authority", authority, 'use the authority\'s name on one line, e.g. "市人社局"')
+    feed_dir = _resolve(r, "publication.feed_dir", base, r.text("publication.feed_dir", default="var/feed"))
+    for folder in watch.folders:
+        if feed_dir.resolve().is_relative_to(folder.resolve()):
+            r.fail("publication.feed_dir", str(feed_dir), f"choose a folder outside the watched folder {folder}")
+    return PublicationSettings(authority=authority, feed_dir=feed_dir)
 
 
 def _web(r: _Reader) -> WebSettings:

@@ -20,7 +20,8 @@ the same moment; a time is compared to the precision the log gives it. Names
 the log holds only as salted commitments are compared by opening them with
 the salts in ``log_salts``, and never printed. The recordings a search listed
 are proven per search, by their number and SHA-256 (``Projected.digested``).
-People and access requests are replayed in :mod:`storage.projection_access`.
+People and access requests are replayed in :mod:`storage.projection_access`; decisions, legal
+reviews and publications in :mod:`storage.projection_cases`.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from chain.entries import Entry, EntryType, JsonValue, commit, decode
-from storage import projection_access, schema
+from storage import projection_access, projection_cases, schema
 from storage.projected import SURROGATE, Committed, Expected, Projected, Second, logged_time
 from storage.projection_access import AccessReplay, access_shapes_a_table, digest_of
+from storage.projection_cases import DecisionReplay
 from storage.schema import (
     checkpoint_cosignatures,
     checkpoint_timestamps,
@@ -73,6 +75,7 @@ PROJECTED: tuple[Projected, ...] = (
     Projected(schema.findings, ("key",), {"id": SURROGATE}),
     Projected(schema.clock_reports, ("entry",), {"id": SURROGATE}),
     *projection_access.TABLES,
+    *projection_cases.TABLES,
 )
 
 NOT_PROJECTED: Mapping[str, str] = {
@@ -109,7 +112,7 @@ def unclassified() -> list[str]:
 # -- the replay -------------------------------------------------------------------------
 
 
-class Replay(AccessReplay):
+class Replay(AccessReplay, DecisionReplay):
     """Feed entries in log order with :meth:`apply`; ``rows`` then holds every projected table's rows."""
 
     def __init__(self) -> None:
@@ -126,6 +129,7 @@ class Replay(AccessReplay):
             EntryType.CLOCK: self._clock,
             EntryType.CASE: self._case,
             **self._access_handlers(),
+            **self._decision_handlers(),
         }
 
     def ingested(self) -> dict[tuple[str, str], int]:

@@ -21,6 +21,9 @@ entry, so the two never disagree::
     labels       one row per LABEL entry; never updated (the latest one wins)
     cases        one row per case number: when it closed and what is due
     evidence     one row per designation as evidence; released rows stay
+    case_decisions, legal_reviews, review_opinions, publications, publication_exclusions
+                 a case's decision, its legal review and its publication (DECISION, REVIEW,
+                 PUBLICATION entries; docs/decisions.md)
     alert_runs   one row per alert check, for `evidock status`
     purges       tombstones: a recording whose objects were (or are being) deleted
 
@@ -36,6 +39,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -311,6 +315,122 @@ evidence = Table(
     Column("release_entry", BigInteger, ForeignKey("log_entries.idx"), nullable=True),
     Index("ix_evidence_recording", "recording"),
     Index("ix_evidence_case", "case_number"),
+)
+
+# -- decisions, legal review and publication (cases.decisions, cases.review, cases.publication) ------------
+# One row per case with a decision; every change is a DECISION entry. Personal data (the party's name, ID
+# number, phone, address, and the decision texts, which name people) is in clear here for the people who
+# handle the case and in the entries only as commitments (salt fields named as the columns, texts "text").
+
+case_decisions = Table(
+    "case_decisions",
+    metadata,
+    Column("case_number", String(CASE_NUMBER_LENGTH), primary_key=True),  # 案号
+    Column("action_type", String(16), nullable=False),  # cases.terms.ActionType: permit, penalty, ...
+    Column("party_kind", String(16), nullable=False),  # individual | organisation
+    Column("party_minor", Boolean, nullable=False),  # 未成年人 (公示办法 art. 10(1))
+    Column("party_name", String(PERSON_LENGTH), nullable=False),  # 当事人; committed in the entry
+    Column("party_id_number", String(64), nullable=True),  # 身份证号 / 统一社会信用代码; committed
+    Column("party_phone", String(64), nullable=True),  # committed
+    Column("party_address", Text, nullable=True),  # committed
+    Column("parties_count", Integer, nullable=False),  # parties and interested persons concerned (art. 6(4), 14)
+    Column("proposed_text", Text, nullable=True),  # 拟作出的决定; committed
+    Column("proposed_fine_fen", BigInteger, nullable=True),  # whole fen (分)
+    Column("proposed_measures", JSON, nullable=True),  # cases.terms.Measure codes
+    Column("proposed_at", UTCDateTime(), nullable=True),
+    Column("proposed_by", String(PERSON_LENGTH), nullable=True),
+    Column("proposed_entry", BigInteger, nullable=True),  # the DECISION entry of the current proposal
+    Column("major", Boolean, nullable=False),  # 重大行政执法决定 (art. 5-7, 14)
+    Column("major_grounds", JSON, nullable=False),  # cases.major.Ground codes
+    Column("marked_major_by", String(PERSON_LENGTH), nullable=True),
+    Column("marked_major_reason", Text, nullable=True),
+    Column("final_text", Text, nullable=True),  # the decision as made; committed
+    Column("final_document", String(DOCUMENT_LENGTH), nullable=True),  # 决定书文号
+    Column("final_on", Date, nullable=True),  # 决定日期 (local)
+    Column("final_at", UTCDateTime(), nullable=True),  # when it was recorded
+    Column("final_by", String(PERSON_LENGTH), nullable=True),
+    Column("final_review", BigInteger, nullable=True),  # the completed legal review it rests on (a major case)
+    Column("publish_due_on", Date, nullable=True),  # 公示办法 art. 9: 7 or 20 working days after final_on
+    Column("opened_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("updated_by", String(PERSON_LENGTH), nullable=False),
+)
+
+legal_reviews = Table(
+    "legal_reviews",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),  # the index of its submit entry
+    Column("case_number", String(CASE_NUMBER_LENGTH), nullable=False, index=True),
+    Column("proposal_entry", BigInteger, nullable=False),  # the DECISION propose entry under review
+    Column("submitted_at", UTCDateTime(), nullable=False),
+    Column("submitted_by", String(PERSON_LENGTH), nullable=False),
+    Column("proposal", Text, nullable=False),  # 办理建议及理由 (art. 8(1)); committed
+    Column("legal_basis", Text, nullable=False),  # 依据 (art. 8(1))
+    Column("documents", JSON, nullable=False),  # case file documents: [{title, sha256, size}] (art. 8(2))
+    Column("recordings", JSON, nullable=False),  # the case's recordings (their INGEST entries prove them)
+    Column("other_evidence", Text, nullable=True),  # art. 8(3); committed
+    Column("received_at", UTCDateTime(), nullable=False),  # when the latest materials arrived
+    Column("state", String(16), nullable=False),  # cases.terms.ReviewState
+    Column("missing", Text, nullable=True),  # what the last completeness check found missing
+    Column("checked_by", String(PERSON_LENGTH), nullable=True),
+    Column("checked_at", UTCDateTime(), nullable=True),
+    Column("started_on", Date, nullable=True),  # local date the complete submission arrived: the clock's start
+    Column("due_on", Date, nullable=True),  # art. 12: 5 working days later (+5 once extended)
+    Column("extended_by", String(PERSON_LENGTH), nullable=True),  # the head who approved the extension
+    Column("extension_reason", Text, nullable=True),
+    Column("rereview_reason", Text, nullable=True),  # the unit's written request (art. 11); committed
+    Column("rereview_at", UTCDateTime(), nullable=True),
+    Column("escalated_at", UTCDateTime(), nullable=True),  # put to the head (art. 11)
+    Column("head", String(PERSON_LENGTH), nullable=True),  # the head (行政负责人) who decided
+    Column("head_decision", Text, nullable=True),  # committed
+    Column("done_at", UTCDateTime(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("updated_by", String(PERSON_LENGTH), nullable=False),
+)
+
+review_opinions = Table(
+    "review_opinions",
+    metadata,
+    Column("entry", BigInteger, primary_key=True, autoincrement=False),  # its REVIEW opinion entry
+    Column("review", BigInteger, nullable=False, index=True),
+    Column("case_number", String(CASE_NUMBER_LENGTH), nullable=False),
+    Column("round", Integer, nullable=False),  # 1, or 2 for the re-review (复审)
+    Column("reviewer", String(PERSON_LENGTH), nullable=False),
+    Column("points", JSON, nullable=False),  # the nine points of art. 9: {point: ok | problem | na}
+    Column("opinion", String(16), nullable=False),  # art. 10: cases.terms.Opinion
+    Column("reasons", Text, nullable=False),  # committed
+    Column("given_at", UTCDateTime(), nullable=False),
+    Column("due_on", Date, nullable=False),  # the deadline it was given against
+)
+
+publications = Table(
+    "publications",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),  # the index of its publish entry
+    Column("case_number", String(CASE_NUMBER_LENGTH), nullable=False, index=True),
+    Column("mode", String(16), nullable=False),  # document | summary (公示办法 art. 9)
+    Column("document", String(DOCUMENT_LENGTH), nullable=False),  # 决定书文号
+    Column("decided_on", Date, nullable=False),
+    Column("due_on", Date, nullable=False),  # 7 or 20 working days after the decision
+    Column("published_at", UTCDateTime(), nullable=False),
+    Column("published_by", String(PERSON_LENGTH), nullable=False),
+    Column("content", JSON, nullable=False),  # exactly what the feed shows: identity and property data removed
+    Column("withdrawn_at", UTCDateTime(), nullable=True),  # 撤下 (art. 9, para. 3)
+    Column("withdrawn_by", String(PERSON_LENGTH), nullable=True),
+    Column("withdrawal_document", String(DOCUMENT_LENGTH), nullable=True),  # the judgment or review decision
+    Column("withdrawal_reason", Text, nullable=True),
+)
+
+publication_exclusions = Table(
+    "publication_exclusions",
+    metadata,
+    Column("entry", BigInteger, primary_key=True, autoincrement=False),  # its PUBLICATION exclude entry
+    Column("case_number", String(CASE_NUMBER_LENGTH), nullable=False, index=True),
+    Column("ground", String(32), nullable=False),  # 公示办法 art. 10: cases.terms.Exclusion
+    Column("reason", Text, nullable=False),  # committed
+    Column("excluded_by", String(PERSON_LENGTH), nullable=False),
+    Column("approved_by", String(PERSON_LENGTH), nullable=False),  # the second person
+    Column("excluded_at", UTCDateTime(), nullable=False),
 )
 
 alert_runs = Table(

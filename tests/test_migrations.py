@@ -57,7 +57,7 @@ def test_a_new_catalog_is_at_the_newest_revision_with_an_empty_log(tmp_path: Pat
 @pytest.mark.s3
 def test_a_catalog_from_before_migrations_is_upgraded_and_verifies(tmp_path: Path, s3_env: dict[str, str]) -> None:
     """A schema-2 catalog (its marker ``schema_info``, no ``alembic_version``) full of facts opens and verifies."""
-    world = make_world(tmp_path, s3_env)
+    world = make_world(tmp_path, s3_env, since_migrations=False)
     baseline = open_engine(catalog_url(tmp_path / "baseline"))
     with baseline.begin() as conn:
         command.upgrade(migrations.config(conn), migrations.BASELINE)
@@ -65,7 +65,7 @@ def test_a_catalog_from_before_migrations_is_upgraded_and_verifies(tmp_path: Pat
     later = set(_columns(engine)) - set(_columns(baseline)) - {"alembic_version"}  # made by later migrations
     with engine.begin() as conn:  # back to what evidock made before migrations: the marker, not the revision
         conn.execute(text("DROP TABLE alembic_version"))
-        for table in sorted(later):  # empty here (this station has no witness): nothing of the world is lost
+        for table in sorted(later):  # empty in a pre-migration world: nothing is lost
             assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0  # noqa: S608 - our names
             conn.execute(text(f"DROP TABLE {table}"))
         conn.execute(text("CREATE TABLE schema_info (id INTEGER NOT NULL PRIMARY KEY, version INTEGER NOT NULL)"))

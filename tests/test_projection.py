@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import JSON, BigInteger, Date, Integer, String, Text, func, select
+from sqlalchemy import JSON, BigInteger, Boolean, Date, Integer, String, Text, func, select
 
 from access.people import Person, Role, add_user, disable_user, issue_token, set_role
 from chain.entries import EntryType
@@ -37,6 +37,7 @@ from storage import journal, schema
 from storage.access_terms import Action, Category
 from storage.projection import NOT_PROJECTED, PROJECTED, unclassified
 from storage.schema import UTCDateTime, log_entries, metadata
+from tests.cases.world import decisions_through_every_step
 from tests.conftest import raw_config, sqlite_only, station_env, write_config
 from tests.test_retention_labels import ingest
 
@@ -59,8 +60,12 @@ def world(tmp_path_factory: pytest.TempPathFactory, s3_env: dict[str, str]) -> W
     return make_world(tmp_path_factory.mktemp("projection"), s3_env)
 
 
-def make_world(tmp: Path, s3_env: dict[str, str]) -> World:
-    """A station with a row in every projected table (also the catalog ``tests/test_migrations.py`` upgrades)."""
+def make_world(tmp: Path, s3_env: dict[str, str], *, since_migrations: bool = True) -> World:
+    """A station with a row in every projected table (also the catalog ``tests/test_migrations.py`` upgrades).
+
+    ``since_migrations=False`` leaves out what evidock learnt after the baseline migration (case decisions),
+    so the world is one a pre-migration evidock could have made.
+    """
     (tmp / "inbox").mkdir()
     config = write_config(tmp / "config.toml", raw_config(tmp, f"t-{uuid.uuid4().hex[:20]}", s3_env["S3_ENDPOINT"]))
     settings = settings_mod.load(config, station_env(s3_env))
@@ -93,6 +98,8 @@ def make_world(tmp: Path, s3_env: dict[str, str]) -> World:
             explain(conn, evi.journal, first.id, text="电池更换", author="li.si", now=evi.now())
         _people(evi)
         _requests_and_a_search(evi, tmp, kept, purged)
+        if since_migrations:
+            decisions_through_every_step(evi, CASE, kept)
         time.sleep(1.2)  # the one-second locks pass on the server's own clock
         purge(ctx, now=datetime.now(UTC) + timedelta(days=100), apply=True)
         checkpointer_for(evi).make(evi.now())
@@ -202,8 +209,9 @@ def _forged(column: object, current: object) -> object:
         if isinstance(value, dict):
             return json.dumps(value | {"forged": 1})
         return json.dumps([*(value if isinstance(value, list) else []), "forged"])
-    if isinstance(kind, Integer | BigInteger):  # far enough not to take another row's number (ids are unique)
-        return (current if isinstance(current, int) else 0) + 1000
+    if isinstance(kind, Integer | BigInteger | Boolean):  # far enough not to take another row's number (ids are unique)
+        number = current if isinstance(current, int) else 0
+        return 1 - number if isinstance(kind, Boolean) else number + 1000
     assert isinstance(kind, String | Text), f"no forgery for {kind!r}: add one"
     return f"{current or ''}X"
 

@@ -95,7 +95,7 @@ def test_the_alert_check_notifies_the_log_the_webhook_and_status(
         (post,) = received
         assert (post["path"], post["type"]) == ("/hooks/evidock", "application/json; charset=utf-8")
         body = post["body"]
-        assert body["counts"] == {"overdue": 1, "due_soon": 1, "cases_due": 1}
+        assert body["counts"] == {"overdue": 1, "due_soon": 1, "cases_due": 1, "decisions_due": 0}
         assert body["overdue"][0]["recording"] == overdue
         assert body["overdue"][0]["status"] == "overdue (2 working days late)"
         assert body["overdue"][0]["due"] == "2026-11-04T23:59:59+08:00"

@@ -15,6 +15,8 @@ import logging
 from collections.abc import Callable
 from typing import Final
 
+from evidock.web.i18n_decisions import DECISION_WORDS
+
 log = logging.getLogger(__name__)
 
 LANGUAGES: Final = ("zh", "en")
@@ -265,6 +267,9 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "entry.CLOCK": ("设备时钟校验", "CLOCK"),
     "entry.REQUEST": ("调取申请", "REQUEST"),
     "entry.CASE": ("案件办结/归档", "CASE"),
+    "entry.DECISION": ("执法决定", "DECISION"),
+    "entry.REVIEW": ("法制审核", "REVIEW"),
+    "entry.PUBLICATION": ("执法结果公示", "PUBLICATION"),
     "state.received": ("已接收", "received"),
     "state.hashed": ("已计算哈希", "hashed"),
     "state.stored": ("已上传", "stored"),
@@ -477,6 +482,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "role.custodian": ("档案管理员", "custodian"),
     "role.auditor": ("审计人员", "auditor"),
     "role.admin": ("系统管理员", "admin"),
+    "role.legal": ("法制审核人员", "legal reviewer"),
     # errors
     "error.detail": ("原因：", "Reason:"),
     "error.refused": ("操作未完成", "Not done"),
@@ -504,6 +510,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
         "操作未完成；原因已记入采集站日志。请联系管理员。",
         "Nothing was done; the station's log has the cause. Tell the administrator.",
     ),
+    **DECISION_WORDS,  # the decision pages (evidock.web.decision_pages)
 }
 
 

@@ -562,6 +562,12 @@ _SCHEMA: dict[str, tuple[str, dict[str, tuple[str, bool, bool]]]] = {
         },
     ),
     "CASE": ("no", {"case_number": ("text", False, _R), "action": ("text", False, _R), "by": ("text", False, _R)}),
+    "DECISION": ("no", {"case_number": ("text", False, _R), "action": ("text", False, _R), "by": ("text", False, _R)}),
+    "REVIEW": ("no", {"case_number": ("text", False, _R), "action": ("text", False, _R), "by": ("text", False, _R)}),
+    "PUBLICATION": (
+        "no",
+        {"case_number": ("text", False, _R), "action": ("text", False, _R), "by": ("text", False, _R)},
+    ),
 }
 
 
