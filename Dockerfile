@@ -14,6 +14,7 @@ COPY access access
 COPY cases cases
 COPY ingest ingest
 COPY retention retention
+COPY derived derived
 COPY evidock evidock
 RUN /opt/evidock/.venv/bin/pip install --no-cache-dir --no-deps .
 RUN useradd --system --home /var/lib/evidock evidock && mkdir -p /var/lib/evidock /srv/dock \

@@ -36,6 +36,7 @@ from chain.merkle import MemoryNodes
 from chain.verify import EntrySummary, summarise_entries
 from evidock.app import App
 from evidock.verify_checkpoints import stored_checkpoints, unanchored_tail
+from evidock.verify_derived import derived_objects
 from evidock.verify_objects import recording_objects, staging_objects
 from evidock.verify_report import Report
 from retention.policy import Category, retain_until
@@ -80,6 +81,8 @@ def verify(
         staging_objects(evi, conn, report)
     say("stored objects and their retention")
     _objects(evi, rows, stored, report, deep=deep)
+    say("derived files (playback proxies, redacted copies)")
+    derived_objects(evi, report, deep=deep)
     return report
 
 

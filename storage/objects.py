@@ -402,6 +402,21 @@ class ObjectStore:
                 progress(len(chunk))
         return digest.hexdigest(), size
 
+    def read_into(self, version: StoredVersion, sink: BinaryIO) -> tuple[str, int]:
+        """Copy one stored version into ``sink``; (SHA-256 hex, size) of what was read, for the caller to compare.
+
+        The system's own read of an original to derive a file from it (a
+        playback proxy, a redacted copy: ``derived``); never a person's read,
+        which goes through the access gate.
+        """
+        digest = hashlib.sha256()
+        size = 0
+        for chunk in self._stream(version):
+            digest.update(chunk)
+            size += len(chunk)
+            sink.write(chunk)
+        return digest.hexdigest(), size
+
     def _stream(self, version: StoredVersion, *, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
         """The object's bytes (from ``offset``, ``length`` of them if given); only the access gate calls this."""
         try:

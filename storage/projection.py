@@ -35,9 +35,10 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from chain.entries import Entry, EntryType, JsonValue, commit, decode
-from storage import projection_access, schema
+from storage import projection_access, projection_derived, schema
 from storage.projected import SURROGATE, Committed, Expected, Projected, Second, logged_time
 from storage.projection_access import AccessReplay, access_shapes_a_table, digest_of
+from storage.projection_derived import DerivedReplay
 from storage.schema import (
     checkpoints,
     log_entries,
@@ -72,6 +73,7 @@ PROJECTED: tuple[Projected, ...] = (
     Projected(schema.findings, ("key",), {"id": SURROGATE}),
     Projected(schema.clock_reports, ("entry",), {"id": SURROGATE}),
     *projection_access.TABLES,
+    *projection_derived.TABLES,
 )
 
 NOT_PROJECTED: Mapping[str, str] = {
@@ -83,6 +85,7 @@ NOT_PROJECTED: Mapping[str, str] = {
     checkpoints.name: "a local copy of the signed checkpoints; verify trusts only those locked in the object store",
     receipts.name: "ingest progress of each docked file (a state machine); the recording it made is proven",
     schema.alert_runs.name: "a record of each alert check run, for `evidock status`; not evidence",
+    **projection_derived.NOT_PROJECTED,
 }
 
 
@@ -105,7 +108,7 @@ def unclassified() -> list[str]:
 # -- the replay -------------------------------------------------------------------------
 
 
-class Replay(AccessReplay):
+class Replay(DerivedReplay, AccessReplay):
     """Feed entries in log order with :meth:`apply`; ``rows`` then holds every projected table's rows."""
 
     def __init__(self) -> None:
@@ -122,6 +125,7 @@ class Replay(AccessReplay):
             EntryType.CLOCK: self._clock,
             EntryType.CASE: self._case,
             **self._access_handlers(),
+            **self._derived_handlers(),
         }
 
     def ingested(self) -> dict[tuple[str, str], int]:

@@ -294,7 +294,7 @@ def add_recording_pages(router: APIRouter, web: Web) -> None:  # noqa: PLR0915 -
         given = playing(session, recording)
         if given is None:
             raise ApprovalError("playback needs a reason (事由) first: open the recording and press play")
-        content = evi.gate().open_content(person, recording, action=Action.STREAM, reason=given.reason)
+        content = evi.gate().open_content(person, recording, action=Action.STREAM, reason=given.reason, playback=True)
         return content_http.respond(content, range_header=request.headers.get("range"), attachment=False)
 
     @router.get("/log/proof/{index}")
