@@ -59,6 +59,7 @@ class Recipe:
     approved_by: str | None = None
     redaction: int | None = None
     spec_sha256: str | None = None
+    made_by: str | None = None  # who had it rendered (a redacted copy); None for the station's own proxies
 
 
 @dataclass
@@ -123,6 +124,8 @@ class Maker:
             "redaction": recipe.redaction,
             "spec_sha256": recipe.spec_sha256,
         }
+        if recipe.made_by is not None:
+            body["made_by"] = recipe.made_by
         with self.catalog.begin() as conn:
             if tombstone(conn, recording.id) is not None:
                 raise NotFound(f"recording {recording.id[:12]} was purged meanwhile; its derived file is not logged")

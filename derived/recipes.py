@@ -21,8 +21,7 @@ from derived.spec import Blur, Frame, Spec
 
 INPUT = "{input}"
 OUTPUT = "{output}"
-BLEEP_HZ = 1000
-BLEEP_VOLUME = "0.25"
+BLEEP_HZ = 1000  # the tone over a bleeped range, at ffmpeg's sine level (peak 1/8 of full scale, -18 dBFS)
 
 
 @dataclass(frozen=True)
@@ -158,8 +157,7 @@ def audio_graph(spec: Spec) -> str:
     bleeps = [(s.from_ms, s.to_ms) for s in spec.audio if s.sound == "bleep"]
     if bleeps:
         steps.append(
-            f"sine=frequency={BLEEP_HZ}:sample_rate=48000,volume=volume={BLEEP_VOLUME},"
-            f"volume=volume=0:enable='not({_between(bleeps, 't')})'[tone]"
+            f"sine=frequency={BLEEP_HZ}:sample_rate=48000,volume=volume=0:enable='not({_between(bleeps, 't')})'[tone]"
         )
         steps.append("[muted][tone]amix=inputs=2:duration=first:normalize=0[aout]")
     else:

@@ -16,6 +16,7 @@ from derived.ffmpeg import RunOptions
 from derived.making import Maker
 from derived.proxies import ProxyWorker
 from derived.recipes import EncodeOptions
+from derived.redaction import RedactionDesk
 from evidock.keys import load_signer, load_vkey
 from evidock.settings import Settings
 from ingest.pipeline import AfterVerify, Pipeline, PipelineOptions
@@ -75,6 +76,10 @@ class App:
     def proxy_worker(self) -> ProxyWorker:
         """The background maker of playback proxies (derived.proxies), run by the service's scheduler."""
         return ProxyWorker(self.maker(), self.settings.station_id, self.encode_options())
+
+    def redaction_desk(self) -> RedactionDesk:
+        """Redaction for the party concerned (art. 29): draft, preview, submit, approve, render (derived.redaction)."""
+        return RedactionDesk(self.gate(), self.maker(), self.encode_options())
 
     def pipeline(self, *, after_verify: AfterVerify | None = None) -> Pipeline:
         s = self.settings

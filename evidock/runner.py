@@ -70,6 +70,19 @@ class Service:
             coalesce=True,
             next_run_time=datetime.now(UTC),  # once at start too, without holding up the start
         )
+        # Playback proxies (derived.proxies): after ingest, in a scheduler thread, ffmpeg under nice; never on
+        # the ingest path. One run at a time; a stop ends ffmpeg and the job waits for the next start.
+        self.proxies = evi.proxy_worker() if s.derived.proxies else None
+        if self.proxies is not None:
+            self.scheduler.add_job(
+                self.make_proxies,
+                "interval",
+                seconds=s.derived.poll_seconds,
+                id="proxies",
+                coalesce=True,
+                max_instances=1,
+                next_run_time=datetime.now(UTC),
+            )
         # Art. 26 alerts and the daily purge live in the catalog's persistent job store (missed runs catch up).
         retention_jobs.register(s.station_id, retention_context(evi))
         retention_jobs.add_jobstore(self.scheduler, evi.catalog.engine)
@@ -89,6 +102,11 @@ class Service:
         self.stopping = True
 
     def start(self) -> None:
+        if self.proxies is not None:
+            try:
+                self.proxies.start()
+            except EvidockError as exc:
+                log.error("proxy jobs left running could not be put back to wait: %s", exc)
         self.watcher.start()
         self.scheduler.start()
         s = self.evi.settings
@@ -121,6 +139,7 @@ class Service:
         return True
 
     def shutdown(self) -> None:
+        self.stopping = True  # a proxy being made ends its ffmpeg now; it waits for the next start
         self.watcher.stop()
         self.scheduler.shutdown(wait=True)
         self.checkpoint(force=True)
@@ -142,6 +161,18 @@ class Service:
                 pass  # already raised the alarm (log.critical); nothing is signed over a rewritten log
             except EvidockError as exc:
                 log.error("checkpoint failed, retried later: %s", exc)
+
+    def make_proxies(self) -> None:
+        """Give recordings a browser cannot play a playback proxy (derived.proxies); errors wait for the next run."""
+        if self.proxies is None or self.stopping:
+            return
+        try:
+            made = self.proxies.run(should_stop=lambda: self.stopping)
+        except EvidockError as exc:
+            log.error("playback proxies paused until the next run: %s", exc)
+            return
+        if made:
+            log.info("made %d playback prox%s", made, "y" if made == 1 else "ies")
 
     def audit_checkpoints(self) -> None:
         """Look at every object where checkpoints live; each planted or broken one is alarmed once."""

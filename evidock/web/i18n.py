@@ -486,6 +486,68 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
         "操作未完成；原因已记入采集站日志。请联系管理员。",
         "Nothing was done; the station's log has the cause. Tell the administrator.",
     ),
+    # derived files: playback proxies and redacted copies (docs/derived.md)
+    "der.title": ("派生文件（代理、脱敏副本）", "Derived files (proxies, redacted copies)"),
+    "der.help": (
+        "派生文件由原始文件经记录在案的 ffmpeg 命令生成，另行存储；原始文件从不改动（第二十八条）。",
+        "Derived files are made from the original by a recorded ffmpeg command and stored apart; "
+        "the original never changes (art. 28).",
+    ),
+    "der.none": ("无派生文件。", "No derived files."),
+    "der.kind.proxy": ("播放代理", "playback proxy"),
+    "der.kind.redacted": ("脱敏副本", "redacted copy"),
+    "der.made": ("{at} 由 {by} 生成", "made {at} for {by}"),
+    "der.approved": ("审批人 {by}", "approved by {by}"),
+    "der.proxy.waiting": (
+        "浏览器无法直接播放本录像（{why}），播放代理文件排队生成中。",
+        "Browsers cannot play this recording ({why}); its playback proxy is queued.",
+    ),
+    "der.proxy.running": (
+        "浏览器无法直接播放本录像（{why}），播放代理文件生成中：{percent}%。",
+        "Browsers cannot play this recording ({why}); its playback proxy is being made: {percent}%.",
+    ),
+    "der.proxy.running_unknown": (
+        "浏览器无法直接播放本录像（{why}），播放代理文件生成中。",
+        "Browsers cannot play this recording ({why}); its playback proxy is being made.",
+    ),
+    "der.proxy.failed": (
+        "播放代理文件生成失败（{why}）：{error}",
+        "The playback proxy could not be made ({why}): {error}",
+    ),
+    "der.proxy.done": (
+        "浏览器无法直接播放原始文件（{why}），播放时使用由其派生的 H.264/AAC 代理文件（日志条目 {entry}）。",
+        "Browsers cannot play the original ({why}); playback uses its H.264/AAC proxy (log entry {entry}).",
+    ),
+    "der.playing_proxy": (
+        "正在播放浏览器代理文件（H.264/AAC，由原始文件派生，日志条目 {entry}，SHA-256 {sha}…）。"
+        "原始文件未改动；下载、复制和刻录始终使用原始文件。",
+        "Playing the browser proxy (H.264/AAC, derived from the original, log entry {entry}, SHA-256 {sha}…). "
+        "The original is untouched; downloads, copies and discs always carry the original.",
+    ),
+    "der.not_ready": (
+        "浏览器可能无法播放原始文件；代理文件尚未生成，下方尝试直接播放原始文件。",
+        "Browsers may not play the original; its proxy is not made yet, so the original is tried below.",
+    ),
+    "red.title": ("脱敏（第二十九条）", "Redaction (art. 29)"),
+    "red.state.draft": ("草稿", "draft"),
+    "red.state.submitted": ("待审批", "submitted"),
+    "red.state.approved": ("已批准，待生成", "approved, to render"),
+    "red.state.rejected": ("已驳回", "rejected"),
+    "red.state.rendered": ("已生成", "rendered"),
+    "red.state.no-third-parties": ("审批人声明：无第三人", "approver's statement: no third parties"),
+    "red.item": ("脱敏 {n}", "redaction {n}"),
+    "red.spec": ("静音 {audio} 段，模糊 {video} 处", "{audio} muted range(s), {video} blurred area(s)"),
+    "ver.checked_derived_files": ("派生文件", "derived files"),
+    "ver.checked_derived_in_progress": ("尚未记入日志的派生文件", "derived files not yet logged"),
+    "entry.DERIVED": ("派生文件", "DERIVED"),
+    "entry.REDACTION": ("脱敏", "REDACTION"),
+    "kind.proxy": ("播放代理", "playback proxy"),
+    "kind.redacted": ("脱敏副本", "redacted copy"),
+    "acc.draft": ("起草", "draft"),
+    "acc.submit": ("提交审批", "submit"),
+    "acc.approve": ("批准", "approve"),
+    "acc.reject": ("驳回", "reject"),
+    "acc.no-third-parties": ("声明无第三人", "no third parties"),
 }
 
 
