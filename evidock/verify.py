@@ -82,7 +82,7 @@ def verify(
     say("stored objects and their retention")
     _objects(evi, rows, stored, report, deep=deep)
     say("derived files (playback proxies, redacted copies)")
-    derived_objects(evi, report, deep=deep)
+    derived_objects(evi, replay, report, deep=deep)
     return report
 
 

@@ -1,7 +1,8 @@
 """`evidock verify`, derived files: each DERIVED entry's object is there, locked, and no longer kept than its original.
 
-The rows of ``derived_files`` are already compared with the DERIVED entries
-(``storage.projection``); here the bucket is compared with them:
+The rows of ``derived_files`` are compared with the DERIVED entries by the
+projection (``storage.projection``); here the bucket is compared with the
+entries themselves (the replay), never with the catalog:
 
 * every version under ``derived/`` is named by a DERIVED entry (or is a proxy
   job's upload whose entry is not written yet); anything else is named;
@@ -15,25 +16,69 @@ The rows of ``derived_files`` are already compared with the DERIVED entries
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
 
 from cases.evidence import evidence_retain_until
 from evidock.app import App
 from evidock.verify_report import Report
-from storage.derived import DERIVED_PREFIX, DerivedFile, all_derived
+from storage.derived import DERIVED_PREFIX
 from storage.errors import StorageError
 from storage.objects import StoredVersion
+from storage.projected import Second
+from storage.projection import Replay
 from storage.proxy_jobs import uploads_in_progress
-from storage.recordings import get
-from storage.tombstones import PurgeState, tombstones
+from storage.schema import derived_files, purges, recordings
+from storage.tombstones import PurgeState
 
 
-def derived_objects(evi: App, report: Report, *, deep: bool) -> None:
+@dataclass(frozen=True)
+class _Logged:
+    """One derived file as its DERIVED entry says."""
+
+    entry: int
+    recording: str
+    kind: str
+    sha256: str
+    size: int
+    object_key: str
+    version_id: str
+    retain_until: datetime | None
+
+
+def _logged(replay: Replay) -> list[_Logged]:
+    made = []
+    for row in replay.rows[derived_files.name].values():
+        v = row.values
+        until = v["retain_until"]
+        made.append(
+            _Logged(
+                entry=int(v["entry"]),
+                recording=str(v["recording"]),
+                kind=str(v["kind"]),
+                sha256=str(v["sha256"]),
+                size=int(v["size"]) if isinstance(v["size"], int) else 0,
+                object_key=str(v["object_key"]),
+                version_id=str(v["version_id"]),
+                retain_until=until.moment if isinstance(until, Second) else None,
+            )
+        )
+    return made
+
+
+def derived_objects(evi: App, replay: Replay, report: Report, *, deep: bool) -> None:
+    made = _logged(replay)
     with evi.catalog.read() as conn:
-        made = all_derived(conn)
         in_progress = uploads_in_progress(conn)
-        purged = {t.recording: t for t in tombstones(conn)}
+        tombs = select(purges.c.recording, purges.c.state, purges.c.purge_entry)
+        purged = {r: (state, entry) for r, state, entry in conn.execute(tombs)}
         held_until = evidence_retain_until(conn)
-        originals = {rid: get(conn, rid) for rid in {d.recording for d in made}}
+        originals = select(recordings.c.id, recordings.c.retain_until).where(
+            recordings.c.id.in_({d.recording for d in made})
+        )
+        ingest_until = {str(rid): until for rid, until in conn.execute(originals)}
     try:
         stored = _listing(evi, {(d.object_key, d.version_id) for d in made}, in_progress, report)
     except StorageError as exc:
@@ -42,26 +87,26 @@ def derived_objects(evi: App, report: Report, *, deep: bool) -> None:
     for item in made:
         subject = f"{item.object_key} version {item.version_id}"
         versions = stored.get(item.object_key, [])
-        tomb = purged.get(item.recording)
-        if tomb is not None and tomb.state is PurgeState.PURGED:
+        state, purge_entry = purged.get(item.recording, (None, None))
+        if state == PurgeState.PURGED.value:
             if versions:
                 report.fail(
                     "derived_not_purged",
                     subject,
-                    f"recording {item.recording[:12]} was purged (PURGE entry {tomb.purge_entry}) but its "
-                    f"{item.kind.value} (DERIVED entry {item.entry}) is still stored",
+                    f"recording {item.recording[:12]} was purged (PURGE entry {purge_entry}) but its "
+                    f"{item.kind} (DERIVED entry {item.entry}) is still stored",
                 )
             continue
         report.count("derived_files")
         if all(v.version_id != item.version_id for v in versions):
-            report.fail("derived_missing", subject, f"the {item.kind.value} of DERIVED entry {item.entry} is gone")
+            report.fail("derived_missing", subject, f"the {item.kind} of DERIVED entry {item.entry} is gone")
             continue
         if len(versions) > 1:
             found = ", ".join(v.version_id for v in versions)
             report.fail("derived_versions", item.object_key, f"expected only version {item.version_id}, found {found}")
-        original = originals.get(item.recording)
-        if original is not None and item.retain_until is not None:
-            longest = max(original.retain_until, held_until.get(item.recording, original.retain_until))
+        original_until = ingest_until.get(item.recording)
+        if original_until is not None and item.retain_until is not None:
+            longest = max(original_until, held_until.get(item.recording, original_until))
             if item.retain_until > longest:
                 report.fail(
                     "derived_outlives_original",
@@ -98,7 +143,7 @@ def _listing(
     return stored
 
 
-def _stored_as_logged(evi: App, item: DerivedFile, report: Report, *, deep: bool) -> None:
+def _stored_as_logged(evi: App, item: _Logged, report: Report, *, deep: bool) -> None:
     """The object's lock (and, ``deep``, its bytes) as its DERIVED entry says."""
     subject = f"{item.object_key} version {item.version_id}"
     version = StoredVersion(item.object_key, item.version_id, item.size)
