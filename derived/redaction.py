@@ -291,6 +291,15 @@ class RedactionDesk:
             )
             return get_redaction(conn, number)
 
+    def approve_stating(self, person: Person, request: int, *, reason: str, statement: str) -> AccessRequest:
+        """Approve a party's request and state that no third party is in any of its recordings (art. 29)."""
+        if self.gate.get_request(person, request).category is not Category.PARTY:
+            raise InvalidAccessInput("the no-third-parties statement is for a party's request (art. 29) only")
+        decided = self.gate.decide(person, request, approve=True, reason=reason)
+        for grant in decided.grants:
+            self.no_third_parties(person, request, grant.recording, statement=statement)
+        return decided
+
     # -- reading ----------------------------------------------------------------------------
 
     def get(self, person: Person, number: int) -> Redaction:

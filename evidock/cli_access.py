@@ -351,20 +351,14 @@ def access_request(
     out.print(f"ask a custodian other than {person.name}: evidock access approve {made.id} --reason ...", markup=False)
 
 
-def _decide(
-    ctx: typer.Context, request: int, reason: str, *, approve: bool, as_json: bool, no_third_parties: str | None = None
-) -> None:
+def _decide(ctx: typer.Context, request: int, reason: str, *, approve: bool, as_json: bool, said: str | None) -> None:
     settings = settings_of(ctx)
     with open_app(settings, ensure_bucket=False) as evi:
         person = acting_person(evi)
-        gate = evi.gate()
-        if no_third_parties is not None and gate.get_request(person, request).category is not Category.PARTY:
-            raise InvalidAccessInput("--no-third-parties is the approver's statement on a party's request (art. 29)")
-        decided = gate.decide(person, request, approve=approve, reason=reason)
-        if no_third_parties is not None:
-            desk = evi.redaction_desk()
-            for grant in decided.grants:
-                desk.no_third_parties(person, request, grant.recording, statement=no_third_parties)
+        if said is None:
+            decided = evi.gate().decide(person, request, approve=approve, reason=reason)
+        else:  # a party's request (art. 29): the approver states no third party is in it
+            decided = evi.redaction_desk().approve_stating(person, request, reason=reason, statement=said)
         now = evi.now()
     if as_json:
         print_json(decided.as_json(now))
@@ -377,25 +371,16 @@ def access_approve(
     ctx: typer.Context,
     request: Annotated[int, typer.Argument(min=1, help="Request number.")],
     reason: ReasonOption,
-    no_third_parties: Annotated[
-        str | None,
-        typer.Option(
-            "--no-third-parties",
-            metavar="STATEMENT",
-            help="A party's request: your statement that no third party is seen or heard in its recordings, so "
-            "the party may have the originals (else they get approved redacted copies; art. 29).",
-        ),
-    ] = None,
+    no_third_parties: Annotated[str | None, typer.Option(help="A party's request: no third party is in it.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Approve a request (custodian, not the requester): APPROVAL entries; usable once per recording until it expires.
 
-    A party's request (当事人, art. 29) is delivered as approved redacted copies (`evidock redact`), or
-    as the originals when the approver states that no third parties are present (--no-third-parties).
+    A party's request (当事人) gets redacted copies (`evidock redact`), or the originals on --no-third-parties.
 
     Example: evidock access approve 7 --reason "court letter checked, 负责人批准"
     """
-    _decide(ctx, request, reason, approve=True, as_json=as_json, no_third_parties=no_third_parties)
+    _decide(ctx, request, reason, approve=True, as_json=as_json, said=no_third_parties)
 
 
 @access_app.command("deny")
@@ -409,7 +394,7 @@ def access_deny(
 
     Example: evidock access deny 7 --reason "no court investigation order attached"
     """
-    _decide(ctx, request, reason, approve=False, as_json=as_json)
+    _decide(ctx, request, reason, approve=False, as_json=as_json, said=None)
 
 
 @access_app.command("list")
@@ -479,8 +464,7 @@ def recordings_get(
 ) -> None:
     """Save the original of a recording under an approved request, through the access gate.
 
-    For a party's request (当事人, art. 29) it is the approved redacted copy, unless the approver
-    stated that no third parties are present (docs/derived.md).
+    A party's request (当事人, art. 29): its approved redacted copy, or the original (docs/derived.md).
 
     The ACCESS entry is committed before the first byte is read; the bytes go to a
     temporary file beside FILE, are checked against the recording's SHA-256, synced,
@@ -495,11 +479,9 @@ def recordings_get(
         print_json(delivered.as_json())
         return
     copy = delivered.disclosed.get("delivered")
-    what = ""
-    if copy:
-        what = f"the redacted copy (DERIVED entry {copy['derived_entry']}) of recording {delivered.recording}; "
     out.print(
-        f"saved {what}{delivered.path} ({delivered.size} bytes, SHA-256 {delivered.sha256}); "
+        (f"saved the redacted copy (DERIVED entry {copy['derived_entry']}): " if copy else "saved ")
+        + f"{delivered.path} ({delivered.size} bytes, SHA-256 {delivered.sha256}); "
         f"ACCESS entry {delivered.entry}, approval entry {delivered.approval_entry}",
         markup=False,
     )

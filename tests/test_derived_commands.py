@@ -136,7 +136,7 @@ def test_the_redaction_commands_from_draft_to_delivery(world: World, run: Any, t
     code, out, err = run("c1", "recordings", "get", world.video[:12], "--request", str(request), "--out",
                          str(tmp_path / "party.mp4"))  # fmt: skip
     assert code == 0, err
-    assert f"the redacted copy (DERIVED entry {made['entry']})" in out
+    assert f"saved the redacted copy (DERIVED entry {made['entry']})" in out
     assert made["sha256"] in out
 
     code, out, err = run("c1", "derived", "show", str(made["entry"]))

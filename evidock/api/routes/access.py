@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from access.errors import InvalidAccessInput
 from access.people import REASON_LENGTH
 from evidock.api.deps import Caller, Evi, RowId
 from storage.access_terms import Action, Category
@@ -69,14 +68,11 @@ def requests_show(evi: Evi, person: Caller, request: RowId) -> dict[str, Any]:
 
 @router.post("/{request}/approve", summary="Approve (a custodian, not the requester): APPROVAL entries")
 def requests_approve(evi: Evi, person: Caller, request: RowId, body: ApprovalBody) -> dict[str, Any]:
-    gate = evi.gate()
-    if body.no_third_parties is not None and gate.get_request(person, request).category is not Category.PARTY:
-        raise InvalidAccessInput("no_third_parties is the approver's statement on a party's request (art. 29)")
-    decided = gate.decide(person, request, approve=True, reason=body.reason)
-    if body.no_third_parties is not None:
+    if body.no_third_parties is None:
+        decided = evi.gate().decide(person, request, approve=True, reason=body.reason)
+    else:
         desk = evi.redaction_desk()
-        for grant in decided.grants:
-            desk.no_third_parties(person, request, grant.recording, statement=body.no_third_parties)
+        decided = desk.approve_stating(person, request, reason=body.reason, statement=body.no_third_parties)
     return decided.as_json(evi.now())
 
 
