@@ -130,7 +130,10 @@ def fresh_copies(base: Path, folder: Path, count: int, tag: str) -> list[Path]:
     return made
 
 
-def ingest_all(pipeline: Pipeline, files: Sequence[Path]) -> float:
+def ingest_all(pipeline: Pipeline, files: Sequence[Path], busy: threading.Event | None = None) -> float:
+    """Ingest ``files`` one by one, as the dock's loop does (``busy`` set meanwhile, as the service's flag is)."""
+    if busy is not None:
+        busy.set()
     started = time.perf_counter()
     for path in files:
         docked = look(path.parent, path, ())
@@ -139,7 +142,10 @@ def ingest_all(pipeline: Pipeline, files: Sequence[Path]) -> float:
         outcome = pipeline.ingest(docked)
         if outcome is None or outcome.recording is None:
             raise BenchError(f"ingest of {path} gave no recording")
-    return time.perf_counter() - started
+    took = time.perf_counter() - started
+    if busy is not None:
+        busy.clear()
+    return took
 
 
 def keep_making(worker: ProxyWorker, stop: threading.Event) -> None:
@@ -156,6 +162,8 @@ def measure_ingest(args: argparse.Namespace, base: Path, work: Path, server: Ser
     with open_app(settings) as evi:
         pipeline = evi.pipeline()
         worker = evi.proxy_worker()
+        dock_busy = threading.Event()
+        worker.pause_while = dock_busy.is_set  # as `evidock run` sets it: Service.ingest_busy
         # A backlog, so the worker has proxies to make all through each "with" half.
         ingest_all(pipeline, fresh_copies(base, work / "backlog", args.files * args.rounds, "backlog"))
         for number in range(args.rounds):
@@ -165,7 +173,9 @@ def measure_ingest(args: argparse.Namespace, base: Path, work: Path, server: Ser
             busy = threading.Thread(target=keep_making, args=(worker, stop))
             busy.start()
             time.sleep(2)  # ffmpeg under way before the timed ingest starts
-            with_ = ingest_all(pipeline, fresh_copies(base, work / f"r{number}-b", args.files, f"b{number}"))
+            with_ = ingest_all(
+                pipeline, fresh_copies(base, work / f"r{number}-b", args.files, f"b{number}"), dock_busy
+            )
             running = busy.is_alive()
             stop.set()
             busy.join()

@@ -3,8 +3,10 @@
 The recorded arguments (``derived.recipes``) are run as given, with
 ``{input}`` and ``{output}`` replaced; only options that do not change the
 output are added here (no stdin, quiet logging, machine-readable progress on
-stdout). ``nice`` keeps a transcode from slowing the dock's ingest: the
-kernel gives ffmpeg only the CPU that ingest leaves.
+stdout). A transcode must not slow the dock's ingest: ffmpeg runs under
+``nice`` (the kernel gives it only the CPU others leave), and while ``paused``
+says the dock is busy it is stopped outright (SIGSTOP, then SIGCONT), so on a
+machine of two cores an ingest gets them both.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -66,14 +69,17 @@ def run(
     options: RunOptions,
     progress: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    paused: Callable[[], bool] = lambda: False,
+    heartbeat: Callable[[], None] | None = None,
 ) -> None:
     """Run ffmpeg with ``arguments``; ``progress(ms)`` as it goes; raise ``FfmpegError`` if it fails.
 
     ``should_stop`` is asked about once a second; when it says yes ffmpeg is
     ended and ``Stopped`` raised (the partial output is the caller's to delete).
+    While ``paused()`` says yes, ffmpeg is stopped (the time limit does not
+    run) and ``heartbeat()`` is called every ``HEARTBEAT_SECONDS``.
     """
     argv = ["nice", "-n", str(options.nice), "ffmpeg", *RUN_OPTIONS, *command(arguments, source=source, target=target)]
-    started = time.monotonic()
     try:
         # A fixed program, no shell: the arguments are passed as they are.
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
@@ -83,9 +89,8 @@ def run(
     with process:  # closes the pipes whatever happens
         reader = threading.Thread(target=_collect, args=(process, complaint), daemon=True)
         reader.start()
-        watcher = threading.Thread(
-            target=_watch, args=(process, started, options.timeout_seconds, should_stop), daemon=True
-        )
+        limits = _Limits(options.timeout_seconds, should_stop, paused, heartbeat)
+        watcher = threading.Thread(target=_watch, args=(process, limits), daemon=True)
         watcher.start()
         assert process.stdout is not None  # noqa: S101 - PIPE was asked for
         for line in process.stdout:
@@ -98,7 +103,7 @@ def run(
     said = "".join(complaint)[-STDERR_KEPT:].strip()
     if should_stop():
         raise Stopped("stopped while ffmpeg ran; it is done again at the next start")
-    if time.monotonic() - started > options.timeout_seconds:
+    if limits.timed_out:
         raise FfmpegError(f"ffmpeg ran longer than {options.timeout_seconds:.0f} s and was ended")
     if code != 0:
         raise FfmpegError(f"ffmpeg exited with code {code}: {said or 'no message'}")
@@ -109,14 +114,55 @@ def _collect(process: subprocess.Popen[str], into: list[str]) -> None:
     into.append(process.stderr.read())
 
 
-def _watch(process: subprocess.Popen[str], started: float, limit: float, should_stop: Callable[[], bool]) -> None:
-    """End ffmpeg when the service stops or the time limit passes."""
+@dataclass
+class _Limits:
+    """When the watcher ends or pauses ffmpeg, and what it saw."""
+
+    timeout_seconds: float
+    should_stop: Callable[[], bool]
+    paused: Callable[[], bool]
+    heartbeat: Callable[[], None] | None
+    timed_out: bool = False
+
+
+HEARTBEAT_SECONDS = 10.0  # while paused: the caller says it is alive (another station must not take the job over)
+
+
+def _watch(process: subprocess.Popen[str], limits: _Limits) -> None:
+    """End ffmpeg when the service stops or the time limit passes; hold it while the dock is busy."""
+    ran = 0.0
     while process.poll() is None:
-        if should_stop() or time.monotonic() - started > limit:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        if limits.should_stop():
+            _end(process)
             return
+        if limits.paused():
+            _hold(process, limits)
+            continue
         time.sleep(1)
+        ran += 1
+        if ran > limits.timeout_seconds:
+            limits.timed_out = True
+            _end(process)
+            return
+
+
+def _hold(process: subprocess.Popen[str], limits: _Limits) -> None:
+    """SIGSTOP ffmpeg until the dock is idle (or the service stops), then SIGCONT."""
+    process.send_signal(signal.SIGSTOP)
+    beat = time.monotonic()
+    try:
+        while limits.paused() and not limits.should_stop() and process.poll() is None:
+            time.sleep(0.5)
+            if limits.heartbeat is not None and time.monotonic() - beat >= HEARTBEAT_SECONDS:
+                limits.heartbeat()
+                beat = time.monotonic()
+    finally:
+        process.send_signal(signal.SIGCONT)
+
+
+def _end(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -80,13 +80,16 @@ class Maker:
         *,
         progress: Callable[[int], None] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
+        paused: Callable[[], bool] = lambda: False,
+        heartbeat: Callable[[], None] | None = None,
         uploaded: Callable[[StoredVersion], None] | None = None,
         also: Callable[[Connection, int], None] | None = None,
     ) -> DerivedFile:
         """Make, store and log the derived file of ``recording`` by ``recipe``; see the module docstring.
 
         ``uploaded(version)`` is told the stored object before its entry is
-        written; ``also(conn, entry)`` runs in the entry's transaction.
+        written; ``also(conn, entry)`` runs in the entry's transaction;
+        ``should_stop``, ``paused`` and ``heartbeat`` go to ffmpeg (``derived.ffmpeg.run``).
         """
         with tempfile.TemporaryDirectory(prefix="evidock-derive-", dir=self.work_dir) as folder:
             work = Path(folder)
@@ -94,7 +97,7 @@ class Maker:
             self._fetch(recording, source)
             target = work / "derived.mp4"
             run(recipe.arguments, source=source, target=target, options=self.run_options, progress=progress,
-                should_stop=should_stop)  # fmt: skip
+                should_stop=should_stop, paused=paused, heartbeat=heartbeat)  # fmt: skip
             sha256, size = _hash(target)
             version = self._store(recording.id, target, sha256, size)
         until = self._lock_until(recording)

@@ -9,9 +9,11 @@ in a thread of its own beside the ingest loop. Each run:
 2. *works*: claims one waiting job at a time (a conditional update, so two
    stations never take the same one), makes the proxy (``derived.making``)
    with ffmpeg under ``nice``, and writes its progress every few seconds
-   for the pages. A failure is retried on later runs up to ``max_attempts``,
-   then the job is ``failed`` with ffmpeg's reason; a stop of the service ends
-   ffmpeg and the job waits for the next start.
+   for the pages. While the dock is busy (``pause_while``: files arriving or
+   being ingested) no job starts and a running ffmpeg is held (SIGSTOP). A
+   failure is retried on later runs up to ``max_attempts``, then the job is
+   ``failed`` with ffmpeg's reason; a stop of the service ends ffmpeg and the
+   job waits for the next start.
 
 Ingest never waits for any of this: an ingest is one file's transaction, and
 the proxy job only reads what ingest committed.
@@ -50,6 +52,7 @@ class ProxyWorker:
     stale: timedelta = timedelta(minutes=30)  # a running job silent this long is taken over
     max_attempts: int = 3
     progress_seconds: float = 2.0  # how often progress is written
+    pause_while: Callable[[], bool] = lambda: False  # the dock is busy: ingest comes first (the service sets it)
 
     def start(self) -> int:
         """At service start: this station's jobs cut short by a stop or crash wait again."""
@@ -60,7 +63,7 @@ class ProxyWorker:
         """Examine new recordings, then make every waiting proxy; returns how many were made."""
         self.examine()
         made = 0
-        while not should_stop():
+        while not should_stop() and not self.pause_while():
             with self.maker.catalog.begin() as conn:
                 job = jobs_db.claim(conn, station=self.station, now=self.maker.clock(), stale=self.stale)
             if job is None:
@@ -92,6 +95,10 @@ class ProxyWorker:
                 with self.maker.catalog.begin() as conn:
                     jobs_db.set_job(conn, rid, now=self.maker.clock(), progress_ms=ms)
 
+        def alive() -> None:  # while ffmpeg is held for ingest: the job is not abandoned
+            with self.maker.catalog.begin() as conn:
+                jobs_db.set_job(conn, rid, now=self.maker.clock())
+
         def uploaded(version: StoredVersion) -> None:
             with self.maker.catalog.begin() as conn:
                 jobs_db.set_job(
@@ -105,7 +112,8 @@ class ProxyWorker:
         try:
             with self.maker.catalog.read() as conn:
                 recording = recordings_db.resolve(conn, rid)
-            self.maker.make(recording, recipe, progress=progress, should_stop=should_stop, uploaded=uploaded, also=done)
+            self.maker.make(recording, recipe, progress=progress, should_stop=should_stop, paused=self.pause_while,
+                            heartbeat=alive, uploaded=uploaded, also=done)  # fmt: skip
         except Stopped:
             self._set(rid, state=JobState.WAITING, attempts=job.attempts - 1, error=None)
             return False

@@ -73,7 +73,9 @@ class Service:
         # Playback proxies (derived.proxies): after ingest, in a scheduler thread, ffmpeg under nice; never on
         # the ingest path. One run at a time; a stop ends ffmpeg and the job waits for the next start.
         self.proxies = evi.proxy_worker() if s.derived.proxies else None
+        self._ingesting = False
         if self.proxies is not None:
+            self.proxies.pause_while = self.ingest_busy
             self.scheduler.add_job(
                 self.make_proxies,
                 "interval",
@@ -162,6 +164,10 @@ class Service:
             except EvidockError as exc:
                 log.error("checkpoint failed, retried later: %s", exc)
 
+    def ingest_busy(self) -> bool:
+        """Files are arriving or being ingested: playback proxies wait (their ffmpeg is held)."""
+        return self._ingesting or self.watcher.queue_length() > 0
+
     def make_proxies(self) -> None:
         """Give recordings a browser cannot play a playback proxy (derived.proxies); errors wait for the next run."""
         if self.proxies is None or self.stopping:
@@ -197,6 +203,7 @@ class Service:
             for file in self.watcher.poll(now):
                 if self.stopping:
                     break
+                self._ingesting = True
                 outcome = self.pipeline.ingest(file)
                 if outcome is not None:
                     done += 1
@@ -207,6 +214,8 @@ class Service:
         except Exception as exc:
             log.exception("unexpected error in the ingest loop; pausing %.0f s", self.retry_seconds)
             self._pause(now, "unexpected error", exc)
+        finally:
+            self._ingesting = False
         if self._retry_at and now >= self._retry_at:
             self._retry_at = 0.0
             self._resume()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from derived.ffmpeg import command, ffmpeg_version
 from evidock import settings as settings_mod
 from evidock.app import App, checkpointer_for, open_app, retention_context
 from evidock.keys import init_key
+from evidock.runner import Service
 from evidock.settings import Settings
 from evidock.verify import verify
 from ingest.pipeline import Pipeline
@@ -244,7 +246,8 @@ def test_purge_deletes_the_proxies_with_their_original(
         file = look(clip.parent, clip, ())
         assert file is not None
         base = evi.pipeline().options
-        options = replace(base, retain_until=lambda _end: datetime.now(UTC) + timedelta(seconds=3))
+        # Locked for 15 s: long enough for the proxy to be made (and locked) on a busy machine, short for a test.
+        options = replace(base, retain_until=lambda _end: datetime.now(UTC) + timedelta(seconds=15))
         outcome = Pipeline(store=evi.store, catalog=evi.catalog, journal=evi.journal, options=options).ingest(file)
         assert outcome is not None
         assert outcome.recording is not None
@@ -266,3 +269,95 @@ def test_purge_deletes_the_proxies_with_their_original(
         checkpointer_for(evi).make(evi.now())
         checked = verify(evi, vkey)
         assert checked.ok, checked.failures
+
+
+def test_a_stop_ends_ffmpeg_and_the_proxy_waits_for_the_next_start(world: World, evi: App) -> None:
+    """SIGTERM of the service: ffmpeg is ended, nothing is logged, the job waits; the next run makes the proxy."""
+    clip = media.hevc_clip(world.tmp / "inbox" / "CAM04_P1004_20261120090000_0001.mp4", seconds=30, size="640x360",
+                           mark=uuid.uuid4().hex)  # fmt: skip
+    rid = dock(evi, clip)
+    worker = evi.proxy_worker()
+    worker.examine()
+    stop = threading.Event()
+    progress: list[int] = []
+    original_set = worker.progress_seconds
+    worker.progress_seconds = 0.0
+    made: list[int] = []
+    runner = threading.Thread(target=lambda: made.append(worker.run(stop.is_set)))
+    runner.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with evi.catalog.read() as conn:
+            job = job_of(conn, rid)
+        if job is not None and job.progress_ms > 0:
+            progress.append(job.progress_ms)
+            break
+        time.sleep(0.2)
+    stop.set()
+    runner.join(timeout=30)
+    worker.progress_seconds = original_set
+    assert progress, "ffmpeg reported progress before the stop"
+    assert made == [0]
+    with evi.catalog.read() as conn:
+        job = job_of(conn, rid)
+        assert derived_of(conn, rid) == []
+    assert job is not None
+    assert (job.state, job.attempts) == (JobState.WAITING, 0)
+    assert evi.store.listing(derived_prefix(rid)) == []
+    assert evi.proxy_worker().run() == 1
+
+
+def test_the_service_makes_proxies_from_its_scheduler(world: World, evi: App) -> None:
+    """`evidock run` wires the worker into its scheduler (a job of its own), beside the ingest loop."""
+    service = Service(evi)
+    assert service.scheduler.get_job("proxies") is not None
+    rid = dock(evi, media.mjpeg_avi(world.tmp / "inbox" / "CAM05_P1005_20261120090000_0001.avi", seconds=1,
+                                    mark=uuid.uuid4().hex))  # fmt: skip
+    service.make_proxies()
+    with evi.catalog.read() as conn:
+        assert [d.kind for d in derived_of(conn, rid)] == [DerivedKind.PROXY]
+    off = replace(world.settings, derived=replace(world.settings.derived, proxies=False))
+    with open_app(off, ensure_bucket=False) as quiet:
+        assert Service(quiet).scheduler.get_job("proxies") is None
+
+
+def test_ffmpeg_is_held_while_the_dock_is_busy_and_no_job_starts(world: World, evi: App) -> None:
+    """Ingest comes first: while files arrive or are ingested, a running ffmpeg is stopped and nothing new starts."""
+    clip = media.hevc_clip(world.tmp / "inbox" / "CAM06_P1006_20261120090000_0001.mp4", seconds=30, size="640x360",
+                           mark=uuid.uuid4().hex)  # fmt: skip
+    rid = dock(evi, clip)
+    busy = threading.Event()
+    worker = evi.proxy_worker()
+    worker.pause_while = busy.is_set
+    worker.progress_seconds = 0.0
+    busy.set()
+    assert worker.run() == 0, "no job starts while the dock is busy"
+    with evi.catalog.read() as conn:
+        job = job_of(conn, rid)
+    assert job is not None
+    assert job.state is JobState.WAITING
+    busy.clear()
+
+    def progress_ms() -> int:
+        with evi.catalog.read() as conn:
+            found = job_of(conn, rid)
+        assert found is not None
+        return found.progress_ms
+
+    made: list[int] = []
+    runner = threading.Thread(target=lambda: made.append(worker.run()))
+    runner.start()
+    deadline = time.monotonic() + 120
+    while progress_ms() == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    busy.set()  # a file arrives
+    time.sleep(2)
+    held = progress_ms()
+    time.sleep(3)
+    assert progress_ms() == held, "ffmpeg made no progress while the dock was busy"
+    assert runner.is_alive()
+    busy.clear()
+    runner.join(timeout=300)
+    assert made == [1]
+    with evi.catalog.read() as conn:
+        assert [d.kind for d in derived_of(conn, rid)] == [DerivedKind.PROXY]
