@@ -10,7 +10,10 @@ Two measurements, each against its own baseline in the same run:
 1. **Rate.** A 1080p25 HEVC/AAC MP4 and a 1080p25 MJPEG/ADPCM AVI made here
    with ffmpeg get their proxy by the exact recipe the service uses
    (``derived.recipes.proxy``, ``[derived]`` defaults), at normal priority;
-   the rate is the clip's length over the wall time (1.0 = real time).
+   the rate is the clip's length over the wall time (1.0 = real time). On a
+   shared machine the wall time says little, so ffmpeg's own CPU time is
+   reported too, and the rate the machine's cores would give if ffmpeg had
+   them to itself (clip length x cores / CPU seconds: an upper bound).
 2. **Ingest beside proxies.** The same number of fresh 1080p HEVC files are
    ingested (``ingest.pipeline``, as the dock's loop does) in rounds that
    alternate between *no proxy work* and *a proxy worker busy all along*
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -71,6 +75,8 @@ class RateResult:
     seconds_of_media: float
     wall_seconds: float
     rate: float  # media seconds per wall second
+    cpu_seconds: float  # ffmpeg's user + system time
+    rate_if_idle: float  # media seconds x cores / CPU seconds: the rate with every core to itself (an upper bound)
 
 
 @dataclass(frozen=True)
@@ -111,11 +117,16 @@ def make_clips(folder: Path, seconds: int) -> dict[str, Path]:
 
 def measure_rate(name: str, clip: Path, seconds: int, work: Path) -> RateResult:
     target = work / f"proxy-{name}.mp4"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     run(proxy(EncodeOptions()), source=clip, target=target, options=RunOptions(nice=0))
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     target.unlink()
-    return RateResult(name, float(seconds), round(wall, 2), round(seconds / wall, 3))
+    cores = len(os.sched_getaffinity(0))
+    return RateResult(name, float(seconds), round(wall, 2), round(seconds / wall, 3), round(cpu, 2),
+                      round(seconds * cores / cpu, 3))  # fmt: skip
 
 
 def fresh_copies(base: Path, folder: Path, count: int, tag: str) -> list[Path]:
@@ -195,7 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rates = [measure_rate(name, clip, args.seconds, work) for name, clip in clips.items()]
         for r in rates:
             print(f"bench: proxy of {r.clip}: {r.wall_seconds} s for {r.seconds_of_media:g} s of media "
-                  f"= {r.rate}x real time", file=sys.stderr)  # fmt: skip
+                  f"= {r.rate}x real time; ffmpeg used {r.cpu_seconds} CPU-s: {r.rate_if_idle}x with the cores "
+                  "to itself", file=sys.stderr)  # fmt: skip
         with run_server(args, sparse_block_bytes(8 * 1024**3)) as server:
             rounds = measure_ingest(args, clips["hevc-mp4-1080p"], work, server)
     ratio = statistics.median(r.ratio for r in rounds)

@@ -548,6 +548,46 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "acc.approve": ("批准", "approve"),
     "acc.reject": ("驳回", "reject"),
     "acc.no-third-parties": ("声明无第三人", "no third parties"),
+    "red.new": ("起草脱敏", "Draft a redaction"),
+    "red.new_help": (
+        "每行一段：静音、哔声填秒数“起-止”（如 12-15.5）；模糊填“X,Y,宽,高@起-止”（像素@秒，如 40,30,120,90@10-20）。"
+        "起草后可逐帧预览，提交后由另一名档案管理员批准。",
+        "One per line: mute and bleep as seconds FROM-TO (e.g. 12-15.5); blur as X,Y,WIDTH,HEIGHT@FROM-TO "
+        "(pixels @ seconds, e.g. 40,30,120,90@10-20). Preview frames after drafting; another custodian approves.",
+    ),
+    "red.mute": ("静音（秒）", "Mute (seconds)"),
+    "red.bleep": ("哔声（秒）", "Bleep (seconds)"),
+    "red.blur_boxes": ("模糊区域", "Blur boxes"),
+    "red.for_request": ("当事人申请编号（可选）", "Party's request number (optional)"),
+    "red.people": ("经办", "People"),
+    "red.drafted": ("{by} 起草", "drafted by {by}"),
+    "red.submitted": ("{by} 提交", "submitted by {by}"),
+    "red.decided": ("{by} 审批", "decided by {by}"),
+    "red.what": ("脱敏内容", "What is redacted"),
+    "red.sound.mute": ("{start}–{end} 秒静音", "silence {start}–{end} s"),
+    "red.sound.bleep": ("{start}–{end} 秒哔声", "bleep {start}–{end} s"),
+    "red.blur": ("{start}–{end} 秒模糊 [{box}]", "blur [{box}] {start}–{end} s"),
+    "red.moving": ("（移动区域，{n} 个关键帧）", "(moving, {n} keyframes)"),
+    "red.preview": ("预览帧", "Preview frame"),
+    "red.at": ("时间（秒）", "At (seconds)"),
+    "red.show_frame": ("显示该帧", "Show frame"),
+    "red.preview_help": (
+        "预览读取原始文件，登记为一次查看（访问日志）。",
+        "A preview reads the original and is registered as a viewing (access log).",
+    ),
+    "red.do.submit": ("提交审批", "Submit for approval"),
+    "red.do.approve": ("批准", "Approve"),
+    "red.do.reject": ("驳回", "Reject"),
+    "red.do.render": ("生成脱敏副本", "Render the redacted copy"),
+    "red.needs_other": (
+        "须由起草、提交人以外的档案管理员审批。",
+        "A custodian other than who drafted or submitted it approves.",
+    ),
+    "red.done.draft": ("草稿已保存。", "Draft saved."),
+    "red.done.submit": ("已提交审批。", "Submitted for approval."),
+    "red.done.approve": ("已批准。", "Approved."),
+    "red.done.reject": ("已驳回。", "Rejected."),
+    "red.done.render": ("脱敏副本已生成。", "The redacted copy is made."),
 }
 
 

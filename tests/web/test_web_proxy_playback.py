@@ -20,7 +20,7 @@ from storage.derived import proxy_of
 from storage.proxy_jobs import JobState, set_job
 from tests import media
 from tests.conftest import dock
-from tests.web.helpers import accesses_after, last_index, logged_in
+from tests.web.helpers import accesses_after, csrf_of, last_index, logged_in
 from tests.web.world import PASSWORD, World, build, opened
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
@@ -112,3 +112,40 @@ def test_the_pages_show_a_proxy_in_progress(world: World, evi: App) -> None:
     assert "播放代理文件生成中：50%" in shown
     web.cookies.set(LANG_COOKIE, "en")
     assert "its playback proxy is being made: 50%" in web.get(f"/recordings/{late}").text
+
+
+def test_a_redaction_is_drafted_previewed_approved_and_rendered_in_the_pages(world: World, evi: App) -> None:
+    rec = world.recordings[0]  # H.264, 320x240, 40 s
+    wang, zhao = logged_in(evi, "wang.wu"), logged_in(evi, "zhao.liu")
+    page = wang.get(f"/recordings/{rec}").text
+    assert "起草脱敏" in page
+    before = last_index(evi)
+    drafted = wang.post(
+        f"/recordings/{rec}/redactions",
+        data={"csrf": csrf_of(page), "mute": "2-4", "bleep": "", "blur": "40,30,120,90@1-5\n0,0,32,32@6-7",
+              "for_request": "", "reason": "遮挡路人"},
+    )  # fmt: skip
+    assert drafted.status_code == 303, drafted.text[:2000]
+    where = drafted.headers["location"]
+    number = int(where.split("/")[2].split("?")[0])
+    shown = wang.get(where).text
+    assert "草稿已保存" in shown
+    assert "2.0–4.0 秒静音" in shown
+    assert f'src="/redactions/{number}/preview.png?at=' in shown
+    frame = wang.get(f"/redactions/{number}/preview.png?at=2.5")
+    assert frame.status_code == 200, frame.text[:2000]
+    assert frame.headers["content-type"] == "image/png"
+    assert frame.content[:4] == b"\x89PNG"
+    views = [e for _, e in accesses_after(evi, before) if e.body["action"] == "view"]
+    assert [v.recording for v in views] == [rec], "the preview read the original through the gate"
+    assert wang.post(f"/redactions/{number}/submit", data={"csrf": csrf_of(shown)}).status_code == 303
+    mine = wang.get(f"/redactions/{number}").text
+    assert "须由起草、提交人以外的档案管理员审批" in mine
+    theirs = zhao.get(f"/redactions/{number}").text
+    approved = zhao.post(f"/redactions/{number}/approve", data={"csrf": csrf_of(theirs), "reason": "已核对"})
+    assert approved.status_code == 303
+    rendered = wang.post(f"/redactions/{number}/render", data={"csrf": csrf_of(wang.get(f"/redactions/{number}").text)})
+    assert rendered.status_code == 303, rendered.text[:2000]
+    done = wang.get(rendered.headers["location"]).text
+    assert "脱敏副本已生成" in done
+    assert "已生成" in wang.get(f"/recordings/{rec}").text
