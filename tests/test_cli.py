@@ -78,6 +78,19 @@ COMMANDS = [
     ["witness", "show"],
     ["witness", "serve"],
     ["witness", "history"],
+    ["derived"],
+    ["derived", "list"],
+    ["derived", "show"],
+    ["redact"],
+    ["redact", "new"],
+    ["redact", "preview"],
+    ["redact", "submit"],
+    ["redact", "approve"],
+    ["redact", "reject"],
+    ["redact", "render"],
+    ["redact", "no-third-parties"],
+    ["redact", "list"],
+    ["redact", "show"],
 ]
 
 
