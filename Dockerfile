@@ -18,6 +18,7 @@ COPY access access
 COPY cases cases
 COPY ingest ingest
 COPY retention retention
+COPY derived derived
 COPY evidock evidock
 COPY witness witness
 RUN /opt/evidock/.venv/bin/pip install --no-cache-dir --no-deps .

@@ -45,7 +45,7 @@ run:
 
 lint: install
 	$(VENV)/ruff check .
-	$(VENV)/mypy chain storage access cases ingest retention witness evidock tests bench
+	$(VENV)/mypy chain storage access cases ingest retention derived witness evidock tests bench
 	$(VENV)/lint-imports
 
 # The PostgreSQL pass leaves out the pure tests (no catalog): they ran on SQLite already.

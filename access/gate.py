@@ -34,6 +34,7 @@ from sqlalchemy import Connection, insert, update
 
 from access.disclosure import disclosed
 from access.errors import AccessDenied, AccessNotRecorded, ApprovalError, InvalidAccessInput
+from access.party_copies import party_delivery
 from access.people import REASON_LENGTH, Permission, Person, checked_text
 from access.requests import DEFAULT_POLICY, AccessPolicy, AccessRequest, RequestDesk, live_recording, load_request
 from cases.labels import Label, latest_labels
@@ -43,6 +44,7 @@ from storage import receipts as receipts_db
 from storage import recordings as recordings_db
 from storage.access_terms import APPROVED_ACTIONS, CONTENT_ACTIONS, Action, Category
 from storage.catalog import Catalog
+from storage.derived import DerivedFile, proxy_of
 from storage.errors import StorageError
 from storage.journal import Journal
 from storage.objects import ObjectStore, StoredVersion
@@ -87,8 +89,46 @@ class Delivered:
         }
 
 
+@dataclass(frozen=True)
+class Served:
+    """The bytes a read returns: the original, or one derived file of it (a playback proxy, a redacted copy)."""
+
+    version: StoredVersion
+    sha256: str
+    name: str  # the file name a browser or a disk sees (its suffix decides the type served)
+    derived: DerivedFile | None = None
+
+    @classmethod
+    def original(cls, rec: recordings_db.Recording) -> Served:
+        return cls(StoredVersion(rec.object_key, rec.version_id, rec.size), rec.id, rec.original_name)
+
+    @classmethod
+    def derived_from(cls, rec: recordings_db.Recording, made: DerivedFile) -> Served:
+        stem = Path(rec.original_name).stem or rec.id[:12]
+        version = StoredVersion(made.object_key, made.version_id, made.size)
+        return cls(version, made.sha256, f"{stem}.{made.kind}.mp4", made)
+
+    @property
+    def size(self) -> int:
+        return self.version.size
+
+    def access_facts(self) -> dict[str, JsonValue]:
+        """What the ACCESS entry says besides the original it names: the derived file served instead, if one was."""
+        if self.derived is None:
+            return {}
+        return {
+            "derived": self.sha256,
+            "derived_kind": self.derived.kind.value,
+            "derived_entry": self.derived.entry,
+        }
+
+
 class Content:
-    """Content whose ACCESS entry is committed; ``chunks()`` streams it and checks its SHA-256 at the end."""
+    """Content whose ACCESS entry is committed; ``chunks()`` streams it and checks its SHA-256 at the end.
+
+    ``served`` is the original unless the gate served a derived file of it
+    (a playback proxy, a party's redacted copy); its ACCESS entry names both.
+    """
 
     def __init__(
         self,
@@ -99,8 +139,10 @@ class Content:
         request: AccessRequest | None,
         approval_entry: int | None,
         disclosure: dict[str, Any],
+        served: Served | None = None,
     ) -> None:
         self.recording = recording
+        self.served = served or Served.original(recording)
         self.entry = entry
         self.request = request
         self.approval_entry = approval_entry
@@ -109,33 +151,34 @@ class Content:
         self._started = False
 
     def chunks(self) -> Iterator[bytes]:
-        """The original bytes, once; raises StorageError at the end if they are not the recording's."""
+        """The served bytes, once; raises StorageError at the end if they are not what was logged."""
         if self._started:
             raise RuntimeError("content is streamed once per ACCESS entry; open it again through the gate")
         self._started = True
-        rec = self.recording
+        served = self.served
         digest = hashlib.sha256()
         size = 0
-        for chunk in self._store._stream(StoredVersion(rec.object_key, rec.version_id, rec.size)):
+        for chunk in self._store._stream(served.version):
             digest.update(chunk)
             size += len(chunk)
             yield chunk
-        if size != rec.size or digest.hexdigest() != rec.id:
+        if size != served.size or digest.hexdigest() != served.sha256:
             raise StorageError(
-                f"the stored object of recording {rec.id} does not match it: expected {rec.size} bytes with "
-                f"SHA-256 {rec.id}, read {size} bytes with SHA-256 {digest.hexdigest()}; run `evidock verify --deep`"
+                f"the stored object {served.version.key} of recording {self.recording.id} does not match it: expected "
+                f"{served.size} bytes with SHA-256 {served.sha256}, read {size} bytes with SHA-256 "
+                f"{digest.hexdigest()}; run `evidock verify --deep`"
             )
 
     def byte_range(self, first: int, last: int) -> Iterator[bytes]:
-        """Bytes ``first``..``last`` (inclusive) of the original, once: an HTTP Range of a playback.
+        """Bytes ``first``..``last`` (inclusive) of what is served, once: an HTTP Range of a playback.
 
         A part cannot be checked against the whole file's SHA-256; its length is
         checked, and ``evidock verify --deep`` re-hashes every stored object.
         """
-        rec = self.recording
-        if not 0 <= first <= last < rec.size:
-            raise ValueError(f"range {first}-{last} is outside the {rec.size} bytes of recording {rec.id[:12]}")
-        if first == 0 and last == rec.size - 1:
+        served = self.served
+        if not 0 <= first <= last < served.size:
+            raise ValueError(f"range {first}-{last} is outside the {served.size} bytes of {served.name}")
+        if first == 0 and last == served.size - 1:
             yield from self.chunks()
             return
         if self._started:
@@ -143,14 +186,13 @@ class Content:
         self._started = True
         wanted = last - first + 1
         size = 0
-        version = StoredVersion(rec.object_key, rec.version_id, rec.size)
-        for chunk in self._store._stream(version, offset=first, length=wanted):
+        for chunk in self._store._stream(served.version, offset=first, length=wanted):
             size += len(chunk)
             yield chunk
         if size != wanted:
             raise StorageError(
-                f"the stored object of recording {rec.id} gave {size} bytes for a range of {wanted}; "
-                "run `evidock verify --deep`"
+                f"the stored object {served.version.key} of recording {self.recording.id} gave {size} bytes for a "
+                f"range of {wanted}; run `evidock verify --deep`"
             )
 
 
@@ -308,12 +350,17 @@ class Gate(RequestDesk):
         action: Action,
         reason: str | None = None,
         request_id: int | None = None,
+        playback: bool = False,
     ) -> Content:
         """Register a read of content and return it; its bytes flow only after the entry is committed.
 
         ``view`` and ``stream`` need a reason; ``download``, ``copy`` and ``export``
         need ``request_id``: an approved, unexpired request of this person's for
-        this action, not yet used for this recording.
+        this action, not yet used for this recording. ``playback``: a player
+        asks (``view``/``stream``), so a recording a browser cannot play is
+        served as its playback proxy if one was made; the ACCESS entry names the
+        proxy beside the original. Download, copy and export are always the
+        original's bytes (a party's request excepted: ``access.party_copies``).
         """
         if action not in CONTENT_ACTIONS:
             raise InvalidAccessInput(f"{action.value} is not a read of content")
@@ -327,7 +374,9 @@ class Gate(RequestDesk):
         with self._catalog.read() as conn:
             found = live_recording(conn, recording)
             label = latest_labels(conn, [found.id]).get(found.id)
-        entry = self._register(person, recording=found.id, action=action, reason=why)
+            proxy = proxy_of(conn, found.id) if playback else None
+        served = Served.derived_from(found, proxy) if proxy is not None else Served.original(found)
+        entry = self._register(person, recording=found.id, action=action, reason=why, extra=served.access_facts())
         return Content(
             self._store,
             found,
@@ -335,6 +384,7 @@ class Gate(RequestDesk):
             request=None,
             approval_entry=None,
             disclosure=disclosed(found, label, party=None),
+            served=served,
         )
 
 
@@ -342,6 +392,21 @@ class Gate(RequestDesk):
         found, asked, grant = self.check_grant(person, recording, action=action, request_id=request_id)
         with self._catalog.read() as conn:
             label = latest_labels(conn, [found.id]).get(found.id)
+            delivery = party_delivery(conn, found.id, asked.asked)
+        served = Served.original(found)
+        extra: dict[str, JsonValue] = {"request": asked.id}
+        if delivery is not None and delivery.redacted is not None:
+            served = Served.derived_from(found, delivery.redacted)
+            extra |= served.access_facts()
+        elif delivery is not None and delivery.statement is not None:
+            extra["no_third_parties"] = delivery.statement.id  # the approver's statement (a REDACTION entry)
+
+        def still_granted(conn: Connection) -> None:
+            self._grant_in(conn, person, found.id, action=action, request_id=request_id)
+            now = party_delivery(conn, found.id, asked.asked)
+            if now != delivery:
+                raise ApprovalError(f"what serves request {asked.id} changed meanwhile; try again")
+
         entry = self._register(
             person,
             recording=found.id,
@@ -352,9 +417,9 @@ class Gate(RequestDesk):
             approval=grant.approval_entry,
             document_ref=asked.document_ref,
             requester=asked.requester,
-            extra={"request": asked.id},
+            extra=extra,
             consume=asked.id,
-            recheck=lambda conn: self._grant_in(conn, person, found.id, action=action, request_id=request_id),
+            recheck=still_granted,
         )
         return Content(
             self._store,
@@ -362,7 +427,8 @@ class Gate(RequestDesk):
             entry=entry,
             request=asked,
             approval_entry=grant.approval_entry,
-            disclosure=disclosed(found, label, party=asked.party),
+            disclosure=disclosed(found, label, party=asked.party) | _derived_disclosed(served),
+            served=served,
         )
 
     def download(self, person: Person, recording: str, *, request_id: int, out: Path) -> Delivered:
@@ -395,13 +461,21 @@ class Gate(RequestDesk):
         return Delivered(
             recording=content.recording.id,
             path=target,
-            size=content.recording.size,
-            sha256=content.recording.id,
+            size=content.served.size,
+            sha256=content.served.sha256,
             entry=content.entry,
             request=request_id,
             approval_entry=content.approval_entry,
             disclosed=content.disclosed,
         )
+
+
+def _derived_disclosed(served: Served) -> dict[str, Any]:
+    """A disclosure of a redacted copy says so: which file it is and the DERIVED entry binding it to the original."""
+    if served.derived is None:
+        return {}
+    return {"delivered": {"kind": served.derived.kind.value, "sha256": served.sha256, "size": served.size,
+                          "derived_entry": served.derived.entry}}  # fmt: skip
 
 
 def _writable_target(out: Path) -> Path:

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from access.disclosure import checked_grounds, refusal, require_party_owns
 from access.errors import ApprovalError, InvalidAccessInput, NotPermitted
+from access.party_copies import Asked, party_delivery
 from access.people import (
     REASON_LENGTH,
     ROLE_PERMISSIONS,
@@ -81,6 +82,10 @@ class AccessRequest:
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now > self.expires_at
+
+    @property
+    def asked(self) -> Asked:
+        return Asked(self.id, self.category, self.action, self.decided_by)
 
     def as_json(self, now: datetime) -> dict[str, Any]:
         return {
@@ -349,4 +354,5 @@ class RequestDesk:
         if problem is not None:
             log.warning("request %d refused at delivery of %s: %s", request_id, found.id[:12], problem)
             raise ApprovalError(f"request {request_id} can no longer be used for recording {found.id[:12]}: {problem}")
+        party_delivery(conn, found.id, asked.asked)  # a party's: a redacted copy or the approver's statement (art. 29)
         return found, asked, grant

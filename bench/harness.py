@@ -35,7 +35,8 @@ GIB = 1024**3
 MIB = 1024**2
 REPO = Path(__file__).resolve().parent.parent
 MARGIN_BYTES = 4 * GIB  # Ceph's own metadata, logs, SQLite files, slack
-PACKAGES = ("chain", "storage", "access", "cases", "ingest", "retention", "evidock")  # evidock's own code, as installed
+# evidock's own code, as installed
+PACKAGES = ("chain", "storage", "access", "cases", "ingest", "retention", "derived", "evidock")
 
 # Starts one measured command and reports its wall time and rusage as JSON to
 # argv[1]; its stdout/stderr pass through. Run with -I -S: no site packages,

@@ -92,6 +92,9 @@ class EntryType(StrEnum):
     DECISION = "DECISION"  # a case's facts, proposed or final decision, or a major flag (法制审核办法 art. 5-7, 14)
     REVIEW = "REVIEW"  # a step of the legal review (法制审核) of a major decision (法制审核办法 art. 8-13)
     PUBLICATION = "PUBLICATION"  # a decision published, excluded or withdrawn (公示办法 art. 9-10)
+    # -- derived files (playback proxies, redacted copies; originals untouched, art. 28, 29) --
+    DERIVED = "DERIVED"  # a file made from one original by a recorded ffmpeg command, stored beside it
+    REDACTION = "REDACTION"  # a redaction drafted, submitted, approved or refused, or "no third parties present"
 
 
 # -- times ---------------------------------------------------------------------
@@ -278,6 +281,12 @@ def _base64(value: JsonValue) -> str | None:
     return "canonical standard base64"
 
 
+def _texts(value: JsonValue) -> str | None:
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return None
+    return "a list of strings"
+
+
 def _or_null(check: _Check) -> _Check:
     def nullable(value: JsonValue) -> str | None:
         problem = check(value)
@@ -387,6 +396,29 @@ BODY_FIELDS: Mapping[EntryType, Mapping[str, BodyField]] = MappingProxyType(
         EntryType.DECISION: _fields(case_number=_text, action=_text, by=_text),  # facts | propose | mark-major | final
         EntryType.REVIEW: _fields(case_number=_text, action=_text, by=_text),  # submit | check | ... | decide
         EntryType.PUBLICATION: _fields(case_number=_text, action=_text, by=_text),  # publish | exclude | withdraw
+        # -- derived files --
+        EntryType.DERIVED: _fields(
+            kind=_text,  # proxy | redacted
+            original_sha256=_sha256_hex,  # the original it was made from: always the entry's recording
+            sha256=_sha256_hex,  # of the derived file's bytes, as stored
+            size=_count,  # bytes
+            object_key=_text,  # its own key, never the original's
+            version_id=_text,
+            ffmpeg=_text,  # the first line of `ffmpeg -version` that made it
+            arguments=_texts,  # ffmpeg's arguments, "{input}" and "{output}" standing for the two files
+            requested_by=_text,  # who asked (the station for an automatic playback proxy)
+            approved_by=_or_null(_text),  # the second custodian who approved a redaction
+            retain_until=_or_null(_time),  # its COMPLIANCE lock, never after the original's
+            redaction=_optional(_or_null(_count)),  # the redaction rendered
+            spec_sha256=_optional(_or_null(_sha256_hex)),  # SHA-256 of the redaction spec's RFC 8785 bytes
+        ),
+        EntryType.REDACTION: _fields(
+            redaction=_count,  # the redaction's number
+            action=_text,  # draft | submit | approve | reject | no-third-parties
+            by=_text,
+            spec_sha256=_or_null(_sha256_hex),  # the exact spec acted on; null for no-third-parties
+            request=_optional(_or_null(_count)),  # the party's access request it serves
+        ),
     }
 )
 
@@ -402,6 +434,8 @@ RECORDING_REQUIRED = frozenset(
         EntryType.FIXITY,
         EntryType.PURGE,
         EntryType.REQUEST,
+        EntryType.DERIVED,
+        EntryType.REDACTION,
     }
 )
 """Types that are always about one recording. ACCESS, APPROVAL and CLOCK (a docked sidecar or not) may or may not be."""

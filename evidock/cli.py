@@ -51,6 +51,7 @@ from evidock.cli_common import (
     readable_block,
     settings_of,
 )
+from evidock.cli_derived import derived_app, redact_app
 from evidock.cli_export import export_app
 from evidock.cli_log import keys_app, log_app, verify_command
 from evidock.cli_publish import publish_app
@@ -141,6 +142,13 @@ app.command("compliance")(logged_query("compliance", compliance, permission=Perm
 app.command("alerts")(logged_query("alerts", alerts, permission=Permission.REPORTS))
 app.command("purge")(person_required(Permission.PURGE, purge))
 app.command("status")(logged_query("status", status, permission=Permission.REPORTS))
+# Derived files and redactions (art. 28, 29; docs/derived.md): reading them is a query on the record.
+app.add_typer(derived_app, name="derived")
+app.add_typer(redact_app, name="redact")
+gate_registered(derived_app, "list", lambda f: logged_query("derived list", f))
+gate_registered(derived_app, "show", lambda f: logged_query("derived show", f))
+gate_registered(redact_app, "list", lambda f: logged_query("redact list", f))
+gate_registered(redact_app, "show", lambda f: logged_query("redact show", f))
 
 
 @app.callback()

@@ -351,11 +351,14 @@ def access_request(
     out.print(f"ask a custodian other than {person.name}: evidock access approve {made.id} --reason ...", markup=False)
 
 
-def _decide(ctx: typer.Context, request: int, reason: str, *, approve: bool, as_json: bool) -> None:
+def _decide(ctx: typer.Context, request: int, reason: str, *, approve: bool, as_json: bool, said: str | None) -> None:
     settings = settings_of(ctx)
     with open_app(settings, ensure_bucket=False) as evi:
         person = acting_person(evi)
-        decided = evi.gate().decide(person, request, approve=approve, reason=reason)
+        if said is None:
+            decided = evi.gate().decide(person, request, approve=approve, reason=reason)
+        else:  # a party's request (art. 29): the approver states no third party is in it
+            decided = evi.redaction_desk().approve_stating(person, request, reason=reason, statement=said)
         now = evi.now()
     if as_json:
         print_json(decided.as_json(now))
@@ -368,13 +371,16 @@ def access_approve(
     ctx: typer.Context,
     request: Annotated[int, typer.Argument(min=1, help="Request number.")],
     reason: ReasonOption,
+    no_third_parties: Annotated[str | None, typer.Option(help="A party's request: no third party is in it.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Approve a request (custodian, not the requester): APPROVAL entries; usable once per recording until it expires.
 
+    A party's request (当事人) gets redacted copies (`evidock redact`), or the originals on --no-third-parties.
+
     Example: evidock access approve 7 --reason "court letter checked, 负责人批准"
     """
-    _decide(ctx, request, reason, approve=True, as_json=as_json)
+    _decide(ctx, request, reason, approve=True, as_json=as_json, said=no_third_parties)
 
 
 @access_app.command("deny")
@@ -388,7 +394,7 @@ def access_deny(
 
     Example: evidock access deny 7 --reason "no court investigation order attached"
     """
-    _decide(ctx, request, reason, approve=False, as_json=as_json)
+    _decide(ctx, request, reason, approve=False, as_json=as_json, said=None)
 
 
 @access_app.command("list")
@@ -458,6 +464,8 @@ def recordings_get(
 ) -> None:
     """Save the original of a recording under an approved request, through the access gate.
 
+    A party's request (当事人, art. 29): its approved redacted copy, or the original (docs/derived.md).
+
     The ACCESS entry is committed before the first byte is read; the bytes go to a
     temporary file beside FILE, are checked against the recording's SHA-256, synced,
     and only then appear as FILE. Each approval serves each recording once.
@@ -470,8 +478,10 @@ def recordings_get(
     if as_json:
         print_json(delivered.as_json())
         return
+    copy = delivered.disclosed.get("delivered")
     out.print(
-        f"saved {delivered.path} ({delivered.size} bytes, SHA-256 {delivered.sha256}); "
+        (f"saved the redacted copy (DERIVED entry {copy['derived_entry']}): " if copy else "saved ")
+        + f"{delivered.path} ({delivered.size} bytes, SHA-256 {delivered.sha256}); "
         f"ACCESS entry {delivered.entry}, approval entry {delivered.approval_entry}",
         markup=False,
     )

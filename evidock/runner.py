@@ -74,6 +74,21 @@ class Service:
         self._checkpointer: Checkpointer | None = None
         self.trust = outside_trust_for(evi)
         self.trust_alarm = outside_trust_alarm(s)
+        # Playback proxies (derived.proxies), on every node: after ingest, in a thread of the node's own
+        # scheduler, ffmpeg under nice; never on the ingest path. One run at a time; a stop ends ffmpeg and
+        # the job waits for the next start.
+        self.proxies = evi.proxy_worker() if s.derived.proxies else None
+        if self.proxies is not None:
+            self.proxies.pause_while = self.ingest_busy
+            self.local.add_job(
+                self.make_proxies,
+                "interval",
+                seconds=s.derived.poll_seconds,
+                id="proxies",
+                coalesce=True,
+                max_instances=1,
+                next_run_time=datetime.now(UTC),
+            )
         self.stopping = False
         self.retry_seconds = s.watch.retry_seconds  # after a storage error (server down), wait this long
         self.bucket_ready = False  # the bucket was checked (or created) with Object Lock since start
@@ -104,6 +119,11 @@ class Service:
 
     def start(self) -> None:
         s = self.evi.settings
+        if self.proxies is not None:
+            try:
+                self.proxies.start()
+            except EvidockError as exc:
+                log.error("proxy jobs left running could not be put back to wait: %s", exc)
         self.watcher.start()
         self.local.start()
         if s.role is NodeRole.CENTRAL:
@@ -191,7 +211,7 @@ class Service:
         return True
 
     def shutdown(self) -> None:
-        self.stopping = True
+        self.stopping = True  # a proxy being made ends its ffmpeg now; it waits for the next start
         self.watcher.stop()
         self.pool.close()
         self.collect(time.monotonic())
@@ -239,6 +259,22 @@ class Service:
             self.trust_alarm(self.trust.waiting(), self.evi.now())
         except EvidockError as exc:
             log.error("gathering cosignatures and timestamps failed, retried later: %s", exc)
+
+    def ingest_busy(self) -> bool:
+        """Files are arriving or being ingested: playback proxies wait (their ffmpeg is held)."""
+        return not self.pool.idle() or self.watcher.queue_length() > 0
+
+    def make_proxies(self) -> None:
+        """Give recordings a browser cannot play a playback proxy (derived.proxies); errors wait for the next run."""
+        if self.proxies is None or self.stopping:
+            return
+        try:
+            made = self.proxies.run(should_stop=lambda: self.stopping)
+        except EvidockError as exc:
+            log.error("playback proxies paused until the next run: %s", exc)
+            return
+        if made:
+            log.info("made %d playback prox%s", made, "y" if made == 1 else "ies")
 
     def audit_checkpoints(self) -> None:
         """Look at every object where checkpoints live; each planted or broken one is alarmed once."""

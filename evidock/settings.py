@@ -202,6 +202,19 @@ class PublicationSettings:
 
 
 @dataclass(frozen=True)
+class DerivedSettings:
+    """``[derived]``: playback proxies made in the background, how ffmpeg makes derived files (docs/derived.md)."""
+
+    proxies: bool = True  # give recordings a browser cannot play an H.264/AAC proxy, after ingest
+    poll_seconds: int = 30  # how often the service looks for recordings that need a proxy
+    preset: str = "veryfast"  # x264 preset of proxies and redacted copies (speed against size)
+    crf: int = 23  # x264 quality (lower: better and larger)
+    threads: int = 2  # ffmpeg threads; fixed so a derived file is the same on every run
+    max_height: int = 1080  # pixels; a taller original's proxy is scaled down (redacted copies keep the size)
+    nice: int = 19  # ffmpeg's CPU priority: 19 uses only what ingest leaves
+
+
+@dataclass(frozen=True)
 class Settings:
     source: Path | None  # the config file, None when built in code
     station_id: str
@@ -223,6 +236,7 @@ class Settings:
     health: HealthSettings = HealthSettings()
     role: NodeRole = NodeRole.CENTRAL  # a dock PC on its own is central too: it signs its own log
     publication: PublicationSettings = PublicationSettings()
+    derived: DerivedSettings = DerivedSettings()
 
     def masked(self) -> dict[str, Any]:
         """The effective configuration with secrets masked, for `evidock config check`."""
@@ -294,6 +308,15 @@ class Settings:
             "publication.feed_dir": str(self.publication.feed_dir),
             "health.waiting_limit_minutes": self.health.waiting_limit_minutes,
             "health.min_free_mib": self.health.min_free_mib,
+            "derived": {
+                "proxies": self.derived.proxies,
+                "poll_seconds": self.derived.poll_seconds,
+                "preset": self.derived.preset,
+                "crf": self.derived.crf,
+                "threads": self.derived.threads,
+                "max_height": self.derived.max_height,
+                "nice": self.derived.nice,
+            },
             "access.approval_expiry_hours": self.access.approval_expiry_hours,
             "access.bulk_threshold": self.access.bulk_threshold,
             "access.working_hours": (
@@ -450,6 +473,25 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
             min_free_mib=r.integer("health.min_free_mib", default=1024, low=0, high=1024**3),
         ),
         role=role,
+        derived=_derived(r),
+    )
+
+
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+
+
+def _derived(r: _Reader) -> DerivedSettings:
+    preset = r.text("derived.preset", default="veryfast")
+    if preset not in X264_PRESETS:
+        r.fail("derived.preset", preset, f"use an x264 preset: {', '.join(X264_PRESETS)}")
+    return DerivedSettings(
+        proxies=r.boolean("derived.proxies", default=True),
+        poll_seconds=r.integer("derived.poll_seconds", default=30, low=1, high=24 * 3600),
+        preset=preset,
+        crf=r.integer("derived.crf", default=23, low=0, high=51),
+        threads=r.integer("derived.threads", default=2, low=1, high=64),
+        max_height=r.integer("derived.max_height", default=1080, low=144, high=4320),
+        nice=r.integer("derived.nice", default=19, low=0, high=19),
     )
 
 

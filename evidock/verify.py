@@ -36,6 +36,7 @@ from chain.merkle import MemoryNodes
 from chain.verify import EntrySummary, summarise_entries
 from evidock.app import App, trust_policy
 from evidock.verify_checkpoints import stored_checkpoints, unanchored_tail
+from evidock.verify_derived import derived_objects
 from evidock.verify_objects import recording_objects, staging_objects
 from evidock.verify_outside_trust import GoodCheckpoint, outside_trust
 from evidock.verify_report import Report
@@ -88,6 +89,8 @@ def verify(
         staging_objects(evi, conn, report)
     say("stored objects and their retention")
     _objects(evi, rows, stored, report, deep=deep)
+    say("derived files (playback proxies, redacted copies)")
+    derived_objects(evi, replay, report, deep=deep)
     return report
 
 

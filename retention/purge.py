@@ -22,6 +22,10 @@ Then, in this order:
    the next purge retries it;
 3. once no version is left the tombstone is ``purged`` with ``purged_at``.
 
+Derived files of the recording (playback proxies, redacted copies, under
+``derived/<recording>/``) go with it: the PURGE entry names them, and step 2
+deletes their versions too (they are never locked longer than the original).
+
 The ``recordings`` row stays (its INGEST entry still describes it); the
 tombstone is what says the object is gone. ``evidock purge`` runs ``purge``
 as a dry run unless ``--apply``; the daily job runs it with
@@ -41,6 +45,7 @@ from cases.register import all_cases
 from chain.entries import EntryType
 from retention.context import RetentionContext, retention_basis, version_of
 from retention.policy import PurgeFacts, purge_eligible
+from storage.derived import derived_of, derived_prefix
 from storage.errors import StorageError
 from storage.recording_facts import RecordingFacts, recording_facts
 from storage.tombstones import PurgeState, Tombstone, add_tombstone, finish_tombstone, tombstones
@@ -175,6 +180,10 @@ def _start(ctx: RetentionContext, facts: RecordingFacts, *, now: dt.datetime, li
     try:
         with ctx.catalog.begin() as conn:
             history = [label.as_json() for label in label_history(conn, facts.id)]
+            derived = [
+                {"entry": d.entry, "kind": d.kind.value, "object_key": d.object_key, "version_id": d.version_id}
+                for d in derived_of(conn, facts.id)
+            ]
             entry = ctx.journal.append(
                 conn,
                 EntryType.PURGE,
@@ -188,6 +197,7 @@ def _start(ctx: RetentionContext, facts: RecordingFacts, *, now: dt.datetime, li
                     "retain_until": facts.retain_until,
                     "ended_at": retention_basis(facts),
                     "cases": linked,
+                    "derived": derived,
                 },
                 time=now,
             )
@@ -214,17 +224,19 @@ def _start(ctx: RetentionContext, facts: RecordingFacts, *, now: dt.datetime, li
 
 
 def _delete(ctx: RetentionContext, tomb: Tombstone, *, now: dt.datetime) -> PurgeItem:
-    """Delete every version of the object; record purged, or what the server refused."""
+    """Delete every version of the object and of its derived files; record purged, or what the server refused."""
     errors: list[str] = []
     deleted = 0
+    derived = derived_prefix(tomb.recording)
     try:
-        for version in ctx.store.versions(tomb.object_key):
+        doomed = [*ctx.store.versions(tomb.object_key), *(v.version for v in ctx.store.listing(derived))]
+        for version in doomed:
             try:
                 ctx.store.delete_version(version)
                 deleted += 1
             except StorageError as exc:
                 errors.append(str(exc))
-        left = ctx.store.versions(tomb.object_key)
+        left = [*ctx.store.versions(tomb.object_key), *ctx.store.listing(derived)]
     except StorageError as exc:
         errors.append(str(exc))
         left = []

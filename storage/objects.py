@@ -32,6 +32,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import BinaryIO
 
 import urllib3
 from minio import Minio
@@ -290,6 +291,24 @@ class ObjectStore:
         except (MinioException, urllib3.exceptions.HTTPError) as exc:
             log.warning("aborting the upload %s of %s failed: %s", upload_id, key, _reason(exc))
 
+    def upload(self, key: str, stream: BinaryIO, length: int, *, metadata: dict[str, str]) -> StoredVersion:
+        """Stream ``length`` bytes to ``key`` through minio (derived files); memory is bounded by a few parts."""
+        try:
+            result = self._client.put_object(
+                self.bucket,
+                key,
+                stream,
+                length,
+                metadata=dict(metadata),
+                part_size=self._part_size,
+                num_parallel_uploads=self._parallel,
+            )
+        except (MinioException, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            raise StorageError(f"upload of {key} failed: {_reason(exc)}") from exc
+        if not result.version_id:
+            raise BucketMisconfigured(f"upload of {key} returned no version id: is versioning enabled?")
+        return StoredVersion(key, result.version_id, length)
+
     def put_small(self, key: str, data: bytes, *, content_type: str = "text/plain; charset=utf-8") -> StoredVersion:
         """Store a small document (a checkpoint) in one request."""
         try:
@@ -495,6 +514,21 @@ class ObjectStore:
             size += len(chunk)
             if progress:
                 progress(len(chunk))
+        return digest.hexdigest(), size
+
+    def read_into(self, version: StoredVersion, sink: BinaryIO) -> tuple[str, int]:
+        """Copy one stored version into ``sink``; (SHA-256 hex, size) of what was read, for the caller to compare.
+
+        The system's own read of an original to derive a file from it (a
+        playback proxy, a redacted copy: ``derived``); never a person's read,
+        which goes through the access gate.
+        """
+        digest = hashlib.sha256()
+        size = 0
+        for chunk in self._stream(version):
+            digest.update(chunk)
+            size += len(chunk)
+            sink.write(chunk)
         return digest.hexdigest(), size
 
     def _stream(self, version: StoredVersion, *, offset: int = 0, length: int | None = None) -> Iterator[bytes]:

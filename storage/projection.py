@@ -36,10 +36,11 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from chain.entries import Entry, EntryType, JsonValue, commit, decode
-from storage import projection_access, projection_cases, schema
+from storage import projection_access, projection_cases, projection_derived, schema
 from storage.projected import SURROGATE, Committed, Expected, Projected, Second, logged_time
 from storage.projection_access import AccessReplay, access_shapes_a_table, digest_of
 from storage.projection_cases import DecisionReplay
+from storage.projection_derived import DerivedReplay
 from storage.schema import (
     checkpoint_cosignatures,
     checkpoint_timestamps,
@@ -76,6 +77,7 @@ PROJECTED: tuple[Projected, ...] = (
     Projected(schema.clock_reports, ("entry",), {"id": SURROGATE}),
     *projection_access.TABLES,
     *projection_cases.TABLES,
+    *projection_derived.TABLES,
 )
 
 NOT_PROJECTED: Mapping[str, str] = {
@@ -90,6 +92,7 @@ NOT_PROJECTED: Mapping[str, str] = {
     "checkpoint in the object store",
     receipts.name: "ingest progress of each docked file (a state machine); the recording it made is proven",
     schema.alert_runs.name: "a record of each alert check run, for `evidock status`; not evidence",
+    **projection_derived.NOT_PROJECTED,
 }
 
 
@@ -112,7 +115,7 @@ def unclassified() -> list[str]:
 # -- the replay -------------------------------------------------------------------------
 
 
-class Replay(AccessReplay, DecisionReplay):
+class Replay(DerivedReplay, AccessReplay, DecisionReplay):
     """Feed entries in log order with :meth:`apply`; ``rows`` then holds every projected table's rows."""
 
     def __init__(self) -> None:
@@ -130,6 +133,7 @@ class Replay(AccessReplay, DecisionReplay):
             EntryType.CASE: self._case,
             **self._access_handlers(),
             **self._decision_handlers(),
+            **self._derived_handlers(),
         }
 
     def ingested(self) -> dict[tuple[str, str], int]:

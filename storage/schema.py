@@ -542,3 +542,68 @@ access_results = Table(
     Index("ix_access_results_recording", "recording", "entry"),
 )
 """The recordings a LIST entry showed; the entry holds their count and a SHA-256 over the sorted ids."""
+
+
+# -- derived files: playback proxies and redacted copies (storage.derived, the derived package) -------------
+
+derived_files = Table(
+    "derived_files",
+    metadata,
+    Column("entry", BigInteger, ForeignKey("log_entries.idx"), primary_key=True, autoincrement=False),  # DERIVED
+    Column("recording", String(64), ForeignKey("recordings.id"), nullable=False),  # the original, untouched
+    Column("kind", String(16), nullable=False),  # proxy, redacted
+    Column("sha256", String(64), nullable=False),  # of the derived bytes
+    Column("size", BigInteger, nullable=False),
+    Column("object_key", String(256), nullable=False),  # derived/<original>/<hex>: never an original's key
+    Column("version_id", String(128), nullable=False),
+    Column("retain_until", UTCDateTime(), nullable=True),  # its COMPLIANCE lock (none if the original's had passed)
+    Column("ffmpeg", String(256), nullable=False),  # `ffmpeg -version`'s first line
+    Column("arguments", JSON, nullable=False),  # the exact ffmpeg arguments, {input} and {output} as placeholders
+    Column("redaction", Integer, nullable=True),  # the redaction it renders
+    Column("spec_sha256", String(64), nullable=True),
+    Column("requested_by", String(NAME_LENGTH), nullable=False),
+    Column("approved_by", String(NAME_LENGTH), nullable=True),
+    Column("made_at", UTCDateTime(), nullable=False),  # the DERIVED entry's time
+    Index("ix_derived_files_recording", "recording", "kind"),
+)
+"""One row per DERIVED entry; purged with the original (``purges`` says when its objects went)."""
+
+redactions = Table(
+    "redactions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("recording", String(64), ForeignKey("recordings.id"), nullable=False),
+    Column("request", Integer, nullable=True),  # the party's access request (art. 29) it serves
+    Column("spec", JSON, nullable=True),  # what to mute and blur; null for a no-third-parties statement
+    Column("spec_sha256", String(64), nullable=True),
+    Column("state", String(24), nullable=False),  # draft, submitted, approved, rejected, rendered, no-third-parties
+    Column("reason", Text, nullable=False),  # why (事由); for no-third-parties, the approver's statement
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("submitted_by", String(NAME_LENGTH), nullable=True),
+    Column("submitted_at", UTCDateTime(), nullable=True),
+    Column("decided_by", String(NAME_LENGTH), nullable=True),  # the second custodian
+    Column("decided_at", UTCDateTime(), nullable=True),
+    Column("decision_reason", Text, nullable=True),
+    Column("derived_entry", BigInteger, ForeignKey("log_entries.idx"), nullable=True),  # the rendered copy
+    Index("ix_redactions_recording", "recording", "id"),
+)
+"""Each change is a REDACTION entry (or, for ``rendered``, the DERIVED entry) in the same transaction."""
+
+proxy_jobs = Table(
+    "proxy_jobs",
+    metadata,
+    Column("recording", String(64), ForeignKey("recordings.id"), primary_key=True),
+    Column("state", String(16), nullable=False),  # not-needed, waiting, running, done, failed
+    Column("reason", Text, nullable=False),  # why a browser cannot play the original (or that it can)
+    Column("station", String(64), nullable=True),  # the station working on it
+    Column("progress_ms", BigInteger, nullable=False),  # of duration_ms transcoded
+    Column("duration_ms", BigInteger, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("error", Text, nullable=True),
+    Column("object_key", String(256), nullable=True),  # uploaded, its DERIVED entry not yet written
+    Column("version_id", String(128), nullable=True),
+    Column("entry", BigInteger, nullable=True),  # the DERIVED entry once done
+)
+"""The background proxy work per recording: progress for the pages, not evidence (the DERIVED entry is)."""

@@ -154,8 +154,12 @@ def _approved(world: World, as_: Act, requester: str, recordings: list[str], act
             party=asked.pop("party", None),
         )
         assert not asked
-        decided = gate.decide(world.person("c2" if requester != "c2" else "c1"), made.id, approve=True, reason="批准")
+        approver = world.person("c2" if requester != "c2" else "c1")
+        decided = gate.decide(approver, made.id, approve=True, reason="批准")
         assert decided.status is RequestStatus.APPROVED
+        if made.category is Category.PARTY:  # art. 29: the originals only with the approver's statement
+            for rec in made.grants:
+                evi.redaction_desk().no_third_parties(approver, made.id, rec.recording, statement="无第三人")
     act(requester)
     return made.id
 
@@ -343,15 +347,16 @@ def test_a_failing_log_write_serves_no_bytes(
 def test_no_other_path_to_the_bytes() -> None:
     """Object GETs live in storage/objects.py; content for people leaves only through access/gate.py."""
     reads = {"get_object", "fget_object", "_stream", "select_object_content", "presigned_get_object"}
-    reads |= {"get_presigned_url", "read_small"}
+    reads |= {"get_presigned_url", "read_small", "read_into"}
     allowed = {
         "storage/objects.py": reads,
         "access/gate.py": {"_stream"},  # the gate
+        "derived/making.py": {"read_into"},  # the original read to derive a file from it; never given to a person
         "storage/checkpoints.py": {"read_small"},  # signed checkpoints: system documents of <= 1 MiB
         "evidock/verify.py": {"read_small"},
     }
     found: list[str] = []
-    for package in ("chain", "storage", "access", "cases", "ingest", "retention", "evidock", "bench"):
+    for package in ("chain", "storage", "access", "cases", "ingest", "retention", "derived", "evidock", "bench"):
         for path in sorted((REPO / package).rglob("*.py")):
             relative = path.relative_to(REPO).as_posix()
             tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -372,7 +377,7 @@ def test_no_other_path_to_the_bytes() -> None:
     assert found == []
     # Inside objects.py, only the integrity reads use the stream, and only the stream GETs.
     callers = _callers(REPO / "storage" / "objects.py")
-    assert callers["_stream"] == {"read_small", "fixity_sha256"}
+    assert callers["_stream"] == {"read_small", "fixity_sha256", "read_into"}
     assert callers["get_object"] == {"_stream"}
 
 
@@ -582,7 +587,10 @@ def test_a_party_request_never_returns_third_party_fields(
     outputs.append(out + err)
     number = out.split()[1].rstrip(":")
     act("c2")
-    code, out, err = _run(world, capsys, "access", "approve", number, "--reason", "本人申请, 已核实身份")
+    code, out, err = _run(
+        world, capsys, "access", "approve", number, "--reason", "本人申请, 已核实身份",
+        "--no-third-parties", "画面和声音中只有当事人和执法人员",
+    )  # fmt: skip
     assert code == 0, err
     outputs.append(out + err)
     act("c1")

@@ -30,6 +30,8 @@ from evidock.verify import verify
 from evidock.verify_report import Report
 from ingest.checking import add_clock_report, explain
 from ingest.clock import ClockReport
+from ingest.pipeline import Pipeline
+from ingest.watcher import look
 from retention import evidence, labelling, lifecycle
 from retention.purge import purge
 from storage import findings as findings_db
@@ -37,6 +39,7 @@ from storage import journal, schema
 from storage.access_terms import Action, Category
 from storage.projection import NOT_PROJECTED, PROJECTED, unclassified
 from storage.schema import UTCDateTime, log_entries, metadata
+from tests import media
 from tests.cases.world import decisions_through_every_step
 from tests.conftest import raw_config, sqlite_only, station_env, write_config
 from tests.test_retention_labels import ingest
@@ -63,8 +66,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, s3_env: dict[str, str]) -> W
 def make_world(tmp: Path, s3_env: dict[str, str], *, since_migrations: bool = True) -> World:
     """A station with a row in every projected table (also the catalog ``tests/test_migrations.py`` upgrades).
 
-    ``since_migrations=False`` leaves out what evidock learnt after the baseline migration (case decisions),
-    so the world is one a pre-migration evidock could have made.
+    ``since_migrations=False`` leaves out what evidock learnt after the baseline migration (case decisions,
+    derived files), so the world is one a pre-migration evidock could have made.
     """
     (tmp / "inbox").mkdir()
     config = write_config(tmp / "config.toml", raw_config(tmp, f"t-{uuid.uuid4().hex[:20]}", s3_env["S3_ENDPOINT"]))
@@ -100,6 +103,7 @@ def make_world(tmp: Path, s3_env: dict[str, str], *, since_migrations: bool = Tr
         _requests_and_a_search(evi, tmp, kept, purged)
         if since_migrations:
             decisions_through_every_step(evi, CASE, kept)
+            _derived_files(evi, tmp, kept)
         time.sleep(1.2)  # the one-second locks pass on the server's own clock
         purge(ctx, now=datetime.now(UTC) + timedelta(days=100), apply=True)
         checkpointer_for(evi).make(evi.now())
@@ -153,6 +157,29 @@ def _requests_and_a_search(evi: App, tmp: Path, kept: str, purged: str) -> None:
         c1, command="recordings list", query={"device": "CAM01"}, recordings=[kept, purged], reason="查找录像"
     )
     gate.read_metadata(c1, kept, reason="核对")  # the listing's entry is not the last: a moved row lands on another
+
+
+def _derived_files(evi: App, tmp: Path, kept: str) -> None:
+    """A playback proxy (of an HEVC recording) and a redacted copy (of ``kept``, for the party's pending request)."""
+    clip = media.hevc_clip(tmp / "inbox" / "CAM02_P1002_20250110100000_0001.mp4", seconds=1, mark=str(tmp))
+    file = look(clip.parent, clip, ())
+    assert file is not None
+    kept_long = replace(evi.pipeline().options, retain_until=lambda _end: datetime.now(UTC) + timedelta(days=200))
+    Pipeline(store=evi.store, catalog=evi.catalog, journal=evi.journal, options=kept_long).ingest(file)  # not purged
+    assert evi.proxy_worker().run() == 1
+    c1, c2 = Person("c1", Role.CUSTODIAN), Person("c2", Role.CUSTODIAN)
+    with evi.catalog.read() as conn:
+        party = conn.execute(select(schema.access_requests.c.id).where(schema.access_requests.c.party.is_not(None)))
+        request = int(party.scalar_one())
+    desk = evi.redaction_desk()
+    spec = {
+        "audio": [{"from_ms": 0, "to_ms": 500, "sound": "mute"}],
+        "video": [{"from_ms": 0, "to_ms": 500, "box": [8, 8, 32, 32]}],
+    }
+    draft = desk.new(c1, kept, spec, reason="遮挡路人", request=request)
+    desk.submit(c1, draft.id)
+    desk.decide(c2, draft.id, approve=True, reason="已核对")
+    desk.render(c1, draft.id)
 
 
 def _verify_copy(world: World, tmp_path: Path, tamper: str, *params: object) -> Report:

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from access.errors import AccessDenied, AccessNotRecorded, InvalidAccessInput, NotAuthenticated, NotPermitted
 from chain.errors import EvidockError, ProofError
+from derived.ffmpeg import FfmpegError
 from evidock.settings import ConfigError
 from evidock.text import one_line
 from retention.context import CustodyError
@@ -38,7 +39,8 @@ STATUS: tuple[tuple[type[EvidockError], int], ...] = (
     (ConfigError, 500),
     (RetentionError, 500),
     (StorageError, 503),  # the object store or the catalog failed
-    (EvidockError, 400),  # FindingError, PatternError: the request cannot be done as asked
+    (FfmpegError, 500),  # ffmpeg could not make a derived file: its words go to the station's log
+    (EvidockError, 400),  # FindingError, PatternError, SpecError: the request cannot be done as asked
 )
 
 

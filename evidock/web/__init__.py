@@ -22,6 +22,7 @@ from evidock.web.decision_pages import add_decision_pages
 from evidock.web.export_pages import add_export_pages
 from evidock.web.pages import add_pages
 from evidock.web.recordings import add_recording_pages
+from evidock.web.redaction_pages import add_redaction_pages
 from evidock.web.report_pages import add_report_pages
 from evidock.web.site import Web, page_route
 
@@ -41,6 +42,7 @@ def web_router(evi: App, options: WebSettings | None = None) -> APIRouter:
     add_export_pages(router, web)
     add_report_pages(router, web)
     add_decision_pages(router, web)
+    add_redaction_pages(router, web)
 
     @router.get("/static/{name}")
     def static(name: str) -> Response:

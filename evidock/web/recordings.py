@@ -35,8 +35,10 @@ from retention import labelling
 from retention.context import CustodyError
 from retention.tracking import Tracked
 from storage import findings as findings_db
+from storage import proxy_jobs
 from storage import recordings as recordings_db
 from storage.access_terms import Action
+from storage.derived import derived_of, proxy_of, redactions_of
 from storage.recording_facts import open_findings_by_recording, recording_facts
 from storage.schema import log_entries
 from storage.search import MAX_LIMIT, CustodyStatus, RecordingFilter
@@ -211,6 +213,9 @@ def add_recording_pages(router: APIRouter, web: Web) -> None:  # noqa: PLR0915 -
             tracked = compliance_mod.track(
                 retention_context(evi), conn, recording_facts(conn, ids=[rid]), now=evi.now()
             )
+            derived = derived_of(conn, rid)
+            redactions = redactions_of(conn, rid)
+            proxy_job = proxy_jobs.job_of(conn, rid)
         return web.render(
             request,
             "recording.html",
@@ -225,6 +230,10 @@ def add_recording_pages(router: APIRouter, web: Web) -> None:  # noqa: PLR0915 -
             proven_below=checkpoint[0] if checkpoint else 0,
             tracked=tracked[0] if tracked else None,
             done=done,
+            derived=derived,
+            redactions=redactions,
+            proxy=next((d for d in reversed(derived) if d.kind.value == "proxy"), None),
+            proxy_job=proxy_job,
         )
 
     @router.post("/recordings/{recording}/label")
@@ -285,7 +294,12 @@ def add_recording_pages(router: APIRouter, web: Web) -> None:  # noqa: PLR0915 -
         person.require(Permission.VIEW_CONTENT)
         if playing(session, recording) is None:
             return RedirectResponse(f"/recordings/{recording}", status_code=303)
-        return web.render(request, "player.html", person=person, session=session, rid=recording)
+        with evi.catalog.read() as conn:
+            proxy = proxy_of(conn, recording)
+            proxy_job = proxy_jobs.job_of(conn, recording)
+        return web.render(
+            request, "player.html", person=person, session=session, rid=recording, proxy=proxy, proxy_job=proxy_job
+        )
 
     @router.get("/recordings/{recording}/stream")
     def stream(request: Request, recording: str) -> Response:
@@ -294,7 +308,7 @@ def add_recording_pages(router: APIRouter, web: Web) -> None:  # noqa: PLR0915 -
         given = playing(session, recording)
         if given is None:
             raise ApprovalError("playback needs a reason (事由) first: open the recording and press play")
-        content = evi.gate().open_content(person, recording, action=Action.STREAM, reason=given.reason)
+        content = evi.gate().open_content(person, recording, action=Action.STREAM, reason=given.reason, playback=True)
         return content_http.respond(content, range_header=request.headers.get("range"), attachment=False)
 
     @router.get("/log/proof/{index}")
