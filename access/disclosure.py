@@ -101,4 +101,3 @@ def disclosed(recording: Recording, label: Label | None, *, party: str | None) -
     else:
         view["parties"] = list(label.parties) if label else []
     return view
-

@@ -38,4 +38,3 @@ class ApprovalError(AccessDenied):
 
 class AccessNotRecorded(AccessDenied):
     """The ACCESS entry could not be written; the read was refused (fail closed)."""
-

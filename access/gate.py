@@ -387,7 +387,6 @@ class Gate(RequestDesk):
             served=served,
         )
 
-
     def _approved_content(self, person: Person, recording: str, *, action: Action, request_id: int) -> Content:
         found, asked, grant = self.check_grant(person, recording, action=action, request_id=request_id)
         with self._catalog.read() as conn:

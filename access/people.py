@@ -97,13 +97,10 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         }
     ),
     Role.AUDITOR: frozenset({Permission.READ_METADATA, Permission.AUDIT, Permission.VERIFY, Permission.REPORTS}),
-    Role.LEGAL: frozenset(
-        {Permission.READ_METADATA, Permission.VIEW_CONTENT, Permission.REVIEW, Permission.REPORTS}
-    ),
+    Role.LEGAL: frozenset({Permission.READ_METADATA, Permission.VIEW_CONTENT, Permission.REVIEW, Permission.REPORTS}),
     Role.ADMIN: frozenset({Permission.MANAGE_USERS, Permission.VERIFY}),
 }
 """What each role may do; docs/access.md shows the same table and which command needs which permission."""
-
 
 
 @dataclass(frozen=True)
@@ -121,7 +118,6 @@ class Person:
         if not self.may(permission):
             allowed = ", ".join(r.value for r in Role if permission in ROLE_PERMISSIONS[r])
             raise NotPermitted(f"{self.name} ({self.role.value}) may not {permission.value}; allowed roles: {allowed}")
-
 
 
 # -- input ------------------------------------------------------------------------------
@@ -156,7 +152,6 @@ def checked_user_name(value: str) -> str:
 
 def optional_text(what: str, value: str | None, *, limit: int) -> str | None:
     return None if value is None or not value.strip() else checked_text(what, value, limit=limit)
-
 
 
 # -- users --------------------------------------------------------------------------------
@@ -467,4 +462,3 @@ def officers_by_user(conn: Connection) -> dict[str, str]:
     """User name -> officer id (警号), for the users that have one."""
     rows = conn.execute(select(users.c.name, users.c.officer_id).where(users.c.officer_id.is_not(None)))
     return {str(name): str(officer) for name, officer in rows}
-

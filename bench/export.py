@@ -173,9 +173,7 @@ class Bench:
             admin = Person("(bench)", Role.ADMIN)
             for name in ("c1", "c2"):
                 with evi.catalog.begin() as conn:
-                    add_user(
-                        conn, journal=evi.journal, actor=admin, name=name, role=Role.CUSTODIAN, time=now
-                    )
+                    add_user(conn, journal=evi.journal, actor=admin, name=name, role=Role.CUSTODIAN, time=now)
                     self.tokens[name] = issue_token(conn, journal=evi.journal, actor=admin, name=name, time=now)
 
     def ingest_case(self, size_gib: int) -> tuple[str, Path]:

@@ -59,7 +59,6 @@ class BenchError(Exception):
     """The benchmark cannot run or a run failed; the message says why."""
 
 
-
 # -- a measured run ---------------------------------------------------------------------
 
 
@@ -72,7 +71,6 @@ class Run:
     cpu_user_s: float
     cpu_sys_s: float
     server_cpu_s: float | None
-
 
 
 def timed(cmd: Sequence[str], *, env: dict[str, str], cwd: Path, server: Server, what: str) -> tuple[Run, str]:
@@ -302,7 +300,6 @@ def machine() -> dict[str, Any]:
     except PackageNotFoundError:
         info["minio"] = None
     return info
-
 
 
 # -- what every ingesting benchmark takes and does ----------------------------------------

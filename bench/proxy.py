@@ -184,9 +184,7 @@ def measure_ingest(args: argparse.Namespace, base: Path, work: Path, server: Ser
             busy = threading.Thread(target=keep_making, args=(worker, stop))
             busy.start()
             time.sleep(2)  # ffmpeg under way before the timed ingest starts
-            with_ = ingest_all(
-                pipeline, fresh_copies(base, work / f"r{number}-b", args.files, f"b{number}"), dock_busy
-            )
+            with_ = ingest_all(pipeline, fresh_copies(base, work / f"r{number}-b", args.files, f"b{number}"), dock_busy)
             running = busy.is_alive()
             stop.set()
             busy.join()

@@ -168,7 +168,12 @@ class Variants:
         with self.path.open("rb") as raw:
             reader = _HashingReader(raw)
             result = self.client.put_object(
-                self.bucket, key, reader, self.size, part_size=PART, num_parallel_uploads=PARALLEL  # type: ignore[arg-type]  # minio only calls read()
+                self.bucket,
+                key,
+                reader,
+                self.size,
+                part_size=PART,
+                num_parallel_uploads=PARALLEL,  # type: ignore[arg-type]  # minio only calls read()
             )
         self._copy(StoredVersion(key, result.version_id or "", self.size), reader.digest.hexdigest())
 

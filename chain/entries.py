@@ -110,18 +110,13 @@ def format_time(moment: datetime) -> str:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"naive datetime {moment!r} refused: pass a timezone-aware datetime")
     utc = moment.astimezone(UTC)
-    return (
-        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
-        f"T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z"
-    )
+    return f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z"
 
 
 def parse_time(text: str) -> datetime:
     """The aware UTC datetime of a time written by :func:`format_time`; anything else is refused."""
     if not _TIME_PATTERN.fullmatch(text):
-        raise EntryError(
-            f"time must look like 2026-11-26T12:00:00Z (UTC, whole seconds), got {text!r}"
-        )
+        raise EntryError(f"time must look like 2026-11-26T12:00:00Z (UTC, whole seconds), got {text!r}")
     try:
         # The pattern above fixes the form; fromisoformat only has to reject impossible dates.
         return datetime.fromisoformat(text)
@@ -305,10 +300,7 @@ class BodyField:
 
 def _fields(**spec: _Check | BodyField) -> Mapping[str, BodyField]:
     return MappingProxyType(
-        {
-            key: item if isinstance(item, BodyField) else BodyField(item)
-            for key, item in spec.items()
-        }
+        {key: item if isinstance(item, BodyField) else BodyField(item) for key, item in spec.items()}
     )
 
 
@@ -364,9 +356,7 @@ BODY_FIELDS: Mapping[EntryType, Mapping[str, BodyField]] = MappingProxyType(
         EntryType.HOLD: _fields(action=_text, reason=_text),  # action: set | release
         EntryType.RETENTION: _fields(retain_until=_time, reason=_text),
         EntryType.EXPORT: _fields(export_id=_text, maker=_text, extractor=_text),  # 制作人, 提取人
-        EntryType.EXPORT_SEALED: _fields(
-            export_id=_text, image_sha256=_sha256_hex, image_size=_count
-        ),
+        EntryType.EXPORT_SEALED: _fields(export_id=_text, image_sha256=_sha256_hex, image_size=_count),
         EntryType.FIXITY: _fields(sha256=_sha256_hex, match=_boolean),
         EntryType.PURGE: _fields(object_key=_text, version_id=_text, reason=_text),
         EntryType.KEY: _fields(action=_text, vkey=_text),  # action: add | retire
@@ -571,9 +561,7 @@ class Entry:
         object.__setattr__(self, "_plain_keys", ascii_keys)
 
     def _check_custody(self) -> None:
-        if self.recording is not None and (
-            not isinstance(self.recording, str) or not self.recording
-        ):
+        if self.recording is not None and (not isinstance(self.recording, str) or not self.recording):
             _fail(f"entry recording must be a non-empty string or null, got {self.recording!r}")
         _frozen_json(self.recording, "recording")
         if self.type in RECORDING_REQUIRED and self.recording is None:
@@ -584,10 +572,7 @@ class Entry:
             if not _is_int(self.prev) or not 0 <= self.prev <= MAX_SAFE_INTEGER:
                 _fail(f"entry prev must be a log index >= 0 or null, got {self.prev!r}")
             if self.recording is None:
-                _fail(
-                    f"entry prev is {self.prev} but recording is null; prev links one recording's "
-                    "entries"
-                )
+                _fail(f"entry prev is {self.prev} but recording is null; prev links one recording's entries")
 
     @property
     def timestamp(self) -> datetime:

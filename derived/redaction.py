@@ -216,9 +216,7 @@ class RedactionDesk:
 
     # -- the redacted copy ----------------------------------------------------------------
 
-    def render(
-        self, person: Person, number: int, *, progress: Callable[[int], None] | None = None
-    ) -> DerivedFile:
+    def render(self, person: Person, number: int, *, progress: Callable[[int], None] | None = None) -> DerivedFile:
         """Render an approved redaction with ffmpeg; its DERIVED entry and the state ``rendered`` commit together."""
         person.require(Permission.CUSTODY)
         with self.maker.catalog.read() as conn:

@@ -138,7 +138,7 @@ def _box(value: object, where: str, frame: Frame) -> tuple[int, int, int, int]:
 def parse(raw: Mapping[str, Any], frame: Frame) -> Spec:
     """The spec ``raw`` (JSON as given) checked against the recording; raises ``SpecError`` naming what is wrong."""
     if raw.get("v", SPEC_VERSION) != SPEC_VERSION:
-        raise SpecError(f"redaction spec version {raw.get('v')!r} is not known; write \"v\": {SPEC_VERSION}")
+        raise SpecError(f'redaction spec version {raw.get("v")!r} is not known; write "v": {SPEC_VERSION}')
     unknown = set(raw) - {"v", "audio", "video"}
     if unknown:
         raise SpecError(f"redaction spec has unknown keys {sorted(unknown)}; it holds only v, audio and video")

@@ -169,9 +169,7 @@ def users_add(
                 password_hash=hashed,
                 time=now,
             )
-            token = (
-                None if password else issue_token(conn, journal=evi.journal, actor=actor, name=stored, time=now)
-            )
+            token = None if password else issue_token(conn, journal=evi.journal, actor=actor, name=stored, time=now)
     if as_json:
         print_json({"name": stored, "role": wanted.value, "token": token})
         return

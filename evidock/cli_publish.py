@@ -1,4 +1,3 @@
-
 """`evidock case publish ...`: publication of decisions (公示, 公示办法 art. 9-10) and the static feed.
 
 Thin: each command calls ``evidock.publishing``, as the API and the web pages do.

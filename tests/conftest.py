@@ -235,9 +235,7 @@ def add_person(settings: Settings, name: str, role: Role | str, *, officer_id: s
     with open_app(settings, ensure_bucket=False) as evi, evi.catalog.begin() as conn:
         admin = Person("(test)", Role.ADMIN)
         now = datetime.now(UTC)
-        add_user(
-            conn, journal=evi.journal, actor=admin, name=name, role=Role(role), officer_id=officer_id, time=now
-        )
+        add_user(conn, journal=evi.journal, actor=admin, name=name, role=Role(role), officer_id=officer_id, time=now)
         return issue_token(conn, journal=evi.journal, actor=admin, name=name, time=now)
 
 

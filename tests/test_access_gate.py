@@ -173,9 +173,7 @@ def _counts(world: World) -> dict[str, int]:
         counts["log"] = journal.size(conn)
         counts["used"] = int(
             conn.execute(
-                select(func.count())
-                .select_from(access_grants)
-                .where(access_grants.c.used_at.is_not(None))
+                select(func.count()).select_from(access_grants).where(access_grants.c.used_at.is_not(None))
             ).scalar_one()
         )
     return counts

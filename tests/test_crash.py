@@ -138,9 +138,7 @@ BATCH = 6  # files dropped at once, ingested three at a time
 BATCH_SIZE = 24 * 1024 * 1024  # bytes each: three parts
 
 
-def test_kill_9_with_several_files_in_flight_then_restart(
-    tmp_path: Path, s3_env: dict[str, str], bucket: str
-) -> None:
+def test_kill_9_with_several_files_in_flight_then_restart(tmp_path: Path, s3_env: dict[str, str], bucket: str) -> None:
     """A dock of files landing together, ``parallel_files = 3``: killed whenever one of them enters a state."""
     inbox = tmp_path / "inbox"
     inbox.mkdir()

@@ -122,9 +122,7 @@ def test_an_upload_completed_before_the_crash_is_used_not_doubled(station: App) 
     receipt, data = _docked(station, "CAM01_P1001_20261120080100_0002.mp4")
     receipt = _drive(station.pipeline(), receipt, State.HASHED)
     # The killed run's upload was complete, its version id not yet committed.
-    sent = station.store.upload_parts(
-        content_key(receipt.sha256 or ""), len(data), _reader(data), metadata={}
-    )
+    sent = station.store.upload_parts(content_key(receipt.sha256 or ""), len(data), _reader(data), metadata={})
 
     (outcome,) = station.pipeline().resume()
 

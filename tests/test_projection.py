@@ -115,9 +115,7 @@ def _people(evi: App) -> None:
     admin = Person("root", Role.ADMIN)
     with evi.catalog.begin() as conn:
         j = evi.journal
-        add_user(
-            conn, journal=j, actor=None, name="root", role=Role.ADMIN, display_name="王管理", time=evi.now()
-        )
+        add_user(conn, journal=j, actor=None, name="root", role=Role.ADMIN, display_name="王管理", time=evi.now())
         for name, role, officer in (
             ("c1", Role.CUSTODIAN, None),
             ("c2", Role.CUSTODIAN, None),

@@ -111,9 +111,7 @@ def test_small_files_are_one_put(store: ObjectStore) -> None:
         assert "-" not in etag, "not a multipart upload"
 
 
-def test_parts_grow_to_stay_within_the_servers_part_limit(
-    store: ObjectStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_parts_grow_to_stay_within_the_servers_part_limit(store: ObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(objects, "MAX_PARTS", 3)  # 10,000 parts of 5 MiB would take 48 GiB to show
     data = os.urandom(4 * PART)
     stored = store.upload_parts("sha256/test/few", len(data), Source(data).read, metadata={})

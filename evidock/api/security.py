@@ -102,7 +102,7 @@ def identify(request: Request, *, scheme: str | None, token: str | None, user: s
         with evi_of(request).catalog.read() as conn:
             person = authenticate(conn, name, token=token, password=None)
     except NotAuthenticated:
-        wait = limiter.failed(name[: NAME_LENGTH], address, time.monotonic())
+        wait = limiter.failed(name[:NAME_LENGTH], address, time.monotonic())
         if wait is not None:
             raise TooManyFailures(wait) from None
         raise

@@ -60,7 +60,7 @@ def add_pages(router: APIRouter, web: Web) -> None:  # noqa: PLR0915 - one neste
             return web.error(request, 403, "error.csrf")
         now = evi.now()
         client = request.client.host if request.client else "?"
-        who = name.strip()[: NAME_LENGTH]
+        who = name.strip()[:NAME_LENGTH]
         token = secret if secret.startswith(TOKEN_PREFIX) else None
         if token is None:  # a password is not even checked while this name waits at this address
             wait = web.limiter.wait(who, client, time.monotonic())

@@ -70,9 +70,7 @@ def party_salts(conn: Connection, label: Label | None, names: Sequence[str]) -> 
             select(log_salts.c.field, log_salts.c.salt).where(log_salts.c.entry == label.entry)
         )
     }
-    return [
-        salts.get(party_field(label.parties.index(name))) if name in label.parties else None for name in names
-    ]
+    return [salts.get(party_field(label.parties.index(name))) if name in label.parties else None for name in names]
 
 
 def log_evidence(

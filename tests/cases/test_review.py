@@ -237,9 +237,10 @@ def test_the_reviewer_reads_the_case_file_through_the_gate_and_prints_the_opinio
     assert re.search(r"^Pages:\s+2$", pages, re.MULTILINE)
     english = tmp_path / "opinion.pdf"
     reports.review_opinion_pdf(evi, opinion.entry, target=english, lang="en")
-    assert "Legal review opinion" in subprocess.run(
-        ["pdftotext", str(english), "-"], check=True, capture_output=True, text=True
-    ).stdout
+    assert (
+        "Legal review opinion"
+        in subprocess.run(["pdftotext", str(english), "-"], check=True, capture_output=True, text=True).stdout
+    )
 
 
 def legal_review_view() -> object:

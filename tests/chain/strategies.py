@@ -197,8 +197,5 @@ def log_items(draw: st.DrawFn) -> NewEntry:
         recording = draw(st.sampled_from(RECORDING_POOL))
     else:
         recording = draw(st.sampled_from(RECORDING_POOL) | st.none())
-    personal = draw(
-        st.none()
-        | st.dictionaries(st.sampled_from(["p-name", "p-id"]), st.text(max_size=8), min_size=1)
-    )
+    personal = draw(st.none() | st.dictionaries(st.sampled_from(["p-name", "p-id"]), st.text(max_size=8), min_size=1))
     return NewEntry(kind, recording, draw(bodies(kind)), draw(times), personal)
