@@ -202,7 +202,7 @@ def _check_dense(url: str, total: int) -> None:
             ).one()
     finally:
         engine.dispose()
-    seeded = 1 if size > total else 0  # the readers' recordings hang off one INGEST entry
+    seeded = 1 if size > total else 0  # the readers' recordings hang off one entry
     if not (size == count == total + seeded and lowest == 0 and highest == size - 1):
         raise RuntimeError(f"the log is not dense: size {size}, {count} entries from {lowest} to {highest}")
 
@@ -211,11 +211,12 @@ def _check_dense(url: str, total: int) -> None:
 
 
 def _bulk_recordings(url: str, count: int, *, batch: int = 20_000) -> None:
-    """``count`` synthetic recordings (one INGEST entry they all point at: the foreign key wants one)."""
+    """``count`` synthetic recordings (one log entry they all point at: the foreign key wants one)."""
     catalog = Catalog.open(url)
     rng = random.Random(7)  # noqa: S311 - synthetic rows
-    with catalog.begin() as conn:
-        anchor = Journal("dock-seed").append(conn, EntryType.INGEST, recording=None, body={"synthetic": True}, time=T0)
+    spec = workload(1, 0)[0]
+    with catalog.begin() as conn:  # synthetic rows: any entry satisfies the foreign key
+        anchor = Journal("dock-seed").append(conn, EntryType.ACCESS, recording=None, body=dict(spec.body), time=T0)
     done = 0
     while done < count:
         rows = []
