@@ -5,6 +5,7 @@ On SQLite, and on PostgreSQL with ``EVIDOCK_TEST_DATABASE=postgresql``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -54,23 +55,43 @@ def test_a_new_catalog_is_at_the_newest_revision_with_an_empty_log(tmp_path: Pat
     engine.dispose()
 
 
+def _as_schema_2(source: str, target: str) -> int:
+    """Copy every row of the catalog at ``source`` into a schema-2 catalog made at ``target``; the entry count.
+
+    The target is what evidock made before migrations: the baseline's tables, ``schema_info`` saying 2,
+    no ``alembic_version``. Whatever later migrations added to the source is left behind.
+    """
+    old = open_engine(target)
+    with old.begin() as conn:
+        command.upgrade(migrations.config(conn), migrations.BASELINE)
+        conn.execute(text("DROP TABLE alembic_version"))
+    shape = MetaData()
+    shape.reflect(old)
+    new = create_engine(source)
+    with new.connect() as reading, old.begin() as writing:
+        writing.execute(shape.tables["log_head"].delete())
+        for table in shape.sorted_tables:
+            if table.name == "schema_info":
+                continue
+            rows = [dict(r._mapping) for r in reading.execute(select(*table.columns))]
+            if rows:
+                writing.execute(table.insert(), rows)
+        entries = reading.execute(select(func.count()).select_from(log_entries)).scalar_one()
+    new.dispose()
+    old.dispose()
+    return int(entries)
+
+
 @pytest.mark.s3
 def test_a_catalog_from_before_migrations_is_upgraded_and_verifies(tmp_path: Path, s3_env: dict[str, str]) -> None:
     """A schema-2 catalog (its marker ``schema_info``, no ``alembic_version``) full of facts opens and verifies."""
     world = make_world(tmp_path, s3_env)
-    engine = create_engine(world.settings.database_url)
-    with engine.begin() as conn:  # back to what evidock made before migrations: the marker, not the revision
-        conn.execute(text("DROP TABLE alembic_version"))
-        conn.execute(text("CREATE TABLE schema_info (id INTEGER NOT NULL PRIMARY KEY, version INTEGER NOT NULL)"))
-        conn.execute(text("INSERT INTO schema_info (id, version) VALUES (1, 2)"))
-        entries = conn.execute(select(func.count()).select_from(log_entries)).scalar_one()
-    baseline = open_engine(catalog_url(tmp_path / "baseline"))
-    with baseline.begin() as conn:
-        command.upgrade(migrations.config(conn), migrations.BASELINE)
-    assert _columns(engine) == _columns(baseline), "the old catalog is not what the baseline migration makes"
-    baseline.dispose()
+    url = catalog_url(tmp_path / "schema-2")
+    entries = _as_schema_2(world.settings.database_url, url)
+    engine = create_engine(url)
+    assert "schema_info" in _columns(engine)
 
-    with open_app(world.settings, ensure_bucket=False) as evi:
+    with open_app(replace(world.settings, database_url=url), ensure_bucket=False) as evi:
         report = verify(evi, world.vkey)
         with evi.catalog.read() as conn:
             assert MigrationContext.configure(conn).get_current_revision() == migrations.head()
