@@ -170,10 +170,10 @@ class Variants:
             result = self.client.put_object(
                 self.bucket,
                 key,
-                reader,
+                reader,  # type: ignore[arg-type]  # minio only calls read()
                 self.size,
                 part_size=PART,
-                num_parallel_uploads=PARALLEL,  # type: ignore[arg-type]  # minio only calls read()
+                num_parallel_uploads=PARALLEL,
             )
         self._copy(StoredVersion(key, result.version_id or "", self.size), reader.digest.hexdigest())
 

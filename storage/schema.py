@@ -198,6 +198,7 @@ recordings = Table(
     Column("ingested_at", UTCDateTime(), nullable=False),
     Column("ingest_entry", BigInteger, ForeignKey("log_entries.idx"), nullable=False),
     Index("ix_recordings_device_start", "device", "start_raw"),
+    Index("ix_recordings_officer_start", "officer", "start_raw"),  # `recordings list --officer` (bench/bureau.py)
 )
 
 receipts = Table(

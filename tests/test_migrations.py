@@ -11,7 +11,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, MetaData, create_engine, func, select, text
+from sqlalchemy import Connection, Engine, MetaData, create_engine, func, inspect, select, text
 
 from evidock.app import open_app
 from evidock.verify import verify
@@ -28,6 +28,12 @@ def _columns(engine: Engine) -> dict[str, set[str]]:
     found = MetaData()
     found.reflect(engine)
     return {t.name: set(t.columns.keys()) for t in found.sorted_tables if t.name not in migrations.FOREIGN_TABLES}
+
+
+def _indexes(conn: Connection) -> set[str]:
+    """The names of the indexes on the tables of the database."""
+    found = inspect(conn)
+    return {i["name"] for t in found.get_table_names() for i in found.get_indexes(t) if i["name"]}
 
 
 def test_the_migrations_build_exactly_the_schema(tmp_path: Path) -> None:
@@ -63,11 +69,13 @@ def test_a_catalog_from_before_migrations_is_upgraded_and_verifies(tmp_path: Pat
         command.upgrade(migrations.config(conn), migrations.BASELINE)
     engine = create_engine(world.settings.database_url)
     later = set(_columns(engine)) - set(_columns(baseline)) - {"alembic_version"}  # made by later migrations
-    with engine.begin() as conn:  # back to what evidock made before migrations: the marker, not the revision
-        conn.execute(text("DROP TABLE alembic_version"))
+    with engine.begin() as conn, baseline.connect() as baseline_conn:  # back to what evidock made before
+        conn.execute(text("DROP TABLE alembic_version"))  # migrations: the marker, not the revision
         for table in sorted(later):  # empty in a pre-migration world: nothing is lost
             assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0  # noqa: S608 - our names
             conn.execute(text(f"DROP TABLE {table}"))
+        for index in sorted(_indexes(conn) - _indexes(baseline_conn)):  # and the indexes they added
+            conn.execute(text(f"DROP INDEX {index}"))
         conn.execute(text("CREATE TABLE schema_info (id INTEGER NOT NULL PRIMARY KEY, version INTEGER NOT NULL)"))
         conn.execute(text("INSERT INTO schema_info (id, version) VALUES (1, 2)"))
         entries = conn.execute(select(func.count()).select_from(log_entries)).scalar_one()
