@@ -266,7 +266,7 @@ def test_reports_are_queries_on_the_record(world: World, as_: Act, capsys: pytes
     assert (code, err) == (
         1,
         "error: o1 (officer) may not read deadlines, compliance, alerts and status; "
-        "allowed roles: custodian, auditor\n",
+        "allowed roles: custodian, auditor, legal\n",  # the legal reviewer reads review deadlines
     )
     logged = [(actor, action) for _, actor, action, _ in _entries(world, start)]
     assert logged == [("c1", "query"), ("a1", "query"), ("c1", "query"), ("a1", "query")]
