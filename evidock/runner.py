@@ -125,6 +125,7 @@ class Service:
             except EvidockError as exc:
                 log.error("proxy jobs left running could not be put back to wait: %s", exc)
         self.watcher.start()
+        bucket_ready = self._ensure_bucket(time.monotonic())  # first: the leader audits the objects in it
         self.local.start()
         if s.role is NodeRole.CENTRAL:
             self.follow_leadership()  # now: a single central node leads from its start
@@ -135,7 +136,7 @@ class Service:
             log.info(
                 "%s is a station: it holds no signing key; a central node signs its entries", self.evi.journal.station
             )
-        if self._ensure_bucket(time.monotonic()):
+        if bucket_ready:
             self._resume()
 
     def follow_leadership(self) -> None:

@@ -21,6 +21,7 @@ from evidock.text import OneLineFormatter
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 SCHEDULER_LOGGER = "apscheduler"
+MIGRATION_LOGGER = "alembic"  # its "Context impl" lines at every open; storage.migrations says what changed
 
 
 class StampedFormatter(OneLineFormatter):
@@ -46,3 +47,4 @@ def configure(zone: ZoneInfo) -> None:
             handler.setFormatter(StampedFormatter(zone))
     if root.getEffectiveLevel() > logging.DEBUG:
         logging.getLogger(SCHEDULER_LOGGER).setLevel(logging.WARNING)
+        logging.getLogger(MIGRATION_LOGGER).setLevel(logging.WARNING)
