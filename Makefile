@@ -1,6 +1,6 @@
 # The conventional entry points; the scripts behind them stay readable.
 #   make run    check ports, install, start the local S3 server, run the service on ./inbox against it
-#   make test   check ports, install, start the servers, ruff, mypy, import-linter, the whole test suite
+#   make test   check ports, install, start the servers, ruff (check and format), mypy, import-linter, the whole test suite
 #               on SQLite, then the tests that touch a catalog again on PostgreSQL (scripts/pg-up.sh)
 #   make screenshots   the web pages in Chromium, saved to docs/screenshots/
 #   make cluster-up / cluster-down   PostgreSQL (and the 3-OSD Ceph cluster) for many stations
@@ -45,7 +45,8 @@ run:
 
 lint: install
 	$(VENV)/ruff check .
-	$(VENV)/mypy chain storage ingest retention witness evidock tests bench
+	$(VENV)/ruff format --check .
+	$(VENV)/mypy chain storage access cases ingest retention derived witness evidock tests bench
 	$(VENV)/lint-imports
 
 # The PostgreSQL pass leaves out the pure tests (no catalog): they ran on SQLite already.

@@ -50,7 +50,6 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -81,17 +80,20 @@ from bench.harness import (
     cpu_seconds,
     evidock_env,
     export_commit,
+    ingest_outcome,
     load_now,
     machine,
     purge_on_sigterm,
-    throwaway_server,
+    run_dir,
+    run_server,
+    sparse_block_bytes,
     timed,
     write_config,
 )
 from ingest.checking import CheckOptions, file_findings
 from ingest.filenames import BUILTIN_PATTERNS, parse_name
 from ingest.findings import Finding
-from ingest.pipeline import AfterVerify, Pipeline, _Identity
+from ingest.pipeline import AfterVerify, Pipeline, _Flight, _Identity
 from ingest.probe import PROBE_TIMEOUT_SECONDS, MediaFacts, PacketScan, probe
 from ingest.watcher import look
 from storage import recordings as recordings_db
@@ -308,7 +310,7 @@ class TimedPipeline(Pipeline):
         self.times: dict[str, float] = {}
         self.scan: TimedScan | None = None
         self.steps: list[str] = []  # the main thread's steps running now, outermost first
-        # Where the header probe ran: in a step ("store", "lock") and so part of its time, or
+        # Where the header probe ran: in a step ("hash", "lock") and so part of its time, or
         # BESIDE when the pipeline runs it in a thread beside the upload (not part of any step's own work).
         self.probed_in: str | None = None
 
@@ -323,29 +325,30 @@ class TimedPipeline(Pipeline):
                 self.steps.pop()
             self.times[name] = self.times.get(name, 0.0) + time.perf_counter() - started
 
+    def _hash(self, receipt: Receipt, flight: _Flight) -> Receipt:
+        return self._timed("hash", lambda: super(TimedPipeline, self)._hash(receipt, flight))
+
     def _store(self, receipt: Receipt, progress: Callable[[int], None] | None) -> Receipt:
         return self._timed("store", lambda: super(TimedPipeline, self)._store(receipt, progress))
-
-    def _lock(self, receipt: Receipt) -> Receipt:
-        return self._timed("lock", lambda: super(TimedPipeline, self)._lock(receipt))
 
     def _verify(self, receipt: Receipt) -> Receipt:
         return self._timed("verify", lambda: super(TimedPipeline, self)._verify(receipt))
 
-    def _log(self, receipt: Receipt) -> tuple[Receipt, tuple[str, ...]]:
-        return self._timed("log", lambda: super(TimedPipeline, self)._log(receipt))
+    def _lock(self, receipt: Receipt, flight: _Flight) -> Receipt:
+        return self._timed("lock", lambda: super(TimedPipeline, self)._lock(receipt, flight))
+
+    def _log(self, receipt: Receipt, flight: _Flight) -> tuple[Receipt, tuple[str, ...]]:
+        return self._timed("log", lambda: super(TimedPipeline, self)._log(receipt, flight))
 
     def _release(self, receipt: Receipt) -> Receipt:
         return self._timed("release", lambda: super(TimedPipeline, self)._release(receipt))
 
-    def _identify(self, receipt: Receipt) -> _Identity:
-        if receipt.id in self._identified:
-            return super()._identify(receipt)
-        if threading.current_thread() is not threading.main_thread():
-            self.probed_in = BESIDE
-        else:
-            self.probed_in = self.steps[0] if self.steps else None
-        return self._timed("probe", lambda: super(TimedPipeline, self)._identify(receipt), step=False)
+    def _identify(self, receipt: Receipt, flight: _Flight) -> _Identity:
+        beside = threading.current_thread() is not threading.main_thread()
+        if flight.identity is not None or (not beside and flight.probing is not None):
+            return super()._identify(receipt, flight)  # probed already, or being probed beside
+        self.probed_in = BESIDE if beside else (self.steps[0] if self.steps else None)
+        return self._timed("probe", lambda: super(TimedPipeline, self)._identify(receipt, flight), step=False)
 
     def _start_scan(self, receipt: Receipt) -> PacketScan | None:
         scan = super()._start_scan(receipt)
@@ -353,8 +356,19 @@ class TimedPipeline(Pipeline):
             self.scan = scan
         return scan
 
-    def _check(self, conn: Connection, receipt: Receipt, recording: recordings_db.Recording) -> None:
-        self._timed("checks", lambda: super(TimedPipeline, self)._check(conn, receipt, recording), step=False)
+    def _check(
+        self,
+        conn: Connection,
+        receipt: Receipt,
+        recording: recordings_db.Recording,
+        flight: _Flight,
+        packets: dict[int, list[int]] | None,
+    ) -> None:
+        self._timed(
+            "checks",
+            lambda: super(TimedPipeline, self)._check(conn, receipt, recording, flight, packets),
+            step=False,
+        )
 
 
 # -- results ----------------------------------------------------------------------------
@@ -520,7 +534,7 @@ class ChecksBench:
                 what=f"evidock ingest (deep scan {'on' if deep_scan else 'off'})",
             )
             after = load_now()
-            _check_outcome(stdout)
+            ingest_outcome(stdout)
             findings, entries = catalog_counts(config.parent / "evidock.db")
         finally:
             shutil.rmtree(config.parent, ignore_errors=True)
@@ -552,20 +566,21 @@ class ChecksBench:
         wait = scan.wait_s if scan else 0.0
         parse = scan.parse_s if scan else 0.0
         probe_s = pipeline.times.get("probe", 0.0)
-        # The header probe runs in the first step that needs the media facts: in _store when the
-        # deep scan starts there, else in _lock (the retain-until needs the recording's end).
-        store_probe = probe_s if pipeline.probed_in == "store" else 0.0
+        # The header probe runs beside the hash (a thread started by _hash); only a resumed
+        # receipt probes in the first step that needs the media facts (_lock: the retain-until).
+        hash_probe = probe_s if pipeline.probed_in == "hash" else 0.0
         lock_probe = probe_s if pipeline.probed_in == "lock" else 0.0
+        checks = pipeline.times.get("checks", 0.0)
         shares = {
             "probe": probe_s,
-            # _store: abort leftovers, (probe,) start the scan, upload while hashing, wait for the scan, parse
-            "upload_hash": pipeline.times["store"] - store_probe - wait - parse,
-            "scan_wait": wait,
-            "scan_parse": parse,
-            "lock": pipeline.times["lock"] - lock_probe,
+            "hash": pipeline.times["hash"] - hash_probe,  # (the scan and the probe start here)
+            "upload": pipeline.times["store"],  # abort leftovers, upload straight to the content key
             "verify": pipeline.times["verify"],
-            "checks": pipeline.times.get("checks", 0.0),
-            "log_other": pipeline.times["log"] - pipeline.times.get("checks", 0.0),
+            "lock": pipeline.times["lock"] - lock_probe,
+            "scan_wait": wait,  # in _log, before its transaction
+            "scan_parse": parse,
+            "checks": checks,
+            "log_other": pipeline.times["log"] - checks - wait - parse,
             "release": pipeline.times["release"],
         }
         # A probe beside the upload overlaps it: not added again.
@@ -576,7 +591,7 @@ class ChecksBench:
             steps=steps,
             probed_in=pipeline.probed_in,
             shares={k: round(v, 3) for k, v in shares.items()},
-            scan=_scan_facts(scan, shares["upload_hash"]) if scan else None,
+            scan=_scan_facts(scan, shares["hash"] + shares["upload"]) if scan else None,
             findings=findings,
             load_before=before,
             load_after=after,
@@ -586,22 +601,13 @@ class ChecksBench:
 def _scan_facts(scan: TimedScan, upload_s: float) -> dict[str, Any]:
     return {
         "ffprobe_exited_after_s": round(scan.exited_after, 3) if scan.exited_after is not None else None,
-        "upload_hash_s": round(upload_s, 3),
+        "hash_upload_s": round(upload_s, 3),
         "ffprobe_cpu_s": round(scan.ffprobe_cpu_s, 3) if scan.ffprobe_cpu_s is not None else None,
         "wait_s": round(scan.wait_s, 3),
         "parse_s": round(scan.parse_s, 3),
         "csv_bytes": scan.csv_bytes,
         "packets": scan.counts,
     }
-
-
-def _check_outcome(stdout: str) -> None:
-    try:
-        outcome = json.loads(stdout)[0]
-    except (ValueError, IndexError, KeyError) as exc:
-        raise BenchError(f"evidock ingest printed no JSON outcome: {stdout[:500]!r}") from exc
-    if outcome.get("state") != "released" or outcome.get("duplicate"):
-        raise BenchError(f"evidock ingest did not store new content: {outcome}")
 
 
 def _cli_run(
@@ -754,11 +760,12 @@ def summary(rounds: Sequence[CliRound], pieces: Pieces) -> dict[str, Any]:
 
 SHARE_LABELS = {
     "probe": "probe (ffprobe headers)",
-    "upload_hash": "upload + SHA-256 (one read)",
-    "scan_wait": "wait for the packet scan after the upload",
-    "scan_parse": "packet CSV → lists (PacketScan.result)",
-    "lock": "lock (server-side copy + retention)",
+    "hash": "SHA-256 of the file (first read)",
+    "upload": "upload to the content key (second read)",
     "verify": "verify (read-back + SHA-256)",
+    "lock": "lock (retention set + read back)",
+    "scan_wait": "wait for the packet scan before logging",
+    "scan_parse": "packet CSV → lists (PacketScan.result)",
     "checks": "checks in the INGEST transaction",
     "log_other": "rest of the log step",
     "release": "release",
@@ -847,7 +854,7 @@ def markdown(report: dict[str, Any]) -> str:
             lines += [
                 "With the deep scan, ffprobe exited "
                 f"{_list([sc['ffprobe_exited_after_s'] for sc in scans])} s after it started, while the upload beside "
-                f"it took {_list([sc['upload_hash_s'] for sc in scans])} s; ffprobe used "
+                f"it took {_list([sc['hash_upload_s'] for sc in scans])} s; ffprobe used "
                 f"{_list([sc['ffprobe_cpu_s'] for sc in scans])} s CPU; packets {scans[0]['packets']}.",
             ]
         lines.append("")
@@ -916,9 +923,7 @@ def run_rounds(bench: ChecksBench, path: Path, rounds: int) -> list[CliRound]:
 
 def run_at_ref(args: argparse.Namespace) -> int:
     """Run this benchmark again inside an export of ``args.ref``: both the CLI runs and the in-process parts."""
-    args.work_dir.mkdir(parents=True, exist_ok=True)
-    snapshot = Path(tempfile.mkdtemp(prefix="src-", dir=args.work_dir))
-    try:
+    with run_dir(args, prefix="src-") as snapshot:
         src = export_commit(args.ref, snapshot / "src")
         (src / "bench").mkdir(exist_ok=True)
         for name in ("__init__.py", "harness.py", "checks.py"):  # the harness as it is here
@@ -945,8 +950,6 @@ def run_at_ref(args: argparse.Namespace) -> int:
             child.send_signal(signal.SIGTERM)  # it purges its server on the way out
             child.wait()
             raise
-    finally:
-        shutil.rmtree(snapshot, ignore_errors=True)
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -959,18 +962,15 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     path, generated = ensure_media(spec, args.media_dir)
     warm, _ = ensure_media(warm_spec, args.media_dir)
     size = path.stat().st_size
-    # Every run keeps its object locked (the staging copy shares its data); +10 % for BlueStore.
+    # Every run keeps its object locked; +10 % for BlueStore.
     server_bytes = int((runs * size + 2 * runs * warm.stat().st_size) * 1.1)
     check_disk(args.work_dir.parent, server_bytes + MARGIN_BYTES)
     recording = media_facts_of(path)
     print(f"bench: test recording {path} ({size / GIB:.2f} GiB): {recording}", file=sys.stderr)
-    args.work_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="bench-", dir=args.work_dir))
-    compile_bytecode(REPO)  # the measured tree: this one, or the --ref export this re-run lives in
     steps: list[StepTimes] = []
-    try:
-        block_bytes = max(64 * GIB, 2 * server_bytes)  # sparse: only what is written takes space
-        with throwaway_server(args.s3_dir, args.port, block_bytes, keep=args.keep_server) as server:
+    with run_dir(args) as work:
+        compile_bytecode(REPO)  # the measured tree: this one, or the --ref export this re-run lives in
+        with run_server(args, sparse_block_bytes(server_bytes)) as server:
             bench = ChecksBench(server, work, args.evidock)
             for deep_scan in (False, True):  # untimed: imports, RGW pools, bucket index, connections
                 bench.run_cli(warm, deep_scan=deep_scan)
@@ -982,8 +982,6 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                     print(f"bench: step-timed ingest {index + 1}/{args.step_rounds}: {step}", file=sys.stderr)
                     steps.append(step)
             server_disk = block_file_bytes(server.data_dir)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     print("bench: the pieces alone (in-process) ...", file=sys.stderr)
     pieces = measure_pieces(path, args.repeats, args.scan_repeats)
     return {

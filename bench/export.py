@@ -65,7 +65,8 @@ from bench.harness import (
     evidock_env,
     machine,
     purge_on_sigterm,
-    throwaway_server,
+    run_dir,
+    run_server,
     timed,
 )
 from bench.ingest import make_file
@@ -141,10 +142,10 @@ class Bench:
     """One catalog and bucket on the throwaway server; people c1 (requests) and c2 (approves)."""
 
     def __init__(self, server: Server, work: Path, evidock: str) -> None:
+        from access.people import Person, Role, add_user, issue_token
         from evidock import settings as settings_mod
         from evidock.app import open_app
         from evidock.keys import init_key
-        from storage import access
 
         self.server = server
         self.work = work
@@ -169,13 +170,11 @@ class Bench:
         self.checked = False  # the image writer's reported SHA-256 is compared with its file once
         with open_app(self.settings) as evi:
             evi.log_key(vkey)
-            admin = access.Person("(bench)", access.Role.ADMIN)
+            admin = Person("(bench)", Role.ADMIN)
             for name in ("c1", "c2"):
                 with evi.catalog.begin() as conn:
-                    access.add_user(
-                        conn, journal=evi.journal, actor=admin, name=name, role=access.Role.CUSTODIAN, time=now
-                    )
-                    self.tokens[name] = access.issue_token(conn, journal=evi.journal, actor=admin, name=name, time=now)
+                    add_user(conn, journal=evi.journal, actor=admin, name=name, role=Role.CUSTODIAN, time=now)
+                    self.tokens[name] = issue_token(conn, journal=evi.journal, actor=admin, name=name, time=now)
 
     def ingest_case(self, size_gib: int) -> tuple[str, Path]:
         """FILES_PER_IMAGE files making ``size_gib`` GiB, on disk and ingested, labelled with a new case."""
@@ -212,20 +211,21 @@ class Bench:
         return case, folder
 
     def approved_request(self) -> int:
+        from access.people import Person, Role
         from evidock.app import open_app
-        from storage import access
+        from storage.access_terms import Action, Category
 
         with open_app(self.settings, ensure_bucket=False) as evi:
             gate = evi.gate()
             made = gate.request(
-                access.Person("c1", access.Role.CUSTODIAN),
+                Person("c1", Role.CUSTODIAN),
                 self.ids,
-                action=access.Action.EXPORT,
+                action=Action.EXPORT,
                 reason="benchmark",
-                category=access.Category.INTERNAL,
+                category=Category.INTERNAL,
                 document_ref=None,
             )
-            gate.decide(access.Person("c2", access.Role.CUSTODIAN), made.id, approve=True, reason="benchmark")
+            gate.decide(Person("c2", Role.CUSTODIAN), made.id, approve=True, reason="benchmark")
         return made.id
 
     def run_baseline(self, folder: Path) -> Run:
@@ -361,18 +361,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         largest = max(args.sizes)
         check_disk(args.work_dir.parent, 3 * sum(args.sizes) * GIB + largest * GIB + 4 * GIB)
-        args.work_dir.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix="bench-export-", dir=args.work_dir))
         started_at = datetime.now(UTC)
         load_before = os.getloadavg()
-        try:
-            with throwaway_server(
-                args.s3_dir, args.port, 4 * GIB * (sum(args.sizes) + 4), keep=args.keep_server
-            ) as server:
-                bench = Bench(server, work, args.evidock)
-                results = [measure(bench, size, args.rounds) for size in args.sizes]
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        block_bytes = 4 * GIB * (sum(args.sizes) + 4)
+        with run_dir(args, prefix="bench-export-") as work, run_server(args, block_bytes) as server:
+            bench = Bench(server, work, args.evidock)
+            results = [measure(bench, size, args.rounds) for size in args.sizes]
     except BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 1

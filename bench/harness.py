@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -35,7 +35,8 @@ GIB = 1024**3
 MIB = 1024**2
 REPO = Path(__file__).resolve().parent.parent
 MARGIN_BYTES = 4 * GIB  # Ceph's own metadata, logs, SQLite files, slack
-PACKAGES = ("chain", "storage", "ingest", "retention", "evidock")  # evidock's own code, as installed
+# evidock's own code, as installed
+PACKAGES = ("chain", "storage", "access", "cases", "ingest", "retention", "derived", "evidock")
 
 # Starts one measured command and reports its wall time and rusage as JSON to
 # argv[1]; its stdout/stderr pass through. Run with -I -S: no site packages,
@@ -58,7 +59,6 @@ class BenchError(Exception):
     """The benchmark cannot run or a run failed; the message says why."""
 
 
-
 # -- a measured run ---------------------------------------------------------------------
 
 
@@ -71,7 +71,6 @@ class Run:
     cpu_user_s: float
     cpu_sys_s: float
     server_cpu_s: float | None
-
 
 
 def timed(cmd: Sequence[str], *, env: dict[str, str], cwd: Path, server: Server, what: str) -> tuple[Run, str]:
@@ -167,6 +166,38 @@ def throwaway_server(data_dir: Path, port: int, block_bytes: int, *, keep: bool)
         else:
             print(f"bench: stopping and purging the server in {data_dir}", file=sys.stderr)
             subprocess.run(["bash", str(scripts / "s3-down.sh"), "--purge"], env=env, check=False, stdout=sys.stderr)
+
+
+def run_server(args: argparse.Namespace, block_bytes: int) -> AbstractContextManager[Server]:
+    """The run's throwaway server, where ``add_run_options`` says: ``--s3-dir``, ``--port``, ``--keep-server``."""
+    return throwaway_server(args.s3_dir, args.port, block_bytes, keep=args.keep_server)
+
+
+def sparse_block_bytes(holds: int) -> int:
+    """The block file of a server that will hold ``holds`` bytes: sparse, so only what is written takes space."""
+    return max(64 * GIB, 2 * holds)
+
+
+@contextmanager
+def run_dir(args: argparse.Namespace, prefix: str = "bench-") -> Iterator[Path]:
+    """A fresh folder under ``--work-dir`` for the run's configs, catalogs and test files; removed at the end."""
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=args.work_dir))
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def ingest_outcome(stdout: str) -> dict[str, Any]:
+    """The outcome ``evidock ingest --json FILE`` printed; refuses one that did not store new content."""
+    try:
+        outcome: dict[str, Any] = json.loads(stdout)[0]
+    except (ValueError, IndexError, KeyError) as exc:
+        raise BenchError(f"evidock ingest printed no JSON outcome: {stdout[:500]!r}") from exc
+    if outcome.get("state") != "released" or outcome.get("duplicate"):
+        raise BenchError(f"evidock ingest did not store new content: {outcome}")
+    return outcome
 
 
 def server_pids(data_dir: Path) -> list[int]:
@@ -271,7 +302,6 @@ def machine() -> dict[str, Any]:
     return info
 
 
-
 # -- what every ingesting benchmark takes and does ----------------------------------------
 
 
@@ -327,6 +357,8 @@ def compile_bytecode(source: Path) -> None:
     lines again (~0.3 CPU-s), a cost no installed evidock pays.
     """
     for package in PACKAGES:
+        if not (source / package).is_dir():  # a ``--ref`` from before the package existed
+            continue
         if not compileall.compile_dir(source / package, quiet=1):
             raise BenchError(f"byte-compiling {source / package} failed")
 

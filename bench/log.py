@@ -103,8 +103,9 @@ from chain.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from storage.catalog import Catalog, log_entries, log_head, log_nodes
+from storage.catalog import Catalog
 from storage.journal import Journal, NewEntry, SqlNodes
+from storage.schema import log_entries, log_head, log_nodes
 
 REPO = Path(__file__).resolve().parent.parent
 

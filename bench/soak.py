@@ -281,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     work.mkdir(parents=True)
     harness.check_disk(args.s3_dir.parent, args.files * max(args.file_bytes, 64 * 1024) + harness.MARGIN_BYTES)
     try:
-        with harness.throwaway_server(args.s3_dir, args.port, 16 * harness.GIB, keep=args.keep_server) as server:
+        with harness.run_server(args, 16 * harness.GIB) as server:
             result = soak(args, server, work)
     except BenchError as exc:
         print(f"bench.soak: {exc}", file=sys.stderr)

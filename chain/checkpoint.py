@@ -120,9 +120,7 @@ def _check_note_text(text: str, what: str, error: _Error = CheckpointError) -> N
         raise error(f"{what} is not valid UTF-8: {exc}") from exc
     for position, ch in enumerate(text):
         if ch < " " and ch != "\n":
-            raise error(
-                f"{what} holds control character {ch!r} at {position}; only newline is allowed"
-            )
+            raise error(f"{what} holds control character {ch!r} at {position}; only newline is allowed")
 
 
 def _b64decode(text: str, what: str) -> bytes:
@@ -149,9 +147,7 @@ def _public_bytes(public_key: Ed25519PublicKey) -> bytes:
 
 def key_id(name: str, public_key: Ed25519PublicKey) -> bytes:
     """First 4 bytes of ``SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key)``."""
-    digest = hashlib.sha256(
-        name.encode("utf-8") + b"\n" + bytes([ED25519]) + _public_bytes(public_key)
-    ).digest()
+    digest = hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([ED25519]) + _public_bytes(public_key)).digest()
     return digest[:4]
 
 
@@ -172,8 +168,7 @@ def _split_key(text: str, what: str) -> tuple[str, bytes, bytes]:
     typed = _b64decode(encoded, f"{what} key")
     if len(typed) != 33 or typed[0] != ED25519:
         raise CheckpointError(
-            f"{what} key must be 0x01 and 32 bytes (Ed25519), got {len(typed)} bytes starting "
-            f"{typed[:1].hex()!r}"
+            f"{what} key must be 0x01 and 32 bytes (Ed25519), got {len(typed)} bytes starting {typed[:1].hex()!r}"
         )
     return name, bytes.fromhex(id_hex), typed[1:]
 
@@ -185,8 +180,7 @@ def parse_vkey(text: str) -> VerifierKey:
     actual = key_id(name, public_key)
     if actual != claimed_id:
         raise CheckpointError(
-            f"verifier key id does not match its name and key: expected {actual.hex()}, got "
-            f"{claimed_id.hex()}"
+            f"verifier key id does not match its name and key: expected {actual.hex()}, got {claimed_id.hex()}"
         )
     return VerifierKey(name, actual, public_key)
 
@@ -208,8 +202,7 @@ def parse_skey(text: str) -> SignerKey:
     actual = key_id(name, private_key.public_key())
     if actual != claimed_id:
         raise CheckpointError(
-            f"signer key id does not match its name and key: expected {actual.hex()}, got "
-            f"{claimed_id.hex()}"
+            f"signer key id does not match its name and key: expected {actual.hex()}, got {claimed_id.hex()}"
         )
     return SignerKey(name, actual, private_key)
 
@@ -253,22 +246,18 @@ def parse_checkpoint(body: str) -> Checkpoint:
     lines = body[:-1].split("\n")
     if len(lines) < 3:
         raise CheckpointError(
-            "checkpoint must have origin, size and root lines: expected 3 or more lines, got "
-            f"{len(lines)}"
+            f"checkpoint must have origin, size and root lines: expected 3 or more lines, got {len(lines)}"
         )
     origin, size_text, root_text, *extensions = lines
     if not origin:
         raise CheckpointError("checkpoint origin line is empty")
     if not _DECIMAL.fullmatch(size_text) or int(size_text) > _MAX_SIZE:
         raise CheckpointError(
-            "checkpoint size must be a decimal number without leading zeros below 2^64, got "
-            f"{size_text!r}"
+            f"checkpoint size must be a decimal number without leading zeros below 2^64, got {size_text!r}"
         )
     root = _b64decode(root_text, "checkpoint root hash")
     if len(root) != HASH_SIZE:
-        raise CheckpointError(
-            f"checkpoint root hash has wrong size: expected {HASH_SIZE} bytes, got {len(root)}"
-        )
+        raise CheckpointError(f"checkpoint root hash has wrong size: expected {HASH_SIZE} bytes, got {len(root)}")
     if any(not line for line in extensions):
         raise CheckpointError("checkpoint has an empty line; extension lines must not be empty")
     return Checkpoint(origin, int(size_text), root, tuple(extensions))
@@ -308,23 +297,19 @@ def split_note(text: str) -> tuple[str, list[NoteSignature]]:
         raise CheckpointError("signed note must end with signature lines, each ending in newline")
     lines = block[:-1].split("\n")
     if len(lines) > MAX_SIGNATURES:
-        raise CheckpointError(
-            f"signed note has too many signatures: at most {MAX_SIGNATURES}, got {len(lines)}"
-        )
+        raise CheckpointError(f"signed note has too many signatures: at most {MAX_SIGNATURES}, got {len(lines)}")
     signatures = []
     for number, line in enumerate(lines, start=1):
         if not line.startswith(SIGNATURE_PREFIX):
             raise CheckpointError(
-                f"signature line {number} must start with an em dash (U+2014) and a space, got "
-                f"{line[:20]!r}"
+                f"signature line {number} must start with an em dash (U+2014) and a space, got {line[:20]!r}"
             )
         name, _, encoded = line.removeprefix(SIGNATURE_PREFIX).partition(" ")
         _check_name(name)
         raw = _b64decode(encoded, f"signature line {number}")
         if len(raw) < 5:
             raise CheckpointError(
-                f"signature line {number} is too short: expected key id and signature, got "
-                f"{len(raw)} bytes"
+                f"signature line {number} is too short: expected key id and signature, got {len(raw)} bytes"
             )
         signatures.append(NoteSignature(name, raw[:4], raw[4:]))
     return body, signatures
@@ -343,13 +328,10 @@ def open_note(text: str, vkey: str | VerifierKey) -> str:
             try:
                 key.public_key.verify(signature.signature, body.encode("utf-8"))
             except InvalidSignature as exc:
-                raise CheckpointError(
-                    f"signature by {key.name} (key id {key.key_id.hex()}) does not verify"
-                ) from exc
+                raise CheckpointError(f"signature by {key.name} (key id {key.key_id.hex()}) does not verify") from exc
             return body
     raise CheckpointError(
-        f"signed note has no signature by {key.name} (key id {key.key_id.hex()}); found "
-        f"{_describe(signatures)}"
+        f"signed note has no signature by {key.name} (key id {key.key_id.hex()}); found {_describe(signatures)}"
     )
 
 
@@ -365,9 +347,7 @@ def verify_note(text: str, vkey: str | VerifierKey, *, origin: str | None = None
     """
     checkpoint = parse_checkpoint(open_note(text, vkey))
     if origin is not None and checkpoint.origin != origin:
-        raise CheckpointError(
-            f"checkpoint is for another log: expected origin {origin!r}, got {checkpoint.origin!r}"
-        )
+        raise CheckpointError(f"checkpoint is for another log: expected origin {origin!r}, got {checkpoint.origin!r}")
     return checkpoint
 
 

@@ -89,6 +89,12 @@ class EntryType(StrEnum):
     USER = "USER"  # a person's rights changed: user added, role changed, user disabled, API token issued
     CLOCK = "CLOCK"  # a device clock read against the station's NTP clock at docking (art. 7)
     CASE = "CASE"  # a case (案号) closed, its case file formed or handed to the archive (art. 26)
+    DECISION = "DECISION"  # a case's facts, proposed or final decision, or a major flag (法制审核办法 art. 5-7, 14)
+    REVIEW = "REVIEW"  # a step of the legal review (法制审核) of a major decision (法制审核办法 art. 8-13)
+    PUBLICATION = "PUBLICATION"  # a decision published, excluded or withdrawn (公示办法 art. 9-10)
+    # -- derived files (playback proxies, redacted copies; originals untouched, art. 28, 29) --
+    DERIVED = "DERIVED"  # a file made from one original by a recorded ffmpeg command, stored beside it
+    REDACTION = "REDACTION"  # a redaction drafted, submitted, approved or refused, or "no third parties present"
 
 
 # -- times ---------------------------------------------------------------------
@@ -104,18 +110,13 @@ def format_time(moment: datetime) -> str:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"naive datetime {moment!r} refused: pass a timezone-aware datetime")
     utc = moment.astimezone(UTC)
-    return (
-        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
-        f"T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z"
-    )
+    return f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z"
 
 
 def parse_time(text: str) -> datetime:
     """The aware UTC datetime of a time written by :func:`format_time`; anything else is refused."""
     if not _TIME_PATTERN.fullmatch(text):
-        raise EntryError(
-            f"time must look like 2026-11-26T12:00:00Z (UTC, whole seconds), got {text!r}"
-        )
+        raise EntryError(f"time must look like 2026-11-26T12:00:00Z (UTC, whole seconds), got {text!r}")
     try:
         # The pattern above fixes the form; fromisoformat only has to reject impossible dates.
         return datetime.fromisoformat(text)
@@ -275,6 +276,12 @@ def _base64(value: JsonValue) -> str | None:
     return "canonical standard base64"
 
 
+def _texts(value: JsonValue) -> str | None:
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return None
+    return "a list of strings"
+
+
 def _or_null(check: _Check) -> _Check:
     def nullable(value: JsonValue) -> str | None:
         problem = check(value)
@@ -293,10 +300,7 @@ class BodyField:
 
 def _fields(**spec: _Check | BodyField) -> Mapping[str, BodyField]:
     return MappingProxyType(
-        {
-            key: item if isinstance(item, BodyField) else BodyField(item)
-            for key, item in spec.items()
-        }
+        {key: item if isinstance(item, BodyField) else BodyField(item) for key, item in spec.items()}
     )
 
 
@@ -352,9 +356,7 @@ BODY_FIELDS: Mapping[EntryType, Mapping[str, BodyField]] = MappingProxyType(
         EntryType.HOLD: _fields(action=_text, reason=_text),  # action: set | release
         EntryType.RETENTION: _fields(retain_until=_time, reason=_text),
         EntryType.EXPORT: _fields(export_id=_text, maker=_text, extractor=_text),  # 制作人, 提取人
-        EntryType.EXPORT_SEALED: _fields(
-            export_id=_text, image_sha256=_sha256_hex, image_size=_count
-        ),
+        EntryType.EXPORT_SEALED: _fields(export_id=_text, image_sha256=_sha256_hex, image_size=_count),
         EntryType.FIXITY: _fields(sha256=_sha256_hex, match=_boolean),
         EntryType.PURGE: _fields(object_key=_text, version_id=_text, reason=_text),
         EntryType.KEY: _fields(action=_text, vkey=_text),  # action: add | retire
@@ -378,6 +380,35 @@ BODY_FIELDS: Mapping[EntryType, Mapping[str, BodyField]] = MappingProxyType(
             action=_text,  # close | done
             by=_text,
         ),
+        # The decision, review and publication entries (the ``cases`` package) name their step in
+        # ``action``; what each step holds is in docs/log-format.md. Texts that may name a person
+        # (a decision, a proposal, an opinion's reasons) are in them only as commitments.
+        EntryType.DECISION: _fields(case_number=_text, action=_text, by=_text),  # facts | propose | mark-major | final
+        EntryType.REVIEW: _fields(case_number=_text, action=_text, by=_text),  # submit | check | ... | decide
+        EntryType.PUBLICATION: _fields(case_number=_text, action=_text, by=_text),  # publish | exclude | withdraw
+        # -- derived files --
+        EntryType.DERIVED: _fields(
+            kind=_text,  # proxy | redacted
+            original_sha256=_sha256_hex,  # the original it was made from: always the entry's recording
+            sha256=_sha256_hex,  # of the derived file's bytes, as stored
+            size=_count,  # bytes
+            object_key=_text,  # its own key, never the original's
+            version_id=_text,
+            ffmpeg=_text,  # the first line of `ffmpeg -version` that made it
+            arguments=_texts,  # ffmpeg's arguments, "{input}" and "{output}" standing for the two files
+            requested_by=_text,  # who asked (the station for an automatic playback proxy)
+            approved_by=_or_null(_text),  # the second custodian who approved a redaction
+            retain_until=_or_null(_time),  # its COMPLIANCE lock, never after the original's
+            redaction=_optional(_or_null(_count)),  # the redaction rendered
+            spec_sha256=_optional(_or_null(_sha256_hex)),  # SHA-256 of the redaction spec's RFC 8785 bytes
+        ),
+        EntryType.REDACTION: _fields(
+            redaction=_count,  # the redaction's number
+            action=_text,  # draft | submit | approve | reject | no-third-parties
+            by=_text,
+            spec_sha256=_or_null(_sha256_hex),  # the exact spec acted on; null for no-third-parties
+            request=_optional(_or_null(_count)),  # the party's access request it serves
+        ),
     }
 )
 
@@ -393,13 +424,19 @@ RECORDING_REQUIRED = frozenset(
         EntryType.FIXITY,
         EntryType.PURGE,
         EntryType.REQUEST,
+        EntryType.DERIVED,
+        EntryType.REDACTION,
     }
 )
 """Types that are always about one recording. ACCESS, APPROVAL and CLOCK (a docked sidecar or not) may or may not be."""
 
-RECORDING_FORBIDDEN = frozenset({EntryType.EXPORT_SEALED, EntryType.KEY, EntryType.USER, EntryType.CASE})
+RECORDING_FORBIDDEN = frozenset({EntryType.EXPORT_SEALED, EntryType.KEY, EntryType.USER, EntryType.CASE}) | {
+    EntryType.DECISION,
+    EntryType.REVIEW,
+    EntryType.PUBLICATION,
+}
 """Types about no single recording (an export image covers several; a key covers the log; a user, people;
-a case, all its recordings)."""
+a case and its decision, review and publication, all its recordings)."""
 
 
 # -- the entry -----------------------------------------------------------------
@@ -524,9 +561,7 @@ class Entry:
         object.__setattr__(self, "_plain_keys", ascii_keys)
 
     def _check_custody(self) -> None:
-        if self.recording is not None and (
-            not isinstance(self.recording, str) or not self.recording
-        ):
+        if self.recording is not None and (not isinstance(self.recording, str) or not self.recording):
             _fail(f"entry recording must be a non-empty string or null, got {self.recording!r}")
         _frozen_json(self.recording, "recording")
         if self.type in RECORDING_REQUIRED and self.recording is None:
@@ -537,10 +572,7 @@ class Entry:
             if not _is_int(self.prev) or not 0 <= self.prev <= MAX_SAFE_INTEGER:
                 _fail(f"entry prev must be a log index >= 0 or null, got {self.prev!r}")
             if self.recording is None:
-                _fail(
-                    f"entry prev is {self.prev} but recording is null; prev links one recording's "
-                    "entries"
-                )
+                _fail(f"entry prev is {self.prev} but recording is null; prev links one recording's entries")
 
     @property
     def timestamp(self) -> datetime:

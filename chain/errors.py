@@ -12,7 +12,7 @@
     │   ├── storage.errors.InvalidReference  a malformed or ambiguous id, index or tree size
     │   ├── storage.checkpoints.LogForked    the log no longer extends its stored checkpoint
     │   └── ingest.pipeline.FileChanged      the dock file changed while it was stored
-    ├── storage.access.AccessDenied      the access gate refused
+    ├── access.errors.AccessDenied       the access gate refused
     │   ├── NotAuthenticated, NotPermitted, InvalidAccessInput, ApprovalError
     │   └── AccessNotRecorded                the ACCESS entry could not be written: no bytes
     ├── ingest.filenames.PatternError    a configured file-name pattern is unusable

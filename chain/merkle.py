@@ -151,9 +151,7 @@ def _subtree_hashes(ranges: Sequence[tuple[int, int]], source: NodeSource) -> li
 # -- building ------------------------------------------------------------------
 
 
-def nodes_completed_by_append(
-    index: int, leaf: bytes, source: NodeSource
-) -> list[tuple[int, int, bytes]]:
+def nodes_completed_by_append(index: int, leaf: bytes, source: NodeSource) -> list[tuple[int, int, bytes]]:
     """The ``(level, index, hash)`` nodes to store when leaf number ``index`` is appended.
 
     The first is the leaf itself at level 0; then, while the node just made is
@@ -176,9 +174,7 @@ def nodes_completed_by_append(
     return made
 
 
-def nodes_completed_by_appends(
-    first: int, leaves: Sequence[bytes], source: NodeSource
-) -> list[tuple[int, int, bytes]]:
+def nodes_completed_by_appends(first: int, leaves: Sequence[bytes], source: NodeSource) -> list[tuple[int, int, bytes]]:
     """The nodes to store when ``leaves`` are appended at indexes ``first, first + 1, ...``.
 
     The same nodes, in the same order, as calling :func:`nodes_completed_by_append`
@@ -244,9 +240,7 @@ class MemoryNodes:
         try:
             return [self._nodes[key] for key in keys]
         except KeyError as exc:
-            raise KeyError(
-                f"node {exc.args[0]} is not stored in a tree of {self._size} leaves"
-            ) from None
+            raise KeyError(f"node {exc.args[0]} is not stored in a tree of {self._size} leaves") from None
 
     def append(self, leaf: bytes) -> int:
         """Append a leaf hash; return its index.
@@ -346,9 +340,7 @@ def consistency_proof(old_size: int, new_size: int, source: NodeSource) -> list[
     (RFC 9162 defines it for ``0 < old_size``), so ``old_size == 0`` is refused.
     """
     if not 0 < old_size <= new_size:
-        raise ValueError(
-            f"consistency proof needs 0 < old_size <= new_size, got {old_size} and {new_size}"
-        )
+        raise ValueError(f"consistency proof needs 0 < old_size <= new_size, got {old_size} and {new_size}")
     return _subtree_hashes(_consistency_ranges(old_size, new_size), source)
 
 
@@ -359,14 +351,11 @@ def _check_proof_hashes(kind: str, proof: Sequence[bytes]) -> None:
     for position, element in enumerate(proof):
         if len(element) != HASH_SIZE:
             raise ProofError(
-                f"{kind} proof element {position} has wrong size: expected {HASH_SIZE} bytes, got "
-                f"{len(element)}"
+                f"{kind} proof element {position} has wrong size: expected {HASH_SIZE} bytes, got {len(element)}"
             )
 
 
-def verify_inclusion(
-    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root_hash: bytes
-) -> None:
+def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], root_hash: bytes) -> None:
     """Check an inclusion proof (RFC 9162 §2.1.3.2); raise ``ProofError`` if it fails.
 
     ``leaf`` is the leaf *hash* (``leaf_hash(entry_bytes)``).
@@ -397,8 +386,7 @@ def verify_inclusion(
         raise ProofError("inclusion proof is shorter than the path to the root")
     if computed != root_hash:
         raise ProofError(
-            f"inclusion proof does not lead to the root: expected {root_hash.hex()}, computed "
-            f"{computed.hex()}"
+            f"inclusion proof does not lead to the root: expected {root_hash.hex()}, computed {computed.hex()}"
         )
 
 
@@ -412,26 +400,18 @@ def _check_consistency_sizes(
         raise ProofError(f"old tree size {old_size} is larger than new tree size {new_size}")
     if old_size < new_size:
         if old_size == 0:
-            raise ProofError(
-                "consistency proof from the empty tree proves nothing: old tree size is 0"
-            )
+            raise ProofError("consistency proof from the empty tree proves nothing: old tree size is 0")
         return False
     if proof:
-        raise ProofError(
-            f"consistency proof has wrong length: expected 0 for equal sizes, got {len(proof)}"
-        )
+        raise ProofError(f"consistency proof has wrong length: expected 0 for equal sizes, got {len(proof)}")
     if old_root != new_root:
-        raise ProofError(
-            f"roots differ for equal tree size {old_size}: {old_root.hex()} and {new_root.hex()}"
-        )
+        raise ProofError(f"roots differ for equal tree size {old_size}: {old_root.hex()} and {new_root.hex()}")
     if old_size == 0 and old_root != EMPTY_ROOT:
         raise ProofError(f"root of the empty tree must be {EMPTY_ROOT.hex()}, got {old_root.hex()}")
     return True
 
 
-def _consistency_roots(
-    old_size: int, new_size: int, old_root: bytes, proof: Sequence[bytes]
-) -> tuple[bytes, bytes]:
+def _consistency_roots(old_size: int, new_size: int, old_root: bytes, proof: Sequence[bytes]) -> tuple[bytes, bytes]:
     """RFC 9162 §2.1.4.2 steps 2-6: the old and new roots the proof leads to."""
     path = list(proof)
     if old_size & (old_size - 1) == 0:
@@ -459,9 +439,7 @@ def _consistency_roots(
     return old_computed, new_computed
 
 
-def verify_consistency(
-    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
-) -> None:
+def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> None:
     """Check a consistency proof (RFC 9162 §2.1.4.2); raise ``ProofError`` if it fails.
 
     Equal sizes need an empty proof and equal roots (for size 0, the empty
@@ -472,18 +450,14 @@ def verify_consistency(
         return
     expected = len(_consistency_ranges(old_size, new_size))
     if len(proof) != expected:
-        raise ProofError(
-            f"consistency proof has wrong length: expected {expected}, got {len(proof)}"
-        )
+        raise ProofError(f"consistency proof has wrong length: expected {expected}, got {len(proof)}")
     _check_proof_hashes("consistency", proof)
     old_computed, new_computed = _consistency_roots(old_size, new_size, old_root, proof)
     if old_computed != old_root:
         raise ProofError(
-            f"consistency proof does not lead to the old root: expected {old_root.hex()}, computed "
-            f"{old_computed.hex()}"
+            f"consistency proof does not lead to the old root: expected {old_root.hex()}, computed {old_computed.hex()}"
         )
     if new_computed != new_root:
         raise ProofError(
-            f"consistency proof does not lead to the new root: expected {new_root.hex()}, computed "
-            f"{new_computed.hex()}"
+            f"consistency proof does not lead to the new root: expected {new_root.hex()}, computed {new_computed.hex()}"
         )

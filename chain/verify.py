@@ -31,9 +31,7 @@ def verify_checkpoints(
     (empty when the sizes are equal or the older checkpoint is of the empty tree).
     """
     if len(proofs) != max(len(notes) - 1, 0):
-        raise ValueError(
-            f"need one proof per consecutive pair: {len(notes)} notes, {len(proofs)} proofs"
-        )
+        raise ValueError(f"need one proof per consecutive pair: {len(notes)} notes, {len(proofs)} proofs")
     key = parse_vkey(vkey) if isinstance(vkey, str) else vkey
     checkpoints: list[Checkpoint] = []
     for number, note in enumerate(notes):
@@ -105,8 +103,7 @@ def verify_log(entries: Sequence[bytes], checkpoint: Checkpoint) -> MemoryNodes:
     """
     if len(entries) < checkpoint.size:
         raise ProofError(
-            f"log is shorter than its checkpoint: expected at least {checkpoint.size} entries, got "
-            f"{len(entries)}"
+            f"log is shorter than its checkpoint: expected at least {checkpoint.size} entries, got {len(entries)}"
         )
     verify_custody_chains(decode_all(entries))
     tree = MemoryNodes.from_entries(entries[: checkpoint.size])
@@ -121,9 +118,7 @@ def verify_log(entries: Sequence[bytes], checkpoint: Checkpoint) -> MemoryNodes:
     return tree
 
 
-def verify_entry_inclusion(
-    entry: bytes, index: int, proof: Sequence[bytes], checkpoint: Checkpoint
-) -> Entry:
+def verify_entry_inclusion(entry: bytes, index: int, proof: Sequence[bytes], checkpoint: Checkpoint) -> Entry:
     """Check that ``entry`` is canonical and is entry ``index`` of the checkpointed log."""
     decoded = decode(entry)
     verify_inclusion(leaf_hash(entry), index, checkpoint.size, proof, checkpoint.root)

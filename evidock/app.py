@@ -8,16 +8,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from access.gate import Gate
+from access.requests import AccessPolicy
 from chain.checkpoint import parse_vkey
 from chain.cosignature import parse_cosigner_vkey
 from chain.entries import EntryType
+from derived.ffmpeg import RunOptions
+from derived.making import Maker
+from derived.proxies import ProxyWorker
+from derived.recipes import EncodeOptions
+from derived.redaction import RedactionDesk
 from evidock.keys import load_signer, load_vkey
 from evidock.settings import Settings
 from ingest.pipeline import AfterVerify, Pipeline, PipelineOptions
 from retention.calendar import WorkingCalendar
 from retention.context import AlertOptions, RetentionContext
 from retention.policy import Category, retain_until
-from storage.access import AccessPolicy, Gate
 from storage.catalog import Catalog
 from storage.checkpoints import Checkpointer, CheckpointReader, RejectedCheckpoint
 from storage.journal import Journal
@@ -47,7 +53,7 @@ class App:
             )
 
     def gate(self) -> Gate:
-        """The access gate: every read of a recording by a person goes through it (storage.access)."""
+        """The access gate: every read of a recording by a person goes through it (access.gate)."""
         return Gate(
             catalog=self.catalog,
             journal=self.journal,
@@ -55,6 +61,28 @@ class App:
             policy=AccessPolicy(approval_expiry=timedelta(hours=self.settings.access.approval_expiry_hours)),
             clock=self.now,
         )
+
+    def maker(self) -> Maker:
+        """Makes derived files (playback proxies, redacted copies) of this catalog's originals (derived.making)."""
+        return Maker(
+            catalog=self.catalog,
+            journal=self.journal,
+            store=self.store,
+            run_options=RunOptions(nice=self.settings.derived.nice),
+            clock=self.now,
+        )
+
+    def encode_options(self) -> EncodeOptions:
+        d = self.settings.derived
+        return EncodeOptions(preset=d.preset, crf=d.crf, threads=d.threads, max_height=d.max_height)
+
+    def proxy_worker(self) -> ProxyWorker:
+        """The background maker of playback proxies (derived.proxies), run by the service's scheduler."""
+        return ProxyWorker(self.maker(), self.settings.station_id, self.encode_options())
+
+    def redaction_desk(self) -> RedactionDesk:
+        """Redaction for the party concerned (art. 29): draft, preview, submit, approve, render (derived.redaction)."""
+        return RedactionDesk(self.gate(), self.maker(), self.encode_options())
 
     def pipeline(self, *, after_verify: AfterVerify | None = None) -> Pipeline:
         s = self.settings
@@ -129,6 +157,7 @@ def connect_store(settings: Settings) -> ObjectStore:
         secure=s3.secure,
         part_size=s3.part_size,
         parallel_uploads=s3.parallel_uploads,
+        parallel_files=settings.watch.parallel_files,
     )
 
 

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from access import audit
+from access.audit import anomaly_facts, audit_trail, find_anomalies
+from access.errors import InvalidAccessInput
+from access.people import Permission, Person
+from cases.labels import recordings_of_case
 from evidock.app import App, working_time
+from evidock.moments import utc
 from evidock.text import one_line
-from storage import access
 from storage import recordings as recordings_db
-from storage.access import Action, InvalidAccessInput, Permission, Person
+from storage.access_terms import Action
 
 QUERY_VALUE_LENGTH = 200  # characters of one query value kept in a QUERY entry
 ACCESS_COLUMNS = [
@@ -58,20 +63,18 @@ def local_moment(text: str | None, evi: App, option: str) -> datetime | None:
         raise InvalidAccessInput(
             f"{option} {text[:40]!r} is not a date or time: use 2026-11-20 or 2026-11-20T08:00 (local)"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=evi.settings.timezone)
-    return moment.astimezone(UTC)
+    return utc(moment, evi.settings.timezone)
 
 
 @dataclass(frozen=True)
 class AccessTrail:
-    rows: list[access.AccessRow]
+    rows: list[audit.AccessRow]
     entry: int  # this query's own ACCESS entry; every row is older
 
 
 @dataclass(frozen=True)
 class Anomalies:
-    found: list[access.Anomaly]
+    found: list[audit.Anomaly]
     entry: int
 
 
@@ -100,11 +103,11 @@ def access_trail(
         if recording is not None:
             wanted = {recordings_db.resolve(conn, recording).id}
         if case is not None:
-            of_case = access.recordings_of_case(conn, case.strip())
+            of_case = recordings_of_case(conn, case.strip())
             wanted = of_case if wanted is None else wanted & of_case
     own = _register(evi, person, "audit access", query)
     with evi.catalog.read() as conn:
-        rows = access.audit_trail(conn, recordings=wanted, user=user, since=lo, until=hi, before=own)
+        rows = audit_trail(conn, recordings=wanted, user=user, since=lo, until=hi, before=own)
     return AccessTrail(rows, own)
 
 
@@ -115,10 +118,10 @@ def anomalies(evi: App, person: Person, *, since: str | None = None, until: str 
     own = _register(evi, person, "audit anomalies", query_values({"since": since, "until": until}))
     with evi.catalog.read() as conn:
         # Approvals may predate --since; read every access up to this query, then cut.
-        everything = access.audit_trail(conn, before=own)
-        facts = access.anomaly_facts(conn, everything, before=own)
+        everything = audit_trail(conn, before=own)
+        facts = anomaly_facts(conn, everything, before=own)
     settings = evi.settings
-    found = access.find_anomalies(
+    found = find_anomalies(
         everything,
         facts,
         is_working_time=working_time(settings),

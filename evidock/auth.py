@@ -17,9 +17,9 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 
+from access.errors import InvalidAccessInput, NotAuthenticated
+from access.people import Person, authenticate
 from evidock.app import App
-from storage import access
-from storage.access import NotAuthenticated, Person
 
 USER_ENV = "EVIDOCK_USER"
 TOKEN_ENV = "EVIDOCK_TOKEN"  # noqa: S105 - the variable's name, not a secret
@@ -55,7 +55,7 @@ def acting_person(evi: App, environ: Mapping[str, str] | None = None, ask: Calla
     if token is None and password is None:
         password = ask(f"password for {name}: ")
     with evi.catalog.read() as conn:
-        return access.authenticate(conn, name, token=token, password=password)
+        return authenticate(conn, name, token=token, password=password)
 
 
 def new_password(environ: Mapping[str, str] | None = None, ask: Callable[[str], str] = _ask) -> str:
@@ -66,5 +66,5 @@ def new_password(environ: Mapping[str, str] | None = None, ask: Callable[[str], 
         return given
     first = ask("new password: ")
     if ask("again: ") != first:
-        raise access.InvalidAccessInput("the two passwords differ; nothing was changed")
+        raise InvalidAccessInput("the two passwords differ; nothing was changed")
     return first

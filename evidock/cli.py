@@ -10,8 +10,9 @@ import functools
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +23,9 @@ from sqlalchemy.engine import make_url
 from typer.core import TyperGroup as TyperCommandGroup
 from typer.exceptions import TyperException
 
+from access.people import Permission
 from chain.errors import EvidockError
+from evidock import service_log
 from evidock.anchoring import anchor_appended
 from evidock.api.listen import LOCALHOST, Listen
 from evidock.app import connect_store, open_app, take_appended
@@ -36,6 +39,7 @@ from evidock.cli_access import (
     recordings_get,
     users_app,
 )
+from evidock.cli_cases import case_show, decision_app
 from evidock.cli_checks import clock_app, findings_app, incidents_command, timeline
 from evidock.cli_common import (
     ConfigOption,
@@ -47,8 +51,11 @@ from evidock.cli_common import (
     readable_block,
     settings_of,
 )
+from evidock.cli_derived import derived_app, redact_app
 from evidock.cli_export import export_app
 from evidock.cli_log import keys_app, log_app, verify_command
+from evidock.cli_publish import publish_app
+from evidock.cli_quarantine import quarantine_app
 from evidock.cli_retention import (
     alerts,
     calendar_app,
@@ -60,13 +67,14 @@ from evidock.cli_retention import (
     purge,
     status,
 )
+from evidock.cli_review import review_app, review_list
 from evidock.cli_witness import witness_app
+from evidock.moments import utc
 from evidock.recording_reads import NO_REASON, list_recordings, show_recording
 from evidock.settings import Settings
 from evidock.text import OneLineFormatter, one_line, shown
 from ingest.pipeline import AfterVerify, Outcome, Pipeline
 from ingest.watcher import DockedFile, look, scan
-from storage.access import Permission
 from storage.errors import StorageError
 from storage.objects import BucketReport
 from storage.search import CustodyStatus, RecordingFilter
@@ -110,12 +118,37 @@ app.add_typer(evidence_app, name="evidence")
 app.add_typer(case_app, name="case")
 app.add_typer(export_app, name="export")
 app.add_typer(witness_app, name="witness")
+app.add_typer(quarantine_app, name="quarantine")
 for _group, _name in ((evidence_app, "add"), (evidence_app, "release"), (case_app, "close"), (case_app, "done")):
     gate_registered(_group, _name, lambda f: person_required(Permission.CUSTODY, f))
+# A case's decision (法制审核办法, 公示办法): the handling unit decides, the legal role reviews (docs/decisions.md).
+case_app.add_typer(decision_app, name="decision")
+for _name in ("facts", "propose", "mark-major", "final"):
+    gate_registered(decision_app, _name, lambda f: person_required(Permission.DECIDE, f))
+case_app.command("show")(person_required(Permission.READ_METADATA, case_show))
+case_app.add_typer(review_app, name="review")
+for _name in ("submit", "supplement", "rereview", "accept", "escalate", "decide"):
+    gate_registered(review_app, _name, lambda f: person_required(Permission.DECIDE, f))
+for _name in ("check", "extend", "opinion"):
+    gate_registered(review_app, _name, lambda f: person_required(Permission.REVIEW, f))
+for _name in ("show", "pdf"):  # the unit or the reviewer; each read is logged by the command itself
+    gate_registered(review_app, _name, lambda f: person_required(Permission.READ_METADATA, f))
+review_app.command("list")(logged_query("case review list", review_list, permission=Permission.REPORTS))
+case_app.add_typer(publish_app, name="publish")
+for _name in ("decision", "exclude", "withdraw", "feed"):
+    gate_registered(publish_app, _name, lambda f: person_required(Permission.PUBLISH, f))
+gate_registered(publish_app, "list", lambda f: person_required(Permission.READ_METADATA, f))
 app.command("compliance")(logged_query("compliance", compliance, permission=Permission.REPORTS))
 app.command("alerts")(logged_query("alerts", alerts, permission=Permission.REPORTS))
 app.command("purge")(person_required(Permission.PURGE, purge))
 app.command("status")(logged_query("status", status, permission=Permission.REPORTS))
+# Derived files and redactions (art. 28, 29; docs/derived.md): reading them is a query on the record.
+app.add_typer(derived_app, name="derived")
+app.add_typer(redact_app, name="redact")
+gate_registered(derived_app, "list", lambda f: logged_query("derived list", f))
+gate_registered(derived_app, "show", lambda f: logged_query("derived show", f))
+gate_registered(redact_app, "list", lambda f: logged_query("redact list", f))
+gate_registered(redact_app, "show", lambda f: logged_query("redact show", f))
 
 
 @app.callback()
@@ -142,7 +175,9 @@ def run(
 
     http = None if once or no_http else Listen(http_host, http_port)
     settings = settings_of(ctx)
-    err.print(starting_line(settings), markup=False, soft_wrap=True)
+    service_log.configure(settings.timezone)
+    stamped = f"{service_log.stamp(time.time(), settings.timezone)} {starting_line(settings)}"
+    err.print(stamped, markup=False, soft_wrap=True)
     serve(settings, once=once, http=http)
 
 
@@ -326,9 +361,7 @@ def recordings_show(
 
 
 def _aware(moment: datetime | None, settings: Settings) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=settings.timezone).astimezone(UTC) if moment.tzinfo is None else moment
+    return None if moment is None else utc(moment, settings.timezone)
 
 
 # -- config -----------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Commands of the access gate (art. 27, 29): users, access requests and approvals, copies, the audit trail.
 
-Thin: each command says who is acting (evidock.auth) and calls ``storage.access``.
+Thin: each command says who is acting (evidock.auth) and calls the ``access`` package.
 Commands of other modules that show recordings to a person are wrapped at
 registration (:func:`logged_query`, :func:`person_required`); see docs/access.md.
 """
@@ -17,6 +17,20 @@ from typing import Annotated, Any, TypeVar, cast
 import typer
 from rich.table import Table
 
+from access.errors import InvalidAccessInput
+from access.people import (
+    Permission,
+    Person,
+    add_user,
+    disable_user,
+    has_users,
+    hash_password,
+    issue_token,
+    list_users,
+    role_of,
+    set_role,
+)
+from access.requests import AccessRequest
 from evidock import audit_queries, spreadsheet
 from evidock.app import open_app
 from evidock.auth import acting_person, new_password
@@ -26,8 +40,7 @@ from evidock.reports import documents as reports
 from evidock.reports.options import LangOption, PdfOption
 from evidock.settings import Settings
 from evidock.text import one_line
-from storage import access
-from storage.access import Action, Category, InvalidAccessInput, Permission, Person
+from storage.access_terms import APPROVED_ACTIONS, Action, Category, RequestStatus
 
 users_app = typer.Typer(
     help="People and roles: station, officer, custodian, auditor, admin.\n\n"
@@ -135,17 +148,17 @@ def users_add(
     Example: EVIDOCK_USER=admin evidock users add wang.wu --role custodian --officer-id P1001
     """
     settings = settings_of(ctx)
-    wanted = access.role_of(role)
+    wanted = role_of(role)
     with open_app(settings, ensure_bucket=False) as evi:
         with evi.catalog.read() as conn:
-            bootstrap = not access.has_users(conn)
+            bootstrap = not has_users(conn)
         actor = None if bootstrap else acting_person(evi)
         if actor is not None:
             actor.require(Permission.MANAGE_USERS)
-        hashed = access.hash_password(new_password()) if password else None
+        hashed = hash_password(new_password()) if password else None
         now = evi.now()
         with evi.catalog.begin() as conn:
-            stored = access.add_user(
+            stored = add_user(
                 conn,
                 journal=evi.journal,
                 actor=actor,
@@ -156,9 +169,7 @@ def users_add(
                 password_hash=hashed,
                 time=now,
             )
-            token = (
-                None if password else access.issue_token(conn, journal=evi.journal, actor=actor, name=stored, time=now)
-            )
+            token = None if password else issue_token(conn, journal=evi.journal, actor=actor, name=stored, time=now)
     if as_json:
         print_json({"name": stored, "role": wanted.value, "token": token})
         return
@@ -179,7 +190,7 @@ def users_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
         if not person.may(Permission.AUDIT):
             person.require(Permission.MANAGE_USERS)
         with evi.catalog.read() as conn:
-            found = access.list_users(conn)
+            found = list_users(conn)
     if as_json:
         print_json([u.as_json() for u in found])
         return
@@ -211,7 +222,7 @@ def users_disable(
     with open_app(settings_of(ctx), ensure_bucket=False) as evi:
         person = acting_person(evi)
         with evi.catalog.begin() as conn:
-            access.disable_user(conn, journal=evi.journal, actor=person, name=name, reason=reason, time=evi.now())
+            disable_user(conn, journal=evi.journal, actor=person, name=name, reason=reason, time=evi.now())
     out.print(f"disabled user {name}", markup=False)
 
 
@@ -225,11 +236,11 @@ def users_set_role(
 
     Example: evidock users set-role wang.wu auditor
     """
-    wanted = access.role_of(role)
+    wanted = role_of(role)
     with open_app(settings_of(ctx), ensure_bucket=False) as evi:
         person = acting_person(evi)
         with evi.catalog.begin() as conn:
-            access.set_role(conn, journal=evi.journal, actor=person, name=name, role=wanted, time=evi.now())
+            set_role(conn, journal=evi.journal, actor=person, name=name, role=wanted, time=evi.now())
     out.print(f"{name} is now {wanted.value}", markup=False)
 
 
@@ -246,7 +257,7 @@ def users_token(
     with open_app(settings_of(ctx), ensure_bucket=False) as evi:
         person = acting_person(evi)
         with evi.catalog.begin() as conn:
-            token = access.issue_token(conn, journal=evi.journal, actor=person, name=name, time=evi.now())
+            token = issue_token(conn, journal=evi.journal, actor=person, name=name, time=evi.now())
     if as_json:
         print_json({"name": name, "token": token})
     else:
@@ -262,8 +273,8 @@ def _choice(kind: type[Action] | type[Category], text: str, allowed: list[str], 
     return kind(text.strip().lower())
 
 
-def _print_request(found: access.AccessRequest, now: datetime, settings: Settings) -> None:
-    state = "expired" if found.status is access.RequestStatus.APPROVED and found.expired(now) else found.status.value
+def _print_request(found: AccessRequest, now: datetime, settings: Settings) -> None:
+    state = "expired" if found.status is RequestStatus.APPROVED and found.expired(now) else found.status.value
     out.print(
         f"request {found.id}: {found.action.value} of {len(found.grants)} recording(s) for {found.category.value}, "
         f"{state}",
@@ -315,7 +326,7 @@ def access_request(
     Example: evidock access request 3fa4c1 9b2e77 --action copy --category lawyer
     --document "(2026)京0105民初88号调查令" --requester "李律师" --reason "civil case evidence"
     """
-    chosen = _choice(Action, action, sorted(a.value for a in access.APPROVED_ACTIONS), "--action")
+    chosen = _choice(Action, action, sorted(a.value for a in APPROVED_ACTIONS), "--action")
     who = _choice(Category, category, [c.value for c in Category], "--category")
     settings = settings_of(ctx)
     with open_app(settings, ensure_bucket=False) as evi:
@@ -338,11 +349,14 @@ def access_request(
     out.print(f"ask a custodian other than {person.name}: evidock access approve {made.id} --reason ...", markup=False)
 
 
-def _decide(ctx: typer.Context, request: int, reason: str, *, approve: bool, as_json: bool) -> None:
+def _decide(ctx: typer.Context, request: int, reason: str, *, approve: bool, as_json: bool, said: str | None) -> None:
     settings = settings_of(ctx)
     with open_app(settings, ensure_bucket=False) as evi:
         person = acting_person(evi)
-        decided = evi.gate().decide(person, request, approve=approve, reason=reason)
+        if said is None:
+            decided = evi.gate().decide(person, request, approve=approve, reason=reason)
+        else:  # a party's request (art. 29): the approver states no third party is in it
+            decided = evi.redaction_desk().approve_stating(person, request, reason=reason, statement=said)
         now = evi.now()
     if as_json:
         print_json(decided.as_json(now))
@@ -355,13 +369,16 @@ def access_approve(
     ctx: typer.Context,
     request: Annotated[int, typer.Argument(min=1, help="Request number.")],
     reason: ReasonOption,
+    no_third_parties: Annotated[str | None, typer.Option(help="A party's request: no third party is in it.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Approve a request (custodian, not the requester): APPROVAL entries; usable once per recording until it expires.
 
+    A party's request (当事人) gets redacted copies (`evidock redact`), or the originals on --no-third-parties.
+
     Example: evidock access approve 7 --reason "court letter checked, 负责人批准"
     """
-    _decide(ctx, request, reason, approve=True, as_json=as_json)
+    _decide(ctx, request, reason, approve=True, as_json=as_json, said=no_third_parties)
 
 
 @access_app.command("deny")
@@ -375,7 +392,7 @@ def access_deny(
 
     Example: evidock access deny 7 --reason "no court investigation order attached"
     """
-    _decide(ctx, request, reason, approve=False, as_json=as_json)
+    _decide(ctx, request, reason, approve=False, as_json=as_json, said=None)
 
 
 @access_app.command("list")
@@ -398,7 +415,7 @@ def access_list(
         return
     table = Table("id", "action", "category", "recordings", "requested by", "status", "decided by", "document")
     for r in found:
-        state = "expired" if r.status is access.RequestStatus.APPROVED and r.expired(now) else r.status.value
+        state = "expired" if r.status is RequestStatus.APPROVED and r.expired(now) else r.status.value
         table.add_row(
             str(r.id),
             r.action.value,
@@ -445,6 +462,8 @@ def recordings_get(
 ) -> None:
     """Save the original of a recording under an approved request, through the access gate.
 
+    A party's request (当事人, art. 29): its approved redacted copy, or the original (docs/derived.md).
+
     The ACCESS entry is committed before the first byte is read; the bytes go to a
     temporary file beside FILE, are checked against the recording's SHA-256, synced,
     and only then appear as FILE. Each approval serves each recording once.
@@ -457,8 +476,10 @@ def recordings_get(
     if as_json:
         print_json(delivered.as_json())
         return
+    copy = delivered.disclosed.get("delivered")
     out.print(
-        f"saved {delivered.path} ({delivered.size} bytes, SHA-256 {delivered.sha256}); "
+        (f"saved the redacted copy (DERIVED entry {copy['derived_entry']}): " if copy else "saved ")
+        + f"{delivered.path} ({delivered.size} bytes, SHA-256 {delivered.sha256}); "
         f"ACCESS entry {delivered.entry}, approval entry {delivered.approval_entry}",
         markup=False,
     )

@@ -13,13 +13,14 @@ from sqlalchemy import select
 from evidock import clock_reports, findings_reads, timelines
 from evidock.app import open_app
 from evidock.cli_common import JsonOption, err, local_time, out, person_of, print_json, settings_of
+from evidock.moments import utc
 from evidock.settings import Settings
 from ingest.checking import FindingError
 from ingest.clock import ClockModel, ClockReport, Segment
 from ingest.continuity import incidents
 from ingest.timeline import svg
 from storage import findings as findings_db
-from storage.catalog import recordings
+from storage.schema import recordings
 
 findings_app = typer.Typer(
     help="Findings of the checks: gaps, overlaps, clock drift, damaged files.\n\n"
@@ -44,9 +45,7 @@ def _local_moment(text: str, settings: Settings, *, default_day: date | None = N
                 f"{text!r} is not a time: use 2026-11-20T08:06:19+08:00, 2026-11-20 08:06:19 or 08:06:19"
             ) from exc
         moment = datetime.combine(default_day or datetime.now(settings.timezone).date(), clock)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=settings.timezone)
-    return moment.astimezone(UTC)
+    return utc(moment, settings.timezone)
 
 
 @findings_app.command("list")

@@ -12,9 +12,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console, ConsoleDimensions
 
+from access.people import Person
 from evidock import settings as settings_mod
 from evidock.settings import Settings
-from storage.access import Person
 
 UNBOUNDED = 1 << 20  # columns: wider than any line a command prints
 

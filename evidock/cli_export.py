@@ -12,16 +12,19 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
+from access.people import Person
 from evidock.app import App, open_app
 from evidock.auth import acting_person
 from evidock.cli_common import JsonOption, err, out, print_json, settings_of
 from evidock.disc_export import configured_out_dir, export_disc
+from evidock.keys import load_vkey
+from evidock.reports.label_sheet import label_sheets
+from evidock.reports.pdf import ReportError
 from evidock.settings import Settings
 from retention.export import burn as burning
 from retention.export.job import DiscOrder, ExportOutcome
 from retention.export.job import Progress as ExportProgress
 from retention.export.layout import MEDIA, ExportError
-from storage.access import Person
 
 export_app = typer.Typer(
     help="Evidence to disc (作为证据使用, art. 27).\n\n"
@@ -51,6 +54,12 @@ def disc(
     device: Annotated[
         str | None, typer.Option("--burn", help="Optical drive to burn to and read back, e.g. /dev/sr0.")
     ] = None,
+    pdf: Annotated[
+        Path | None,
+        typer.Option(
+            "--pdf", metavar="FILE", help="Also print the label sheets (one A4 page per disc, read from the images)."
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write the recordings of a case to self-verifying ISO images (Joliet + Rock Ridge), one per disc.
@@ -58,12 +67,14 @@ def disc(
     Needs your approved request with --action export (`evidock access request`); every read goes
     through the access gate. Each disc holds the originals, MANIFEST.json, SHA256SUMS, the label
     sheet (LABEL.html/.txt), the signed log evidence and VERIFY.py (see docs/export.md).
+    With --pdf FILE the label sheets on the images are printed to FILE to go with the discs.
 
     Example: evidock export disc --case 京朝公(治)行罚决字[2026]1号 --maker 王五 --extractor 赵六 --request 7
     """
     settings = settings_of(ctx)
     if out_dir is not None:
         _refuse_watched(out_dir, settings)
+    _check_pdf_target(pdf)  # before the export, not after it
     with open_app(settings, ensure_bucket=False) as evi:
         person = acting_person(evi)
         order = DiscOrder(
@@ -80,6 +91,7 @@ def disc(
             outcome = export_disc(evi, person, order, progress=ExportProgress())
         else:
             outcome = _export_with_bar(evi, person, order)
+    _print_labels(outcome, settings, pdf)
     burns = [burning.burn(d.image, device) for d in outcome.discs] if device else []
     if as_json:
         result = outcome.as_json()
@@ -93,6 +105,7 @@ def disc(
             }
             for b in burns
         ]
+        result["label_pdf"] = str(pdf) if pdf is not None else None
         if not device:
             result["how_to_burn"] = [burning.instructions(d.image.path) for d in outcome.discs]
         print_json(result)
@@ -112,6 +125,19 @@ def disc(
                 err.print(burning.instructions(d.image.path), markup=False, soft_wrap=True)
     if device and not all(b.verified for b in burns):
         raise typer.Exit(3)
+
+
+def _check_pdf_target(pdf: Path | None) -> None:
+    if pdf is not None and not pdf.resolve().parent.is_dir():
+        raise ReportError(f"--pdf {pdf}: folder {pdf.resolve().parent} does not exist")
+
+
+def _print_labels(outcome: ExportOutcome, settings: Settings, pdf: Path | None) -> None:
+    """The label sheets on the finished images, printed to ``pdf`` (evidock.reports.label_sheet)."""
+    if pdf is None:
+        return
+    sheets = label_sheets([d.image.path for d in outcome.discs], load_vkey(settings))
+    err.print(f"wrote {pdf} ({sheets.write(pdf)} bytes, A4 PDF: the label sheets)", markup=False, soft_wrap=True)
 
 
 def _export_with_bar(evi: App, person: Person, order: DiscOrder) -> ExportOutcome:

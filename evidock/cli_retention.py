@@ -13,10 +13,12 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from cases.register import Case
 from evidock import custody, spreadsheet
 from evidock.app import open_app, retention_context, working_calendar
 from evidock.auth import acting_person
 from evidock.cli_common import CsvOption, JsonOption, err, local_time, out, person_of, print_json, settings_of
+from evidock.moments import utc
 from evidock.reports import documents as reports
 from evidock.reports.options import LangOption, PdfOption
 from evidock.settings import Settings
@@ -27,7 +29,7 @@ from retention.context import CustodyError
 from retention.deadlines import storage_deadline
 from retention.purge import purge as run_purge
 from retention.tracking import Tracked, describe
-from storage import cases
+from storage.status import alert_run_history, count_purged, count_recordings, counts_by_receipt_state, latest_checkpoint
 
 calendar_app = typer.Typer(
     help="Working days of mainland China (调休 included) and the art. 26 deadline.\n\n"
@@ -40,7 +42,8 @@ evidence_app = typer.Typer(
     no_args_is_help=True,
 )
 case_app = typer.Typer(
-    help="Case lifecycle (art. 26): case file within 30 days, archive by 31 March.\n\n"
+    help="Cases: lifecycle (art. 26: case file within 30 days, archive by 31 March), decisions, legal review "
+    "(法制审核) and publication (公示).\n\n"
     "Example: evidock case close 京朝公(治)行罚决字[2026]1号 --date 2026-11-20",
     no_args_is_help=True,
 )
@@ -59,9 +62,7 @@ def _moment(text: str, settings: Settings, what: str) -> datetime:
             f"{what} {text!r} is not a date-time: use 2026-09-30T10:00 (local, {settings.timezone}) "
             f"or 2026-09-30T02:00:00+00:00"
         ) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=settings.timezone)
-    return moment.astimezone(UTC)
+    return utc(moment, settings.timezone)
 
 
 def _day(text: str, what: str) -> date:
@@ -377,7 +378,7 @@ def case_done(
     _print_case(case, as_json=as_json)
 
 
-def _print_case(case: cases.Case, *, as_json: bool) -> None:
+def _print_case(case: Case, *, as_json: bool) -> None:
     if as_json:
         print_json(case.as_json())
         return
@@ -442,6 +443,10 @@ def compliance(
             {"group": due.what, "key": due.case_number, "due": due.due.isoformat(), "due_status": due.status}
             for due in result.cases_due
         ]
+        lines += [
+            {"group": due.what, "key": due.case_number, "due": due.due.isoformat(), "due_status": due.status}
+            for due in result.decisions_due
+        ]
         spreadsheet.write_rows(sys.stdout, lines, CSV_COLUMNS)
         return
     out.print(f"art. 26 compliance, {result.month or 'all recordings'} (第二十六条)", markup=False)
@@ -476,6 +481,9 @@ def compliance(
     for due in result.cases_due:
         what = "case file (案卷)" if due.what == "case_file" else "archive handover"
         out.print(f"case {due.case_number}: {what} due {due.due} — {due.status}", markup=False)
+    for decided in result.decisions_due:
+        what = "legal review (法制审核)" if decided.what == "review" else "publication (公示)"
+        out.print(f"case {decided.case_number}: {what} due {decided.due} — {decided.status}", markup=False)
     _warn(result.warnings)
 
 
@@ -514,6 +522,8 @@ def alerts(
             )
     for due in report.cases_due:
         out.print(f"  case {due.case_number}: {due.what} due {due.due} ({due.status})", markup=False)
+    for decided in report.decisions_due:
+        out.print(f"  case {decided.case_number}: {decided.what} due {decided.due} ({decided.status})", markup=False)
     if notify:
         out.print(f"webhook: {data['webhook']}", markup=False)
 
@@ -555,11 +565,11 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
         rctx = retention_context(evi)
         report = alerts_mod.check(rctx, now=_now())
         with evi.catalog.read() as conn:
-            receipts = cases.counts_by_receipt_state(conn)
-            total = cases.count_recordings(conn)
-            purged = cases.count_purged(conn)
-            checkpoint = cases.latest_checkpoint(conn)
-            runs = cases.alert_run_history(conn, limit=1)
+            receipts = counts_by_receipt_state(conn)
+            total = count_recordings(conn)
+            purged = count_purged(conn)
+            checkpoint = latest_checkpoint(conn)
+            runs = alert_run_history(conn, limit=1)
     last = runs[0] if runs else None
     data = {
         "receipts": receipts,
@@ -568,6 +578,7 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
         "labels_due_soon": len(report.due_soon),
         "labels_overdue": len(report.overdue),
         "cases_due": len(report.cases_due),
+        "decisions_due": len(report.decisions_due),
         "latest_checkpoint": (
             {"size": checkpoint[0], "created_at": checkpoint[1].astimezone(settings.timezone).isoformat()}
             if checkpoint
@@ -592,7 +603,8 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     out.print(f"recordings: {total} ({purged} purged)", markup=False, soft_wrap=True)
     out.print(
         f"art. 26 now: {len(report.overdue)} label(s) overdue, {len(report.due_soon)} due soon; "
-        f"{len(report.cases_due)} case file/archive date(s) due",
+        f"{len(report.cases_due)} case file/archive date(s) due; "
+        f"{len(report.decisions_due)} legal review/publication deadline(s) due soon or overdue",
         markup=False,
         soft_wrap=True,
     )

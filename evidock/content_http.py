@@ -22,7 +22,7 @@ import urllib.parse
 
 from fastapi.responses import Response, StreamingResponse
 
-from storage.access import Content
+from access.gate import Content
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -72,29 +72,38 @@ def shown_inline(kind: str) -> bool:
 
 
 def respond(content: Content, *, range_header: str | None, attachment: bool) -> Response:
-    """The content as an HTTP answer: 200 whole, 206 one range, 416 outside; ``attachment`` forces a download."""
-    rec = content.recording
-    kind = media_type(rec.original_name)
+    """The content as an HTTP answer: 200 whole, 206 one range, 416 outside; ``attachment`` forces a download.
+
+    What is served may be a derived file of the recording (its playback proxy,
+    a party's redacted copy): ``X-Evidock-Derived`` then names its SHA-256 and
+    ``X-Evidock-Original`` the original's.
+    """
+    served = content.served
+    kind = media_type(served.name)
     inline = shown_inline(kind) and not attachment
     if not shown_inline(kind):
         kind = OCTET_STREAM
     headers = {
         **CONTENT_HEADERS,
         "Accept-Ranges": "bytes",
-        "ETag": f'"{rec.id}"',
+        "ETag": f'"{served.sha256}"',
         "X-Evidock-Access-Entry": str(content.entry),
         "Content-Disposition": (
-            f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{urllib.parse.quote(rec.original_name, safe='')}"
+            f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{urllib.parse.quote(served.name, safe='')}"
         ),
     }
+    if served.derived is not None:
+        headers["X-Evidock-Derived"] = f"{served.derived.kind.value} {served.sha256}"
+        headers["X-Evidock-Original"] = content.recording.id
+    size = served.size
     try:
-        wanted = parse_range(range_header, rec.size)
+        wanted = parse_range(range_header, size)
     except RangeNotSatisfiable:
-        return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{rec.size}"})
+        return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
     if wanted is None:
-        headers["Content-Length"] = str(rec.size)
+        headers["Content-Length"] = str(size)
         return StreamingResponse(content.chunks(), media_type=kind, headers=headers)
     first, last = wanted
-    headers["Content-Range"] = f"bytes {first}-{last}/{rec.size}"
+    headers["Content-Range"] = f"bytes {first}-{last}/{size}"
     headers["Content-Length"] = str(last - first + 1)
     return StreamingResponse(content.byte_range(first, last), status_code=206, media_type=kind, headers=headers)

@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from access import people
+from access.people import Permission, Person
 from evidock.app import App, retention_context
 from retention import evidence as evidence_mod
 from retention import labelling
 from retention.context import CustodyError
-from storage import access
-from storage.access import Permission, Person
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def release(
     """Lift a legal hold: a reason and another active custodian's approval (named by ``person``)."""
     person.require(Permission.CUSTODY)
     with evi.catalog.read() as conn:
-        approver = access.approver(conn, approved_by, actor=person)
+        approver = people.approver(conn, approved_by, actor=person)
     rctx = retention_context(evi)
     (recording_id,) = labelling.resolve(rctx, [recording])
     return evidence_mod.release(

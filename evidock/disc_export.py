@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from access.errors import InvalidAccessInput
+from access.people import Person
 from chain.errors import EvidockError
 from evidock.app import App, checkpointer_for, outside_trust_for
 from evidock.keys import load_vkey
@@ -30,7 +32,6 @@ from retention.export.job import export_disc as run_export
 from retention.export.layout import MEDIA
 from storage import findings as findings_db
 from storage import journal
-from storage.access import InvalidAccessInput, Person
 from storage.errors import NotFound
 from storage.recordings import Recording
 

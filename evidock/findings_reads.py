@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from access.people import Permission, Person
 from evidock.app import App
 from ingest.checking import FindingError
 from ingest.checking import explain as explain_finding
 from storage import findings as findings_db
 from storage import recordings as recordings_db
-from storage.access import Permission, Person
 
 
 def list_findings(

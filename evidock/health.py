@@ -22,8 +22,9 @@ from typing import Any
 from chain.errors import EvidockError
 from evidock.app import App
 from evidock.text import one_line, shown
-from storage import cases, journal
+from storage import journal
 from storage.ingest_stats import ingest_stats
+from storage.status import latest_checkpoint
 
 MIB = 1024 * 1024
 
@@ -51,7 +52,7 @@ def _catalog(evi: App, now: datetime, health: Health) -> None:
     try:
         with evi.catalog.read() as conn:
             size = journal.size(conn)
-            checkpoint = cases.latest_checkpoint(conn)
+            checkpoint = latest_checkpoint(conn)
             stats = ingest_stats(conn, now=now)
     except EvidockError as exc:
         health.reasons.append(f"catalog: {one_line(str(exc))[:300]}")

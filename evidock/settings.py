@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -50,6 +51,13 @@ class ConfigError(EvidockError):
     """config.toml or the environment is wrong; the message says how to fix it."""
 
 
+class NodeRole(StrEnum):
+    """``station.role``: what this node does in a bureau (docs/deployment.md, "One log, one signer")."""
+
+    CENTRAL = "central"  # holds the signing key; signs checkpoints and runs the scheduled jobs while it leads
+    STATION = "station"  # docks and appends to the shared catalog; holds no signing key
+
+
 @dataclass(frozen=True)
 class S3Settings:
     endpoint: str  # e.g. http://127.0.0.1:7480
@@ -57,7 +65,7 @@ class S3Settings:
     region: str
     access_key: str
     secret_key: str
-    part_size: int  # bytes per multipart part; upload buffers are about (parallel_uploads + 2) parts
+    part_size: int  # bytes per multipart part; an upload holds at most parallel_uploads parts
     parallel_uploads: int
     overridden_endpoint: str | None = None  # config.toml's s3.endpoint when $EVIDOCK_S3_ENDPOINT replaced it
 
@@ -86,6 +94,7 @@ class WatchSettings:
     after_verify: AfterVerify
     move_to: Path | None
     retry_seconds: float = 30.0  # after the object store or the catalog failed, wait this long before retrying
+    parallel_files: int = 2  # files ingested at once by the service (docs/performance.md: the burst benchmark)
 
 
 @dataclass(frozen=True)
@@ -185,6 +194,27 @@ class ExportSettings:
 
 
 @dataclass(frozen=True)
+class PublicationSettings:
+    """``[publication]``: who publishes and where the static feed goes (公示办法 art. 9; docs/decisions.md)."""
+
+    authority: str | None = None  # 执法主体 as published, e.g. "市人社局"; publishing is refused until it is set
+    feed_dir: Path = Path("var/feed")  # the static feed (HTML in Chinese and JSON) the bureau's website serves
+
+
+@dataclass(frozen=True)
+class DerivedSettings:
+    """``[derived]``: playback proxies made in the background, how ffmpeg makes derived files (docs/derived.md)."""
+
+    proxies: bool = True  # give recordings a browser cannot play an H.264/AAC proxy, after ingest
+    poll_seconds: int = 30  # how often the service looks for recordings that need a proxy
+    preset: str = "veryfast"  # x264 preset of proxies and redacted copies (speed against size)
+    crf: int = 23  # x264 quality (lower: better and larger)
+    threads: int = 2  # ffmpeg threads; fixed so a derived file is the same on every run
+    max_height: int = 1080  # pixels; a taller original's proxy is scaled down (redacted copies keep the size)
+    nice: int = 19  # ffmpeg's CPU priority: 19 uses only what ingest leaves
+
+
+@dataclass(frozen=True)
 class Settings:
     source: Path | None  # the config file, None when built in code
     station_id: str
@@ -204,12 +234,16 @@ class Settings:
     web: WebSettings = WebSettings()
     export: ExportSettings = ExportSettings()
     health: HealthSettings = HealthSettings()
+    role: NodeRole = NodeRole.CENTRAL  # a dock PC on its own is central too: it signs its own log
+    publication: PublicationSettings = PublicationSettings()
+    derived: DerivedSettings = DerivedSettings()
 
     def masked(self) -> dict[str, Any]:
         """The effective configuration with secrets masked, for `evidock config check`."""
         return {
             "config_file": str(self.source) if self.source else None,
             "station.id": self.station_id,
+            "station.role": self.role.value,
             "station.timezone": str(self.timezone),
             "watch.folders": [str(p) for p in self.watch.folders],
             "watch.ignore": list(self.watch.ignore),
@@ -218,6 +252,7 @@ class Settings:
             "watch.after_verify": self.watch.after_verify.value,
             "watch.move_to": str(self.watch.move_to) if self.watch.move_to else None,
             "watch.retry_seconds": self.watch.retry_seconds,
+            "watch.parallel_files": self.watch.parallel_files,
             "s3.endpoint": self.s3.endpoint,
             "s3.endpoint_source": self.s3.endpoint_source,
             "s3.bucket": self.s3.bucket,
@@ -269,8 +304,19 @@ class Settings:
             "web.login_window_minutes": self.web.login_window_minutes,
             "web.trusted_proxies": list(self.web.trusted_proxies),
             "export.out_dir": str(self.export.out_dir),
+            "publication.authority": self.publication.authority,
+            "publication.feed_dir": str(self.publication.feed_dir),
             "health.waiting_limit_minutes": self.health.waiting_limit_minutes,
             "health.min_free_mib": self.health.min_free_mib,
+            "derived": {
+                "proxies": self.derived.proxies,
+                "poll_seconds": self.derived.poll_seconds,
+                "preset": self.derived.preset,
+                "crf": self.derived.crf,
+                "threads": self.derived.threads,
+                "max_height": self.derived.max_height,
+                "nice": self.derived.nice,
+            },
             "access.approval_expiry_hours": self.access.approval_expiry_hours,
             "access.bulk_threshold": self.access.bulk_threshold,
             "access.working_hours": (
@@ -353,6 +399,7 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
         after_verify=after_verify,
         move_to=_resolve(r, "watch.move_to", base, move_to_raw) if move_to_raw else None,
         retry_seconds=r.number("watch.retry_seconds", default=30.0, low=1.0, high=3600.0),
+        parallel_files=r.integer("watch.parallel_files", default=2, low=1, high=16),
     )
 
     s3 = _s3(r, environ)
@@ -396,6 +443,7 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
         deep_scan=r.boolean("checks.deep_scan", default=True),
         device_timezone=_device_timezone(r),
     )
+    role = _role(r, db_url, log_settings.key_file, environ)
     patterns = _name_patterns(r)
     overrides, published = _calendar(r)
     alerts = _alerts(r, environ)
@@ -419,11 +467,71 @@ def parse(raw: Mapping[str, Any], *, base: Path, source: Path | None, environ: M
         access=access,
         web=_web(r),
         export=_export(r, base, watch),
+        publication=_publication(r, base, watch),
         health=HealthSettings(
             waiting_limit_minutes=r.integer("health.waiting_limit_minutes", default=30, low=1, high=7 * 24 * 60),
             min_free_mib=r.integer("health.min_free_mib", default=1024, low=0, high=1024**3),
         ),
+        role=role,
+        derived=_derived(r),
     )
+
+
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+
+
+def _derived(r: _Reader) -> DerivedSettings:
+    preset = r.text("derived.preset", default="veryfast")
+    if preset not in X264_PRESETS:
+        r.fail("derived.preset", preset, f"use an x264 preset: {', '.join(X264_PRESETS)}")
+    return DerivedSettings(
+        proxies=r.boolean("derived.proxies", default=True),
+        poll_seconds=r.integer("derived.poll_seconds", default=30, low=1, high=24 * 3600),
+        preset=preset,
+        crf=r.integer("derived.crf", default=23, low=0, high=51),
+        threads=r.integer("derived.threads", default=2, low=1, high=64),
+        max_height=r.integer("derived.max_height", default=1080, low=144, high=4320),
+        nice=r.integer("derived.nice", default=19, low=0, high=19),
+    )
+
+
+def _role(r: _Reader, db_url: str, key_file: Path, environ: Mapping[str, str]) -> NodeRole:
+    """``station.role``; a station shares a PostgreSQL catalog and holds no signing key (only central nodes sign)."""
+    value = r.text("station.role", default=NodeRole.CENTRAL.value)
+    try:
+        role = NodeRole(value)
+    except ValueError:
+        r.fail(
+            "station.role",
+            value,
+            'use "station" (docks and appends to the shared catalog; holds no signing key) or "central" '
+            "(signs checkpoints and runs the scheduled jobs; the default, and what a dock PC on its own is)",
+        )
+    if role is NodeRole.CENTRAL:
+        return role
+    if make_url(db_url).get_backend_name() != "postgresql":
+        r.fail(
+            "station.role",
+            value,
+            "a station appends to the bureau's shared PostgreSQL catalog, where a central node signs; with a "
+            'SQLite catalog nothing would sign this log: set role = "central" for a dock PC on its own, or point '
+            f"database.url (or {DATABASE_URL_ENV}) at the bureau's PostgreSQL",
+        )
+    if environ.get(SIGNING_KEY_ENV):
+        r.fail(
+            "station.role",
+            value,
+            f"a station holds no signing key, but {SIGNING_KEY_ENV} is set: unset it here (only the central "
+            'node signs), or set role = "central"',
+        )
+    if key_file.exists():
+        r.fail(
+            "station.role",
+            value,
+            f"a station holds no signing key, but log.key_file {str(key_file)!r} exists: move it to the central "
+            'node (it signs for every station), or set role = "central"',
+        )
+    return role
 
 
 def _s3(r: _Reader, environ: Mapping[str, str]) -> S3Settings:
@@ -462,6 +570,17 @@ def _export(r: _Reader, base: Path, watch: WatchSettings) -> ExportSettings:
         if out_dir.resolve().is_relative_to(folder.resolve()):
             r.fail("export.out_dir", str(out_dir), f"choose a folder outside the watched folder {folder}")
     return ExportSettings(out_dir=out_dir)
+
+
+def _publication(r: _Reader, base: Path, watch: WatchSettings) -> PublicationSettings:
+    authority = r.optional_text("publication.authority")
+    if authority is not None and (len(authority) > 128 or any(c in authority for c in "\n\r\t")):
+        r.fail("publication.authority", authority, 'use the authority\'s name on one line, e.g. "市人社局"')
+    feed_dir = _resolve(r, "publication.feed_dir", base, r.text("publication.feed_dir", default="var/feed"))
+    for folder in watch.folders:
+        if feed_dir.resolve().is_relative_to(folder.resolve()):
+            r.fail("publication.feed_dir", str(feed_dir), f"choose a folder outside the watched folder {folder}")
+    return PublicationSettings(authority=authority, feed_dir=feed_dir)
 
 
 def _web(r: _Reader) -> WebSettings:

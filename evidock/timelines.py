@@ -11,7 +11,7 @@ from ingest.checking import FindingError
 from ingest.clock import ClockReport, Segment
 from ingest.timeline import Mark, Timeline, build
 from storage import findings as findings_db
-from storage.catalog import recordings
+from storage.schema import recordings
 
 MARKED = ("gap", "overlap")  # finding kinds drawn on the picture
 

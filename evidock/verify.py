@@ -36,16 +36,17 @@ from chain.merkle import MemoryNodes
 from chain.verify import EntrySummary, summarise_entries
 from evidock.app import App, trust_policy
 from evidock.verify_checkpoints import stored_checkpoints, unanchored_tail
+from evidock.verify_derived import derived_objects
 from evidock.verify_objects import recording_objects, staging_objects
 from evidock.verify_outside_trust import GoodCheckpoint, outside_trust
 from evidock.verify_report import Report
 from retention.policy import Category, retain_until
-from storage.cases import PurgeState, evidence, purges
-from storage.catalog import log_entries, log_head, log_nodes, recordings
 from storage.checkpoints import PREFIX, parse_side_key
 from storage.errors import StorageError
 from storage.objects import StoredVersion
 from storage.projection import PROJECTED, Replay, differences
+from storage.schema import evidence, log_entries, log_head, log_nodes, purges, recordings
+from storage.tombstones import PurgeState
 
 LOG_BATCH = 5000  # entries read per query: memory stays flat on long logs
 PARALLEL_FROM = 20_000  # entries; below this, starting worker processes costs more than it saves
@@ -88,6 +89,8 @@ def verify(
         staging_objects(evi, conn, report)
     say("stored objects and their retention")
     _objects(evi, rows, stored, report, deep=deep)
+    say("derived files (playback proxies, redacted copies)")
+    derived_objects(evi, replay, report, deep=deep)
     return report
 
 
@@ -306,6 +309,7 @@ def _objects(evi: App, rows: list[Any], stored: dict[str, list[StoredVersion]], 
         purged = {p.recording: p for p in conn.execute(select(purges))}
         held = {r for (r,) in conn.execute(select(evidence.c.recording).where(evidence.c.released_at.is_(None))).all()}
         purge_entries = {p.purge_entry: _entry_or_none(conn, p.purge_entry) for p in purged.values()}
+        received = {row.id: _received(conn, row) for row in rows if row.end_raw is None}
     for row in rows:
         version = StoredVersion(row.object_key, row.version_id, row.size)
         tombstone = purged.get(row.id)
@@ -328,7 +332,8 @@ def _objects(evi: App, rows: list[Any], stored: dict[str, list[StoredVersion]], 
             if versions != [version]:
                 report.fail("object_versions", row.object_key, f"expected only version {row.version_id}, found {found}")
             lock = evi.store.read_lock(version)
-            floor = retain_until(row.end_raw or row.ingested_at, policy, Category.ORDINARY, now=row.ingested_at)
+            basis = row.end_raw or received[row.id]
+            floor = retain_until(basis, policy, Category.ORDINARY, now=row.ingested_at)
             wanted = max(row.retain_until, min(floor, row.retain_until))
             if lock.mode != "COMPLIANCE" or lock.retain_until is None or lock.retain_until < wanted:
                 report.fail(
@@ -368,6 +373,23 @@ def _purged(evi: App, row: Any, tombstone: Any, entry: Entry | None, report: Rep
         left = evi.store.versions(row.object_key)
         if left:
             report.fail("purge_incomplete", row.object_key, f"marked purged but {len(left)} version(s) remain")
+
+
+def _received(conn: Connection, row: Any) -> datetime:
+    """When the station received a recording without an end time: the ingest's retention basis for it.
+
+    The pipeline runs retention from the later of the claimed end and the receipt
+    (ingest.pipeline ``_retain_until``); with no end, from the receipt alone, which
+    the INGEST entry records. ``ingested_at`` is later (the upload came between),
+    so a floor from it would call a correct retain-until short by those seconds.
+    """
+    fallback: datetime = row.ingested_at  # a broken entry: the log and projection checks name it
+    entry = _entry_or_none(conn, row.ingest_entry)
+    raw = entry.body.get("received_at") if entry is not None else None
+    try:
+        return parse_time(raw) if isinstance(raw, str) else fallback
+    except ProofError:
+        return fallback
 
 
 def _entry_or_none(conn: Connection, index: int) -> Entry | None:

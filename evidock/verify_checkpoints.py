@@ -22,9 +22,9 @@ from chain.errors import ProofError
 from evidock.app import App
 from evidock.verify_outside_trust import GoodCheckpoint
 from evidock.verify_report import Report
-from storage.catalog import log_entries
 from storage.checkpoints import PREFIX, RejectedCheckpoint, Rejection, StoredCheckpoint, examine, parse_side_key
 from storage.objects import ListedVersion
+from storage.schema import log_entries
 
 REJECTION_CHECKS = {
     Rejection.FOREIGN_KEY: "checkpoint_foreign_key",

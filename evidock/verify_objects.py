@@ -4,7 +4,8 @@ The catalog says which objects should exist; the bucket may hold more. Every
 version and delete marker is listed (a plain listing hides what a marker
 covers) and each must be accounted for: a recording's object by the INGEST
 entry that names its key and version, a copy not yet logged by a receipt in
-progress, a staging upload by the receipt that reserved its key. Anything else
+progress (uploaded straight to its content key, not yet logged), a staging upload
+(made before direct uploads) by the receipt that reserved its key. Anything else
 was put there by someone other than evidock and is named with its key and version.
 """
 
@@ -17,13 +18,14 @@ from sqlalchemy import Connection, select
 
 from evidock.app import App
 from evidock.verify_report import Report
-from storage.catalog import receipts
 from storage.objects import StoredVersion, content_key
 from storage.receipts import State
+from storage.schema import receipts
 
 RECORDINGS_PREFIX = "sha256/"
 STAGING_PREFIX = "staging/"
-_NOT_YET_LOGGED = (State.LOCKED, State.VERIFIED, State.FAILED)  # a copy at its content key may precede the INGEST
+# An upload to the content key precedes the INGEST entry; one that failed or was quarantined may stay.
+_NOT_YET_LOGGED = (State.STORED, State.VERIFIED, State.LOCKED, State.FAILED, State.QUARANTINED)
 
 
 def recording_objects(
@@ -35,15 +37,17 @@ def recording_objects(
     """
     named = dict(ingested)
     named_keys = {key for key, _ in named}
-    in_progress = {
-        (content_key(sha256), version_id)
-        for sha256, version_id, state in conn.execute(
-            select(receipts.c.sha256, receipts.c.version_id, receipts.c.state).where(
-                receipts.c.version_id.is_not(None), receipts.c.recording.is_(None)
-            )
+    in_progress: set[tuple[str, str]] = set()
+    uploading: set[str] = set()  # keys a hashed receipt uploads to: a crash may leave its version unnamed
+    for sha256, version_id, state in conn.execute(
+        select(receipts.c.sha256, receipts.c.version_id, receipts.c.state).where(
+            receipts.c.sha256.is_not(None), receipts.c.recording.is_(None)
         )
-        if state in _NOT_YET_LOGGED and sha256
-    }
+    ):
+        if state == State.HASHED:
+            uploading.add(content_key(sha256))
+        elif state in _NOT_YET_LOGGED and version_id:
+            in_progress.add((content_key(sha256), version_id))
     stored: dict[str, list[StoredVersion]] = defaultdict(list)
     for listed in evi.store.listing(RECORDINGS_PREFIX):
         subject = f"{listed.key} version {listed.version_id}"
@@ -58,7 +62,7 @@ def recording_objects(
         stored[listed.key].append(listed.version)
         if listed.key in named_keys:
             continue  # another version over a recording's key is named by object_versions
-        if (listed.key, listed.version_id) in in_progress:
+        if (listed.key, listed.version_id) in in_progress or listed.key in uploading:
             report.count("objects_in_progress")
             continue
         report.fail(

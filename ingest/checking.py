@@ -37,8 +37,8 @@ from ingest.findings import Finding, FindingKind, rfc3339
 from ingest.internal import MediaTiming, StreamTiming, corrupt_finding, internal_findings, not_media_finding
 from ingest.probe import MediaFacts
 from storage import findings as findings_db
-from storage.catalog import recordings
 from storage.journal import Journal, NewEntry
+from storage.schema import recordings
 
 log = logging.getLogger(__name__)
 

@@ -1,55 +1,52 @@
-"""A reader that hashes what passes through it, so a file is read exactly once."""
+"""The dock file's SHA-256, taken before it is uploaded: the digest names the object's key.
+
+Hashing first costs one read of the file from the page cache at SHA-256's speed
+(about 1.3 GB/s on the station's CPU), and buys an upload straight to the
+content-addressed key: no staging object and no server-side copy. The upload
+reads the file a second time, so the bytes stored are re-read from the server
+and compared with this digest before anything trusts them (``ingest.pipeline``).
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
-from typing import BinaryIO
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+HASH_CHUNK = 4 * 1024 * 1024  # bytes per read; one reused buffer, memory stays flat
 
 
-class HashingReader:
-    """Wraps an open file: every byte the uploader reads is also fed to SHA-256.
+@dataclass(frozen=True)
+class FileDigest:
+    sha256: str
+    size: int  # bytes read: the whole file, unless it shrank while it was read
+    prefixes: dict[int, str] = field(default_factory=dict)  # mark -> SHA-256 of the first ``mark`` bytes
 
-    The uploader reads sequentially in the calling thread (minio reads each part
-    before handing it to its upload threads), so the digest sees the bytes in
-    file order. Memory stays bounded by the uploader's part buffers.
+
+def digest_file(fd: int, *, marks: Iterable[int] = ()) -> FileDigest:
+    """SHA-256 of the open file ``fd`` from offset 0 to its end, and of its prefixes at ``marks``.
+
+    ``marks`` are the sizes of earlier files at the same dock path: a longer file
+    that begins with exactly a shorter one's bytes supersedes it (``ingest.partials``).
     """
-
-    def __init__(
-        self, raw: BinaryIO, progress: Callable[[int], None] | None = None, *, marks: Iterable[int] = ()
-    ) -> None:
-        self._raw = raw
-        self._digest = hashlib.sha256()
-        self._progress = progress
-        self._marks = sorted({m for m in marks if m > 0})
-        self.prefix_digests: dict[int, str] = {}  # mark -> SHA-256 of the first ``mark`` bytes
-        self.bytes_read = 0
-        self.error: OSError | None = None  # a read error of the file itself (the uploader wraps what it sees)
-
-    def read(self, size: int = -1) -> bytes:
-        try:
-            chunk = self._raw.read(size)
-        except OSError as exc:
-            self.error = exc
-            raise
-        if chunk:
-            self._update(chunk)
-            self.bytes_read += len(chunk)
-            if self._progress is not None:
-                self._progress(len(chunk))
-        return chunk
-
-    def _update(self, chunk: bytes) -> None:
-        """Feed ``chunk``, taking the digest at every mark it crosses (earlier files' sizes)."""
-        view = memoryview(chunk)
-        position = self.bytes_read
-        while self._marks and self._marks[0] <= position + len(view):
-            cut = self._marks.pop(0) - position
-            self._digest.update(view[:cut])
+    digest = hashlib.sha256()
+    pending = sorted({m for m in marks if m > 0})
+    prefixes: dict[int, str] = {}
+    buffer = bytearray(HASH_CHUNK)
+    view = memoryview(buffer)
+    position = 0
+    while True:
+        n = os.preadv(fd, [buffer], position)
+        if n == 0:
+            break
+        chunk = view[:n]
+        while pending and pending[0] <= position + len(chunk):
+            cut = pending.pop(0) - position
+            digest.update(chunk[:cut])
             position += cut
-            view = view[cut:]
-            self.prefix_digests[position] = self._digest.copy().hexdigest()
-        self._digest.update(view)
-
-    def hexdigest(self) -> str:
-        return self._digest.hexdigest()
+            chunk = chunk[cut:]
+            prefixes[position] = digest.copy().hexdigest()
+        digest.update(chunk)
+        position += len(chunk)
+    return FileDigest(digest.hexdigest(), position, prefixes)

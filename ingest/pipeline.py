@@ -4,16 +4,24 @@ The steps follow ``storage.receipts.State``; each state is committed before
 the next step starts, and each step is idempotent, so a crash (even ``kill -9``
 or a power cut) at any moment resumes without loss and without duplicates:
 
-1. **store**: read the file once, hashing while it streams to a staging key
-   (the content address is only known at the end of the read);
-2. **lock**: server-side copy to ``sha256/ab/cd/<hex>`` unless that key already
-   holds the content; set COMPLIANCE retain-until on the exact version and
-   read it back;
-3. **verify**: re-read the stored version from the server and compare hash
-   and size; then drop the staging copy;
-4. **log**: recording row + INGEST entry + receipt state, one transaction;
-5. **release**: keep, move or delete the dock copy, and only if it is still
+1. **hash**: read the file once for its SHA-256 (from the page cache, ~1.3 GB/s),
+   which names its key ``sha256/ab/cd/<hex>``;
+2. **store**: upload it straight to that key (multipart: nothing is visible
+   there until the last part is in), unless the key already holds it (a crash
+   after the upload, or the same content docked before);
+3. **verify**: re-read the stored version from the server and compare hash and
+   size. A mismatch (the file changed between its two reads, or the transfer
+   broke it) is deleted, never locked: it was not yet under retention;
+4. **lock**: set COMPLIANCE retain-until on that exact version and read it back;
+5. **log**: recording row + INGEST entry + receipt state, one transaction;
+6. **release**: keep, move or delete the dock copy, and only if it is still
    the very file that was stored (inode, size, mtime unchanged).
+
+Several files may be in flight at once (``evidock.runner``), each one state at
+a time. Two rules keep them apart: one catalog writer at a time per pipeline
+(every state change and INGEST transaction takes ``_writing``), and one receipt
+at a time per content (from its upload to its INGEST entry), so the same
+bytes docked twice at once make one object, one recording and a duplicate.
 
 Media problems never block storage: a corrupt or non-media file is stored
 and noted (findings come from the checks).
@@ -27,8 +35,8 @@ import os
 import shutil
 import stat
 import threading
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
@@ -43,18 +51,18 @@ from ingest.clock import ClockReport
 from ingest.clock_sidecar import CLOCK_SIDECAR_SUFFIX, parse_clock_sidecar
 from ingest.filenames import NameFacts, NamePattern, parse_name
 from ingest.findings import Finding
-from ingest.hashing import HashingReader
+from ingest.hashing import digest_file
 from ingest.partials import superseded_partial_finding
 from ingest.probe import MediaFacts, PacketScan, probe
 from ingest.watcher import DockedFile
-from storage import cases as cases_db
 from storage import receipts as receipts_db
 from storage import recordings as recordings_db
 from storage.catalog import Catalog
 from storage.errors import StorageError
 from storage.journal import Journal
 from storage.objects import ObjectStore, StoredVersion, content_key
-from storage.receipts import FINISHED, Receipt, State
+from storage.receipts import CLAIMED, FINISHED, Receipt, State
+from storage.tombstones import tombstone
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +114,19 @@ class _Identity(NamedTuple):
     media: MediaFacts
 
 
+@dataclass
+class _Flight:
+    """What one run of one receipt learns on the way; dropped when the run ends (memory stays flat).
+
+    After a crash nothing of it survives: each step that needs it works it out again.
+    """
+
+    identity: _Identity | None = None
+    probing: threading.Thread | None = None  # the header probe, beside the hash and the upload
+    scan: PacketScan | None = None  # the deep scan, beside the hash and the upload, read when logging
+    prefixes: dict[int, str] | None = None  # earlier file's size -> SHA-256 of that prefix of this one
+
+
 class DockFileUnreadable(OSError):
     """Reading the dock file failed mid-upload (a bad card, a pulled disk): this file is quarantined."""
 
@@ -129,16 +150,16 @@ class Pipeline:
         self.journal = journal
         self.options = options
         self.now = now
-        self._identified: dict[int, _Identity] = {}
-        self._packets: dict[int, dict[int, list[int]] | None] = {}
-        self._prefixes: dict[int, dict[int, str]] = {}  # receipt -> {earlier file's size: SHA-256 of that prefix}
+        self._writing = threading.Lock()  # one catalog writer at a time (see the module's docstring)
+        self._claims = threading.Condition()
+        self._claimed: set[str] = set()  # SHA-256 of the contents some run is storing now
 
     # -- entry points ------------------------------------------------------
 
     def accept(self, file: DockedFile) -> Receipt | None:
         """The receipt for this exact file (existing or new); None if it was already finished."""
         relative = file.relative
-        with self.catalog.begin() as conn:
+        with self._write() as conn:
             found = receipts_db.find(
                 conn,
                 station=self.options.station,
@@ -157,7 +178,6 @@ class Pipeline:
                 size=file.size,
                 mtime_ns=file.mtime_ns,
                 inode=file.inode,
-                staging_key=f"staging/{self.options.station}/{uuid.uuid4().hex}",
                 now=self.now(),
             )
 
@@ -182,9 +202,18 @@ class Pipeline:
 
     def resume(self) -> list[Outcome]:
         """Finish every receipt a crash left unfinished (call at start-up, before scanning)."""
+        return [self.run(r) for r in self.unfinished()]
+
+    def resume_one(self, receipt: Receipt) -> Outcome | None:
+        """Finish ``receipt`` from its state in the catalog now; None if it was finished meanwhile."""
         with self.catalog.read() as conn:
-            pending = receipts_db.unfinished(conn, self.options.station)
-        return [self.run(r) for r in pending]
+            current = receipts_db.get(conn, receipt.id)
+        return None if current.state in FINISHED else self.run(current)
+
+    def unfinished(self) -> list[Receipt]:
+        """This station's receipts a crash or a storage error left before a finished state, oldest first."""
+        with self.catalog.read() as conn:
+            return receipts_db.unfinished(conn, self.options.station)
 
     def run(self, receipt: Receipt, progress: Callable[[int], None] | None = None) -> Outcome:
         """Drive one receipt from its current state to RELEASED (or FAILED / QUARANTINED, with the reason).
@@ -195,15 +224,15 @@ class Pipeline:
         receipt is quarantined with the error, so the service goes on and no restart retries it.
         """
         notes: tuple[str, ...] = ()
+        flight = _Flight()
         try:
+            if receipt.staging_key:
+                receipt = self._leave_copy_era(receipt)
             if receipt.state is State.RECEIVED:
-                receipt = self._store(receipt, progress)
-            if receipt.state is State.STORED:
-                receipt = self._lock(receipt)
-            if receipt.state is State.LOCKED:
-                receipt = self._verify(receipt)
-            if receipt.state is State.VERIFIED:
-                receipt, notes = self._log(receipt)
+                receipt = self._hash(receipt, flight)
+            if receipt.state in CLAIMED:
+                with self._claim(_known(receipt.sha256, receipt)):
+                    receipt, notes = self._to_recording(receipt, flight, progress)
             if receipt.state is State.LOGGED:
                 receipt = self._release(receipt)
         except FileChanged as exc:
@@ -214,16 +243,28 @@ class Pipeline:
             raise
         except Exception as exc:
             receipt = self._quarantine(receipt, exc)
+        finally:
+            if flight.scan is not None:
+                flight.scan.cancel()  # not read: the run stopped before logging
         return Outcome(receipt, receipt.recording, receipt.duplicate, notes)
 
     # -- steps ---------------------------------------------------------------
 
-    def _store(self, receipt: Receipt, progress: Callable[[int], None] | None) -> Receipt:
-        # A crash may have left a half upload, or a whole one whose version id was
-        # never committed: both are ours, unlocked, and go before uploading again.
-        self.store.abort_uploads(receipt.staging_key)
-        for leftover in self.store.versions(receipt.staging_key):
-            self.store.delete_version(leftover)
+    def _to_recording(
+        self, receipt: Receipt, flight: _Flight, progress: Callable[[int], None] | None
+    ) -> tuple[Receipt, tuple[str, ...]]:
+        """From ``hashed`` (or wherever a crash left it) to ``logged``, holding the content's claim."""
+        if receipt.state is State.HASHED:
+            receipt = self._store(receipt, progress)
+        if receipt.state is State.STORED:
+            receipt = self._verify(receipt)
+        if receipt.state is State.VERIFIED:
+            receipt = self._lock(receipt, flight)
+        if receipt.state is State.LOCKED:
+            return self._log(receipt, flight)
+        return receipt, ()
+
+    def _hash(self, receipt: Receipt, flight: _Flight) -> Receipt:
         try:
             fd = os.open(receipt.path, os.O_RDONLY | os.O_NOFOLLOW)
         except FileNotFoundError:
@@ -231,54 +272,32 @@ class Pipeline:
         except OSError as exc:
             return self._fail(receipt, f"cannot open the dock file: {exc.strerror}")
         marks = [r.size for r in self._earlier(receipt)]
-        scan = self._start_scan(receipt)
-        probing = threading.Thread(target=self._identify, args=(receipt,), name="probe", daemon=True)
-        probing.start()  # headers only; beside the upload, and cached for lock and log
+        flight.scan = self._start_scan(receipt)
+        # Headers only; beside the hash and the upload, and kept for lock and log.
+        flight.probing = threading.Thread(target=self._identify, args=(receipt, flight), name="probe", daemon=True)
+        flight.probing.start()
         try:
-            with os.fdopen(fd, "rb") as raw:
-                before = os.fstat(raw.fileno())
-                if not _same_file(before, receipt):
-                    raise FileChanged("the dock file changed after it was seen stable; taken again when stable")
-                reader = HashingReader(raw, progress, marks=marks)
-                try:
-                    staged = self.store.upload(
-                        receipt.staging_key,
-                        reader,  # type: ignore[arg-type]  # minio only calls read()
-                        receipt.size,
-                        metadata={"evidock-receipt": str(receipt.id), "evidock-station": receipt.station},
-                    )
-                except StorageError as exc:
-                    if reader.error is not None:  # the dock file, not the store: about this file only
-                        raise DockFileUnreadable(f"reading the dock file failed: {reader.error}") from exc
-                    raise
-                after = os.fstat(raw.fileno())
-        except BaseException:
-            if scan is not None:
-                scan.cancel()
-            raise
-        probing.join()
-        if scan is not None:
-            self._packets = {receipt.id: scan.result()}
-        self._prefixes = {receipt.id: reader.prefix_digests}
-        if not _same_file(after, receipt) or reader.bytes_read != receipt.size:
-            self.store.delete_version(staged)
-            raise FileChanged("the dock file changed while it was stored; taken again when stable")
-        with self.catalog.begin() as conn:
-            return receipts_db.advance(
-                conn,
-                receipt,
-                State.STORED,
-                self.now(),
-                sha256=reader.hexdigest(),
-                staging_version=staged.version_id,
-            )
+            if not _same_file(os.fstat(fd), receipt):
+                raise FileChanged("the dock file changed after it was seen stable; taken again when stable")
+            try:
+                digest = digest_file(fd, marks=marks)
+            except OSError as exc:  # the dock file, not the store: about this file only
+                raise DockFileUnreadable(f"reading the dock file failed: {exc}") from exc
+            after = os.fstat(fd)
+        finally:
+            os.close(fd)
+        if not _same_file(after, receipt) or digest.size != receipt.size:
+            raise FileChanged("the dock file changed while it was hashed; taken again when stable")
+        flight.prefixes = digest.prefixes
+        with self._write() as conn:
+            return receipts_db.advance(conn, receipt, State.HASHED, self.now(), sha256=digest.sha256)
 
-    def _lock(self, receipt: Receipt) -> Receipt:
-        sha256, staging_version = _required(receipt.sha256, receipt.staging_version, receipt)
+    def _store(self, receipt: Receipt, progress: Callable[[int], None] | None) -> Receipt:
+        sha256 = _known(receipt.sha256, receipt)
         key = content_key(sha256)
         with self.catalog.read() as conn:
             known = recordings_db.get(conn, sha256)
-            purged = cases_db.tombstone(conn, sha256) if known is not None else None
+            purged = tombstone(conn, sha256) if known is not None else None
         if purged is not None:
             when = purged.decided_at.date().isoformat()
             return self._fail(
@@ -290,51 +309,109 @@ class Pipeline:
             # The same content was docked before: one object, one recording, a second receipt.
             target = StoredVersion(known.object_key, known.version_id, known.size)
         else:
-            existing = self.store.latest(key)
-            if existing is not None and existing.size == receipt.size:
-                target = existing  # copied before a crash; verified next, never copied twice
-            else:
-                staged = StoredVersion(receipt.staging_key, staging_version, receipt.size)
-                target = self.store.copy(staged, key)
-        if known is None:
-            self.store.lock(target, self._retain_until(receipt))
-        with self.catalog.begin() as conn:
-            return receipts_db.advance(conn, receipt, State.LOCKED, self.now(), version_id=target.version_id)
+            # This run holds the content's claim, so an unfinished upload of the key is a crash's: it goes.
+            self.store.abort_uploads(key)
+            target = self._stored_before(key, receipt.size) or self._upload(receipt, key, progress)
+        with self._write() as conn:
+            return receipts_db.advance(conn, receipt, State.STORED, self.now(), version_id=target.version_id)
+
+    def _stored_before(self, key: str, size: int) -> StoredVersion | None:
+        """A version of the content's key uploaded before a crash (or by the copy era): used, never doubled.
+
+        Whoever put it there, it is trusted only once its bytes hash to the key (the verify step).
+        """
+        return next((v for v in self.store.versions(key) if v.size == size), None)
+
+    def _upload(self, receipt: Receipt, key: str, progress: Callable[[int], None] | None) -> StoredVersion:
+        """The dock file's bytes to ``key``: its second read, checked against the first by the verify step."""
+        try:
+            fd = os.open(receipt.path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError as exc:
+            raise FileChanged(f"the dock file cannot be opened again after hashing ({exc.strerror})") from exc
+        try:
+            if not _same_file(os.fstat(fd), receipt):
+                raise FileChanged("the dock file changed after it was hashed; taken again when stable")
+
+            def read(offset: int, view: memoryview) -> None:
+                done = 0
+                while done < len(view):
+                    try:
+                        n = os.preadv(fd, [view[done:]], offset + done)
+                    except OSError as exc:
+                        raise DockFileUnreadable(f"reading the dock file failed: {exc}") from exc
+                    if n == 0:
+                        raise FileChanged("the dock file shrank while it was stored; taken again when stable")
+                    done += n
+
+            stored = self.store.upload_parts(
+                key,
+                receipt.size,
+                read,
+                metadata={"evidock-receipt": str(receipt.id), "evidock-station": receipt.station},
+                progress=progress,
+            )
+            changed = not _same_file(os.fstat(fd), receipt)
+        finally:
+            os.close(fd)
+        if changed:
+            self.store.delete_version(stored)  # not yet locked: it can go
+            raise FileChanged("the dock file changed while it was stored; taken again when stable")
+        return stored
 
     def _verify(self, receipt: Receipt) -> Receipt:
         sha256, version_id = _required(receipt.sha256, receipt.version_id, receipt)
         target = StoredVersion(content_key(sha256), version_id, receipt.size)
         digest, size = self.store.fixity_sha256(target)
         if (digest, size) != (sha256, receipt.size):
-            return self._fail(
-                receipt,
-                f"stored copy does not match: expected sha256 {receipt.sha256} and {receipt.size} bytes, "
-                f"server returned sha256 {digest} and {size} bytes; the dock copy is kept",
-            )
-        if receipt.staging_version:
-            staged = StoredVersion(receipt.staging_key, receipt.staging_version, receipt.size)
-            try:
-                self.store.delete_version(staged)
-            except StorageError as exc:
-                log.warning("staging copy %s left behind: %s", receipt.staging_key, exc)
-        with self.catalog.begin() as conn:
+            return self._mismatch(receipt, target, digest, size)
+        with self._write() as conn:
             return receipts_db.advance(conn, receipt, State.VERIFIED, self.now())
 
-    def _log(self, receipt: Receipt) -> tuple[Receipt, tuple[str, ...]]:
+    def _mismatch(self, receipt: Receipt, target: StoredVersion, digest: str, size: int) -> Receipt:
+        """The stored version is not the file's bytes: deleted if it is this receipt's own, then failed."""
+        found = f"the server returned sha256 {digest} and {size} bytes for sha256 {receipt.sha256} and {receipt.size}"
+        with self.catalog.read() as conn:
+            known = recordings_db.get(conn, _known(receipt.sha256, receipt))
+        if known is not None and known.version_id == target.version_id:
+            # A logged recording that no longer reads back: never deleted here; `verify --deep` reports it.
+            return self._fail(receipt, f"the stored recording does not read back: {found}; the dock copy is kept")
+        try:
+            self.store.delete_version(target)
+            fate = "that unverified copy was deleted (never locked)"
+        except StorageError as exc:
+            fate = f"deleting that unverified copy failed ({exc})"
+        return self._fail(
+            receipt,
+            f"the stored copy does not match the dock file: {found}; {fate}. The dock file changed between "
+            "its hash and its upload, or the transfer corrupted it; the dock copy is kept: dock it again",
+        )
+
+    def _lock(self, receipt: Receipt, flight: _Flight) -> Receipt:
+        sha256, version_id = _required(receipt.sha256, receipt.version_id, receipt)
+        with self.catalog.read() as conn:
+            known = recordings_db.get(conn, sha256)
+        if known is None:  # a duplicate's object is locked (and perhaps held) already, by its recording
+            target = StoredVersion(content_key(sha256), version_id, receipt.size)
+            self.store.lock(target, self._retain_until(receipt, flight))
+        with self._write() as conn:
+            return receipts_db.advance(conn, receipt, State.LOCKED, self.now())
+
+    def _log(self, receipt: Receipt, flight: _Flight) -> tuple[Receipt, tuple[str, ...]]:
         sha256, _ = _required(receipt.sha256, receipt.version_id, receipt)
-        with self.catalog.begin() as conn:
+        with self._write() as conn:
             known = recordings_db.get(conn, sha256)
             if known is not None:
                 done = receipts_db.advance(conn, receipt, State.LOGGED, self.now(), recording=known.id, duplicate=1)
                 return done, ("duplicate of an earlier recording",)
-        recording, body, notes = self._describe(receipt)
-        with self.catalog.begin() as conn:
+        recording, body, notes = self._describe(receipt, flight)
+        packets = self._packets_of(receipt, flight)  # before the transaction: it may wait for ffprobe
+        with self._write() as conn:
             index = self.journal.append(
                 conn, EntryType.INGEST, recording=recording.id, body=body, time=recording.ingested_at
             )
             recording = _with_entry(recording, index)
             recordings_db.insert_recording(conn, recording)
-            self._check(conn, receipt, recording)
+            self._check(conn, receipt, recording, flight, packets)
             done = receipts_db.advance(conn, receipt, State.LOGGED, self.now(), recording=recording.id)
         return done, notes
 
@@ -352,10 +429,43 @@ class Pipeline:
                     self._move(receipt)
             elif current is not None:
                 log.warning("dock file %r changed after storing; left in place", os.fspath(receipt.path))
-        with self.catalog.begin() as conn:
+        with self._write() as conn:
             return receipts_db.advance(conn, receipt, State.RELEASED, self.now())
 
     # -- helpers ----------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A catalog transaction of this pipeline; one at a time, however many files are in flight."""
+        with self._writing, self.catalog.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _claim(self, sha256: str) -> Iterator[None]:
+        """This content is this run's from its upload to its INGEST entry: a second run of it waits, then finds it."""
+        with self._claims:
+            while sha256 in self._claimed:
+                self._claims.wait()
+            self._claimed.add(sha256)
+        try:
+            yield
+        finally:
+            with self._claims:
+                self._claimed.discard(sha256)
+                self._claims.notify_all()
+
+    def _leave_copy_era(self, receipt: Receipt) -> Receipt:
+        """A receipt from before direct uploads (it reserved a staging key) continues on today's path.
+
+        Its staging upload is unlocked and goes. In that era ``stored`` meant "at the staging key"
+        and ``locked`` came before the re-read, so from either it starts again at ``hashed``: the
+        content key's copy, if any, is found (``_stored_before``) and verified before it is trusted.
+        """
+        self.store.abort_uploads(receipt.staging_key)
+        for leftover in self.store.versions(receipt.staging_key):
+            self.store.delete_version(leftover)
+        with self._write() as conn:
+            return receipts_db.leave_copy_era(conn, receipt, self.now())
 
     def _move(self, receipt: Receipt) -> None:
         """Move the dock copy under ``move_to``; the target name appears only once its bytes are all there.
@@ -401,15 +511,22 @@ class Pipeline:
             return None
         return PacketScan(receipt.path)
 
-    def _packets_of(self, receipt: Receipt) -> dict[int, list[int]] | None:
-        if receipt.id in self._packets:
-            return self._packets[receipt.id]
-        scan = self._start_scan(receipt) if receipt.path.exists() else None  # resumed after a crash
+    def _packets_of(self, receipt: Receipt, flight: _Flight) -> dict[int, list[int]] | None:
+        scan, flight.scan = flight.scan, None
+        if scan is None and receipt.path.exists():
+            scan = self._start_scan(receipt)  # resumed after a crash
         return scan.result() if scan is not None else None
 
-    def _check(self, conn: Connection, receipt: Receipt, recording: recordings_db.Recording) -> None:
+    def _check(
+        self,
+        conn: Connection,
+        receipt: Receipt,
+        recording: recordings_db.Recording,
+        flight: _Flight,
+        packets: dict[int, list[int]] | None,
+    ) -> None:
         """Findings of the new recording and its device, in the INGEST transaction. Never blocks storage."""
-        identity = self._identify(receipt)
+        identity = self._identify(receipt, flight)
         now = recording.ingested_at
         savepoint = conn.begin_nested()  # a failed check leaves no half-written entry in the INGEST transaction
         try:
@@ -426,12 +543,12 @@ class Pipeline:
                     name=os.fsdecode(receipt.path.name),
                     named=identity.named,
                     media=identity.media,
-                    packets=self._packets_of(receipt),
+                    packets=packets,
                     mtime=datetime.fromtimestamp(receipt.mtime_ns / 1e9, tz=UTC),
                     patterns=self.options.patterns,
                     options=self.options.checks,
                 )
-            found += self._superseded(conn, receipt, recording)
+            found += self._superseded(conn, receipt, recording, flight)
             scope = (device, around) if device is not None else None
             if scope is not None:
                 found += device_findings(conn, scope[0], scope[1], self.options.checks)
@@ -451,7 +568,9 @@ class Pipeline:
                 smaller_than=receipt.size,
             )
 
-    def _superseded(self, conn: Connection, receipt: Receipt, recording: recordings_db.Recording) -> list[Finding]:
+    def _superseded(
+        self, conn: Connection, receipt: Receipt, recording: recordings_db.Recording, flight: _Flight
+    ) -> list[Finding]:
         """SUPERSEDED_PARTIAL findings: earlier, shorter files at this path whose bytes this one begins with."""
         earlier = receipts_db.earlier_at_path(
             conn,
@@ -462,7 +581,7 @@ class Pipeline:
         )
         if not earlier:
             return []
-        prefixes = self._prefixes.get(receipt.id)
+        prefixes = flight.prefixes
         if prefixes is None or any(r.size not in prefixes for r in earlier):
             prefixes = _prefix_digests(receipt, [r.size for r in earlier])  # resumed after a crash
         found = []
@@ -502,7 +621,7 @@ class Pipeline:
         )
         return report
 
-    def _retain_until(self, receipt: Receipt) -> datetime:
+    def _retain_until(self, receipt: Receipt, flight: _Flight) -> datetime:
         """Retention runs from the recording's end; the station's receipt time bounds it.
 
         A recording cannot have ended after the station received it, and the
@@ -510,15 +629,17 @@ class Pipeline:
         years. So the basis is the later of the claimed end and the receipt:
         never less than the art. 27 period after the true end.
         """
-        end = self._identify(receipt).end
+        end = self._identify(receipt, flight).end
         basis = max(end, receipt.received_at) if end else receipt.received_at
         return self.options.retain_until(basis)
 
-    def _identify(self, receipt: Receipt) -> _Identity:
-        """Name and media facts, probed once per receipt (headers only, not a second full read)."""
-        cached = self._identified.get(receipt.id)
-        if cached is not None:
-            return cached
+    def _identify(self, receipt: Receipt, flight: _Flight) -> _Identity:
+        """Name and media facts, probed once per run (headers only, not a second full read)."""
+        probing = flight.probing
+        if probing is not None and probing is not threading.current_thread():
+            probing.join()  # the probe started beside the hash; its answer is the one
+        if flight.identity is not None:
+            return flight.identity
         named = parse_name(os.fsdecode(receipt.path.name), self.options.patterns, self.options.timezone)
         if receipt.path.exists():
             media = probe(receipt.path, device_named=named is not None)
@@ -527,13 +648,14 @@ class Pipeline:
         device_zone = self.options.checks.device_timezone or self.options.timezone
         start = named.start if named else media.embedded_start(device_zone)
         end = start + timedelta(milliseconds=media.duration_ms) if start and media.duration_ms is not None else start
-        identity = _Identity(start, end, named, media)
-        self._identified = {receipt.id: identity}  # one receipt at a time: keep memory flat
-        return identity
+        flight.identity = _Identity(start, end, named, media)
+        return flight.identity
 
-    def _describe(self, receipt: Receipt) -> tuple[recordings_db.Recording, dict[str, Any], tuple[str, ...]]:
+    def _describe(
+        self, receipt: Receipt, flight: _Flight
+    ) -> tuple[recordings_db.Recording, dict[str, Any], tuple[str, ...]]:
         sha256, version_id = _required(receipt.sha256, receipt.version_id, receipt)
-        start, end, named, media = self._identify(receipt)
+        start, end, named, media = self._identify(receipt, flight)
         notes: list[str] = []
         if named is None:
             notes.append("file name matches no configured pattern")
@@ -595,7 +717,7 @@ class Pipeline:
                 f"({self.options.after_verify.value}) failed: {reason}. The dock copy is left where it was: "
                 "move or delete it by hand once the cause is fixed"
             )
-        elif receipt.state in (State.LOCKED, State.VERIFIED):
+        elif receipt.state is State.LOCKED:
             note = (
                 f"stopped at state {receipt.state.value} by an unexpected error: {reason}. The content is stored "
                 f"and locked (sha256 {receipt.sha256}) but not logged as a recording; the dock copy is untouched"
@@ -606,12 +728,12 @@ class Pipeline:
                 "The dock copy is untouched; nothing is stored as a recording yet"
             )
         log.error("ingest of %r quarantined: %s", os.fspath(receipt.path), note, exc_info=exc)
-        with self.catalog.begin() as conn:
+        with self._write() as conn:
             return receipts_db.advance(conn, receipt, State.QUARANTINED, self.now(), error=note)
 
     def _fail(self, receipt: Receipt, reason: str) -> Receipt:
         log.error("ingest of %r failed: %s", os.fspath(receipt.path), reason)
-        with self.catalog.begin() as conn:
+        with self._write() as conn:
             return receipts_db.advance(conn, receipt, State.FAILED, self.now(), error=reason)
 
 
@@ -621,12 +743,16 @@ def _prefix_digests(receipt: Receipt, sizes: list[int]) -> dict[int, str]:
         with open(receipt.path, "rb") as raw:
             if not _same_file(os.fstat(raw.fileno()), receipt):
                 return {}
-            reader = HashingReader(raw, marks=sizes)
-            while reader.read(COPY_CHUNK):
-                pass
+            return digest_file(raw.fileno(), marks=sizes).prefixes
     except OSError:
         return {}
-    return reader.prefix_digests
+
+
+def _known(fact: str | None, receipt: Receipt) -> str:
+    """A fact an earlier state recorded; missing means the receipt table was edited by hand."""
+    if not fact:
+        raise RuntimeError(f"receipt {receipt.id} is in state {receipt.state} but lacks the facts of that state")
+    return fact
 
 
 def _required(first: str | None, second: str | None, receipt: Receipt) -> tuple[str, str]:

@@ -150,8 +150,7 @@ class WorkingCalendar:
                 raise TypeError(f"calendar override keys must be dates, got {day!r}")
             if not isinstance(working, bool):
                 raise TypeError(
-                    f"calendar override for {day} must be True (working day) or "
-                    f"False (day off), got {working!r}"
+                    f"calendar override for {day} must be True (working day) or False (day off), got {working!r}"
                 )
             checked[day] = working
         self._overrides: Mapping[dt.date, bool] = MappingProxyType(checked)
@@ -160,8 +159,7 @@ class WorkingCalendar:
 
     def __repr__(self) -> str:
         return (
-            f"WorkingCalendar(overrides={len(self._overrides)} dates, "
-            f"published_years={sorted(self._configured_years)})"
+            f"WorkingCalendar(overrides={len(self._overrides)} dates, published_years={sorted(self._configured_years)})"
         )
 
     def _schedule(self, year: int) -> _YearSchedule:
@@ -198,11 +196,7 @@ class WorkingCalendar:
 
     def warnings_for(self, years: Iterable[int]) -> tuple[str, ...]:
         """The warnings for those of ``years`` that have no published schedule."""
-        return tuple(
-            unpublished_year_warning(year)
-            for year in sorted(set(years))
-            if not self.is_published(year)
-        )
+        return tuple(unpublished_year_warning(year) for year in sorted(set(years)) if not self.is_published(year))
 
     def add_working_days(self, start: dt.date, count: int) -> WorkingDay:
         """The ``count``-th working day after ``start`` (``start`` itself never counts).

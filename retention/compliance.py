@@ -3,8 +3,9 @@
 ``deadlines`` gives every recording's due time and its storage and label
 status (on time, due soon, pending, overdue, late with working days late);
 ``report`` groups them per device, officer and case for a month, adds the
-open findings (art. 7, 18) and the cases whose case file or archive handover
-falls due. Both read the catalog only.
+open findings (art. 7, 18), the cases whose case file or archive handover
+falls due, and the legal review and publication deadlines of the cases'
+decisions (``retention.decision_dues``). Both read the catalog only.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from cases.labels import first_labelled_at, latest_labels
+from cases.register import Case, all_cases
 from retention.context import CustodyError, RetentionContext
+from retention.decision_dues import DecisionDue, decision_dues
 from retention.tracking import ComplianceRow, Tracked, recording_deadline, recording_end, summarise
-from storage import cases
-from storage.cases import Case, RecordingFacts
+from storage.recording_facts import RecordingFacts, open_findings_by_recording, recording_facts
 
 __all__ = ["CaseDue", "ComplianceReport", "case_dues", "deadlines", "month_range", "parse_month", "report"]
 
@@ -45,9 +48,9 @@ def track(
 ) -> list[Tracked]:
     """Each recording's art. 26 standing at ``now``, with its current case and open findings."""
     ids = [f.id for f in facts]
-    labelled = cases.first_labelled_at(conn, ids)
-    current = cases.latest_labels(conn, ids)
-    findings = cases.open_findings_by_recording(conn)
+    labelled = first_labelled_at(conn, ids)
+    current = latest_labels(conn, ids)
+    findings = open_findings_by_recording(conn)
     tracked = []
     for item in facts:
         deadline = recording_deadline(
@@ -85,7 +88,7 @@ def deadlines(
     """Every (matching) recording's art. 26 deadline and status at ``now``; purged ones left out."""
     start, end = month_range(ctx, *month) if month else (None, None)
     with ctx.catalog.read() as conn:
-        facts = cases.recording_facts(
+        facts = recording_facts(
             conn,
             device=device,
             officer=officer,
@@ -159,6 +162,7 @@ class ComplianceReport:
     by_case: list[ComplianceRow]
     cases_due: list[CaseDue]
     warnings: tuple[str, ...] = field(default_factory=tuple)  # unpublished holiday schedules
+    decisions_due: list[DecisionDue] = field(default_factory=list)  # legal reviews (art. 12), publications (art. 9)
 
     @property
     def rows(self) -> list[ComplianceRow]:
@@ -172,6 +176,7 @@ class ComplianceReport:
             "by_officer": [r.as_json() for r in self.by_officer],
             "by_case": [r.as_json() for r in self.by_case],
             "cases_due": [d.as_json() for d in self.cases_due],
+            "decisions_due": [d.as_json() for d in self.decisions_due],
             "provisional": bool(self.warnings),
             "warnings": list(self.warnings),
         }
@@ -182,15 +187,26 @@ def report(ctx: RetentionContext, *, now: dt.datetime, month: tuple[int, int] | 
 
     Cases due: with a month, every case-file or archive date in it (done or not);
     without, every one not done yet up to ``alerts.case_due_soon_days`` ahead.
+    Review and publication deadlines: with a month, every one falling in it (met
+    or not, on time or late); without, every one not met yet.
     """
     tracked = deadlines(ctx, now=now, month=month)
     today = now.astimezone(ctx.tz).date()
     with ctx.catalog.read() as conn:
-        closed = [c for c in cases.all_cases(conn) if not c.open]
+        closed = [c for c in all_cases(conn) if not c.open]
+        decisions = decision_dues(
+            conn,
+            ctx.calendar,
+            tz=ctx.tz,
+            today=today,
+            due_soon_working_days=ctx.alerts.due_soon_working_days,
+            open_only=month is None,
+        )
     if month:
         first = dt.date(*month, 1)
         last = dt.date(month[0] + (month[1] == 12), month[1] % 12 + 1, 1) - dt.timedelta(days=1)
         due = case_dues(closed, today=today, due_from=first, due_until=last, open_only=False)
+        decisions = [d for d in decisions if first <= d.due <= last]
     else:
         due = case_dues(closed, today=today, due_until=today + dt.timedelta(days=ctx.alerts.case_due_soon_days))
     warnings = tuple(sorted({w for t in tracked for w in t.deadline.warnings}))
@@ -202,4 +218,5 @@ def report(ctx: RetentionContext, *, now: dt.datetime, month: tuple[int, int] | 
         by_case=summarise(tracked, "case", lambda t: t.case_number),
         cases_due=due,
         warnings=warnings,
+        decisions_due=decisions,
     )

@@ -23,10 +23,11 @@ from zoneinfo import ZoneInfo
 from retention.calendar import WorkingCalendar
 from retention.errors import RetentionError
 from retention.policy import RetentionPolicy
-from storage.cases import CASE_NUMBER_LENGTH, PERSON_LENGTH, RecordingFacts
 from storage.catalog import Catalog
 from storage.journal import Journal
 from storage.objects import ObjectStore, StoredVersion
+from storage.recording_facts import RecordingFacts
+from storage.schema import CASE_NUMBER_LENGTH, PERSON_LENGTH
 
 __all__ = ["AlertOptions", "CustodyError", "RetentionContext", "checked_text", "retention_basis", "version_of"]
 

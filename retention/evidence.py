@@ -18,7 +18,7 @@ finishes the job.
 Releasing a hold needs a reason and a **second person's approval**: the
 approver must differ from the acting user. The command line acts as the
 authenticated person and checks that ``--approved-by`` names another active
-custodian (``storage.access.approver``); both names are recorded in the HOLD
+custodian (``access.people.approver``); both names are recorded in the HOLD
 entry. The release is logged *before* the hold comes off, so
 the log never misses a release; the legal hold is lifted only when no other
 case still holds the recording. Retention is not shortened (it cannot be).
@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from cases.evidence import add_designation, designations, extend_designations, release_designations
 from chain.entries import EntryType
 from retention.context import (
     CustodyError,
@@ -43,9 +44,9 @@ from retention.context import (
 )
 from retention.errors import PolicyError
 from retention.policy import PERMANENT, Category, RetentionPolicy, extend, permanent_renewal_due, retain_until
-from storage import cases
-from storage.cases import RecordingFacts
 from storage.errors import StorageError
+from storage.recording_facts import RecordingFacts, recording_facts
+from storage.tombstones import tombstone
 
 __all__ = [
     "EvidenceOutcome",
@@ -107,8 +108,8 @@ class EvidenceOutcome:
 
 def _facts(ctx: RetentionContext, recordings: Sequence[str]) -> list[RecordingFacts]:
     with ctx.catalog.read() as conn:
-        found = cases.recording_facts(conn, ids=recordings)
-        gone = [r for r in recordings if cases.tombstone(conn, r) is not None]
+        found = recording_facts(conn, ids=recordings)
+        gone = [r for r in recordings if tombstone(conn, r) is not None]
     if gone:
         raise CustodyError(f"recording {gone[0]} was purged; it cannot be evidence")
     missing = set(recordings) - {f.id for f in found}
@@ -159,7 +160,7 @@ def _add_one(
     with ctx.catalog.begin() as conn:
         same = [
             d
-            for d in cases.designations(conn, facts.id, active_only=True)
+            for d in designations(conn, facts.id, active_only=True)
             if d.case_number == case_number and d.period == period
         ]
         if same and not extended:
@@ -197,7 +198,7 @@ def _add_one(
                 },
                 time=now,
             )
-        cases.add_designation(
+        add_designation(
             conn,
             recording=facts.id,
             case_number=case_number,
@@ -207,7 +208,7 @@ def _add_one(
             time=now,
             hold_entry=hold_entry,
         )
-        cases.extend_designations(conn, facts.id, after.retain_until)
+        extend_designations(conn, facts.id, after.retain_until)
     return EvidenceOutcome(
         facts.id,
         case_number,
@@ -260,7 +261,7 @@ def release(
     (facts,) = _facts(ctx, [recording])
     version = version_of(facts)
     with ctx.catalog.begin() as conn:
-        active = cases.designations(conn, facts.id, active_only=True)
+        active = designations(conn, facts.id, active_only=True)
         chosen = [d for d in active if case_number is None or d.case_number == case_number]
         remaining = sorted({d.case_number for d in active if d not in chosen})
         hold_entry = None
@@ -281,7 +282,7 @@ def release(
                 },
                 time=now,
             )
-            cases.release_designations(
+            release_designations(
                 conn, [d.id for d in chosen], by=by, approved_by=approved_by, reason=reason, time=now, entry=hold_entry
             )
     if not chosen:
@@ -317,8 +318,8 @@ def renew_permanent(ctx: RetentionContext, *, now: dt.datetime) -> list[RenewalO
     """Push out the rolling retain-until of permanent evidence once it is due (``permanent_renewal_due``)."""
     policy = _policy_for(ctx.policy, PERMANENT)
     with ctx.catalog.read() as conn:
-        permanent = {d.recording for d in cases.designations(conn, active_only=True) if d.period == PERMANENT}
-        facts = cases.recording_facts(conn, ids=sorted(permanent))
+        permanent = {d.recording for d in designations(conn, active_only=True) if d.period == PERMANENT}
+        facts = recording_facts(conn, ids=sorted(permanent))
     renewed = []
     for item in facts:
         version = version_of(item)
@@ -342,7 +343,7 @@ def renew_permanent(ctx: RetentionContext, *, now: dt.datetime) -> list[RenewalO
                 },
                 time=now,
             )
-            cases.extend_designations(conn, item.id, after.retain_until)
+            extend_designations(conn, item.id, after.retain_until)
         log.info("renewed permanent evidence %s until %s", item.id, after.retain_until.isoformat())
         renewed.append(RenewalOutcome(item.id, current.retain_until, after.retain_until, entry))
     return renewed

@@ -14,10 +14,10 @@ the scheduler starts. ``install`` adds a job only when the store does not have
 it yet: re-adding would reset its next run time and lose a missed run. When
 the configured interval or time changed, the job is rescheduled.
 
-One scheduler per catalog: the jobs are meant to run in the one central
-service (DESIGN.md, "Scaling out"). A second scheduler on the same database
-would run them twice; the purge tolerates that (one PURGE entry per recording,
-enforced by the tombstone's primary key), the alerts would be sent twice.
+One scheduler per catalog: only the leading central node has one (evidock.runner
+with evidock.leader); a second scheduler on the same database would run the jobs
+twice (the purge tolerates that: one PURGE entry per recording, enforced by the
+tombstone's primary key; the alerts would be sent twice).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ table, written in one transaction. A change of label is a new entry: nothing
 is ever edited, the latest entry is the recording's current label and the
 earlier ones stay as its history. Party names are personal data: the entry
 holds one salted commitment per name, the catalog keeps the names for the
-custodian (see ``storage.cases.add_label``).
+custodian (see ``cases.labels.add_label``).
 
 A shift usually belongs to one case, so recordings can also be chosen by
 device and time range (``shift``).
@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cases.labels import Label, add_label, latest_labels
 from retention.context import CustodyError, RetentionContext, checked_case_number, checked_text
-from storage import cases
 from storage import recordings as recordings_db
-from storage.cases import Label
+from storage.recording_facts import recording_facts
+from storage.tombstones import tombstone
 
 __all__ = ["LabelOutcome", "label", "resolve", "shift"]
 
@@ -41,7 +42,7 @@ def resolve(ctx: RetentionContext, prefixes: Sequence[str]) -> list[str]:
     with ctx.catalog.read() as conn:
         ids = [recordings_db.resolve(conn, p).id for p in prefixes]
         for recording in ids:
-            gone = cases.tombstone(conn, recording)
+            gone = tombstone(conn, recording)
             if gone is not None:
                 raise CustodyError(
                     f"recording {recording} was purged on {gone.decided_at.isoformat()}; only its tombstone is left"
@@ -54,7 +55,7 @@ def shift(ctx: RetentionContext, *, device: str, start: dt.datetime, end: dt.dat
     if end <= start:
         raise CustodyError(f"the shift ends ({end.isoformat()}) before it starts ({start.isoformat()})")
     with ctx.catalog.read() as conn:
-        found = cases.recording_facts(conn, device=device, started_from=start, started_before=end, include_purged=False)
+        found = recording_facts(conn, device=device, started_from=start, started_before=end, include_purged=False)
     if not found:
         raise CustodyError(
             f"no recording of device {device!r} started between {start.astimezone(ctx.tz).isoformat()} "
@@ -87,13 +88,13 @@ def label(
         raise CustodyError("no recordings to label")
     outcomes = []
     with ctx.catalog.begin() as conn:
-        current = cases.latest_labels(conn, recordings)
+        current = latest_labels(conn, recordings)
         for recording in recordings:
             before = current.get(recording)
             if before and (before.case_number, before.parties, before.handler) == (case_number, tuple(names), handler):
                 outcomes.append(LabelOutcome(recording, before, changed=False))
                 continue
-            made = cases.add_label(
+            made = add_label(
                 conn,
                 ctx.journal,
                 recording=recording,

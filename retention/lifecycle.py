@@ -15,11 +15,10 @@ import datetime as dt
 
 from sqlalchemy import Connection
 
+from cases.register import Case, close_case, get_case, mark_case_done
 from chain.entries import EntryType
 from retention.context import CustodyError, RetentionContext, checked_case_number, checked_text
 from retention.deadlines import archive_due, case_file_due
-from storage import cases
-from storage.cases import Case
 
 __all__ = ["close", "done"]
 
@@ -36,7 +35,7 @@ def close(ctx: RetentionContext, case_number: str, *, closed_on: dt.date, by: st
     dates = {"closed_on": closed_on, "case_file_due": case_file_due(closed_on), "archive_due": archive_due(closed_on)}
     with ctx.catalog.begin() as conn:
         _append(ctx, conn, case_number, "close", by=by, now=now, dates=dates)
-        return cases.close_case(conn, case_number, **dates, by=by, time=now)
+        return close_case(conn, case_number, **dates, by=by, time=now)
 
 
 def done(
@@ -54,7 +53,7 @@ def done(
     if case_file_on is None and archived_on is None:
         raise CustodyError("give --case-file DATE and/or --archived DATE")
     with ctx.catalog.begin() as conn:
-        found = cases.get_case(conn, case_number)
+        found = get_case(conn, case_number)
         if found is None or found.closed_on is None:
             raise CustodyError(f"case {case_number} (案号) is not closed: run `evidock case close` first")
         for what, day in (("--case-file", case_file_on), ("--archived", archived_on)):
@@ -62,7 +61,7 @@ def done(
                 raise CustodyError(f"{what} {day} is before the case closed ({found.closed_on})")
         dates = {"case_file_done_on": case_file_on, "archived_on": archived_on}
         _append(ctx, conn, case_number, "done", by=by, now=now, dates={k: v for k, v in dates.items() if v})
-        return cases.mark_case_done(
+        return mark_case_done(
             conn, case_number, case_file_done_on=case_file_on, archived_on=archived_on, by=by, time=now
         )
 

@@ -123,9 +123,7 @@ class RetentionPolicy:
                 f"set it to {MINIMUM_DAYS_FLOOR} or more"
             )
         if self.evidence_years != PERMANENT and (
-            isinstance(self.evidence_years, bool)
-            or not isinstance(self.evidence_years, int)
-            or self.evidence_years < 1
+            isinstance(self.evidence_years, bool) or not isinstance(self.evidence_years, int) or self.evidence_years < 1
         ):
             raise PolicyError(
                 f"config.toml: retention.evidence_years = {self.evidence_years!r} is not a "
@@ -194,9 +192,7 @@ def extend(current: dt.datetime, proposed: dt.datetime) -> dt.datetime:
     return max(current, proposed)
 
 
-def permanent_renewal_due(
-    current_until: dt.datetime, policy: RetentionPolicy, *, now: dt.datetime
-) -> bool:
+def permanent_renewal_due(current_until: dt.datetime, policy: RetentionPolicy, *, now: dt.datetime) -> bool:
     """Whether permanent evidence needs its rolling retain-until pushed out now.
 
     True once ``policy.permanent_renew_within_days`` or fewer remain. The job
@@ -249,10 +245,7 @@ def purge_eligible(
     floor = retain_until(facts.ended_at, policy, Category.ORDINARY, now=now, tz=tz)
     until = max(facts.retain_until, floor)
     if now <= until:
-        reasons.append(
-            f"retained until {until.astimezone(tz).isoformat()} "
-            f"(art. 27 第二十七条: at least 3 months)"
-        )
+        reasons.append(f"retained until {until.astimezone(tz).isoformat()} (art. 27 第二十七条: at least 3 months)")
     if facts.legal_hold:
         reasons.append("legal hold is on")
     if facts.evidence:

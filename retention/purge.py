@@ -12,7 +12,7 @@ A recording is purged only when all of these hold at ``now``:
 Then, in this order:
 
 1. one transaction writes the **PURGE entry** and the **tombstone** row
-   (``storage.cases.purges``: hash, object key and version, end, retention,
+   (``storage.tombstones``: hash, object key and version, end, retention,
    every label, the reason). The log keeps the fact that the file existed
    before any byte is gone; the tombstone's primary key makes sure two
    processes never write two PURGE entries for one recording;
@@ -21,6 +21,10 @@ Then, in this order:
    never forced (no governance bypass exists in COMPLIANCE mode anyway), and
    the next purge retries it;
 3. once no version is left the tombstone is ``purged`` with ``purged_at``.
+
+Derived files of the recording (playback proxies, redacted copies, under
+``derived/<recording>/``) go with it: the PURGE entry names them, and step 2
+deletes their versions too (they are never locked longer than the original).
 
 The ``recordings`` row stays (its INGEST entry still describes it); the
 tombstone is what says the object is gone. ``evidock purge`` runs ``purge``
@@ -35,12 +39,16 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from cases.evidence import designations, evidence_retain_until, held_recordings
+from cases.labels import label_history, latest_labels
+from cases.register import all_cases
 from chain.entries import EntryType
 from retention.context import RetentionContext, retention_basis, version_of
 from retention.policy import PurgeFacts, purge_eligible
-from storage import cases
-from storage.cases import PurgeState, RecordingFacts, Tombstone
+from storage.derived import derived_of, derived_prefix
 from storage.errors import StorageError
+from storage.recording_facts import RecordingFacts, recording_facts
+from storage.tombstones import PurgeState, Tombstone, add_tombstone, finish_tombstone, tombstones
 
 __all__ = ["PurgeItem", "PurgeReport", "purge"]
 
@@ -92,14 +100,14 @@ def purge(ctx: RetentionContext, *, now: dt.datetime, apply: bool) -> PurgeRepor
     """Decide (and with ``apply``, carry out) the purge of every expired recording at ``now``."""
     items: list[PurgeItem] = []
     with ctx.catalog.read() as conn:
-        unfinished = cases.tombstones(conn, states=(PurgeState.DELETING, PurgeState.REFUSED))
-        started = {t.recording for t in cases.tombstones(conn)}
-        candidates = [f for f in cases.recording_facts(conn, retained_before=now) if f.id not in started]
-        held = cases.held_recordings(conn)
-        evidence_until = cases.evidence_retain_until(conn)
-        labels = cases.latest_labels(conn, [f.id for f in candidates])
-        case_rows = {c.case_number: c for c in cases.all_cases(conn)}
-        active = cases.designations(conn, active_only=True)
+        unfinished = tombstones(conn, states=(PurgeState.DELETING, PurgeState.REFUSED))
+        started = {t.recording for t in tombstones(conn)}
+        candidates = [f for f in recording_facts(conn, retained_before=now) if f.id not in started]
+        held = held_recordings(conn)
+        evidence_until = evidence_retain_until(conn)
+        labels = latest_labels(conn, [f.id for f in candidates])
+        case_rows = {c.case_number: c for c in all_cases(conn)}
+        active = designations(conn, active_only=True)
     open_cases = {n for n, c in case_rows.items() if c.open}
     evidence_cases: dict[str, set[str]] = {}
     for d in active:
@@ -171,7 +179,11 @@ def _start(ctx: RetentionContext, facts: RecordingFacts, *, now: dt.datetime, li
     )
     try:
         with ctx.catalog.begin() as conn:
-            history = [label.as_json() for label in cases.label_history(conn, facts.id)]
+            history = [label.as_json() for label in label_history(conn, facts.id)]
+            derived = [
+                {"entry": d.entry, "kind": d.kind.value, "object_key": d.object_key, "version_id": d.version_id}
+                for d in derived_of(conn, facts.id)
+            ]
             entry = ctx.journal.append(
                 conn,
                 EntryType.PURGE,
@@ -185,6 +197,7 @@ def _start(ctx: RetentionContext, facts: RecordingFacts, *, now: dt.datetime, li
                     "retain_until": facts.retain_until,
                     "ended_at": retention_basis(facts),
                     "cases": linked,
+                    "derived": derived,
                 },
                 time=now,
             )
@@ -203,7 +216,7 @@ def _start(ctx: RetentionContext, facts: RecordingFacts, *, now: dt.datetime, li
                 purged_at=None,
                 error=None,
             )
-            cases.add_tombstone(conn, tomb)
+            add_tombstone(conn, tomb)
     except StorageError as exc:
         # Most likely another process started this purge first (the tombstone's key).
         return PurgeItem(facts.id, "error", (f"PURGE entry not written: {exc}",))
@@ -211,17 +224,19 @@ def _start(ctx: RetentionContext, facts: RecordingFacts, *, now: dt.datetime, li
 
 
 def _delete(ctx: RetentionContext, tomb: Tombstone, *, now: dt.datetime) -> PurgeItem:
-    """Delete every version of the object; record purged, or what the server refused."""
+    """Delete every version of the object and of its derived files; record purged, or what the server refused."""
     errors: list[str] = []
     deleted = 0
+    derived = derived_prefix(tomb.recording)
     try:
-        for version in ctx.store.versions(tomb.object_key):
+        doomed = [*ctx.store.versions(tomb.object_key), *(v.version for v in ctx.store.listing(derived))]
+        for version in doomed:
             try:
                 ctx.store.delete_version(version)
                 deleted += 1
             except StorageError as exc:
                 errors.append(str(exc))
-        left = ctx.store.versions(tomb.object_key)
+        left = [*ctx.store.versions(tomb.object_key), *ctx.store.listing(derived)]
     except StorageError as exc:
         errors.append(str(exc))
         left = []
@@ -229,7 +244,7 @@ def _delete(ctx: RetentionContext, tomb: Tombstone, *, now: dt.datetime) -> Purg
         errors.append(f"{len(left)} version(s) still there after deleting")
     state = PurgeState.REFUSED if errors else PurgeState.PURGED
     with ctx.catalog.begin() as conn:
-        cases.finish_tombstone(
+        finish_tombstone(
             conn,
             tomb.recording,
             state=state,

@@ -43,10 +43,11 @@ from chain.checkpoint import (
 from chain.errors import ProofError
 from chain.merkle import consistency_proof, leaf_hash, root, verify_consistency
 from storage import journal
-from storage.catalog import Catalog, checkpoints, log_entries, log_nodes
+from storage.catalog import Catalog
 from storage.errors import StorageError
 from storage.journal import SqlNodes
 from storage.objects import ObjectStore, StoredVersion
+from storage.schema import checkpoints, log_entries, log_nodes
 
 log = logging.getLogger(__name__)
 

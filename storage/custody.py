@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, select
 
-from storage.catalog import checkpoints, log_entries
 from storage.errors import StorageError
+from storage.schema import checkpoints, log_entries
 
 
 def chain_indexes(conn: Connection, recording: str, *, below: int) -> list[int]:

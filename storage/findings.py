@@ -14,61 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Column,
-    Connection,
-    ForeignKey,
-    Integer,
-    String,
-    Table,
-    Text,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Connection, func, insert, select, update
 
-from storage.catalog import UTCDateTime, metadata
-
-findings = Table(
-    "findings",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("key", String(512), nullable=False, unique=True),
-    Column("kind", String(32), nullable=False),
-    Column("device", String(128), nullable=True, index=True),
-    Column("recordings", JSON, nullable=False),
-    Column("start", UTCDateTime(), nullable=True, index=True),
-    Column("end", UTCDateTime(), nullable=True),
-    Column("length_ms", BigInteger, nullable=True),
-    Column("facts", JSON, nullable=False),  # Finding.as_json(): messages, detail, stream, position
-    Column("status", String(16), nullable=False, index=True),  # open, explained, withdrawn
-    Column("found_at", UTCDateTime(), nullable=False),
-    Column("entry", BigInteger, nullable=False),  # the FINDING log entry
-    Column("explained_at", UTCDateTime(), nullable=True),
-    Column("explained_by", String(128), nullable=True),
-    Column("explanation", Text, nullable=True),
-    Column("voice_in", String(64), nullable=True),  # recording holding the spoken statement
-    Column("voice_at_ms", BigInteger, nullable=True),
-    Column("explanation_entry", BigInteger, nullable=True),
-)
-
-clock_reports = Table(
-    "clock_reports",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("device", String(128), nullable=False, index=True),
-    Column("device_time", UTCDateTime(), nullable=False),
-    Column("station_time", UTCDateTime(), nullable=False),
-    Column("offset_ms", BigInteger, nullable=False),  # device - station
-    Column("source", String(16), nullable=False),  # sidecar, cli, api
-    Column("station", String(64), nullable=False),
-    Column("recording", String(64), nullable=True),  # the sidecar file, stored like any docked file
-    Column("received_at", UTCDateTime(), nullable=False),
-    Column("entry", BigInteger, ForeignKey("log_entries.idx"), nullable=False, unique=True),  # its CLOCK entry
-)
+from storage.rows import from_row, inserted_id
+from storage.schema import clock_reports, findings
 
 
 @dataclass(frozen=True)
@@ -108,8 +57,8 @@ class StoredFinding:
         }
 
 
-def _row(row: object) -> StoredFinding:
-    return StoredFinding(**dict(row._mapping))  # type: ignore[attr-defined]  # SQLAlchemy Row
+def _row(row: Any) -> StoredFinding:
+    return from_row(StoredFinding, row)
 
 
 def by_key(conn: Connection, keys: Iterable[str]) -> dict[str, StoredFinding]:
@@ -125,11 +74,7 @@ def get(conn: Connection, finding_id: int) -> StoredFinding | None:
 
 
 def add(conn: Connection, values: Mapping[str, Any]) -> int:
-    result = conn.execute(insert(findings).values(**values))
-    key = result.inserted_primary_key
-    if key is None:
-        raise RuntimeError("insert of a finding returned no id")
-    return int(key[0])
+    return inserted_id(conn.execute(insert(findings).values(**values)))
 
 
 def change(conn: Connection, finding_id: int, **values: Any) -> None:
@@ -163,11 +108,7 @@ def listing(
 
 
 def add_clock_report(conn: Connection, **values: Any) -> int:
-    result = conn.execute(insert(clock_reports).values(**values))
-    key = result.inserted_primary_key
-    if key is None:
-        raise RuntimeError("insert of a clock report returned no id")
-    return int(key[0])
+    return inserted_id(conn.execute(insert(clock_reports).values(**values)))
 
 
 def clock_reports_of(conn: Connection, device: str) -> list[dict[str, Any]]:

@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, func, or_, select
 
-from storage.catalog import receipts
 from storage.receipts import State
+from storage.schema import receipts
 
-WAITING = (State.RECEIVED, State.STORED, State.LOCKED, State.VERIFIED, State.LOGGED)  # taken, not yet released
-UNVERIFIED = (State.RECEIVED, State.STORED, State.LOCKED)  # the stored bytes are not yet re-read and compared
+WAITING = (State.RECEIVED, State.HASHED, State.STORED, State.VERIFIED, State.LOCKED, State.LOGGED)  # not yet released
+UNVERIFIED = (State.RECEIVED, State.HASHED, State.STORED)  # the stored bytes are not yet re-read and compared
 TAKEN_IN = (State.LOGGED, State.RELEASED)  # stored, verified and logged (and quarantined ones with a recording)
 
 

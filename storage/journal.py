@@ -25,8 +25,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from chain import entries as chain_entries
 from chain.entries import Entry, EntryType, JsonValue
 from chain.merkle import NodeKey, leaf_hash, nodes_completed_by_appends
-from storage.catalog import log_entries, log_head, log_nodes, log_salts
 from storage.errors import StorageError
+from storage.schema import log_entries, log_head, log_nodes, log_salts
 
 NODE_CHUNK = 200
 """Keys per node query: SQLite limits the bound parameters of one statement."""

@@ -5,6 +5,15 @@ Object Lock headers on multipart uploads, and a different server may do worse.
 So an upload never carries lock headers; retention is set afterwards on the
 exact version id and then read back and compared (``lock``).
 
+A recording's bytes go up in parts sent by ``upload_parts`` itself, each to a
+presigned URL, so without a payload signature (``UNSIGNED-PAYLOAD``, what
+minio sends over HTTPS anyway): over plain HTTP minio would otherwise hash
+every part with SHA-256 to sign it and the server would hash it again to check
+the signature, about 1.7 CPU-seconds per GiB on the station's machine. The
+transfer is checked end to end instead: the caller re-reads the stored version
+and compares its SHA-256 with the file's (``fixity_sha256``) before it is
+locked or trusted (docs/performance.md).
+
 No person-facing read of content lives here: ``fixity_sha256`` is the system's
 own integrity read (verification after upload, ``verify --deep``). Content for
 people is served only through the access gate.
@@ -16,15 +25,18 @@ import hashlib
 import io
 import logging
 import math
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
 import urllib3
 from minio import Minio
-from minio.commonconfig import COMPLIANCE, ComposeSource
+from minio.commonconfig import COMPLIANCE
 from minio.error import MinioException, S3Error
 from minio.retention import Retention
 
@@ -34,6 +46,8 @@ from storage.errors import BucketMisconfigured, LockNotApplied, StorageError
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 1024 * 1024  # bytes; fixity reads stream in chunks, memory stays flat
+MAX_PARTS = 10_000  # S3's limit of parts per multipart upload
+PART_URL_EXPIRES = timedelta(minutes=15)  # each part's URL is signed just before it is sent
 _S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 SYSTEM_PREFIXES = ("checkpoints/",)  # what read_small may read: never recordings (sha256/) or staging
 # "This version has no retention / legal hold": AWS and MinIO say the first, Ceph RGW the second.
@@ -98,15 +112,18 @@ class ObjectStore:
     def __init__(
         self,
         client: Minio,
+        http: urllib3.PoolManager,
         bucket: str,
         *,
         part_size: int = 8 * 1024 * 1024,
         parallel_uploads: int = 3,
     ) -> None:
         self._client = client
+        self._http = http  # the client's own pool: the parts go over the same connections
         self.bucket = bucket
         self._part_size = part_size
         self._parallel = parallel_uploads
+        self._buffers = _PartBuffers(part_size)
 
     @classmethod
     def connect(
@@ -120,12 +137,16 @@ class ObjectStore:
         secure: bool = False,
         part_size: int = 8 * 1024 * 1024,
         parallel_uploads: int = 3,
+        parallel_files: int = 1,
         timeout_seconds: float = 60.0,
     ) -> ObjectStore:
+        """``parallel_files``: files ingested at once, each with ``parallel_uploads`` parts in flight."""
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=5.0, read=timeout_seconds),
             retries=urllib3.Retry(total=3, backoff_factor=0.5, status_forcelist=[502, 503, 504]),
-            maxsize=max(4, parallel_uploads + 2),
+            # Each file in flight: its parts, or its read-back; plus the service's other requests. A full
+            # pool would open and drop a connection per request beyond it.
+            maxsize=parallel_files * parallel_uploads + 4,
         )
         client = Minio(
             host,
@@ -135,7 +156,7 @@ class ObjectStore:
             region=region,
             http_client=http,
         )
-        return cls(client, bucket, part_size=part_size, parallel_uploads=parallel_uploads)
+        return cls(client, http, bucket, part_size=part_size, parallel_uploads=parallel_uploads)
 
     # -- bucket -----------------------------------------------------------
 
@@ -180,8 +201,98 @@ class ObjectStore:
 
     # -- writes -------------------------------------------------------------
 
+    def upload_parts(
+        self,
+        key: str,
+        length: int,
+        read: Callable[[int, memoryview], None],
+        *,
+        metadata: dict[str, str],
+        progress: Callable[[int], None] | None = None,
+    ) -> StoredVersion:
+        """Store ``length`` bytes at ``key``; ``read(offset, view)`` fills ``view`` with the bytes at ``offset``.
+
+        Up to ``parallel_uploads`` parts are read and sent at once, each by its
+        own thread (``read`` is called from those threads, in any order), into
+        part buffers this store reuses (``_buffers``), so memory holds at most
+        that many parts per upload and does not churn. Nothing is visible at
+        ``key`` until the last part is in: a failure (of the store, or an
+        exception raised by ``read``, which is passed on as it is) aborts the
+        upload. A file of one part is one signed PUT.
+        """
+        part_size = max(self._part_size, -(-length // MAX_PARTS))
+        if length <= part_size:
+            whole = bytearray(length)
+            read(0, memoryview(whole))
+            return self._put_whole(key, whole, metadata)
+        headers = {f"x-amz-meta-{name}": value for name, value in metadata.items()}
+        headers["Content-Type"] = "application/octet-stream"
+        try:
+            upload_id = s3_raw.create_upload(self._client, self.bucket, key, headers)
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            raise StorageError(f"upload of {key} failed to start: {_reason(exc)}") from exc
+        counted = threading.Lock()
+
+        def send(number: int) -> str:
+            offset = (number - 1) * part_size
+            size = min(part_size, length - offset)
+            with self._buffers.lend(part_size) as buffer:
+                part = memoryview(buffer)[:size]
+                read(offset, part)
+                etag = self._put_part(key, upload_id, number, part)
+            if progress is not None:
+                with counted:
+                    progress(size)
+            return etag
+
+        try:
+            with ThreadPoolExecutor(self._parallel, thread_name_prefix="upload-part") as pool:
+                futures = [pool.submit(send, n) for n in range(1, -(-length // part_size) + 1)]
+                etags = _results(futures)
+            version_id = s3_raw.complete_upload(self._client, self.bucket, key, upload_id, etags)
+        except BaseException as exc:
+            self._abort(key, upload_id)
+            if isinstance(exc, (MinioException, urllib3.exceptions.HTTPError)):
+                raise StorageError(f"upload of {key} failed: {_reason(exc)}") from exc
+            raise
+        if not version_id:
+            raise BucketMisconfigured(f"upload of {key} returned no version id: is versioning enabled?")
+        return StoredVersion(key, version_id, length)
+
+    def _put_part(self, key: str, upload_id: str, number: int, data: bytes | memoryview) -> str:
+        """UploadPart to a URL presigned for this one part (``UNSIGNED-PAYLOAD``); its ETag."""
+        url = self._client.get_presigned_url(
+            "PUT",
+            self.bucket,
+            key,
+            expires=PART_URL_EXPIRES,
+            extra_query_params={"partNumber": str(number), "uploadId": upload_id},
+        )
+        response = self._http.urlopen("PUT", url, body=data, headers={"Content-Length": str(len(data))})
+        etag = response.headers.get("ETag")
+        if response.status != 200 or not etag:
+            code = _error_code(response.data) or f"HTTP {response.status}"
+            raise StorageError(f"upload of part {number} of {key} failed: {code}")
+        return str(etag)
+
+    def _put_whole(self, key: str, data: bytearray, metadata: dict[str, str]) -> StoredVersion:
+        try:
+            result = self._client.put_object(self.bucket, key, io.BytesIO(data), len(data), metadata=dict(metadata))
+        except (MinioException, urllib3.exceptions.HTTPError, ValueError) as exc:
+            raise StorageError(f"upload of {key} failed: {_reason(exc)}") from exc
+        if not result.version_id:
+            raise BucketMisconfigured(f"upload of {key} returned no version id: is versioning enabled?")
+        return StoredVersion(key, result.version_id, len(data))
+
+    def _abort(self, key: str, upload_id: str) -> None:
+        """Abort one upload; if even that fails, a later ``abort_uploads`` of the key finds it."""
+        try:
+            s3_raw.abort_upload(self._client, self.bucket, key, upload_id)
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            log.warning("aborting the upload %s of %s failed: %s", upload_id, key, _reason(exc))
+
     def upload(self, key: str, stream: BinaryIO, length: int, *, metadata: dict[str, str]) -> StoredVersion:
-        """Stream ``length`` bytes to ``key``; memory is bounded by a few parts."""
+        """Stream ``length`` bytes to ``key`` through minio (derived files); memory is bounded by a few parts."""
         try:
             result = self._client.put_object(
                 self.bucket,
@@ -254,28 +365,6 @@ class ObjectStore:
             )
         except (MinioException, urllib3.exceptions.HTTPError) as exc:
             raise StorageError(f"listing {prefix} failed: {_reason(exc)}") from exc
-
-    def copy(self, source: StoredVersion, key: str) -> StoredVersion:
-        """Server-side copy of one exact version (multipart copy above 5 GiB).
-
-        Ceph RGW 16 does not return the new version id from a copy; then the
-        newest version of ``key`` is the copy. The caller verifies its bytes
-        by hash before trusting it, so a concurrent writer cannot slip in.
-        """
-        try:
-            result = self._client.compose_object(
-                self.bucket,
-                key,
-                [ComposeSource(self.bucket, source.key, version_id=source.version_id)],
-            )
-        except (MinioException, urllib3.exceptions.HTTPError, ValueError) as exc:
-            raise StorageError(f"copy of {source.key} to {key} failed: {_reason(exc)}") from exc
-        if result.version_id:
-            return StoredVersion(key, result.version_id, source.size)
-        latest = self.latest(key)
-        if latest is None:
-            raise StorageError(f"copy to {key} reported success but the object is not there")
-        return latest
 
     def lock(self, version: StoredVersion, retain_until: datetime) -> Lock:
         """Set COMPLIANCE retain-until on one version and read it back; raise if it did not take.
@@ -427,6 +516,21 @@ class ObjectStore:
                 progress(len(chunk))
         return digest.hexdigest(), size
 
+    def read_into(self, version: StoredVersion, sink: BinaryIO) -> tuple[str, int]:
+        """Copy one stored version into ``sink``; (SHA-256 hex, size) of what was read, for the caller to compare.
+
+        The system's own read of an original to derive a file from it (a
+        playback proxy, a redacted copy: ``derived``); never a person's read,
+        which goes through the access gate.
+        """
+        digest = hashlib.sha256()
+        size = 0
+        for chunk in self._stream(version):
+            digest.update(chunk)
+            size += len(chunk)
+            sink.write(chunk)
+        return digest.hexdigest(), size
+
     def _stream(self, version: StoredVersion, *, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
         """The object's bytes (from ``offset``, ``length`` of them if given); only the access gate calls this."""
         try:
@@ -442,6 +546,56 @@ class ObjectStore:
         finally:
             response.close()
             response.release_conn()
+
+
+class _PartBuffers:
+    """Part buffers, lent to upload threads and kept for the next part.
+
+    A fresh ``bytes`` per part would have the allocator hand out, free and
+    re-use ``part_size`` blocks across many threads' arenas, and a process
+    with several files in flight would keep far more than the parts in flight
+    resident. These buffers are as many as parts were ever in flight at once.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._free: list[bytearray] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def lend(self, size: int) -> Iterator[bytearray]:
+        if size != self.size:  # a part grown past the usual size (a huge file): not kept
+            yield bytearray(size)
+            return
+        with self._lock:
+            buffer = self._free.pop() if self._free else None
+        if buffer is None:
+            buffer = bytearray(size)
+        try:
+            yield buffer
+        finally:
+            with self._lock:
+                self._free.append(buffer)
+
+
+def _results(futures: list[Future[str]]) -> list[str]:
+    """Every future's result in order; at the first failure the parts not yet started are cancelled."""
+    try:
+        return [f.result() for f in futures]
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        raise
+
+
+def _error_code(body: bytes) -> str | None:
+    try:
+        root = ET.fromstring(body)  # noqa: S314 - our S3 server's reply
+    except ET.ParseError:
+        return None
+    code = root.findtext("Code") or root.findtext(f"{_S3_NS}Code")
+    message = root.findtext("Message") or root.findtext(f"{_S3_NS}Message")
+    return f"{code}: {message}" if code and message else code
 
 
 def _reason(exc: BaseException) -> str:

@@ -44,11 +44,12 @@ from sqlalchemy import Connection, Table, func, insert, select
 from chain.cosignature import CosignerKey, check_cosignature_time, verify_cosignature, with_cosignatures
 from chain.errors import CheckpointError, EvidockError
 from chain.merkle import consistency_proof
-from storage.catalog import Catalog, checkpoint_cosignatures, checkpoint_timestamps, checkpoints
+from storage.catalog import Catalog
 from storage.checkpoints import Side, StoredCheckpoint, latest_recorded, side_key
 from storage.errors import StorageError
 from storage.journal import SqlNodes
 from storage.objects import ObjectStore, StoredVersion
+from storage.schema import checkpoint_cosignatures, checkpoint_timestamps, checkpoints
 from storage.timestamping import REPLY_TYPE, TimestampError, chain_fingerprint, request_timestamp
 from storage.witness_client import Conflict, WitnessClient, WitnessError
 

@@ -20,7 +20,8 @@ the same moment; a time is compared to the precision the log gives it. Names
 the log holds only as salted commitments are compared by opening them with
 the salts in ``log_salts``, and never printed. The recordings a search listed
 are proven per search, by their number and SHA-256 (``Projected.digested``).
-People and access requests are replayed in :mod:`storage.projection_access`.
+People and access requests are replayed in :mod:`storage.projection_access`; decisions, legal
+reviews and publications in :mod:`storage.projection_cases`.
 """
 
 from __future__ import annotations
@@ -35,8 +36,12 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from chain.entries import Entry, EntryType, JsonValue, commit, decode
-from storage import cases, findings, projection_access
-from storage.catalog import (
+from storage import projection_access, projection_cases, projection_derived, schema
+from storage.projected import SURROGATE, Committed, Expected, Projected, Second, logged_time
+from storage.projection_access import AccessReplay, access_shapes_a_table, digest_of
+from storage.projection_cases import DecisionReplay
+from storage.projection_derived import DerivedReplay
+from storage.schema import (
     checkpoint_cosignatures,
     checkpoint_timestamps,
     checkpoints,
@@ -47,10 +52,7 @@ from storage.catalog import (
     metadata,
     receipts,
     recordings,
-    schema_info,
 )
-from storage.projected import SURROGATE, Committed, Expected, Projected, Second, logged_time
-from storage.projection_access import AccessReplay, access_shapes_a_table, digest_of
 
 Keep = Callable[[str, Mapping[str, Any]], bool]
 """Which rows a comparison looks at: ``keep(table name, row)``."""
@@ -59,11 +61,11 @@ Keep = Callable[[str, Mapping[str, Any]], bool]
 
 PROJECTED: tuple[Projected, ...] = (
     Projected(recordings, ("id",)),
-    Projected(cases.labels, ("entry",), {"id": SURROGATE}, personal=frozenset({"parties"})),
-    Projected(cases.cases, ("case_number",)),
-    Projected(cases.evidence, ("hold_entry",), {"id": SURROGATE}),
+    Projected(schema.labels, ("entry",), {"id": SURROGATE}, personal=frozenset({"parties"})),
+    Projected(schema.cases, ("case_number",)),
+    Projected(schema.evidence, ("hold_entry",), {"id": SURROGATE}),
     Projected(
-        cases.purges,
+        schema.purges,
         ("recording",),
         {
             "state": "progress of the deletion; whether versions are left is checked against the object store",
@@ -71,13 +73,14 @@ PROJECTED: tuple[Projected, ...] = (
             "error": "the object store's last refusal, for the operator",
         },
     ),
-    Projected(findings.findings, ("key",), {"id": SURROGATE}),
-    Projected(findings.clock_reports, ("entry",), {"id": SURROGATE}),
+    Projected(schema.findings, ("key",), {"id": SURROGATE}),
+    Projected(schema.clock_reports, ("entry",), {"id": SURROGATE}),
     *projection_access.TABLES,
+    *projection_cases.TABLES,
+    *projection_derived.TABLES,
 )
 
 NOT_PROJECTED: Mapping[str, str] = {
-    schema_info.name: "the schema version of this database",
     log_head.name: "the log itself: its size is checked against the entries",
     log_entries.name: "the log itself: entries are checked against the signed checkpoints",
     log_nodes.name: "the log's Merkle nodes: each is rebuilt from the entries and compared",
@@ -88,7 +91,8 @@ NOT_PROJECTED: Mapping[str, str] = {
     checkpoint_timestamps.name: "a local copy of the timestamp tokens; verify checks those locked beside each "
     "checkpoint in the object store",
     receipts.name: "ingest progress of each docked file (a state machine); the recording it made is proven",
-    cases.alert_runs.name: "a record of each alert check run, for `evidock status`; not evidence",
+    schema.alert_runs.name: "a record of each alert check run, for `evidock status`; not evidence",
+    **projection_derived.NOT_PROJECTED,
 }
 
 
@@ -111,7 +115,7 @@ def unclassified() -> list[str]:
 # -- the replay -------------------------------------------------------------------------
 
 
-class Replay(AccessReplay):
+class Replay(DerivedReplay, AccessReplay, DecisionReplay):
     """Feed entries in log order with :meth:`apply`; ``rows`` then holds every projected table's rows."""
 
     def __init__(self) -> None:
@@ -128,6 +132,8 @@ class Replay(AccessReplay):
             EntryType.CLOCK: self._clock,
             EntryType.CASE: self._case,
             **self._access_handlers(),
+            **self._decision_handlers(),
+            **self._derived_handlers(),
         }
 
     def ingested(self) -> dict[tuple[str, str], int]:
@@ -196,17 +202,17 @@ class Replay(AccessReplay):
             },
             index,
         )
-        self.rows[cases.labels.name][(index,)] = row
+        self.rows[schema.labels.name][(index,)] = row
         self._labels.setdefault(str(entry.recording), []).append(row)
         self._open_case(index, entry)
 
     def _open_case(self, index: int, entry: Entry) -> None:
         number = entry.body.get("case_number")
-        if (number,) not in self.rows[cases.cases.name]:
+        if (number,) not in self.rows[schema.cases.name]:
             moment = Second(entry.timestamp)
             by = entry.body.get("by")
             self._put(
-                cases.cases,
+                schema.cases,
                 (number,),
                 index,
                 {"case_number": number, "opened_at": moment, "updated_at": moment, "updated_by": by}
@@ -219,7 +225,7 @@ class Replay(AccessReplay):
         wanted = _CASE_DATES if body.get("action") == "close" else ("case_file_done_on", "archived_on")
         dates = {name: _day(body.get(name)) for name in wanted if body.get(name) is not None}
         self._change(
-            cases.cases,
+            schema.cases,
             (body.get("case_number"),),
             index,
             updated_at=Second(entry.timestamp),
@@ -230,9 +236,9 @@ class Replay(AccessReplay):
     def _hold(self, index: int, entry: Entry) -> None:
         body = entry.body
         if body.get("action") == "set":
-            self._retention(index, entry)  # storage.cases.extend_designations: the other active holds follow
+            self._retention(index, entry)  # schema.evidence.extend_designations: the other active holds follow
             self._put(
-                cases.evidence,
+                schema.evidence,
                 (index,),
                 index,
                 {
@@ -264,7 +270,7 @@ class Replay(AccessReplay):
     def _active_holds(self, recording: str | None) -> list[Expected]:
         return [
             row
-            for row in self.rows[cases.evidence.name].values()
+            for row in self.rows[schema.evidence.name].values()
             if row.values["recording"] == recording and row.values["released_at"] is None
         ]
 
@@ -280,7 +286,7 @@ class Replay(AccessReplay):
     def _purge(self, index: int, entry: Entry) -> None:
         body = entry.body
         self._put(
-            cases.purges,
+            schema.purges,
             (entry.recording,),
             index,
             {
@@ -301,7 +307,7 @@ class Replay(AccessReplay):
         body = entry.body
         key = (body.get("finding_id"),)
         if body.get("status") == "withdrawn":
-            self._change(findings.findings, key, index, status="withdrawn")
+            self._change(schema.findings, key, index, status="withdrawn")
             return
         facts = {name: body.get(name) for name in _FINDING_FACTS} | {"key": body.get("finding_id")}
         values = {
@@ -315,9 +321,9 @@ class Replay(AccessReplay):
             "status": "open",
             "entry": index,
         }
-        if not self._change(findings.findings, key, index, **values):
+        if not self._change(schema.findings, key, index, **values):
             self._put(
-                findings.findings,
+                schema.findings,
                 key,
                 index,
                 {"key": key[0], "found_at": Second(entry.timestamp)} | values | dict.fromkeys(_EXPLANATION_COLUMNS),
@@ -326,7 +332,7 @@ class Replay(AccessReplay):
     def _explanation(self, index: int, entry: Entry) -> None:
         body = entry.body
         self._change(
-            findings.findings,
+            schema.findings,
             (body.get("finding_id"),),
             index,
             status="explained",
@@ -341,7 +347,7 @@ class Replay(AccessReplay):
     def _clock(self, index: int, entry: Entry) -> None:
         body = entry.body
         self._put(
-            findings.clock_reports,
+            schema.clock_reports,
             (index,),
             index,
             {
@@ -393,7 +399,7 @@ def display_name(body: Mapping[str, JsonValue]) -> str | None:
 
 
 def _label_json(values: Mapping[str, Any]) -> dict[str, Any]:
-    """A label as the purge tombstone keeps it (``storage.cases.Label.as_json``)."""
+    """A label as the purge tombstone keeps it (``schema.labels.Label.as_json``)."""
     return {
         "recording": values["recording"],
         "case_number": values["case_number"],
@@ -406,9 +412,9 @@ def _label_json(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _parties(index: int, parties: object) -> Committed:
-    """A LABEL's parties: each committed, its salt under ``cases.party_field(position)``."""
+    """A LABEL's parties: each committed, its salt under ``schema.party_field(position)``."""
     held = tuple(str(p) for p in parties) if isinstance(parties, list) else ()
-    return Committed(index, held, tuple(cases.party_field(i) for i in range(len(held))))
+    return Committed(index, held, tuple(schema.party_field(i) for i in range(len(held))))
 
 
 def _moment(value: object) -> datetime | None:
@@ -447,10 +453,10 @@ def replay_log(conn: Connection, *, batch: int = 5000) -> Replay:
 
 
 def case_members(replay: Replay, case_number: str) -> set[str]:
-    """Every recording a LABEL entry ever put in ``case_number`` (as ``storage.access.recordings_of_case`` reads it)."""
+    """Every recording a LABEL entry ever put in ``case_number`` (as ``cases.labels.recordings_of_case`` reads it)."""
     return {
         str(row.values["recording"])
-        for row in replay.rows[cases.labels.name].values()
+        for row in replay.rows[schema.labels.name].values()
         if row.values["case_number"] == case_number
     }
 
@@ -462,11 +468,11 @@ def about_recordings(recording_ids: Collection[str], devices: Collection[str | N
     def keep(table: str, row: Mapping[str, Any]) -> bool:
         if table == recordings.name:
             return bool(row["id"] in ids)
-        if table == findings.findings.name:
+        if table == schema.findings.name:
             return bool(ids & set(row["recordings"] or ()))
-        if table == findings.clock_reports.name:
+        if table == schema.clock_reports.name:
             return bool(row["device"] in clocks)
-        if table == cases.cases.name:
+        if table == schema.cases.name:
             return bool(row["case_number"] == case_number)
         return bool(row.get("recording") in ids)
 

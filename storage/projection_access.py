@@ -1,7 +1,7 @@
 """People and access requests as a projection of the log: USER, REQUEST, APPROVAL and ACCESS entries.
 
 Each of these tables is written in the same transaction as the entry that
-records it (:mod:`storage.access`):
+records it (the ``access`` package):
 
 * ``users``, ``user_tokens``, ``user_events``: a USER entry per change (add,
   set-role, disable, token). The entry names the ``user_events`` row and, for
@@ -24,18 +24,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from chain.entries import Entry, EntryType
-from storage.access import (
-    APPROVED_ACTIONS,
-    Action,
-    RequestStatus,
-    access_grants,
-    access_requests,
-    access_results,
-    user_events,
-    user_tokens,
-    users,
-)
+from storage.access_terms import APPROVED_ACTIONS, Action, RequestStatus
 from storage.projected import Committed, Expected, Projected, Rebuilt, Second, logged_time
+from storage.schema import access_grants, access_requests, access_results, user_events, user_tokens, users
 
 TABLES: tuple[Projected, ...] = (
     Projected(

@@ -2,10 +2,11 @@
 
 States, in order (each one is committed before the next step starts)::
 
-    received  the file was seen stable; a staging key is reserved
-    stored    uploaded to the staging key; SHA-256 and size known
-    locked    the content-addressed object exists with COMPLIANCE retention read back
-    verified  the stored object's bytes were re-read and hash to the same SHA-256
+    received  the file was seen stable
+    hashed    its SHA-256 is known: the content-addressed key ``sha256/ab/cd/<hex>``
+    stored    uploaded to that key (``version_id``), not yet trusted and not locked
+    verified  that version's bytes were re-read from the server and hash to the same SHA-256
+    locked    COMPLIANCE retention set on that version and read back
     logged    the recording row and its INGEST entry are committed (one transaction)
     released  the dock's copy was kept, moved or deleted as configured
     failed    stopped for a reason a person must look at; the dock copy is untouched
@@ -13,10 +14,17 @@ States, in order (each one is committed before the next step starts)::
               a bug) stopped it; ``error`` says where and why. Not retried by itself, so one
               file can never stop the service or loop it through restarts. Quarantined after
               ``logged`` (``recording`` set), the evidence is stored, verified and logged, and
-              only the dock copy waits for a person
+              only the dock copy waits for a person. A person retries it (``reopen``,
+              `evidock quarantine retry`) once the cause is fixed
 
 A crash between any two states resumes at the last committed one; every step is
 idempotent, so resuming never makes a second object, entry or recording.
+
+Receipts made before uploads went straight to the content key (issue 21) have a
+``staging_key``; in that era ``stored`` meant "at the staging key" and
+``locked`` came before ``verified``. ``leave_copy_era`` moves such a receipt
+onto today's path. New receipts leave ``staging_key`` empty (the column stays,
+so catalogs from then open unchanged).
 """
 
 from __future__ import annotations
@@ -26,17 +34,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from storage.catalog import receipts
+from storage.errors import InvalidReference
+from storage.rows import from_row, inserted_id
+from storage.schema import receipts
 
 
 class State(StrEnum):
     RECEIVED = "received"
+    HASHED = "hashed"
     STORED = "stored"
-    LOCKED = "locked"
     VERIFIED = "verified"
+    LOCKED = "locked"
     LOGGED = "logged"
     RELEASED = "released"
     FAILED = "failed"
@@ -45,6 +57,7 @@ class State(StrEnum):
 
 FINISHED = (State.RELEASED, State.FAILED, State.QUARANTINED)  # nothing more happens by itself
 STOPPED = (State.FAILED, State.QUARANTINED)  # reachable from any state
+CLAIMED = (State.HASHED, State.STORED, State.VERIFIED, State.LOCKED)  # content known, not yet a recording
 
 
 @dataclass(frozen=True)
@@ -57,7 +70,7 @@ class Receipt:
     mtime_ns: int
     inode: int
     state: State
-    staging_key: str
+    staging_key: str  # empty, unless made before direct uploads (see the module's docstring)
     staging_version: str | None
     sha256: str | None
     version_id: str | None
@@ -67,26 +80,15 @@ class Receipt:
     error: str | None
 
 
-def _row_to_receipt(row: object) -> Receipt:
-    r = row._mapping  # type: ignore[attr-defined]  # SQLAlchemy Row
-    folder = Path(os.fsdecode(r["folder"]))
-    return Receipt(
-        id=r["id"],
-        station=r["station"],
+def _row_to_receipt(row: Any) -> Receipt:
+    folder = Path(os.fsdecode(row.folder))
+    return from_row(
+        Receipt,
+        row,
         folder=folder,
-        path=folder / os.fsdecode(r["rel_path"]),
-        size=r["size"],
-        mtime_ns=r["mtime_ns"],
-        inode=r["inode"],
-        state=State(r["state"]),
-        staging_key=r["staging_key"],
-        staging_version=r["staging_version"],
-        sha256=r["sha256"],
-        version_id=r["version_id"],
-        recording=r["recording"],
-        duplicate=bool(r["duplicate"]),
-        received_at=r["received_at"],
-        error=r["error"],
+        path=folder / os.fsdecode(row.rel_path),
+        state=State(row.state),
+        duplicate=bool(row.duplicate),
     )
 
 
@@ -112,7 +114,6 @@ def create(
     size: int,
     mtime_ns: int,
     inode: int,
-    staging_key: str,
     now: datetime,
 ) -> Receipt:
     result = conn.execute(
@@ -124,14 +125,12 @@ def create(
             mtime_ns=mtime_ns,
             inode=inode,
             state=State.RECEIVED.value,
-            staging_key=staging_key,
+            staging_key="",
             received_at=now,
             updated_at=now,
         )
     )
-    key = result.inserted_primary_key
-    assert key is not None  # noqa: S101 - an insert always has one
-    return get(conn, int(key[0]))
+    return get(conn, inserted_id(result))
 
 
 def get(conn: Connection, receipt_id: int) -> Receipt:
@@ -154,6 +153,18 @@ def advance(conn: Connection, receipt: Receipt, state: State, now: datetime, **f
     return get(conn, receipt.id)
 
 
+def leave_copy_era(conn: Connection, receipt: Receipt, now: datetime) -> Receipt:
+    """Forget a copy-era receipt's staging key (its uploads are gone); from ``stored`` or ``locked``, back to
+    ``hashed``: those meant something else then, and its SHA-256 is all that carries over."""
+    facts: dict[str, object] = {"staging_key": "", "staging_version": None, "updated_at": now}
+    if receipt.state in (State.STORED, State.LOCKED):
+        facts.update(state=State.HASHED.value, version_id=None)
+    conn.execute(
+        update(receipts).where(receipts.c.id == receipt.id, receipts.c.state == receipt.state.value).values(**facts)
+    )
+    return get(conn, receipt.id)
+
+
 def unfinished(conn: Connection, station: str) -> list[Receipt]:
     """Receipts of this station that a crash or an error left before RELEASED."""
     rows = conn.execute(
@@ -165,6 +176,46 @@ def unfinished(conn: Connection, station: str) -> list[Receipt]:
         .order_by(receipts.c.id)
     )
     return [_row_to_receipt(r) for r in rows]
+
+
+def quarantined(conn: Connection, station: str | None = None) -> list[tuple[Receipt, datetime]]:
+    """Quarantined receipts (of ``station``, or every station), oldest first, with when they were stopped."""
+    query = select(receipts).where(receipts.c.state == State.QUARANTINED.value).order_by(receipts.c.id)
+    if station is not None:
+        query = query.where(receipts.c.station == station)
+    return [(_row_to_receipt(r), r.updated_at) for r in conn.execute(query)]
+
+
+def resumes_at(receipt: Receipt) -> State:
+    """The last state a quarantined receipt's recorded facts prove it reached.
+
+    Quarantine keeps the facts but not the state it stopped in; each step is
+    idempotent, so resuming at the last proven one is what resuming after a
+    crash does: recording set -> LOGGED (only the dock copy is left to release);
+    a locked version -> LOCKED (its bytes are verified again); a staged upload ->
+    STORED; nothing -> RECEIVED (the upload starts over, leftovers removed first).
+    """
+    if receipt.recording is not None:
+        return State.LOGGED
+    if receipt.version_id is not None:
+        return State.LOCKED
+    if receipt.sha256 is not None and receipt.staging_version is not None:
+        return State.STORED
+    return State.RECEIVED
+
+
+def reopen(conn: Connection, receipt: Receipt, now: datetime) -> Receipt:
+    """A quarantined receipt put back where it stopped (``resumes_at``), its error cleared, to be run again."""
+    if receipt.state is not State.QUARANTINED:
+        raise InvalidReference(f"receipt {receipt.id} is {receipt.state.value}, not quarantined: nothing to retry")
+    done = conn.execute(
+        update(receipts)
+        .where(receipts.c.id == receipt.id, receipts.c.state == State.QUARANTINED.value)
+        .values(state=resumes_at(receipt).value, error=None, updated_at=now)
+    )
+    if done.rowcount != 1:
+        raise InvalidReference(f"receipt {receipt.id} changed meanwhile (someone else retried it); list them again")
+    return get(conn, receipt.id)
 
 
 def for_recording(conn: Connection, recording: str) -> list[Receipt]:

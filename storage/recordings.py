@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, insert, select
 
-from storage.catalog import recordings
 from storage.errors import InvalidReference, NotFound
+from storage.rows import from_row
+from storage.schema import recordings
 
 MIN_PREFIX = 6
 
@@ -59,9 +60,8 @@ class Recording:
         }
 
 
-def _to_recording(row: object) -> Recording:
-    m = dict(row._mapping)  # type: ignore[attr-defined]  # SQLAlchemy Row
-    return Recording(**m)
+def _to_recording(row: Any) -> Recording:
+    return from_row(Recording, row)
 
 
 def insert_recording(conn: Connection, recording: Recording) -> None:

@@ -13,9 +13,7 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, Connection, func, select
 
 from storage import recordings as recordings_db
-from storage.cases import evidence, labels, purges
-from storage.catalog import recordings
-from storage.findings import findings
+from storage.schema import evidence, findings, labels, purges, recordings
 
 MAX_LIMIT = 100_000
 

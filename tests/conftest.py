@@ -17,15 +17,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import Connection, create_engine, make_url, text
+from sqlalchemy.exc import ProgrammingError
 
+from access.people import Person, Role, add_user, issue_token
 from evidock import settings as settings_mod
 from evidock.app import App, open_app
 from evidock.settings import Settings
 from ingest.watcher import look
-from storage import access
-from storage.access import Role
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -96,6 +97,21 @@ def catalog_url(folder: Path) -> str:
     return make_url(_postgresql_server()).set(database=name).render_as_string(hide_password=False)
 
 
+def _drop_database(name: str) -> None:
+    """Drop a test database even while autovacuum works in it.
+
+    ``WITH (FORCE)`` ends the test's own leftover sessions, but refuses to signal an autovacuum worker
+    unless the role is in ``pg_signal_backend`` (InsufficientPrivilege); a plain ``DROP DATABASE`` stops
+    autovacuum by itself, so that is the second try (after the first has ended the other sessions).
+    """
+    try:
+        _postgresql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    except ProgrammingError as error:
+        if not isinstance(error.orig, psycopg.errors.InsufficientPrivilege):
+            raise
+        _postgresql(f"DROP DATABASE IF EXISTS {name}")
+
+
 @contextmanager
 def scratch_catalog_url(folder: Path) -> Iterator[str]:
     """``catalog_url`` for a catalog that lives only inside the block (e.g. one Hypothesis example)."""
@@ -104,7 +120,7 @@ def scratch_catalog_url(folder: Path) -> Iterator[str]:
         yield url
     finally:
         if ON_POSTGRESQL:
-            _postgresql(f"DROP DATABASE {_databases.pop(folder)} WITH (FORCE)")
+            _drop_database(_databases.pop(folder))
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -113,7 +129,7 @@ def _drop_test_databases() -> Iterator[None]:
     yield
     while _databases:
         _, name = _databases.popitem()
-        _postgresql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        _drop_database(name)
 
 
 def refuse_log_writes(conn: Connection) -> None:
@@ -217,12 +233,10 @@ def evi(settings: Settings) -> Iterator[App]:
 def add_person(settings: Settings, name: str, role: Role | str, *, officer_id: str | None = None) -> str:
     """Add a user straight into the catalog (no admin needed) and return a fresh API token."""
     with open_app(settings, ensure_bucket=False) as evi, evi.catalog.begin() as conn:
-        admin = access.Person("(test)", Role.ADMIN)
+        admin = Person("(test)", Role.ADMIN)
         now = datetime.now(UTC)
-        access.add_user(
-            conn, journal=evi.journal, actor=admin, name=name, role=Role(role), officer_id=officer_id, time=now
-        )
-        return access.issue_token(conn, journal=evi.journal, actor=admin, name=name, time=now)
+        add_user(conn, journal=evi.journal, actor=admin, name=name, role=Role(role), officer_id=officer_id, time=now)
+        return issue_token(conn, journal=evi.journal, actor=admin, name=name, time=now)
 
 
 def staff(officer_id: str) -> dict[str, tuple[Role, str | None]]:

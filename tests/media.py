@@ -89,3 +89,28 @@ def truncate(path: Path, fraction: float = 0.6) -> Path:
     with path.open("r+b") as f:
         f.truncate(int(size * fraction))
     return path
+
+
+def hevc_clip(target: Path, *, seconds: float = 4, size: str = "320x240", mark: str = "") -> Path:
+    """An H.265/HEVC + AAC MP4, as many newer body-worn cameras write; browsers do not play it."""
+    args: list[str | bytes] = [
+        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25",
+        "-f", "lavfi", "-i", "sine=frequency=300:sample_rate=16000", "-t", str(seconds),
+        "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error", "-tag:v", "hvc1",
+        "-pix_fmt", "yuv420p", "-c:a", "aac",
+    ]  # fmt: skip
+    if mark:
+        args += ["-metadata", f"comment={mark}"]
+    return _run(args, target)
+
+
+def mjpeg_avi(target: Path, *, seconds: float = 4, size: str = "320x240", mark: str = "") -> Path:
+    """An AVI of MJPEG video and IMA ADPCM sound, as older cameras and recorders write; browsers play neither."""
+    args: list[str | bytes] = [
+        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25",
+        "-f", "lavfi", "-i", "sine=frequency=300:sample_rate=16000", "-t", str(seconds),
+        "-c:v", "mjpeg", "-q:v", "5", "-pix_fmt", "yuvj420p", "-c:a", "adpcm_ima_wav",
+    ]  # fmt: skip
+    if mark:
+        args += ["-metadata", f"comment={mark}"]
+    return _run(args, target)

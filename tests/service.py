@@ -14,7 +14,7 @@ import httpx2
 import pytest
 from sqlalchemy import create_engine, select
 
-from storage.catalog import receipts
+from storage.schema import receipts
 
 
 class Service:

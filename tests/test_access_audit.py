@@ -18,6 +18,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from access.audit import AccessRow, AnomalyFacts, AnomalyKind, ApprovalFact, find_anomalies
+from access.gate import Gate
+from access.people import Person, Role
 from chain.entries import EntryType
 from evidock import settings as settings_mod
 from evidock.app import checkpointer_for, open_app, retention_context, working_calendar
@@ -25,18 +28,7 @@ from evidock.cli import main
 from evidock.keys import init_key
 from evidock.settings import Settings
 from retention import evidence, labelling
-from storage.access import (
-    AccessRow,
-    Action,
-    AnomalyFacts,
-    AnomalyKind,
-    ApprovalFact,
-    Category,
-    Gate,
-    Person,
-    Role,
-    find_anomalies,
-)
+from storage.access_terms import Action, Category
 from tests import media
 from tests.conftest import add_person, dock, raw_config, station_env, write_config
 

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, func, select
 
+from access.errors import NotPermitted
+from access.people import Person, Role, add_user, disable_user, issue_token, list_users, set_role
 from chain.entries import Entry, EntryType, JsonValue, decode, format_time
 from chain.errors import EntryError
 from evidock import settings as settings_mod
@@ -24,10 +26,9 @@ from evidock.app import App, open_app
 from evidock.cli import main
 from evidock.keys import init_key
 from evidock.settings import ConfigError, Settings
-from storage import access, journal
-from storage.access import NotPermitted, Person, Role
-from storage.catalog import log_entries, metadata
+from storage import journal, schema
 from storage.journal import Journal
+from storage.schema import log_entries, metadata
 from tests.conftest import act_as, use
 
 pytestmark = pytest.mark.s3
@@ -124,8 +125,8 @@ def test_passwords_are_argon2id_and_tokens_are_stored_hashed(
     capsys.readouterr()
 
     with open_app(settings, ensure_bucket=False) as evi, evi.catalog.read() as conn:
-        stored = conn.execute(select(access.users.c.password_hash).where(access.users.c.name == "li")).scalar_one()
-        digests = list(conn.execute(select(access.user_tokens.c.digest)).scalars())
+        stored = conn.execute(select(schema.users.c.password_hash).where(schema.users.c.name == "li")).scalar_one()
+        digests = list(conn.execute(select(schema.user_tokens.c.digest)).scalars())
     assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
     assert "correct horse" not in stored
     assert token not in digests
@@ -271,7 +272,7 @@ def test_access_settings_defaults() -> None:
 def _log_state(evi: App) -> tuple[int, int]:
     """The log's size and the number of ``user_events`` rows."""
     with evi.catalog.read() as conn:
-        events = conn.execute(select(func.count()).select_from(access.user_events)).scalar_one()
+        events = conn.execute(select(func.count()).select_from(schema.user_events)).scalar_one()
         return journal.size(conn), int(events)
 
 
@@ -280,7 +281,7 @@ def _changes_since(evi: App, state: tuple[int, int]) -> tuple[list[Entry], list[
     size, events = state
     with evi.catalog.read() as conn:
         data = conn.execute(select(log_entries.c.data).where(log_entries.c.idx >= size).order_by(log_entries.c.idx))
-        rows = conn.execute(select(access.user_events).order_by(access.user_events.c.id).offset(events))
+        rows = conn.execute(select(schema.user_events).order_by(schema.user_events.c.id).offset(events))
         return [decode(bytes(d)) for (d,) in data], [dict(r._mapping) for r in rows]
 
 
@@ -310,7 +311,7 @@ def test_every_user_change_is_one_user_entry_in_the_same_transaction(settings: S
 
         j = evi.journal
         change(
-            lambda conn, now: access.add_user(conn, journal=j, actor=None, name="root", role=Role.ADMIN, time=now),
+            lambda conn, now: add_user(conn, journal=j, actor=None, name="root", role=Role.ADMIN, time=now),
             {
                 "action": "add",
                 "user": "root",
@@ -322,7 +323,7 @@ def test_every_user_change_is_one_user_entry_in_the_same_transaction(settings: S
             },
         )
         change(
-            lambda conn, now: access.add_user(
+            lambda conn, now: add_user(
                 conn, journal=j, actor=admin, name="王五", role=Role.CUSTODIAN, officer_id="P1001", time=now
             ),
             {
@@ -336,7 +337,7 @@ def test_every_user_change_is_one_user_entry_in_the_same_transaction(settings: S
             },
         )
         change(
-            lambda conn, now: access.issue_token(conn, journal=j, actor=admin, name="王五", time=now),
+            lambda conn, now: issue_token(conn, journal=j, actor=admin, name="王五", time=now),
             {
                 "action": "token",
                 "user": "王五",
@@ -347,11 +348,11 @@ def test_every_user_change_is_one_user_entry_in_the_same_transaction(settings: S
             },
         )
         change(
-            lambda conn, now: access.set_role(conn, journal=j, actor=admin, name="王五", role=Role.ADMIN, time=now),
+            lambda conn, now: set_role(conn, journal=j, actor=admin, name="王五", role=Role.ADMIN, time=now),
             {"action": "set-role", "user": "王五", "actor": "root", "role": "admin", "detail": "custodian -> admin"},
         )
         change(
-            lambda conn, now: access.disable_user(
+            lambda conn, now: disable_user(
                 conn, journal=j, actor=admin, name="王五", reason="transferred to another unit", time=now
             ),
             {
@@ -366,17 +367,17 @@ def test_every_user_change_is_one_user_entry_in_the_same_transaction(settings: S
         # A refused change writes neither the event row nor an entry: root is the last active admin now.
         state = _log_state(evi)
         with pytest.raises(NotPermitted, match="last active admin"), evi.catalog.begin() as conn:
-            access.set_role(conn, journal=j, actor=admin, name="root", role=Role.CUSTODIAN, time=next(moments))
+            set_role(conn, journal=j, actor=admin, name="root", role=Role.CUSTODIAN, time=next(moments))
         with pytest.raises(NotPermitted, match="last active admin"), evi.catalog.begin() as conn:
-            access.disable_user(conn, journal=j, actor=admin, name="root", reason="test", time=next(moments))
+            disable_user(conn, journal=j, actor=admin, name="root", reason="test", time=next(moments))
         assert _changes_since(evi, state) == ([], [])
 
         # The entry fails after the change and its event row were written: all of it rolls back.
         with pytest.raises(EntryError, match="station"), evi.catalog.begin() as conn:
-            access.add_user(conn, journal=Journal(""), actor=admin, name="zhao", role=Role.OFFICER, time=next(moments))
+            add_user(conn, journal=Journal(""), actor=admin, name="zhao", role=Role.OFFICER, time=next(moments))
         assert _changes_since(evi, state) == ([], [])
         with evi.catalog.read() as conn:
-            assert [u.name for u in access.list_users(conn)] == ["root", "王五"]
+            assert [u.name for u in list_users(conn)] == ["root", "王五"]
 
 
 def test_no_token_reaches_the_log_and_a_log_with_user_entries_verifies(
@@ -400,7 +401,7 @@ def test_no_token_reaches_the_log_and_a_log_with_user_entries_verifies(
 
     with open_app(settings, ensure_bucket=False) as evi, evi.catalog.read() as conn:
         logged = [bytes(d) for (d,) in conn.execute(select(log_entries.c.data).order_by(log_entries.c.idx))]
-        details = list(conn.execute(select(access.user_events.c.detail)).scalars())
+        details = list(conn.execute(select(schema.user_events.c.detail)).scalars())
     users = [decode(d) for d in logged if decode(d).type is EntryType.USER]
     # The CLI's `users add` issues the new user's token in the same transaction: add, then token.
     assert [(e.body["action"], e.body["user"], e.body["actor"], e.body["role"]) for e in users] == [

@@ -20,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from access.people import Role
 from chain.entries import EntryType, decode
 from chain.merkle import leaf_hash, verify_consistency, verify_inclusion
 from evidock import log_queries
@@ -33,10 +34,9 @@ from evidock.login_backoff import Backoff
 from evidock.settings import Settings
 from retention import labelling
 from storage import journal
-from storage.access import Role
-from storage.catalog import log_entries
 from storage.errors import StorageError
 from storage.journal import Journal
+from storage.schema import log_entries
 from tests import media
 from tests.conftest import (
     add_people,

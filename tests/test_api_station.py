@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from access.people import Role
 from evidock.api.factory import create_app
 from evidock.api.listen import Listen
 from evidock.api.server import HttpServer
@@ -25,7 +26,6 @@ from evidock.app import App
 from evidock.settings import ConfigError
 from storage import findings as findings_db
 from storage import receipts as receipts_db
-from storage.access import Role
 from tests import media
 from tests.conftest import add_person, dock, free_port, station_env
 from tests.test_api import DAY, _name
@@ -135,7 +135,6 @@ def test_metrics_read_the_catalog(evi: App, tmp_path: Path) -> None:
             size=5,
             mtime_ns=1,
             inode=1,
-            staging_key="staging/bad",
             now=now,
         )
         receipts_db.advance(conn, failed, receipts_db.State.FAILED, now, error="test: refused")
@@ -147,7 +146,6 @@ def test_metrics_read_the_catalog(evi: App, tmp_path: Path) -> None:
             size=7,
             mtime_ns=2,
             inode=2,
-            staging_key="staging/slow",
             now=now - timedelta(hours=1),
         )
     found = _metrics(client)

@@ -21,9 +21,9 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from access.people import Role
 from evidock import settings as settings_mod
 from evidock.api.intake import MAX_BODY_BYTES
-from storage.access import Role
 from tests.conftest import add_person, free_port, station_env
 
 pytestmark = pytest.mark.s3

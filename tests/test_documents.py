@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from cases.labels import latest_labels
 from evidock.app import App, retention_context
 from ingest.documents import sniff_document
 from ingest.probe import probe
 from retention import labelling
-from storage import cases
 from storage import findings as findings_db
 from storage import recordings as recordings_db
 from tests.conftest import dock
@@ -157,5 +157,5 @@ def test_documents_dock_without_findings_and_are_labelled_like_recordings(evi: A
         now=datetime.now(UTC),
     )
     with evi.catalog.read() as conn:
-        labels = cases.latest_labels(conn, ids)
+        labels = latest_labels(conn, ids)
     assert set(labels) == set(ids)

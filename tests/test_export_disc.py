@@ -24,6 +24,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
+from access.people import Person, Role
 from chain.checkpoint import format_vkey
 from chain.entries import EntryType, decode
 from evidock import settings as settings_mod
@@ -34,9 +35,9 @@ from evidock.settings import Settings
 from retention import labelling
 from retention.export import job, layout, verify_disc
 from retention.export.launcher import embedded_source
-from storage import access, journal
-from storage.access import Action, Person, Role
-from storage.catalog import log_entries
+from storage import journal
+from storage.access_terms import Action, Category
+from storage.schema import log_entries
 from tests.conftest import add_person, raw_config, sqlite_only, write_config
 from tests.independent_verifier import verifier as independent
 from tests.test_retention_labels import ingest
@@ -109,7 +110,7 @@ def _request(world: World, recordings: list[str], *, action: Action = Action.EXP
             recordings,
             action=action,
             reason="移送法院 trial evidence",
-            category=access.Category.COURT,
+            category=Category.COURT,
             document_ref="(2026)京0105刑初27号",
             requester="朝阳区人民法院",
         )

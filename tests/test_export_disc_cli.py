@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from access.people import Person, Role
 from evidock.app import open_app
 from evidock.cli import main
 from evidock.disc_export import ExportJobs
 from retention.export.job import DiscOrder
-from storage.access import Action, Person, Role
+from storage.access_terms import Action
 from tests.test_export_disc import CASE, World, _log_size, _request, act, world
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]

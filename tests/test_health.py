@@ -119,7 +119,6 @@ def test_a_file_waiting_too_long_is_degraded(evi: App) -> None:
             size=10,
             mtime_ns=1,
             inode=1,
-            staging_key="staging/dock-test/stuck",
             now=old,
         )
     code, body = _health(evi, headers)
@@ -143,13 +142,17 @@ def test_low_disk_space_is_degraded(evi: App) -> None:
     assert any(r.startswith(f"disk: {inbox} has ") and r.endswith(f"(below {free_mib + 10_000} MiB)") for r in reasons)
 
 
-class _Forwarder:
-    """A TCP port that, once opened, forwards to the real S3 server: 'the object store comes back'."""
+class Forwarder:
+    """A TCP port that, once opened, forwards to the real S3 server: 'the object store comes back'.
+
+    Also used by tests/test_bureau_faults.py to take a station's object store away for a while (``cut``).
+    """
 
     def __init__(self, port: int, target: tuple[str, int]) -> None:
         self.port = port
         self.target = target
         self._listener: socket.socket | None = None
+        self._open: set[socket.socket] = set()  # live connections, both sides
 
     def open(self) -> None:
         listener = socket.create_server(("127.0.0.1", self.port))
@@ -163,6 +166,7 @@ class _Forwarder:
             except OSError:
                 return
             upstream = socket.create_connection(self.target)
+            self._open |= {client, upstream}
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
@@ -181,13 +185,23 @@ class _Forwarder:
 
     def close(self) -> None:
         if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() blocked on it; close() alone would not
             self._listener.close()
+
+    def cut(self) -> None:
+        """'The object store is gone': refuse new connections and break the live ones (reopen with ``open``)."""
+        self.close()
+        for s in list(self._open):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+        self._open.clear()
 
 
 @pytest.fixture
-def forwarder(s3_env: dict[str, str]) -> Iterator[_Forwarder]:
+def forwarder(s3_env: dict[str, str]) -> Iterator[Forwarder]:
     host, port = s3_env["S3_ENDPOINT"].split("://", 1)[1].rsplit(":", 1)
-    forward = _Forwarder(free_port(), (host, int(port)))
+    forward = Forwarder(free_port(), (host, int(port)))
     yield forward
     forward.close()
 
@@ -195,7 +209,7 @@ def forwarder(s3_env: dict[str, str]) -> Iterator[_Forwarder]:
 @pytest.mark.slow
 @sqlite_only  # reads the receipts from the SQLite file
 def test_run_starts_with_the_object_store_down_serves_pages_and_retries(
-    tmp_path: Path, s3_env: dict[str, str], bucket: str, forwarder: _Forwarder
+    tmp_path: Path, s3_env: dict[str, str], bucket: str, forwarder: Forwarder
 ) -> None:
     (tmp_path / "inbox").mkdir()
     raw = raw_config(

@@ -25,9 +25,10 @@ from chain import entries as chain_entries
 from chain.entries import EntryType, decode
 from chain.errors import EntryError
 from chain.merkle import MemoryNodes, leaf_hash, root
-from storage.catalog import Catalog, log_entries, log_head, log_nodes, log_salts
+from storage.catalog import Catalog
 from storage.errors import StorageError
 from storage.journal import Journal, NewEntry, SqlNodes
+from storage.schema import log_entries, log_head, log_nodes, log_salts
 from tests.chain.strategies import log_items
 from tests.conftest import scratch_catalog_url
 

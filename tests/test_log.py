@@ -24,9 +24,9 @@ from evidock.settings import Settings
 from evidock.verify import verify
 from ingest.watcher import look
 from storage import journal
-from storage.catalog import log_entries, log_nodes, recordings
 from storage.checkpoints import LogForked, object_key
 from storage.journal import SqlNodes
+from storage.schema import log_entries, log_nodes, recordings
 from tests import media
 from tests.conftest import act_as
 from tests.independent_verifier import verifier as independent

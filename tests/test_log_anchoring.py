@@ -21,6 +21,7 @@ import httpx2
 import pytest
 from sqlalchemy import delete, update
 
+from access.people import Role
 from evidock import settings as settings_mod
 from evidock.app import App, checkpoint_reader, open_app
 from evidock.cli import main
@@ -29,9 +30,8 @@ from evidock.runner import CHECKPOINT_POLL_SECONDS
 from evidock.settings import ConfigError, Settings
 from evidock.verify import verify
 from storage import journal
-from storage.access import Role
-from storage.catalog import log_entries, log_head, log_nodes
 from storage.checkpoints import object_key
+from storage.schema import log_entries, log_head, log_nodes
 from tests import media
 from tests.conftest import act_as, add_person, free_port, raw_config, sqlite_only, station_env, write_config
 

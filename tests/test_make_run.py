@@ -178,7 +178,7 @@ def test_the_service_writes_to_the_server_it_was_started_with_and_says_so(
         timeout=300,
     )
     assert ran.returncode == 0, ran.stderr[-3000:]
-    said = [line for line in ran.stderr.splitlines() if line.startswith("evidock run:")]
+    said = [line.split(" ", 1)[1] for line in ran.stderr.splitlines() if " evidock run: " in line]  # after the time
     assert said == [
         f"evidock run: S3 endpoint {second_endpoint} (from ${S3_ENDPOINT_ENV}, overriding s3.endpoint = "
         f"{main_endpoint}), bucket {bucket}, catalog sqlite:///{tmp_path / 'evidock.db'}, config {config}"

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select
 
-from storage.catalog import recordings
-from storage.findings import findings
+from storage.schema import findings, recordings
 from tests.conftest import free_port, raw_config, sqlite_only, station_env, write_config
 from tests.service import Service, receipt_rows, wait_until
 

@@ -12,13 +12,13 @@ from sqlalchemy import func, select
 
 from chain.entries import EntryType, decode, original_name_bytes
 from evidock.app import App
-from ingest.pipeline import AfterVerify, Outcome
+from ingest.pipeline import AfterVerify, Outcome, _Flight
 from ingest.watcher import look
 from retention.policy import add_months
 from storage import journal
-from storage.catalog import log_entries, receipts, recordings
 from storage.objects import StoredVersion, content_key
 from storage.receipts import State
+from storage.schema import log_entries, receipts, recordings
 from tests import media
 
 pytestmark = pytest.mark.s3
@@ -89,11 +89,15 @@ def test_camera_clip_is_stored_locked_verified_and_logged(evi: App, tmp_path: Pa
     assert _counts(evi) == (1, 1, 1)
 
 
-def test_staging_copy_is_removed_after_verification(evi: App, tmp_path: Path) -> None:
-    clip = media.clip(tmp_path / "inbox" / "CAM01_P1001_20261120080619_0002.mp4", mark="staging")
+def test_the_upload_goes_straight_to_the_content_key(evi: App, tmp_path: Path) -> None:
+    clip = media.clip(tmp_path / "inbox" / "CAM01_P1001_20261120080619_0002.mp4", mark="direct")
     outcome = _ingest(evi, clip)
     assert outcome is not None
-    assert evi.store.versions(outcome.receipt.staging_key) == []
+    assert outcome.receipt.staging_key == ""
+    assert [v.key for v in evi.store.listing("")] == [content_key(_sha256(clip))], "no staging object, no copy"
+    stat = evi.store._client.stat_object(evi.store.bucket, content_key(_sha256(clip)))
+    assert stat.metadata is not None
+    assert stat.metadata["x-amz-meta-evidock-receipt"] == str(outcome.receipt.id)
 
 
 def test_same_file_docked_twice_gives_one_object_and_a_second_receipt(evi: App, tmp_path: Path) -> None:
@@ -195,9 +199,10 @@ def test_a_dock_copy_changed_after_storing_is_not_deleted(evi: App, tmp_path: Pa
     assert file is not None
     receipt = pipeline.accept(file)
     assert receipt is not None
-    # Store, lock, verify and log, then someone rewrites the dock file before release.
-    receipt = pipeline._verify(pipeline._lock(pipeline._store(receipt, None)))
-    receipt, _ = pipeline._log(receipt)
+    # Hash, store, verify, lock and log, then someone rewrites the dock file before release.
+    flight = _Flight()
+    receipt, _ = pipeline._to_recording(pipeline._hash(receipt, flight), flight, None)
+    assert receipt.state is State.LOGGED
     with clip.open("ab") as f:
         f.write(b"appended")
     released = pipeline.run(receipt)

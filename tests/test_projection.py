@@ -18,8 +18,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import JSON, BigInteger, Date, Integer, String, Text, func, select
+from sqlalchemy import JSON, BigInteger, Boolean, Date, Integer, String, Text, func, select
 
+from access.people import Person, Role, add_user, disable_user, issue_token, set_role
 from chain.entries import EntryType
 from evidock import settings as settings_mod
 from evidock.app import App, checkpointer_for, open_app, retention_context
@@ -29,13 +30,17 @@ from evidock.verify import verify
 from evidock.verify_report import Report
 from ingest.checking import add_clock_report, explain
 from ingest.clock import ClockReport
+from ingest.pipeline import Pipeline
+from ingest.watcher import look
 from retention import evidence, labelling, lifecycle
 from retention.purge import purge
-from storage import access, journal
 from storage import findings as findings_db
-from storage.access import Action, Category, Person, Role
-from storage.catalog import UTCDateTime, log_entries, metadata
+from storage import journal, schema
+from storage.access_terms import Action, Category
 from storage.projection import NOT_PROJECTED, PROJECTED, unclassified
+from storage.schema import UTCDateTime, log_entries, metadata
+from tests import media
+from tests.cases.world import decisions_through_every_step
 from tests.conftest import raw_config, sqlite_only, station_env, write_config
 from tests.test_retention_labels import ingest
 
@@ -55,7 +60,15 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, s3_env: dict[str, str]) -> World:
-    tmp = tmp_path_factory.mktemp("projection")
+    return make_world(tmp_path_factory.mktemp("projection"), s3_env)
+
+
+def make_world(tmp: Path, s3_env: dict[str, str], *, since_migrations: bool = True) -> World:
+    """A station with a row in every projected table (also the catalog ``tests/test_migrations.py`` upgrades).
+
+    ``since_migrations=False`` leaves out what evidock learnt after the baseline migration (case decisions,
+    derived files), so the world is one a pre-migration evidock could have made.
+    """
     (tmp / "inbox").mkdir()
     config = write_config(tmp / "config.toml", raw_config(tmp, f"t-{uuid.uuid4().hex[:20]}", s3_env["S3_ENDPOINT"]))
     settings = settings_mod.load(config, station_env(s3_env))
@@ -88,6 +101,9 @@ def world(tmp_path_factory: pytest.TempPathFactory, s3_env: dict[str, str]) -> W
             explain(conn, evi.journal, first.id, text="电池更换", author="li.si", now=evi.now())
         _people(evi)
         _requests_and_a_search(evi, tmp, kept, purged)
+        if since_migrations:
+            decisions_through_every_step(evi, CASE, kept)
+            _derived_files(evi, tmp, kept)
         time.sleep(1.2)  # the one-second locks pass on the server's own clock
         purge(ctx, now=datetime.now(UTC) + timedelta(days=100), apply=True)
         checkpointer_for(evi).make(evi.now())
@@ -99,18 +115,16 @@ def _people(evi: App) -> None:
     admin = Person("root", Role.ADMIN)
     with evi.catalog.begin() as conn:
         j = evi.journal
-        access.add_user(
-            conn, journal=j, actor=None, name="root", role=Role.ADMIN, display_name="王管理", time=evi.now()
-        )
+        add_user(conn, journal=j, actor=None, name="root", role=Role.ADMIN, display_name="王管理", time=evi.now())
         for name, role, officer in (
             ("c1", Role.CUSTODIAN, None),
             ("c2", Role.CUSTODIAN, None),
             ("x1", Role.OFFICER, "P1001"),
         ):
-            access.add_user(conn, journal=j, actor=admin, name=name, role=role, officer_id=officer, time=evi.now())
-            access.issue_token(conn, journal=j, actor=admin, name=name, time=evi.now())
-        access.set_role(conn, journal=j, actor=admin, name="x1", role=Role.AUDITOR, time=evi.now())
-        access.disable_user(conn, journal=j, actor=admin, name="x1", reason="调离", time=evi.now())
+            add_user(conn, journal=j, actor=admin, name=name, role=role, officer_id=officer, time=evi.now())
+            issue_token(conn, journal=j, actor=admin, name=name, time=evi.now())
+        set_role(conn, journal=j, actor=admin, name="x1", role=Role.AUDITOR, time=evi.now())
+        disable_user(conn, journal=j, actor=admin, name="x1", reason="调离", time=evi.now())
 
 
 def _requests_and_a_search(evi: App, tmp: Path, kept: str, purged: str) -> None:
@@ -141,6 +155,29 @@ def _requests_and_a_search(evi: App, tmp: Path, kept: str, purged: str) -> None:
         c1, command="recordings list", query={"device": "CAM01"}, recordings=[kept, purged], reason="查找录像"
     )
     gate.read_metadata(c1, kept, reason="核对")  # the listing's entry is not the last: a moved row lands on another
+
+
+def _derived_files(evi: App, tmp: Path, kept: str) -> None:
+    """A playback proxy (of an HEVC recording) and a redacted copy (of ``kept``, for the party's pending request)."""
+    clip = media.hevc_clip(tmp / "inbox" / "CAM02_P1002_20250110100000_0001.mp4", seconds=1, mark=str(tmp))
+    file = look(clip.parent, clip, ())
+    assert file is not None
+    kept_long = replace(evi.pipeline().options, retain_until=lambda _end: datetime.now(UTC) + timedelta(days=200))
+    Pipeline(store=evi.store, catalog=evi.catalog, journal=evi.journal, options=kept_long).ingest(file)  # not purged
+    assert evi.proxy_worker().run() == 1
+    c1, c2 = Person("c1", Role.CUSTODIAN), Person("c2", Role.CUSTODIAN)
+    with evi.catalog.read() as conn:
+        party = conn.execute(select(schema.access_requests.c.id).where(schema.access_requests.c.party.is_not(None)))
+        request = int(party.scalar_one())
+    desk = evi.redaction_desk()
+    spec = {
+        "audio": [{"from_ms": 0, "to_ms": 500, "sound": "mute"}],
+        "video": [{"from_ms": 0, "to_ms": 500, "box": [8, 8, 32, 32]}],
+    }
+    draft = desk.new(c1, kept, spec, reason="遮挡路人", request=request)
+    desk.submit(c1, draft.id)
+    desk.decide(c2, draft.id, approve=True, reason="已核对")
+    desk.render(c1, draft.id)
 
 
 def _verify_copy(world: World, tmp_path: Path, tamper: str, *params: object) -> Report:
@@ -197,8 +234,9 @@ def _forged(column: object, current: object) -> object:
         if isinstance(value, dict):
             return json.dumps(value | {"forged": 1})
         return json.dumps([*(value if isinstance(value, list) else []), "forged"])
-    if isinstance(kind, Integer | BigInteger):  # far enough not to take another row's number (ids are unique)
-        return (current if isinstance(current, int) else 0) + 1000
+    if isinstance(kind, Integer | BigInteger | Boolean):  # far enough not to take another row's number (ids are unique)
+        number = current if isinstance(current, int) else 0
+        return 1 - number if isinstance(kind, Boolean) else number + 1000
     assert isinstance(kind, String | Text), f"no forgery for {kind!r}: add one"
     return f"{current or ''}X"
 
@@ -276,7 +314,7 @@ def test_a_request_is_logged_when_made_and_names_stay_committed(world: World) ->
     """One REQUEST entry per recording asked for, naming the request; requester and party only as commitments."""
     with open_app(world.settings, ensure_bucket=False) as evi, evi.catalog.read() as conn:
         logged = [journal.entry_at(conn, i) for i in range(journal.size(conn))]
-        numbers = sorted(conn.execute(select(access.access_requests.c.id)).scalars())
+        numbers = sorted(conn.execute(select(schema.access_requests.c.id)).scalars())
         raw = b"".join(bytes(d) for d in conn.execute(select(log_entries.c.data)).scalars())
     asked = [e for e in logged if e.type is EntryType.REQUEST]
     assert sorted(int(str(e.body["request"])) for e in asked) == numbers

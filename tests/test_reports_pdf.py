@@ -8,16 +8,14 @@ be the one stored in the object store, covering the command's own query entry.
 
 from __future__ import annotations
 
-import shutil
-import struct
-import subprocess
 import uuid
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from access.gate import Gate
+from access.people import Person, Role
 from evidock import settings as settings_mod
 from evidock.app import checkpoint_reader, open_app, retention_context
 from evidock.cli import main
@@ -26,14 +24,14 @@ from evidock.settings import Settings
 from retention import labelling
 from retention.export.verify_disc import fingerprint
 from storage import journal
-from storage.access import Gate, Person, Role
 from tests import media
 from tests.conftest import add_person, dock, raw_config, station_env, write_config
+from tests.pdf_pages import ink, needs_poppler, page_one_png, pdf_text
 
 CASE = "京朝公(治)行罚决字[2026]41号"
 pytestmark = [
     pytest.mark.s3,
-    pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils missing (scripts/install.sh)"),
+    needs_poppler,
 ]
 
 
@@ -76,54 +74,6 @@ def auditor(station: Station, monkeypatch: pytest.MonkeyPatch, s3_env: dict[str,
     return station.cfg
 
 
-def _page_one_png(pdf: Path) -> Path:
-    prefix = pdf.with_suffix("")
-    subprocess.run(["pdftoppm", "-png", "-r", "50", "-f", "1", "-l", "1", str(pdf), str(prefix)], check=True)
-    (png,) = pdf.parent.glob(f"{prefix.name}-*1.png")
-    return png
-
-
-def _ink(png: Path) -> float:
-    """Share of an 8-bit grey or RGB PNG's pixels that are not near white (PNG filters undone, stdlib only)."""
-    data = png.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, idat, width, height, bpp = 8, b"", 0, 0, 1
-    while pos < len(data):
-        length = struct.unpack(">I", data[pos : pos + 4])[0]
-        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
-        if kind == b"IHDR":
-            width, height, depth, colour = struct.unpack(">IIBB", body[:10])
-            assert depth == 8
-            assert colour in (0, 2)
-            bpp = 1 if colour == 0 else 3
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + length
-    stride = width * bpp
-    raw, dark, prior = zlib.decompress(idat), 0, bytearray(stride)
-    for y in range(height):
-        row_filter, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
-        for x in range(stride):
-            a, b, c = (line[x - bpp] if x >= bpp else 0), prior[x], (prior[x - bpp] if x >= bpp else 0)
-            if row_filter == 1:
-                line[x] = (line[x] + a) & 0xFF
-            elif row_filter == 2:
-                line[x] = (line[x] + b) & 0xFF
-            elif row_filter == 3:
-                line[x] = (line[x] + (a + b) // 2) & 0xFF
-            elif row_filter == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
-        dark += sum(1 for v in line[::bpp] if v < 200)
-        prior = line
-    return dark / (width * height)
-
-
-def _text(pdf: Path) -> str:
-    return subprocess.run(["pdftotext", "-raw", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
-
-
 def _stored_root(station: Station) -> tuple[int, str, int]:
     with open_app(station.settings, ensure_bucket=False) as evi:
         stored = checkpoint_reader(evi).latest_stored()
@@ -141,28 +91,28 @@ def test_audit_trail_pdf_names_recording_title_and_checkpoint(
     assert target.read_bytes().startswith(b"%PDF-")
     size, root, log_size = _stored_root(station)
     assert size == log_size  # the footer's checkpoint covers the query's own ACCESS entry
-    text = _text(target)
+    text = pdf_text(target)
     flat = "".join(text.split())
     assert "执法音像记录调阅登记表" in text
     assert station.recordings[0] in flat
     assert f"根{root}" in flat  # the footer's line: 检查点 … · 根 <root>
     assert "公钥指纹" + fingerprint(load_vkey(station.settings)).replace(" ", "") in flat
     assert "案件复核" in flat
-    assert _ink(_page_one_png(target)) > 0.01
+    assert ink(page_one_png(target)) > 0.01
 
 
 def test_compliance_pdf_in_english_and_chinese(station: Station, auditor: list[str], tmp_path: Path) -> None:
     zh, en = tmp_path / "合规.pdf", tmp_path / "compliance.pdf"
     assert main([*auditor, "compliance", "--month", "2026-11", "--pdf", str(zh)]) == 0
-    text = _text(zh)
+    text = pdf_text(zh)
     assert "音像记录存储与标注合规报告" in text
     assert CASE in text
     assert "CAM51" in text
     _, root, _ = _stored_root(station)
     assert root in text.replace(" ", "")
-    assert _ink(_page_one_png(zh)) > 0.01
+    assert ink(page_one_png(zh)) > 0.01
     assert main([*auditor, "compliance", "--month", "2026-11", "--pdf", str(en), "--lang", "en"]) == 0
-    assert "Art. 26 compliance report" in _text(en)
+    assert "Art. 26 compliance report" in pdf_text(en)
 
 
 def test_pdf_refused_for_a_missing_folder_and_an_unknown_language(

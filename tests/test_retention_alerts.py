@@ -26,7 +26,7 @@ from evidock.runner import Service
 from evidock.settings import Settings
 from retention import alerts, lifecycle
 from retention.jobs import ALERTS_JOB, DAILY_JOB, JOBS_TABLE, JOBSTORE
-from storage import cases
+from storage.schema import alert_runs
 from tests.conftest import act_as, raw_config, station_env, write_config
 from tests.test_retention_labels import CASE, ingest, local
 
@@ -95,7 +95,7 @@ def test_the_alert_check_notifies_the_log_the_webhook_and_status(
         (post,) = received
         assert (post["path"], post["type"]) == ("/hooks/evidock", "application/json; charset=utf-8")
         body = post["body"]
-        assert body["counts"] == {"overdue": 1, "due_soon": 1, "cases_due": 1}
+        assert body["counts"] == {"overdue": 1, "due_soon": 1, "cases_due": 1, "decisions_due": 0}
         assert body["overdue"][0]["recording"] == overdue
         assert body["overdue"][0]["status"] == "overdue (2 working days late)"
         assert body["overdue"][0]["due"] == "2026-11-04T23:59:59+08:00"
@@ -140,7 +140,7 @@ def test_the_alert_check_notifies_the_log_the_webhook_and_status(
 
 def _alert_runs(evi: App) -> int:
     with evi.catalog.read() as conn:
-        return int(conn.execute(select(func.count()).select_from(cases.alert_runs)).scalar_one())
+        return int(conn.execute(select(func.count()).select_from(alert_runs)).scalar_one())
 
 
 def test_the_scheduler_catches_up_once_on_jobs_missed_while_down(
@@ -155,6 +155,7 @@ def test_the_scheduler_catches_up_once_on_jobs_missed_while_down(
         with time_machine.travel(datetime.now(UTC) - timedelta(hours=25), tick=True):
             first = Service(evi)
             first.start()
+            assert first.scheduler is not None, "the only node leads"
             stored = {job.id: job.next_run_time for job in first.scheduler.get_jobs(jobstore=JOBSTORE)}
             first.shutdown()
         assert set(stored) == {ALERTS_JOB, DAILY_JOB}
@@ -174,6 +175,7 @@ def test_the_scheduler_catches_up_once_on_jobs_missed_while_down(
             ):
                 time.sleep(0.2)
             time.sleep(0.5)  # a second (uncoalesced) run would show up by now
+            assert second.scheduler is not None
             jobs = {job.id: job.next_run_time for job in second.scheduler.get_jobs(jobstore=JOBSTORE)}
         finally:
             second.shutdown()

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from cases.evidence import designations
 from chain.entries import EntryType, parse_time
 from evidock.app import App, retention_context
 from evidock.cli import main
 from retention import evidence
 from retention.context import CustodyError
 from retention.policy import Category, add_months, retain_until
-from storage import cases, journal
+from storage import journal
 from storage import recordings as recordings_db
 from storage.objects import StoredVersion
 from tests.conftest import CUSTODIAN, add_person
@@ -119,7 +120,7 @@ def test_evidence_add_holds_and_extends_and_release_needs_a_second_person(
     assert after.retain_until == lock.retain_until, "COMPLIANCE retention is never shortened"
     with evi.catalog.read() as conn:
         entry = journal.entry_at(conn, done["hold_entry"])
-        designations = cases.designations(conn, recording)
+        held = designations(conn, recording)
     assert entry.body == {
         "action": "release",
         "cases": [OTHER_CASE],
@@ -129,8 +130,8 @@ def test_evidence_add_holds_and_extends_and_release_needs_a_second_person(
         "approved_by": "zhao.liu",
         "hold_remains": False,
     }
-    assert [d.active for d in designations] == [False, False]
-    assert {d.approved_by for d in designations} == {"zhao.liu"}
+    assert [d.active for d in held] == [False, False]
+    assert {d.approved_by for d in held} == {"zhao.liu"}
     assert main([*release, "--approved-by", "zhao.liu"]) == 1
     assert "is not held as evidence" in capsys.readouterr().err
 
@@ -159,7 +160,7 @@ def test_permanent_evidence_gets_a_rolling_retention_renewed_by_the_daily_job(ev
     assert lock.retain_until >= later + window
     with evi.catalog.read() as conn:
         entry = journal.entry_at(conn, renewed.entry)
-        (designation,) = cases.designations(conn, recording)
+        (designation,) = designations(conn, recording)
     assert entry.type is EntryType.RETENTION
     assert designation.retain_until == lock.retain_until
 

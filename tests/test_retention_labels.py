@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from cases.labels import label_history, latest_labels
 from chain.entries import EntryType, opens
 from evidock.app import App, retention_context
 from evidock.cli import main
@@ -26,9 +27,8 @@ from ingest.watcher import look
 from retention import compliance, labelling
 from retention.deadlines import SHANGHAI, StatusKind
 from retention.tracking import describe
-from storage import cases, journal
-from storage.catalog import log_salts
-from storage.findings import findings
+from storage import journal
+from storage.schema import findings, log_salts
 from tests import media
 from tests.conftest import CUSTODIAN
 
@@ -121,8 +121,8 @@ def test_label_command_writes_label_entries_and_the_latest_label_wins(
     capsys.readouterr()
     assert _log_size(evi) == size + 1
     with evi.catalog.read() as conn:
-        history = cases.label_history(conn, one)
-        current = cases.latest_labels(conn)
+        history = label_history(conn, one)
+        current = latest_labels(conn)
     assert [h.case_number for h in history] == [CASE, "京朝公(治)行罚决字[2026]2号"]
     assert current[one].case_number == "京朝公(治)行罚决字[2026]2号"
     assert current[two].case_number == CASE
@@ -154,7 +154,7 @@ def test_label_command_writes_label_entries_and_the_latest_label_wins(
     shifted = json.loads(capsys.readouterr().out)
     assert [s["recording"] for s in shifted] == [one]
     with evi.catalog.read() as conn:
-        assert cases.latest_labels(conn)[two].case_number == CASE, "CAM02 is not in the shift"
+        assert latest_labels(conn)[two].case_number == CASE, "CAM02 is not in the shift"
 
     # Refusals are one line, exit 1, and change nothing.
     size = _log_size(evi)

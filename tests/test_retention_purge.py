@@ -22,10 +22,10 @@ from evidock.verify import verify
 from ingest.watcher import look
 from retention import evidence, labelling, lifecycle
 from retention.purge import purge
-from storage import cases, journal
+from storage import journal
 from storage import recordings as recordings_db
-from storage.cases import PurgeState
 from storage.objects import StoredVersion
+from storage.tombstones import PurgeState, tombstone
 from tests.test_retention_labels import CASE, ingest
 
 pytestmark = pytest.mark.s3
@@ -94,7 +94,7 @@ def test_purge_waits_for_the_lock_skips_held_and_open_case_recordings_and_keeps_
     assert evi.store.versions(ordinary_version.key) == [ordinary_version], "nothing was forced"
     (entry,) = _purge_entries(evi, ordinary)  # written before the deletion was tried
     with evi.catalog.read() as conn:
-        tomb = cases.tombstone(conn, ordinary)
+        tomb = tombstone(conn, ordinary)
     assert tomb is not None
     assert (tomb.state, tomb.purge_entry, tomb.purged_at) == (PurgeState.REFUSED, entry, None)
 
@@ -105,7 +105,7 @@ def test_purge_waits_for_the_lock_skips_held_and_open_case_recordings_and_keeps_
     assert evi.store.versions(ordinary_version.key) == []
     assert _purge_entries(evi, ordinary) == [entry]
     with evi.catalog.read() as conn:
-        tomb = cases.tombstone(conn, ordinary)
+        tomb = tombstone(conn, ordinary)
         purge_entry = journal.entry_at(conn, entry)
         still_catalogued = recordings_db.get(conn, ordinary)
     assert tomb is not None
@@ -122,7 +122,7 @@ def test_purge_waits_for_the_lock_skips_held_and_open_case_recordings_and_keeps_
     assert _actions(third)[held][0] == "skipped"
     assert evi.store.versions(_version(evi, held).key) == [_version(evi, held)]
     with evi.catalog.read() as conn:
-        tomb = cases.tombstone(conn, open_case)
+        tomb = tombstone(conn, open_case)
     assert tomb is not None
     assert [label["case_number"] for label in tomb.labels] == [CASE], "the tombstone keeps the labels"
 

@@ -21,8 +21,8 @@ from evidock.app import App, checkpointer_for, open_app
 from evidock.keys import init_key
 from evidock.settings import Settings
 from evidock.verify import verify
-from storage.catalog import recordings
 from storage.objects import Lock, ObjectStore, StoredVersion
+from storage.schema import recordings
 from tests import media
 from tests.conftest import dock
 

@@ -21,7 +21,8 @@ from sqlalchemy import select
 from chain.entries import EntryType, decode
 from evidock.api.factory import create_app
 from evidock.app import App, open_app
-from storage.catalog import log_entries
+from storage.schema import log_entries
+from tests.pdf_pages import ink, page_one_png, pdf_text
 from tests.test_export_disc import CASE, World, _extract, _log_size, _request, _verify
 from tests.test_export_disc import world as world  # noqa: PLC0414 - the export test's station, as a fixture here
 
@@ -84,7 +85,8 @@ def test_the_page_exports_a_disc_that_verifies_offline(world: World, evi: App, t
     assert f'<option value="{request}">' in form
     before, images_before = _log_size(world), _images(world)
 
-    page = _finished(pages, _start(pages, request, _csrf(pages)))
+    job = _start(pages, request, _csrf(pages))
+    page = _finished(pages, job)
 
     assert "已生成 1 个光盘映像" in page, page
     (image,) = _images(world) - images_before
@@ -111,6 +113,21 @@ def test_the_page_exports_a_disc_that_verifies_offline(world: World, evi: App, t
     done = _verify(disc, tmp_path / "empty")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "VERDICT: PASSED" in done.stdout
+    # Its label sheet, as one A4 PDF read back from the image; a query on the record first.
+    assert f'href="{job}/labels.pdf"' in page
+    before_labels = _log_size(world)
+    labels = pages.get(f"{job}/labels.pdf")
+    assert labels.status_code == 200, labels.text[:1000]
+    assert labels.headers["content-type"] == "application/pdf"
+    assert _log_size(world) == before_labels + 1
+    pdf = tmp_path / "labels.pdf"
+    pdf.write_bytes(labels.content)
+    text = "".join(pdf_text(pdf).split())
+    assert "执法记录仪视音频证据光盘标签" in text
+    assert f"案号Casenumber{CASE}" in text
+    assert "光盘编号Disc1/1" in text
+    assert ink(page_one_png(pdf)) > 0.01
+    assert _logged_in(evi, world, "c2").get(f"{job}/labels.pdf").status_code == 404, "c1's export only"
 
 
 def test_a_forged_post_is_refused_and_writes_nothing(world: World, evi: App) -> None:

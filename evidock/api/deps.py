@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query
 
+from access.people import REASON_LENGTH, Person
 from evidock.api.security import current_person, evi_of
 from evidock.app import App
-from storage.access import REASON_LENGTH, Person
 
 Evi = Annotated[App, Depends(evi_of)]
 Caller = Annotated[Person, Depends(current_person)]

@@ -12,12 +12,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from access.errors import AccessDenied, AccessNotRecorded, InvalidAccessInput, NotAuthenticated, NotPermitted
 from chain.errors import EvidockError, ProofError
+from derived.ffmpeg import FfmpegError
 from evidock.settings import ConfigError
 from evidock.text import one_line
 from retention.context import CustodyError
 from retention.errors import RetentionError
-from storage.access import AccessDenied, AccessNotRecorded, InvalidAccessInput, NotAuthenticated, NotPermitted
 from storage.errors import InvalidReference, NotFound, StorageError
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,8 @@ STATUS: tuple[tuple[type[EvidockError], int], ...] = (
     (ConfigError, 500),
     (RetentionError, 500),
     (StorageError, 503),  # the object store or the catalog failed
-    (EvidockError, 400),  # FindingError, PatternError: the request cannot be done as asked
+    (FfmpegError, 500),  # ffmpeg could not make a derived file: its words go to the station's log
+    (EvidockError, 400),  # FindingError, PatternError, SpecError: the request cannot be done as asked
 )
 
 

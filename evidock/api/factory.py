@@ -16,7 +16,19 @@ from fastapi_offline import FastAPIOffline
 from evidock.api import errors
 from evidock.api.intake import BodyGuard
 from evidock.api.metrics import registry_for
-from evidock.api.routes import access, audit, custody, exports, findings, log, recordings, reports, station
+from evidock.api.routes import (
+    access,
+    audit,
+    custody,
+    decisions,
+    derived,
+    exports,
+    findings,
+    log,
+    recordings,
+    reports,
+    station,
+)
 from evidock.api.security import secure_headers
 from evidock.app import App
 from evidock.disc_export import ExportJobs
@@ -37,7 +49,7 @@ DESCRIPTION = (
 def api_router() -> APIRouter:
     """Every API route under /api/v1 (the station's /health and /metrics sit at the root)."""
     router = APIRouter(prefix=API_PREFIX)
-    for area in (recordings, findings, custody, access, exports, audit, log, reports):
+    for area in (recordings, findings, custody, decisions, access, exports, audit, log, reports, derived):
         router.include_router(area.router)
     return router
 

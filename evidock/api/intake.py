@@ -12,6 +12,10 @@ outside the routes:
 * a body sent without a length (chunked) is counted as it streams and refused
   413 as soon as it passes ``max_bytes``, so memory never holds more.
 
+The pages' form posts are checked the same way one step later, by their route
+class, before FastAPI parses the form: a post without a logged-in session is
+refused unread (``evidock.web.site.Web.admit``).
+
 Every legitimate body is small (the largest: an access request naming 1,000
 recordings, about 70 KiB); dock files never arrive over HTTP.
 """
@@ -24,9 +28,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from access.errors import NotAuthenticated
 from evidock.api import errors
 from evidock.api.security import USER_HEADER, TooManyFailures, identify
-from storage.access import NotAuthenticated
 
 MAX_BODY_BYTES = 1024 * 1024  # bytes of one request body, API and pages alike
 API_PATHS = "/api/"

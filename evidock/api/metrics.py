@@ -18,11 +18,11 @@ from evidock.app import App, checkpoint_reader, retention_context
 from evidock.settings import ConfigError
 from evidock.trust_status import trust_status
 from retention import alerts
-from storage import cases
 from storage import findings as findings_db
 from storage.checkpoints import Side
 from storage.ingest_stats import ingest_stats
 from storage.receipts import State
+from storage.status import count_recordings, latest_checkpoint
 
 
 class StationCollector(Collector):
@@ -34,8 +34,8 @@ class StationCollector(Collector):
         now = evi.now()
         with evi.catalog.read() as conn:
             stats = ingest_stats(conn, now=now)
-            recordings = cases.count_recordings(conn)
-            checkpoint = cases.latest_checkpoint(conn)
+            recordings = count_recordings(conn)
+            checkpoint = latest_checkpoint(conn)
             open_findings = findings_db.count_open(conn)
         report = alerts.check(retention_context(evi), now=now)
         receipts = GaugeMetricFamily("evidock_receipts", "Docked files by ingest state", labels=["state"])

@@ -3,7 +3,7 @@
 Authentication: ``Authorization: Bearer <API token>`` (from `evidock users add`
 or `evidock users token`) with the user's name in ``X-Evidock-User`` (non-ASCII
 names percent-encoded as UTF-8, e.g. ``%E7%8E%8B%E4%BA%94`` for 王五). Both are
-checked by ``storage.access.authenticate``, exactly as the CLI's
+checked by ``access.people.authenticate``, exactly as the CLI's
 ``EVIDOCK_USER``/``EVIDOCK_TOKEN``. A dock station is a user of role
 ``station`` with its own token. Secrets travel only in headers: a URL ends up
 in proxy logs and browser history, so a request carrying a token-like query
@@ -32,10 +32,11 @@ from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
+from access.errors import NotAuthenticated
+from access.people import Person, authenticate
 from evidock.app import App
 from evidock.login_backoff import FailureBackoff
-from storage import access
-from storage.access import NotAuthenticated, Person
+from storage.schema import NAME_LENGTH
 
 USER_HEADER = "X-Evidock-User"
 SECRET_PARAMETERS = frozenset({"token", "access_token", "api_key", "apikey", "password", "key"})
@@ -99,9 +100,9 @@ def identify(request: Request, *, scheme: str | None, token: str | None, user: s
         )
     try:
         with evi_of(request).catalog.read() as conn:
-            person = access.authenticate(conn, name, token=token, password=None)
+            person = authenticate(conn, name, token=token, password=None)
     except NotAuthenticated:
-        wait = limiter.failed(name[: access.NAME_LENGTH], address, time.monotonic())
+        wait = limiter.failed(name[:NAME_LENGTH], address, time.monotonic())
         if wait is not None:
             raise TooManyFailures(wait) from None
         raise

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from chain.errors import EvidockError
@@ -21,6 +23,10 @@ _FOOTER_TEXT = {
     "zh": ("检查点", "大小", "根", "公钥指纹"),
     "en": ("checkpoint", "size", "root", "key fingerprint"),
 }
+
+
+_PRINTING = threading.Lock()
+"""One Chromium at a time: the web pages may ask for PDFs in parallel, and a station has few cores."""
 
 
 class ReportError(EvidockError):
@@ -41,21 +47,27 @@ def footer_html(anchor: ReportAnchor, lang: str) -> str:
     )
 
 
-def write_pdf(html: str, footer: str, target: Path) -> int:
-    """Print ``html`` to ``target`` (A4, ``footer`` on every page), atomically; returns the byte count."""
-    from playwright.sync_api import Error as PlaywrightError  # noqa: PLC0415 - only a --pdf run pays for it
+def print_pdf(html: str, footer: str) -> bytes:
+    """``html`` printed by Chromium: A4, ``footer`` on every page.
+
+    Playwright's sync API refuses to run in a thread with a running asyncio loop
+    (an async caller, or a test runner's browser session), so it runs in a thread of its own.
+    """
+    with _PRINTING, ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidock-pdf") as printer:
+        return printer.submit(_print, html, footer).result()
+
+
+def _print(html: str, footer: str) -> bytes:
+    from playwright.sync_api import Error as PlaywrightError  # noqa: PLC0415 - only a PDF pays for it
     from playwright.sync_api import sync_playwright  # noqa: PLC0415 - same
 
-    target = target.resolve()
-    if not target.parent.is_dir():
-        raise ReportError(f"--pdf {target}: folder {target.parent} does not exist")
     try:
         with sync_playwright() as driver:
             browser = driver.chromium.launch(executable_path=CHROMIUM)
             try:
                 page = browser.new_page()
                 page.set_content(html, wait_until="load")
-                data = page.pdf(
+                return page.pdf(
                     format="A4",
                     print_background=True,
                     display_header_footer=True,
@@ -67,6 +79,14 @@ def write_pdf(html: str, footer: str, target: Path) -> int:
                 browser.close()
     except PlaywrightError as exc:
         raise ReportError(f"Chromium could not print the report ({CHROMIUM}): {exc.message.splitlines()[0]}") from exc
+
+
+def write_pdf(html: str, footer: str, target: Path) -> int:
+    """Print ``html`` to ``target`` (A4, ``footer`` on every page), atomically; returns the byte count."""
+    target = target.resolve()
+    if not target.parent.is_dir():
+        raise ReportError(f"--pdf {target}: folder {target.parent} does not exist")
+    data = print_pdf(html, footer)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from access.audit import AccessRow
 from evidock.reports.anchor import ReportAnchor
 from retention.compliance import ComplianceReport
-from storage.access import AccessRow
 
 LANGS = ("zh", "en")
 _env = Environment(
@@ -55,6 +55,16 @@ _TEXT: dict[str, dict[str, Any]] = {
         "due_columns": ["案号", "事项", "期限", "完成日期", "状态"],
         "due_what": {"case_file": "立卷", "archive": "归档"},
         "due_status": {"on time": "按期", "late": "逾期完成", "overdue": "已逾期", "due": "待办"},
+        "decisions_due": "法制审核（第十二条：5个工作日）与执法结果公示（公示办法第九条：7或20个工作日）",
+        "decision_columns": ["案号", "事项", "期限", "完成日期", "状态"],
+        "decision_what": {"review": "法制审核", "publication": "结果公示"},
+        "decision_status": {
+            "on time": "按期",
+            "late": "逾期完成",
+            "overdue": "已逾期",
+            "due soon": "即将到期",
+            "due": "待办",
+        },
     },
     "en": {
         "audit_title": "Access audit trail",
@@ -98,8 +108,23 @@ _TEXT: dict[str, dict[str, Any]] = {
         "due_columns": ["case number", "what", "due", "done on", "status"],
         "due_what": {"case_file": "case file", "archive": "archive"},
         "due_status": {"on time": "on time", "late": "late", "overdue": "overdue", "due": "due"},
+        "decisions_due": "Legal reviews (5 working days, art. 12) and publications (7 or 20 working days)",
+        "decision_columns": ["case number", "what", "due", "done on", "status"],
+        "decision_what": {"review": "legal review", "publication": "publication"},
+        "decision_status": {
+            "on time": "on time",
+            "late": "late",
+            "overdue": "overdue",
+            "due soon": "due soon",
+            "due": "due",
+        },
     },
 }
+
+
+def report_text(lang: str) -> dict[str, Any]:
+    """The reports' headings and column names in ``lang`` (the web's compliance page shows the same)."""
+    return _TEXT[lang]
 
 
 def _local(moment: datetime, zone: ZoneInfo) -> str:
@@ -173,7 +198,19 @@ def compliance_html(result: ComplianceReport, *, anchor: ReportAnchor, zone: Zon
         }
         for d in result.cases_due
     ]
+    decided = [
+        {
+            "case_number": d.case_number,
+            "what": text["decision_what"].get(d.what, d.what),
+            "due": d.due.isoformat(),
+            "done_on": d.done_on.isoformat() if d.done_on else "—",
+            "status": text["decision_status"].get(d.status, d.status),
+        }
+        for d in result.decisions_due
+    ]
     t = {
+        "decisions_due": text["decisions_due"],
+        "decision_columns": text["decision_columns"],
         "columns": text["compliance_columns"],
         "due_columns": text["due_columns"],
         "cases_due": text["cases_due"],
@@ -181,5 +218,5 @@ def compliance_html(result: ComplianceReport, *, anchor: ReportAnchor, zone: Zon
         "no_rows": text["no_rows"],
     }
     return _env.get_template("compliance.html").render(
-        lang=lang, title=text["compliance_title"], meta=meta, groups=groups, dues=dues, t=t
+        lang=lang, title=text["compliance_title"], meta=meta, groups=groups, dues=dues, decided=decided, t=t
     )

@@ -18,9 +18,12 @@ from fastapi import APIRouter, FastAPI, HTTPException, Response
 from evidock.app import App
 from evidock.settings import WebSettings
 from evidock.web.access_pages import add_access_pages
+from evidock.web.decision_pages import add_decision_pages
 from evidock.web.export_pages import add_export_pages
 from evidock.web.pages import add_pages
 from evidock.web.recordings import add_recording_pages
+from evidock.web.redaction_pages import add_redaction_pages
+from evidock.web.report_pages import add_report_pages
 from evidock.web.site import Web, page_route
 
 STATIC = {"style.css": "text/css; charset=utf-8"}
@@ -37,6 +40,9 @@ def web_router(evi: App, options: WebSettings | None = None) -> APIRouter:
     add_recording_pages(router, web)
     add_access_pages(router, web)
     add_export_pages(router, web)
+    add_report_pages(router, web)
+    add_decision_pages(router, web)
+    add_redaction_pages(router, web)
 
     @router.get("/static/{name}")
     def static(name: str) -> Response:

@@ -1,6 +1,6 @@
 """Access requests and approvals, and the audit trail (art. 27, 29).
 
-The same functions as `evidock access …` (``storage.access.Gate``) and
+The same functions as `evidock access …` (``access.gate.Gate``) and
 `evidock audit …` (``evidock.audit_queries``): a request, a decision by another
 custodian, the trail read back from the log.
 Every audit query (page or CSV) is itself an ACCESS entry of action ``audit``
@@ -14,11 +14,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
+from access.errors import InvalidAccessInput
+from access.people import Person
 from evidock import audit_queries, spreadsheet
 from evidock.app import App
 from evidock.web.site import Web
-from storage import access, cases
-from storage.access import Action, Category, InvalidAccessInput, Person
+from storage.access_terms import APPROVED_ACTIONS, Action, Category
+from storage.status import latest_checkpoint
 
 AUDIT_FILTERS = ("recording", "user", "case", "since", "until")
 AUDIT_PAGE_ROWS = 1000  # newest rows shown on the page; the CSV has them all
@@ -55,7 +57,7 @@ def add_access_pages(router: APIRouter, web: Web) -> None:
             requests=list(reversed(found)),
             now=evi.now(),
             prefill=recording,
-            actions=sorted(a.value for a in access.APPROVED_ACTIONS),
+            actions=sorted(a.value for a in APPROVED_ACTIONS),
             categories=[c.value for c in Category],
             done=done,
         )
@@ -73,7 +75,7 @@ def add_access_pages(router: APIRouter, web: Web) -> None:
         csrf: Annotated[str, Form()] = "",
     ) -> Response:
         person, _ = web.posted(request, csrf)
-        if action not in {a.value for a in access.APPROVED_ACTIONS}:
+        if action not in {a.value for a in APPROVED_ACTIONS}:
             raise InvalidAccessInput(f"action {action[:20]!r} is not one of copy, download, export")
         if category not in {c.value for c in Category}:
             raise InvalidAccessInput(f"category {category[:20]!r} is unknown")
@@ -108,7 +110,7 @@ def add_access_pages(router: APIRouter, web: Web) -> None:
         person, session = web.person(request)
         trail = _audit_trail(evi, person, given)
         with evi.catalog.read() as conn:
-            checkpoint = cases.latest_checkpoint(conn)
+            checkpoint = latest_checkpoint(conn)
         return web.render(
             request,
             "audit.html",

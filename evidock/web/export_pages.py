@@ -7,7 +7,8 @@ then works in a thread; its status page refreshes itself (a meta refresh, no
 script) until the images are sealed or the export failed. The images go to
 config.toml's ``[export] out_dir``. A refusal (no approved request, a bad
 case number) writes nothing, as on the command line; the page says whether
-anything was logged before a failure.
+anything was logged before a failure. A finished export's page links its label
+sheets as one A4 PDF (read back from the images, as `export disc --pdf`).
 """
 
 from __future__ import annotations
@@ -19,13 +20,19 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
+from access.people import Person
+from access.requests import AccessRequest
 from evidock.app import App
 from evidock.disc_export import ExportJobs, checked_media, configured_out_dir
+from evidock.keys import load_vkey
+from evidock.recording_reads import NO_REASON
+from evidock.reports.label_sheet import label_sheets
 from evidock.web.site import Web
 from retention.export import burn as burning
 from retention.export.job import DiscOrder
 from retention.export.layout import MEDIA
-from storage.access import AccessRequest, Action, Person, RequestStatus
+from storage.access_terms import Action, RequestStatus
+from storage.errors import NotFound
 
 REFRESH_SECONDS = 2
 
@@ -105,3 +112,19 @@ def add_export_pages(router: APIRouter, web: Web) -> None:
             refresh=REFRESH_SECONDS,
             how_to_burn=[(d.image.path, shlex.join(burning.burn_command(d.image.path))) for d in discs],
         )
+
+    @router.get("/export/jobs/{job_id}/labels.pdf")
+    def export_labels(request: Request, job_id: str) -> Response:
+        person, _ = web.person(request)
+        job = jobs.of(person, job_id)
+        if job.outcome is None:
+            raise NotFound(f"export {job_id[:40]!r} has no images (yet): its label sheets come with them")
+        # The sheets name the case, parties and handler: a query on the record, registered first.
+        evi.gate().record_query(
+            person, command="web export labels.pdf", query={"export": job.outcome.export_id}, reason=NO_REASON
+        )
+        sheets = label_sheets(
+            [d.image.path for d in job.outcome.discs], load_vkey(evi.settings), lang=web.lang(request)
+        )
+        disposition = f'attachment; filename="labels-{job.outcome.export_id}.pdf"'
+        return Response(sheets.pdf(), media_type="application/pdf", headers={"Content-Disposition": disposition})

@@ -15,6 +15,8 @@ import logging
 from collections.abc import Callable
 from typing import Final
 
+from evidock.web.i18n_decisions import DECISION_WORDS
+
 log = logging.getLogger(__name__)
 
 LANGUAGES: Final = ("zh", "en")
@@ -38,6 +40,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "nav.export": ("光盘刻录", "Disc export"),
     "nav.audit": ("审计", "Audit"),
     "nav.verify": ("完整性校验", "Verify"),
+    "nav.compliance": ("合规报告", "Compliance"),
     "nav.logout": ("退出", "Log out"),
     "action.search": ("查询", "Search"),
     "action.export": ("开始刻录", "Start the export"),
@@ -51,6 +54,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "action.approve": ("批准", "Approve"),
     "action.deny": ("拒绝", "Deny"),
     "action.csv": ("下载 CSV", "Download CSV"),
+    "action.pdf": ("下载 PDF（A4 打印）", "Download PDF (A4)"),
     "action.verify": ("立即校验", "Verify now"),
     "action.back_to_recording": ("返回录像", "Back to the recording"),
     # login
@@ -263,7 +267,11 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "entry.CLOCK": ("设备时钟校验", "CLOCK"),
     "entry.REQUEST": ("调取申请", "REQUEST"),
     "entry.CASE": ("案件办结/归档", "CASE"),
+    "entry.DECISION": ("执法决定", "DECISION"),
+    "entry.REVIEW": ("法制审核", "REVIEW"),
+    "entry.PUBLICATION": ("执法结果公示", "PUBLICATION"),
     "state.received": ("已接收", "received"),
+    "state.hashed": ("已计算哈希", "hashed"),
     "state.stored": ("已上传", "stored"),
     "state.locked": ("已锁定", "locked"),
     "state.verified": ("已核验", "verified"),
@@ -383,6 +391,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
         "See docs/export.md.",
     ),
     "exp.done": ("已生成 {n} 个光盘映像", "Done: {n} disc image(s)"),
+    "exp.labels_pdf": ("下载光盘标签 PDF（每张光盘一页 A4）", "Download the label sheets (PDF, one A4 page per disc)"),
     "exp.export_id": ("导出编号", "Export id"),
     "exp.checkpoint": ("签名检查点 {size}", "signed checkpoint {size}"),
     "exp.disc": ("光盘", "Disc"),
@@ -406,6 +415,12 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "exp.approved": ("已批准的刻录申请", "Approved export requests"),
     "exp.none": ("暂无有效的刻录申请。", "No usable export request."),
     # audit
+    "cmp.month_help": ("留空为全部录像", "empty: every recording"),
+    "cmp.entry": (
+        "本页的查询已登记为日志条目 {own}。PDF 另行登记，页脚注明所依据的检查点。",
+        "This page's query is log entry {own}. A PDF is registered as its own query, its footer names the checkpoint.",
+    ),
+    "cmp.provisional": ("工作日历未公布，结果为暂定：", "Provisional, a holiday schedule is not published:"),
     "aud.title": ("访问审计（第二十七条）", "Access audit (art. 27)"),
     "aud.trail": ("访问记录", "Access trail"),
     "aud.anomalies": ("异常访问", "Anomalies"),
@@ -467,6 +482,7 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "role.custodian": ("档案管理员", "custodian"),
     "role.auditor": ("审计人员", "auditor"),
     "role.admin": ("系统管理员", "admin"),
+    "role.legal": ("法制审核人员", "legal reviewer"),
     # errors
     "error.detail": ("原因：", "Reason:"),
     "error.refused": ("操作未完成", "Not done"),
@@ -494,6 +510,109 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
         "操作未完成；原因已记入采集站日志。请联系管理员。",
         "Nothing was done; the station's log has the cause. Tell the administrator.",
     ),
+    **DECISION_WORDS,  # the decision pages (evidock.web.decision_pages)
+    # derived files: playback proxies and redacted copies (docs/derived.md)
+    "der.title": ("派生文件（代理、脱敏副本）", "Derived files (proxies, redacted copies)"),
+    "der.help": (
+        "派生文件由原始文件经记录在案的 ffmpeg 命令生成，另行存储；原始文件从不改动（第二十八条）。",
+        "Derived files are made from the original by a recorded ffmpeg command and stored apart; "
+        "the original never changes (art. 28).",
+    ),
+    "der.none": ("无派生文件。", "No derived files."),
+    "der.kind.proxy": ("播放代理", "playback proxy"),
+    "der.kind.redacted": ("脱敏副本", "redacted copy"),
+    "der.made": ("{at} 由 {by} 生成", "made {at} for {by}"),
+    "der.approved": ("审批人 {by}", "approved by {by}"),
+    "der.proxy.waiting": (
+        "浏览器无法直接播放本录像（{why}），播放代理文件排队生成中。",
+        "Browsers cannot play this recording ({why}); its playback proxy is queued.",
+    ),
+    "der.proxy.running": (
+        "浏览器无法直接播放本录像（{why}），播放代理文件生成中：{percent}%。",
+        "Browsers cannot play this recording ({why}); its playback proxy is being made: {percent}%.",
+    ),
+    "der.proxy.running_unknown": (
+        "浏览器无法直接播放本录像（{why}），播放代理文件生成中。",
+        "Browsers cannot play this recording ({why}); its playback proxy is being made.",
+    ),
+    "der.proxy.failed": (
+        "播放代理文件生成失败（{why}）：{error}",
+        "The playback proxy could not be made ({why}): {error}",
+    ),
+    "der.proxy.done": (
+        "浏览器无法直接播放原始文件（{why}），播放时使用由其派生的 H.264/AAC 代理文件（日志条目 {entry}）。",
+        "Browsers cannot play the original ({why}); playback uses its H.264/AAC proxy (log entry {entry}).",
+    ),
+    "der.playing_proxy": (
+        "正在播放浏览器代理文件（H.264/AAC，由原始文件派生，日志条目 {entry}，SHA-256 {sha}…）。"
+        "原始文件未改动；下载、复制和刻录始终使用原始文件。",
+        "Playing the browser proxy (H.264/AAC, derived from the original, log entry {entry}, SHA-256 {sha}…). "
+        "The original is untouched; downloads, copies and discs always carry the original.",
+    ),
+    "der.not_ready": (
+        "浏览器可能无法播放原始文件；代理文件尚未生成，下方尝试直接播放原始文件。",
+        "Browsers may not play the original; its proxy is not made yet, so the original is tried below.",
+    ),
+    "red.title": ("脱敏（第二十九条）", "Redaction (art. 29)"),
+    "red.state.draft": ("草稿", "draft"),
+    "red.state.submitted": ("待审批", "submitted"),
+    "red.state.approved": ("已批准，待生成", "approved, to render"),
+    "red.state.rejected": ("已驳回", "rejected"),
+    "red.state.rendered": ("已生成", "rendered"),
+    "red.state.no-third-parties": ("审批人声明：无第三人", "approver's statement: no third parties"),
+    "red.item": ("脱敏 {n}", "redaction {n}"),
+    "red.spec": ("静音 {audio} 段，模糊 {video} 处", "{audio} muted range(s), {video} blurred area(s)"),
+    "ver.checked_derived_files": ("派生文件", "derived files"),
+    "ver.checked_derived_in_progress": ("尚未记入日志的派生文件", "derived files not yet logged"),
+    "entry.DERIVED": ("派生文件", "DERIVED"),
+    "entry.REDACTION": ("脱敏", "REDACTION"),
+    "kind.proxy": ("播放代理", "playback proxy"),
+    "kind.redacted": ("脱敏副本", "redacted copy"),
+    "acc.draft": ("起草", "draft"),
+    "acc.submit": ("提交审批", "submit"),
+    "acc.approve": ("批准", "approve"),
+    "acc.reject": ("驳回", "reject"),
+    "acc.no-third-parties": ("声明无第三人", "no third parties"),
+    "red.new": ("起草脱敏", "Draft a redaction"),
+    "red.new_help": (
+        "每行一段：静音、哔声填秒数“起-止”（如 12-15.5）；模糊填“X,Y,宽,高@起-止”（像素@秒，如 40,30,120,90@10-20）。"
+        "起草后可逐帧预览，提交后由另一名档案管理员批准。",
+        "One per line: mute and bleep as seconds FROM-TO (e.g. 12-15.5); blur as X,Y,WIDTH,HEIGHT@FROM-TO "
+        "(pixels @ seconds, e.g. 40,30,120,90@10-20). Preview frames after drafting; another custodian approves.",
+    ),
+    "red.mute": ("静音（秒）", "Mute (seconds)"),
+    "red.bleep": ("哔声（秒）", "Bleep (seconds)"),
+    "red.blur_boxes": ("模糊区域", "Blur boxes"),
+    "red.for_request": ("当事人申请编号（可选）", "Party's request number (optional)"),
+    "red.people": ("经办", "People"),
+    "red.drafted": ("{by} 起草", "drafted by {by}"),
+    "red.submitted": ("{by} 提交", "submitted by {by}"),
+    "red.decided": ("{by} 审批", "decided by {by}"),
+    "red.what": ("脱敏内容", "What is redacted"),
+    "red.sound.mute": ("{start}–{end} 秒静音", "silence {start}–{end} s"),
+    "red.sound.bleep": ("{start}–{end} 秒哔声", "bleep {start}–{end} s"),
+    "red.blur": ("{start}–{end} 秒模糊 [{box}]", "blur [{box}] {start}–{end} s"),
+    "red.moving": ("（移动区域，{n} 个关键帧）", "(moving, {n} keyframes)"),
+    "red.preview": ("预览帧", "Preview frame"),
+    "red.at": ("时间（秒）", "At (seconds)"),
+    "red.show_frame": ("显示该帧", "Show frame"),
+    "red.preview_help": (
+        "预览读取原始文件，登记为一次查看（访问日志）。",
+        "A preview reads the original and is registered as a viewing (access log).",
+    ),
+    "red.do.submit": ("提交审批", "Submit for approval"),
+    "red.do.approve": ("批准", "Approve"),
+    "red.do.reject": ("驳回", "Reject"),
+    "red.do.render": ("生成脱敏副本", "Render the redacted copy"),
+    "red.needs_other": (
+        "须由起草、提交人以外的档案管理员审批。",
+        "A custodian other than who drafted or submitted it approves.",
+    ),
+    "red.done.draft": ("草稿已保存。", "Draft saved."),
+    "red.done.submit": ("已提交审批。", "Submitted for approval."),
+    "red.done.approve": ("已批准。", "Approved."),
+    "red.done.reject": ("已驳回。", "Rejected."),
+    "red.done.render": ("脱敏副本已生成。", "The redacted copy is made."),
 }
 
 

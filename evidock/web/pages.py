@@ -11,6 +11,8 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy import func, select
 
+from access.errors import NotAuthenticated
+from access.people import TOKEN_PREFIX, Permission, authenticate
 from chain.errors import EvidockError
 from evidock.app import retention_context
 from evidock.keys import load_vkey
@@ -19,11 +21,11 @@ from evidock.verify import verify as run_verify
 from evidock.web.sessions import Session
 from evidock.web.site import LANG_COOKIE, SESSION_COOKIE, Web, safe_next
 from retention import alerts as alerts_mod
-from storage import access, cases, journal
 from storage import findings as findings_db
-from storage.access import NotAuthenticated, Permission
-from storage.catalog import receipts, recordings
+from storage import journal
 from storage.receipts import FINISHED, State
+from storage.schema import NAME_LENGTH, receipts, recordings
+from storage.status import count_purged, count_recordings, counts_by_receipt_state, latest_checkpoint
 
 QUEUED = [s.value for s in State if s not in FINISHED]
 DASHBOARD_FINDINGS = 50  # open findings shown on the dashboard (the count is always complete)
@@ -58,15 +60,15 @@ def add_pages(router: APIRouter, web: Web) -> None:  # noqa: PLR0915 - one neste
             return web.error(request, 403, "error.csrf")
         now = evi.now()
         client = request.client.host if request.client else "?"
-        who = name.strip()[: access.NAME_LENGTH]
-        token = secret if secret.startswith(access.TOKEN_PREFIX) else None
+        who = name.strip()[:NAME_LENGTH]
+        token = secret if secret.startswith(TOKEN_PREFIX) else None
         if token is None:  # a password is not even checked while this name waits at this address
             wait = web.limiter.wait(who, client, time.monotonic())
             if wait is not None:
                 return waits(request, session, next, wait)
         try:
             with evi.catalog.read() as conn:
-                person = access.authenticate(conn, name.strip(), token=token, password=None if token else secret)
+                person = authenticate(conn, name.strip(), token=token, password=None if token else secret)
         except NotAuthenticated:
             wait = web.limiter.failed(who, client, time.monotonic())
             if wait is not None:
@@ -102,7 +104,7 @@ def add_pages(router: APIRouter, web: Web) -> None:  # noqa: PLR0915 - one neste
         now = evi.now()
         data: dict[str, Any] = {"now": now}
         with evi.catalog.read() as conn:
-            data["receipts"] = cases.counts_by_receipt_state(conn)
+            data["receipts"] = counts_by_receipt_state(conn)
             data["queue"] = sum(n for state, n in data["receipts"].items() if state in QUEUED)
             data["throughput"] = [
                 (
@@ -117,10 +119,10 @@ def add_pages(router: APIRouter, web: Web) -> None:  # noqa: PLR0915 - one neste
             ]
             oldest = conn.execute(select(func.min(receipts.c.received_at)).where(receipts.c.state.in_(QUEUED))).scalar()
             data["oldest_queued"] = oldest
-            data["recordings"] = cases.count_recordings(conn)
-            data["purged"] = cases.count_purged(conn)
+            data["recordings"] = count_recordings(conn)
+            data["purged"] = count_purged(conn)
             data["log_size"] = journal.size(conn)
-            data["checkpoint"] = cases.latest_checkpoint(conn)
+            data["checkpoint"] = latest_checkpoint(conn)
             findings = (
                 findings_db.listing(conn, open_only=True, limit=DASHBOARD_FINDINGS + 1)
                 if person.may(Permission.READ_METADATA)

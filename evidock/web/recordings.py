@@ -19,6 +19,10 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from markupsafe import Markup
 from sqlalchemy import select
 
+from access.errors import ApprovalError
+from access.people import Permission
+from cases.evidence import designations, held_recordings
+from cases.labels import Label, label_history, latest_labels
 from chain.entries import decode
 from evidock import content_http, findings_reads, log_queries, timelines
 from evidock.app import App, retention_context
@@ -30,13 +34,16 @@ from retention import compliance as compliance_mod
 from retention import labelling
 from retention.context import CustodyError
 from retention.tracking import Tracked
-from storage import cases
 from storage import findings as findings_db
+from storage import proxy_jobs
 from storage import recordings as recordings_db
-from storage.access import Action, ApprovalError, Permission
-from storage.catalog import log_entries
+from storage.access_terms import Action
+from storage.derived import derived_of, proxy_of, redactions_of
+from storage.recording_facts import open_findings_by_recording, recording_facts
+from storage.schema import log_entries
 from storage.search import MAX_LIMIT, CustodyStatus, RecordingFilter
 from storage.search import search as recording_search
+from storage.status import latest_checkpoint
 
 PAGE_LIMIT = 500  # recordings shown by one search
 PLAYBACK_WINDOW = timedelta(hours=2)  # how long a reason given to play a recording covers the player's requests
@@ -74,7 +81,7 @@ class Filters:
 @dataclass(frozen=True)
 class Row:
     recording: recordings_db.Recording
-    label: cases.Label | None
+    label: Label | None
     evidence: bool
     open_findings: int
     tracked: Tracked | None
@@ -118,14 +125,14 @@ def search(evi: App, wanted: Filters) -> tuple[list[Row], RecordingFilter]:
     )
     with evi.catalog.read() as conn:
         found = recording_search(conn, shared)
-        labels = cases.latest_labels(conn, [r.id for r in found])
-        held = cases.held_recordings(conn)
-        open_findings = cases.open_findings_by_recording(conn)
+        labels = latest_labels(conn, [r.id for r in found])
+        held = held_recordings(conn)
+        open_findings = open_findings_by_recording(conn)
         # Deadlines are computed only for what may be shown (or filtered on): the calendar is not free.
         tracked = {
             t.recording: t
             for t in compliance_mod.track(
-                retention_context(evi), conn, cases.recording_facts(conn, ids=[r.id for r in found]), now=evi.now()
+                retention_context(evi), conn, recording_facts(conn, ids=[r.id for r in found]), now=evi.now()
             )
         }
     rows = [
@@ -200,12 +207,15 @@ def add_recording_pages(router: APIRouter, web: Web) -> None:  # noqa: PLR0915 -
         rid = view.recording.id
         with evi.catalog.read() as conn:
             findings = findings_db.listing(conn, recording=rid)
-            history = cases.label_history(conn, rid)
-            held = cases.designations(conn, rid)
-            checkpoint = cases.latest_checkpoint(conn)
+            history = label_history(conn, rid)
+            held = designations(conn, rid)
+            checkpoint = latest_checkpoint(conn)
             tracked = compliance_mod.track(
-                retention_context(evi), conn, cases.recording_facts(conn, ids=[rid]), now=evi.now()
+                retention_context(evi), conn, recording_facts(conn, ids=[rid]), now=evi.now()
             )
+            derived = derived_of(conn, rid)
+            redactions = redactions_of(conn, rid)
+            proxy_job = proxy_jobs.job_of(conn, rid)
         return web.render(
             request,
             "recording.html",
@@ -220,6 +230,10 @@ def add_recording_pages(router: APIRouter, web: Web) -> None:  # noqa: PLR0915 -
             proven_below=checkpoint[0] if checkpoint else 0,
             tracked=tracked[0] if tracked else None,
             done=done,
+            derived=derived,
+            redactions=redactions,
+            proxy=next((d for d in reversed(derived) if d.kind.value == "proxy"), None),
+            proxy_job=proxy_job,
         )
 
     @router.post("/recordings/{recording}/label")
@@ -280,7 +294,12 @@ def add_recording_pages(router: APIRouter, web: Web) -> None:  # noqa: PLR0915 -
         person.require(Permission.VIEW_CONTENT)
         if playing(session, recording) is None:
             return RedirectResponse(f"/recordings/{recording}", status_code=303)
-        return web.render(request, "player.html", person=person, session=session, rid=recording)
+        with evi.catalog.read() as conn:
+            proxy = proxy_of(conn, recording)
+            proxy_job = proxy_jobs.job_of(conn, recording)
+        return web.render(
+            request, "player.html", person=person, session=session, rid=recording, proxy=proxy, proxy_job=proxy_job
+        )
 
     @router.get("/recordings/{recording}/stream")
     def stream(request: Request, recording: str) -> Response:
@@ -289,7 +308,7 @@ def add_recording_pages(router: APIRouter, web: Web) -> None:  # noqa: PLR0915 -
         given = playing(session, recording)
         if given is None:
             raise ApprovalError("playback needs a reason (事由) first: open the recording and press play")
-        content = evi.gate().open_content(person, recording, action=Action.STREAM, reason=given.reason)
+        content = evi.gate().open_content(person, recording, action=Action.STREAM, reason=given.reason, playback=True)
         return content_http.respond(content, range_header=request.headers.get("range"), attachment=False)
 
     @router.get("/log/proof/{index}")

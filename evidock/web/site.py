@@ -21,8 +21,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from access.errors import AccessDenied, AccessNotRecorded, InvalidAccessInput, NotAuthenticated
+from access.people import Permission, Person, Role
 from chain.errors import EvidockError
 from evidock.app import App
 from evidock.login_backoff import Backoff, FailureBackoff
@@ -30,17 +33,8 @@ from evidock.settings import WebSettings
 from evidock.verify_report import Report
 from evidock.web.i18n import LANGUAGES, Translator, translator
 from evidock.web.sessions import Session, SessionStore
-from storage import access
-from storage.access import (
-    AccessDenied,
-    AccessNotRecorded,
-    InvalidAccessInput,
-    NotAuthenticated,
-    Permission,
-    Person,
-    Role,
-)
 from storage.errors import NotFound
+from storage.schema import users
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +54,11 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # no body, no change
+LOGIN_PATH = "/login"
+LOGIN_BODY_BYTES = 16 * 1024  # a login form (name, password or token, CSRF token, next page) is far smaller
 
 
 class LoginRequired(Exception):
@@ -122,11 +121,30 @@ class Web:
         if found is None or found.user is None:
             raise LoginRequired
         with self.evi.catalog.read() as conn:
-            row = conn.execute(select(access.users).where(access.users.c.name == found.user)).first()
+            row = conn.execute(select(users).where(users.c.name == found.user)).first()
         if row is None or row.disabled_at is not None:
             self.sessions.end_user(found.user)
             raise LoginRequired
         return Person(name=row.name, role=Role(row.role), officer_id=row.officer_id), found
+
+    def admit(self, request: Request) -> None:
+        """A form post, before a byte of its body is read: from a logged-in person, or refused.
+
+        FastAPI reads and parses a form before the handler runs (``Form()`` fields), so
+        the handler's own ``posted`` would come after an unauthenticated body was read.
+        Only the login form comes from someone not yet logged in: it needs the session
+        its page gave (with the CSRF token) and a small declared size.
+        """
+        if request.method in SAFE_METHODS:
+            return
+        if request.url.path == LOGIN_PATH:
+            if self.session(request) is None:
+                raise CsrfRefused
+            declared = request.headers.get("content-length", "0")
+            if declared.isdigit() and int(declared) > LOGIN_BODY_BYTES:
+                raise HTTPException(413, f"a login form is at most {LOGIN_BODY_BYTES} bytes")
+            return
+        self.person(request)
 
     def posted(self, request: Request, csrf: str) -> tuple[Person, Session]:
         """The person posting a form whose hidden CSRF token matches their session's."""
@@ -223,6 +241,7 @@ def page_route(web: Web) -> type[APIRoute]:
             async def run(request: Request) -> Response:
                 response: Response
                 try:
+                    await run_in_threadpool(web.admit, request)  # before the body is read (a catalog read)
                     response = await handler(request)
                 except LoginRequired:
                     response = RedirectResponse(f"/login?next={quote(_here(request), safe='')}", status_code=303)

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, select
 
+from cases.labels import Label
 from chain.checkpoint import Checkpoint
 from chain.cosignature import find_cosignatures
 from chain.entries import EntryType, decode
@@ -30,10 +31,10 @@ from chain.merkle import consistency_proof, inclusion_proof, leaf_hash, root, ve
 from chain.proof_json import consistency_json, inclusion_json
 from retention.export import verify_disc
 from retention.export.layout import ExportError
-from storage import cases, custody
-from storage.catalog import log_entries, log_salts
+from storage import custody
 from storage.journal import SqlNodes
 from storage.outside_trust import Gathering, Policy
+from storage.schema import log_entries, log_salts, party_field
 from storage.timestamping import TimestampError, verify_timestamp
 
 
@@ -55,7 +56,7 @@ def case_labels(conn: Connection, case_number: str, *, below: int) -> list[int]:
     return [int(idx) for idx, data in rows if decode(bytes(data)).body.get("case_number") == case_number]
 
 
-def party_salts(conn: Connection, label: cases.Label | None, names: Sequence[str]) -> list[str | None]:
+def party_salts(conn: Connection, label: Label | None, names: Sequence[str]) -> list[str | None]:
     """For each disclosed party name, the hex salt opening its commitment in the label's LABEL entry (else None).
 
     Only the salts of names the disclosure shows go on the disc: a salt of a
@@ -69,9 +70,7 @@ def party_salts(conn: Connection, label: cases.Label | None, names: Sequence[str
             select(log_salts.c.field, log_salts.c.salt).where(log_salts.c.entry == label.entry)
         )
     }
-    return [
-        salts.get(cases.party_field(label.parties.index(name))) if name in label.parties else None for name in names
-    ]
+    return [salts.get(party_field(label.parties.index(name))) if name in label.parties else None for name in names]
 
 
 def log_evidence(

@@ -39,15 +39,18 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from access.gate import Content, Gate
+from access.people import Person
+from cases.labels import Label, latest_labels, recordings_of_case
 from chain.entries import EntryType
 from retention.context import checked_case_number, checked_text
 from retention.export import evidence, layout, sheets, verify_disc
 from retention.export.image import Image, ImageFile, build_image
 from retention.export.layout import ExportError, Item
-from storage import cases, custody, projection
+from storage import custody, projection
 from storage import findings as findings_db
 from storage import recordings as recordings_db
-from storage.access import Action, Content, Gate, Person, recordings_of_case
+from storage.access_terms import Action
 from storage.catalog import Catalog
 from storage.checkpoints import Checkpointer, StoredCheckpoint
 from storage.journal import Journal
@@ -385,7 +388,7 @@ def _recording_entry(
     path: str,
     content: Content,
     *,
-    label: cases.Label | None,
+    label: Label | None,
     found: Sequence[findings_db.StoredFinding],
     corrected: CorrectedTimes,
     party_salts: list[str | None],
@@ -434,7 +437,7 @@ def _manifests(
     """Step 3: each disc's MANIFEST.json, and where each original goes (path, size, SHA-256)."""
     by_id = {r.id: r for r in checked.recordings}
     with ctx.catalog.read() as conn:
-        labels = cases.latest_labels(conn, list(by_id))
+        labels = latest_labels(conn, list(by_id))
         found = {r.id: findings_db.listing(conn, device=r.device, recording=r.id) for r in checked.recordings}
         salts = {
             r.id: evidence.party_salts(conn, labels.get(r.id), contents[r.id].disclosed["parties"])

@@ -129,6 +129,10 @@ _FIELD_VALUES: dict[str, st.SearchStrategy[JsonValue]] = {
     "requester": commitments | st.none(),
     "party": commitments | st.none(),
     "request": counts,
+    "original_sha256": sha256_hex,
+    "spec_sha256": sha256_hex | st.none(),
+    "redaction": counts,  # REDACTION's must be a count; DERIVED's may also be null
+    "arguments": st.lists(st.text(max_size=8), max_size=4),
     "device": texts | st.none(),  # CLOCK's device is required text: see bodies()
     "officer": texts | st.none(),
     "approver": texts | st.none(),
@@ -193,8 +197,5 @@ def log_items(draw: st.DrawFn) -> NewEntry:
         recording = draw(st.sampled_from(RECORDING_POOL))
     else:
         recording = draw(st.sampled_from(RECORDING_POOL) | st.none())
-    personal = draw(
-        st.none()
-        | st.dictionaries(st.sampled_from(["p-name", "p-id"]), st.text(max_size=8), min_size=1)
-    )
+    personal = draw(st.none() | st.dictionaries(st.sampled_from(["p-name", "p-id"]), st.text(max_size=8), min_size=1))
     return NewEntry(kind, recording, draw(bodies(kind)), draw(times), personal)

@@ -436,6 +436,7 @@ _KINDS = {
         isinstance(v, list) and all(isinstance(c, str) and re.fullmatch(r"sha256:[0-9a-f]{64}", c) for c in v)
     ),
     "bool": lambda v: isinstance(v, bool),
+    "strings": lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v),
     "b64": _is_b64,
 }
 
@@ -562,6 +563,40 @@ _SCHEMA: dict[str, tuple[str, dict[str, tuple[str, bool, bool]]]] = {
         },
     ),
     "CASE": ("no", {"case_number": ("text", False, _R), "action": ("text", False, _R), "by": ("text", False, _R)}),
+    "DECISION": ("no", {"case_number": ("text", False, _R), "action": ("text", False, _R), "by": ("text", False, _R)}),
+    "REVIEW": ("no", {"case_number": ("text", False, _R), "action": ("text", False, _R), "by": ("text", False, _R)}),
+    "PUBLICATION": (
+        "no",
+        {"case_number": ("text", False, _R), "action": ("text", False, _R), "by": ("text", False, _R)},
+    ),
+    "DERIVED": (
+        "yes",
+        {
+            "kind": ("text", False, _R),
+            "original_sha256": ("sha256", False, _R),
+            "sha256": ("sha256", False, _R),
+            "size": ("count", False, _R),
+            "object_key": ("text", False, _R),
+            "version_id": ("text", False, _R),
+            "ffmpeg": ("text", False, _R),
+            "arguments": ("strings", False, _R),
+            "requested_by": ("text", False, _R),
+            "approved_by": ("text", True, _R),
+            "retain_until": ("time", True, _R),
+            "redaction": ("count", True, _O),
+            "spec_sha256": ("sha256", True, _O),
+        },
+    ),
+    "REDACTION": (
+        "yes",
+        {
+            "redaction": ("count", False, _R),
+            "action": ("text", False, _R),
+            "by": ("text", False, _R),
+            "spec_sha256": ("sha256", True, _R),
+            "request": ("count", True, _O),
+        },
+    ),
 }
 
 

@@ -12,7 +12,7 @@ from evidock.api.factory import create_app
 from evidock.app import App
 from evidock.settings import WebSettings
 from evidock.web import standalone_app
-from storage.catalog import log_entries
+from storage.schema import log_entries
 from tests.web.world import PASSWORD
 
 CSRF = re.compile(r'<input type="hidden" name="csrf" value="([^"]+)">')

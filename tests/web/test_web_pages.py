@@ -20,6 +20,9 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import update
 
+from access.audit import AnomalyKind
+from access.people import Person, Role, add_user, disable_user, hash_password
+from cases.labels import label_history, latest_labels, recordings_of_case
 from chain.entries import EntryType
 from evidock import timelines
 from evidock.app import App, retention_context
@@ -32,12 +35,12 @@ from ingest.timeline import svg
 from retention import evidence as evidence_mod
 from retention import labelling
 from retention.deadlines import StatusKind
-from storage import access, cases
 from storage import findings as findings_db
-from storage.access import Person, Role
-from storage.catalog import recordings
+from storage.access_terms import Action, Category, RequestStatus
 from storage.objects import ObjectStore
 from storage.receipts import State
+from storage.recording_facts import open_findings_by_recording
+from storage.schema import access_results, recordings
 from tests.conftest import allow_log_writes, refuse_log_writes
 from tests.web.helpers import accesses_after, client, csrf_of, entries_after, last_index, log_in, logged_in
 from tests.web.world import DAY, DEVICE, PASSWORD, World
@@ -132,14 +135,14 @@ def test_the_catalogue_has_every_key_in_both_languages() -> None:
     used = {k for k in used if not k.endswith((".", "_"))}  # prefixes completed below
     dynamic = (
         [f"role.{r.value}" for r in Role]
-        + [f"acc.{a.value}" for a in access.Action]
-        + [f"cat.{c.value}" for c in access.Category]
-        + [f"req.{s.value}" for s in access.RequestStatus]
+        + [f"acc.{a.value}" for a in Action]
+        + [f"cat.{c.value}" for c in Category]
+        + [f"req.{s.value}" for s in RequestStatus]
         + ["req.expired"]
         + [f"state.{s.value}" for s in State]
         + [f"finding.{k.value}" for k in FindingKind]
         + [f"entry.{t.value}" for t in EntryType]
-        + [f"anomaly.{k.value}" for k in access.AnomalyKind]
+        + [f"anomaly.{k.value}" for k in AnomalyKind]
         + [f"deadline.{k.value}" for k in StatusKind]
         + [f"status.{s}" for s in STATUSES]
         + [f"rec.findings_{s}" for s in FINDING_FILTERS]
@@ -192,12 +195,12 @@ def test_each_read_is_an_access_entry_written_before_the_page(world: World, evi:
         if path.startswith("/recordings?"):
             listed = set(world.recordings)
             with evi.catalog.read() as conn:
-                shown = set(access.recordings_of_case(conn, "none")) | {
+                shown = set(recordings_of_case(conn, "none")) | {
                     r
                     for (r,) in conn.execute(
-                        access.access_results.select()
-                        .with_only_columns(access.access_results.c.recording)
-                        .where(access.access_results.c.entry == index)
+                        access_results.select()
+                        .with_only_columns(access_results.c.recording)
+                        .where(access_results.c.entry == index)
                     )
                 }
             assert shown == listed  # the search's entry names every recording it showed
@@ -249,7 +252,7 @@ def test_a_forged_post_is_refused_and_changes_nothing(world: World, evi: App) ->
     other = logged_in(evi, "zhao.liu")
     foreign = csrf_of(other.get("/access").text)  # a valid token, but of another session
     with evi.catalog.read() as conn:
-        labels_before = len(cases.label_history(conn, rec))
+        labels_before = len(label_history(conn, rec))
     before = last_index(evi)
     label = {"case_number": "伪造案号", "parties": "某人", "handler": "某人"}
     for token in (None, "", "x" * 43, foreign):
@@ -263,7 +266,7 @@ def test_a_forged_post_is_refused_and_changes_nothing(world: World, evi: App) ->
     # A login form posted without the login page's token is refused too (login CSRF).
     assert client(evi).post("/login", data={"name": "wang.wu", "secret": PASSWORD}).status_code == 403
     with evi.catalog.read() as conn:
-        assert len(cases.label_history(conn, rec)) == labels_before
+        assert len(label_history(conn, rec)) == labels_before
     assert entries_after(evi, before) == []
     assert web.get("/").status_code == 200  # still logged in: a refused post ends nothing
 
@@ -325,19 +328,19 @@ def test_logout_ends_the_session_and_a_disabled_user_is_out_at_once(world: World
     # Disabling a user ends their sessions at the next request.
     with evi.catalog.begin() as conn:
         admin = Person("(test)", Role.ADMIN)
-        access.add_user(
+        add_user(
             conn,
             journal=evi.journal,
             actor=admin,
             name="temp.user",
             role=Role.OFFICER,
-            password_hash=access.hash_password(PASSWORD),
+            password_hash=hash_password(PASSWORD),
             time=datetime.now(UTC),
         )
     temp = logged_in(evi, "temp.user")
     assert temp.get("/recordings").status_code == 200
     with evi.catalog.begin() as conn:
-        access.disable_user(
+        disable_user(
             conn,
             journal=evi.journal,
             actor=Person("(test)", Role.ADMIN),
@@ -447,7 +450,7 @@ def test_labels_explanations_and_approvals_act_as_the_logged_in_person(world: Wo
         (rec, "wang.wu", "京朝公(治)行罚决字[2026]31号")
     ]
     with evi.catalog.read() as conn:
-        assert cases.latest_labels(conn, [rec])[rec].parties == ("张三", "李四")
+        assert latest_labels(conn, [rec])[rec].parties == ("张三", "李四")
         gap = next(f for f in findings_db.listing(conn, recording=rec, open_only=True) if f.kind == "gap")
     page = wang.get(answer.headers["location"])
     assert "标注已保存" in page.text
@@ -581,8 +584,8 @@ def test_the_search_filters_by_device_officer_case_date_status_and_findings(
     labelling.label(ctx, [first], case_number=case, parties=["张三"], handler="赵六", by="wang.wu", now=evi.now())
     evidence_mod.add(ctx, [first], case_number=case, period="30", by="wang.wu", now=evi.now())
     with evi.catalog.read() as conn:
-        labelled = set(cases.latest_labels(conn, world.recordings))
-        with_open = {r for r in world.recordings if cases.open_findings_by_recording(conn).get(r)}
+        labelled = set(latest_labels(conn, world.recordings))
+        with_open = {r for r in world.recordings if open_findings_by_recording(conn).get(r)}
     web = logged_in(evi, "li.si")
 
     def found(query: str) -> set[str]:

@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from access.people import Person, Role, add_user, hash_password
 from evidock import settings as settings_mod
 from evidock.app import App, checkpointer_for, open_app
 from evidock.keys import init_key
 from evidock.settings import Settings
 from ingest.checking import add_clock_report
 from ingest.clock import ClockReport
-from storage import access
-from storage.access import Person, Role
 from tests import media
 from tests.conftest import dock, raw_config, station_env, write_config
 
@@ -73,11 +72,11 @@ def build(tmp: Path, s3_env: dict[str, str]) -> World:
                 now=evi.now(),
                 options=settings.checks,
             )
-        hashed = access.hash_password(PASSWORD)
+        hashed = hash_password(PASSWORD)
         with evi.catalog.begin() as conn:
             admin = Person("(test)", Role.ADMIN)
             for name, role in PEOPLE.items():
-                access.add_user(
+                add_user(
                     conn,
                     journal=evi.journal,
                     actor=admin,

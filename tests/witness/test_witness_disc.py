@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from access.people import Person, Role
 from chain.checkpoint import Checkpoint, generate_skey, parse_skey, sign_checkpoint
 from chain.merkle import MemoryNodes, consistency_proof, inclusion_proof, leaf_hash
 from chain.proof_json import consistency_json, inclusion_json
@@ -40,9 +41,9 @@ from evidock.keys import init_key
 from evidock.settings import Settings
 from retention import labelling
 from retention.export import verify_disc
-from storage import access, journal
-from storage.access import Action, Person, Role
-from storage.catalog import log_entries
+from storage import journal
+from storage.access_terms import Action, Category
+from storage.schema import log_entries
 from tests.conftest import add_person, raw_config, station_env, write_config
 from tests.independent_verifier import verifier as independent
 from tests.test_retention_labels import ingest
@@ -115,7 +116,7 @@ def _request(world: World) -> int:
             world.recordings,
             action=Action.EXPORT,
             reason="移送法院 trial evidence",
-            category=access.Category.COURT,
+            category=Category.COURT,
             document_ref="(2026)京0105刑初41号",
             requester="朝阳区人民法院",
         )

@@ -24,13 +24,14 @@ import httpx2
 import pytest
 from sqlalchemy import select
 
+from access import people
+from access.people import Person, Role
 from evidock import settings as settings_mod
 from evidock.app import App, checkpoint_reader, open_app
 from evidock.keys import init_key
 from evidock.verify import verify
-from storage import access, journal
-from storage.access import Person, Role
-from storage.catalog import receipts
+from storage import journal
+from storage.schema import receipts
 from tests import media
 from tests.conftest import free_port, raw_config, station_env, write_config
 from tests.service import Service, wait_until
@@ -104,13 +105,13 @@ def test_witnesses_down_leave_ingest_and_signing_untouched_and_raise_the_alert(
     with open_app(settings) as evi:
         evi.log_key(vkey)
         with evi.catalog.begin() as conn:
-            access.add_user(
+            people.add_user(
                 conn,
                 journal=evi.journal,
                 actor=Person("(test)", Role.ADMIN),
                 name="li.si",
                 role=Role.CUSTODIAN,
-                password_hash=access.hash_password(PASSWORD),
+                password_hash=people.hash_password(PASSWORD),
                 time=datetime.now(UTC),
             )
     service = Service(config, station_env(s3_env), free_port(), log_file=tmp_path / "run.log")

@@ -7,8 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from access.people import REASON_LENGTH
 from evidock.api.deps import Caller, Evi, RowId
-from storage.access import DOCUMENT_LENGTH, PERSON_LENGTH, REASON_LENGTH, Action, Category
+from storage.access_terms import Action, Category
+from storage.schema import DOCUMENT_LENGTH, PERSON_LENGTH
 
 router = APIRouter(prefix="/access-requests", tags=["access"])
 
@@ -27,6 +29,15 @@ class RequestBody(BaseModel):
 
 class DecisionBody(BaseModel):
     reason: str = Field(max_length=REASON_LENGTH, description="Why approved or denied.")
+
+
+class ApprovalBody(DecisionBody):
+    no_third_parties: str | None = Field(
+        None,
+        max_length=REASON_LENGTH,
+        description="A party's request (art. 29): the approver's statement that no third party is seen or heard "
+        "in its recordings, so the party may have the originals; without it they get approved redacted copies.",
+    )
 
 
 @router.post("", summary="Ask for a copy, download or export; another custodian decides")
@@ -56,8 +67,13 @@ def requests_show(evi: Evi, person: Caller, request: RowId) -> dict[str, Any]:
 
 
 @router.post("/{request}/approve", summary="Approve (a custodian, not the requester): APPROVAL entries")
-def requests_approve(evi: Evi, person: Caller, request: RowId, body: DecisionBody) -> dict[str, Any]:
-    return evi.gate().decide(person, request, approve=True, reason=body.reason).as_json(evi.now())
+def requests_approve(evi: Evi, person: Caller, request: RowId, body: ApprovalBody) -> dict[str, Any]:
+    if body.no_third_parties is None:
+        decided = evi.gate().decide(person, request, approve=True, reason=body.reason)
+    else:
+        desk = evi.redaction_desk()
+        decided = desk.approve_stating(person, request, reason=body.reason, statement=body.no_third_parties)
+    return decided.as_json(evi.now())
 
 
 @router.post("/{request}/deny", summary="Deny (a custodian, not the requester): APPROVAL entries of decision denied")

@@ -8,9 +8,10 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from access.people import REASON_LENGTH
 from evidock import custody
 from evidock.api.deps import Caller, Evi
-from storage.access import REASON_LENGTH
+from evidock.moments import utc
 
 router = APIRouter(tags=["custody"])
 
@@ -29,15 +30,12 @@ class LabelBody(BaseModel):
     handler: str = Field(description="Handler's name (承办人).")
 
 
-def _aware(moment: datetime, evi: Evi) -> datetime:
-    return moment.replace(tzinfo=evi.settings.timezone) if moment.tzinfo is None else moment
-
-
 @router.post("/labels", summary="Label recordings (案号, 当事人, 承办人): one LABEL entry each, by the caller")
 def labels_set(evi: Evi, person: Caller, body: LabelBody) -> list[dict[str, Any]]:
     shift = None
     if body.shift is not None:
-        shift = custody.Shift(body.shift.device, _aware(body.shift.start, evi), _aware(body.shift.end, evi))
+        zone = evi.settings.timezone
+        shift = custody.Shift(body.shift.device, utc(body.shift.start, zone), utc(body.shift.end, zone))
     outcomes = custody.label(
         evi,
         person,

@@ -14,11 +14,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from access.people import Permission
 from evidock.api.deps import MAX_ID, Caller, Evi
 from evidock.disc_export import ExportJobs, checked_media, configured_out_dir
 from retention.export.job import DiscOrder
 from retention.export.layout import MEDIA
-from storage.access import Permission
 
 router = APIRouter(prefix="/exports", tags=["export"])
 

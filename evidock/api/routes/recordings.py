@@ -9,22 +9,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 
+from access.errors import InvalidAccessInput
 from evidock import content_http
 from evidock.api.deps import MAX_ID, Caller, Evi, Reason
+from evidock.moments import utc
 from evidock.recording_reads import NO_REASON, list_recordings, show_recording
 from storage import search
-from storage.access import Action, InvalidAccessInput
+from storage.access_terms import Action
 from storage.search import CustodyStatus
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/recordings", tags=["recordings"])
-
-
-def _utc(moment: datetime | None, evi: Evi) -> datetime | None:
-    """A time from the query: local (the station's zone) unless it carries an offset."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=evi.settings.timezone) if moment.tzinfo is None else moment
 
 
 @router.get("", summary="Search recordings (one ACCESS entry of action list)")
@@ -46,8 +41,8 @@ def recordings_list(
         device=device,
         officer=officer,
         case_number=case,
-        since=_utc(since, evi),
-        until=_utc(until, evi),
+        since=None if since is None else utc(since, evi.settings.timezone),
+        until=None if until is None else utc(until, evi.settings.timezone),
         status=status,
         has_findings=has_findings,
         open_findings=open_findings,

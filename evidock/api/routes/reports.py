@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from starlette.exceptions import HTTPException
 
+from access.people import Permission
 from evidock.api.deps import Caller, Evi, Reason
 from evidock.app import retention_context
 from evidock.audit_queries import query_values
@@ -15,7 +16,6 @@ from evidock.keys import load_vkey
 from evidock.recording_reads import NO_REASON
 from evidock.verify import verify
 from retention import compliance as compliance_mod
-from storage.access import Permission
 
 router = APIRouter(tags=["reports"])
 

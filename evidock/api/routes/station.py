@@ -18,13 +18,13 @@ from fastapi.security import HTTPAuthorizationCredentials
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
+from access.people import Permission, Person
 from evidock import clock_reports
 from evidock import health as station_health
 from evidock.api.deps import Caller, Evi
 from evidock.api.security import bearer, current_person, user_header
 from ingest.checking import FindingError
 from ingest.clock_sidecar import parse_clock_sidecar
-from storage.access import Permission, Person
 from storage.errors import StorageError
 
 router = APIRouter(tags=["station"])
